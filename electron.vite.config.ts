@@ -1,0 +1,44 @@
+import { resolve } from 'node:path';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { defineConfig } from 'electron-vite';
+import type { Plugin } from 'vite';
+import { contentSecurityPolicy } from './src/shared/csp';
+
+/** Writes the one CSP into index.html, where the Electron window (file://) reads it. */
+function cspMeta(): Plugin {
+  return {
+    name: 'vrft-csp',
+    transformIndexHtml: (html) => html.replace('%VRFT_CSP%', contentSecurityPolicy),
+  };
+}
+
+export default defineConfig({
+  main: {
+    build: {
+      outDir: 'out/main',
+      rollupOptions: {
+        // index: the Electron shell; cli: the `vrft` command and the engine host it starts.
+        input: { index: resolve('src/main/index.ts'), cli: resolve('src/main/cli.ts') },
+      },
+    },
+  },
+  preload: {
+    build: {
+      outDir: 'out/preload',
+      // A sandboxed preload must be one CommonJS file with its dependencies inside.
+      externalizeDeps: false,
+      rollupOptions: {
+        input: { index: resolve('src/preload/index.ts') },
+        output: { format: 'cjs', entryFileNames: '[name].cjs' },
+      },
+    },
+  },
+  renderer: {
+    root: resolve('src/renderer'),
+    plugins: [svelte({ configFile: resolve('svelte.config.js') }), cspMeta()],
+    build: {
+      outDir: resolve('out/renderer'),
+      rollupOptions: { input: resolve('src/renderer/index.html') },
+    },
+  },
+});

@@ -1,0 +1,61 @@
+/** Starts the engine host: opens the workspace store and serves the contract over HTTP/WebSocket. */
+import { mkdirSync } from 'node:fs';
+import { openStore, workspaceDbPath } from '../store/db';
+import { newToken } from './auth';
+import { createDispatch } from './dispatch';
+import { createHandlers } from './handlers';
+import { startServer } from './server';
+
+export interface HostOptions {
+  host: string;
+  port: number;
+  dataDir: string;
+  rendererDir: string;
+  version: string;
+  token?: string;
+  log?: (line: string) => void;
+}
+
+export interface RunningHost {
+  url: string;
+  port: number;
+  token: string;
+  broadcast(event: string, payload: unknown): void;
+  close(): Promise<void>;
+}
+
+export async function startHost(options: HostOptions): Promise<RunningHost> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`vrft: ${line}\n`));
+  mkdirSync(options.dataDir, { recursive: true });
+  const db = openStore(workspaceDbPath(options.dataDir));
+  const token = options.token ?? newToken();
+  const handlers = createHandlers({
+    db,
+    dataDir: options.dataDir,
+    version: options.version,
+    backend: () => 'unknown',
+  });
+  try {
+    const server = await startServer({
+      host: options.host,
+      port: options.port,
+      token,
+      rendererDir: options.rendererDir,
+      dispatch: createDispatch(handlers, log),
+      log,
+    });
+    return {
+      url: server.url,
+      port: server.port,
+      token,
+      broadcast: server.broadcast,
+      async close() {
+        await server.close();
+        db.close();
+      },
+    };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}

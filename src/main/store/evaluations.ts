@@ -1,0 +1,93 @@
+/** Evaluation results: the summary metrics and one row per predicted box. */
+import type { Database } from 'better-sqlite3';
+import { parseJson, prepare, transaction } from './db';
+import type { PixelBox } from './annotations';
+
+export interface EvaluationInput {
+  runId: number;
+  splitId?: number | null;
+  metrics: Record<string, number>;
+  perCategory: Record<string, Record<string, number>>;
+}
+
+export interface Evaluation extends Required<EvaluationInput> {
+  id: number;
+  splitId: number | null;
+  createdAt: number;
+}
+
+type EvaluationRow = Omit<Evaluation, 'metrics' | 'perCategory'> & Record<'metrics' | 'perCategory', string>;
+
+export interface PredictionInput {
+  imageId: number;
+  categoryId?: number | null;
+  /** Null when the completion yielded no box; the completion is still kept. */
+  box: PixelBox | null;
+  score?: number | null;
+  completion: string;
+}
+
+export function addEvaluation(db: Database, input: EvaluationInput): number {
+  const { lastInsertRowid } = prepare(
+    db,
+    `INSERT INTO evaluation (run_id, split_id, metrics, per_category, created_at)
+     VALUES (?, ?, ?, ?, ?)`,
+  ).run(
+    input.runId,
+    input.splitId ?? null,
+    JSON.stringify(input.metrics),
+    JSON.stringify(input.perCategory),
+    Date.now(),
+  );
+  return Number(lastInsertRowid);
+}
+
+export function getEvaluation(db: Database, id: number): Evaluation | undefined {
+  const row = prepare<EvaluationRow>(
+    db,
+    `SELECT id, run_id AS runId, split_id AS splitId, metrics, per_category AS perCategory,
+       created_at AS createdAt
+     FROM evaluation WHERE id = ?`,
+  ).get(id);
+  return (
+    row && {
+      ...row,
+      metrics: parseJson<Evaluation['metrics']>(row.metrics),
+      perCategory: parseJson<Evaluation['perCategory']>(row.perCategory),
+    }
+  );
+}
+
+/** All of an evaluation's predictions in one transaction, so a report never sees part of them. */
+export function insertPredictions(
+  db: Database,
+  evaluationId: number,
+  rows: readonly PredictionInput[],
+): void {
+  const insert = prepare(
+    db,
+    `INSERT INTO prediction (evaluation_id, image_id, category_id, x1, y1, x2, y2, score, completion)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  transaction(db, () => {
+    for (const p of rows) {
+      insert.run(
+        evaluationId,
+        p.imageId,
+        p.categoryId ?? null,
+        p.box?.x1 ?? null,
+        p.box?.y1 ?? null,
+        p.box?.x2 ?? null,
+        p.box?.y2 ?? null,
+        p.score ?? null,
+        p.completion,
+      );
+    }
+  });
+}
+
+export function countPredictions(db: Database, evaluationId: number): number {
+  return prepare<{ n: number }>(db, 'SELECT count(*) AS n FROM prediction WHERE evaluation_id = ?').get(
+    evaluationId,
+  )!.n;
+}

@@ -1,0 +1,194 @@
+/**
+ * The workspace schema, one numbered step at a time. A released migration is never edited: change
+ * the schema by appending the next one. db.ts runs the pending ones in a single transaction.
+ *
+ * Conventions: STRICT tables (a string never lands in a REAL column); ids are INTEGER PRIMARY KEY;
+ * times are unix milliseconds; JSON is TEXT checked with json_valid and parsed by the repository;
+ * boxes are original-image pixels, xyxy. A child row cascades with its parent; a reference that is
+ * only provenance (a run's split or model, an evaluation's split) becomes NULL instead.
+ * Foreign keys that lead a UNIQUE or PRIMARY KEY constraint already have an index, so they get no
+ * separate one.
+ */
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const now = "(CAST(unixepoch('subsec') * 1000 AS INTEGER))";
+
+const initial = /* sql */ `
+CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT;
+
+CREATE TABLE dataset (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE CHECK (length(trim(name)) > 0),
+  description TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL DEFAULT ${now},
+  updated_at INTEGER NOT NULL DEFAULT ${now}
+) STRICT;
+
+CREATE TABLE category (
+  id INTEGER PRIMARY KEY,
+  dataset_id INTEGER NOT NULL REFERENCES dataset(id) ON DELETE CASCADE,
+  name TEXT NOT NULL CHECK (length(trim(name)) > 0),
+  ord INTEGER NOT NULL,
+  color TEXT,
+  UNIQUE (dataset_id, name),
+  UNIQUE (dataset_id, ord)
+) STRICT;
+
+CREATE TABLE image (
+  id INTEGER PRIMARY KEY,
+  dataset_id INTEGER NOT NULL REFERENCES dataset(id) ON DELETE CASCADE,
+  path TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  width INTEGER NOT NULL CHECK (width > 0),
+  height INTEGER NOT NULL CHECK (height > 0),
+  verified INTEGER NOT NULL DEFAULT 0 CHECK (verified IN (0, 1)),
+  negative INTEGER NOT NULL DEFAULT 0 CHECK (negative IN (0, 1)),
+  created_at INTEGER NOT NULL DEFAULT ${now},
+  UNIQUE (dataset_id, sha256)
+) STRICT;
+
+CREATE TABLE annotation (
+  id INTEGER PRIMARY KEY,
+  image_id INTEGER NOT NULL REFERENCES image(id) ON DELETE CASCADE,
+  category_id INTEGER NOT NULL REFERENCES category(id) ON DELETE CASCADE,
+  x1 REAL NOT NULL,
+  y1 REAL NOT NULL,
+  x2 REAL NOT NULL,
+  y2 REAL NOT NULL,
+  source TEXT NOT NULL DEFAULT 'human' CHECK (source IN ('human', 'model')),
+  created_at INTEGER NOT NULL DEFAULT ${now},
+  updated_at INTEGER NOT NULL DEFAULT ${now},
+  CHECK (x2 > x1 AND y2 > y1)
+) STRICT;
+CREATE INDEX annotation_image ON annotation (image_id);
+CREATE INDEX annotation_category ON annotation (category_id);
+
+CREATE TABLE split (
+  id INTEGER PRIMARY KEY,
+  dataset_id INTEGER NOT NULL REFERENCES dataset(id) ON DELETE CASCADE,
+  name TEXT NOT NULL CHECK (length(trim(name)) > 0),
+  kind TEXT NOT NULL CHECK (kind IN ('train', 'eval')),
+  k INTEGER CHECK (k IS NULL OR k > 0),
+  seed INTEGER,
+  spec TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(spec)),
+  created_at INTEGER NOT NULL DEFAULT ${now},
+  UNIQUE (dataset_id, name)
+) STRICT;
+
+CREATE TABLE split_image (
+  split_id INTEGER NOT NULL REFERENCES split(id) ON DELETE CASCADE,
+  image_id INTEGER NOT NULL REFERENCES image(id) ON DELETE CASCADE,
+  PRIMARY KEY (split_id, image_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX split_image_image ON split_image (image_id);
+
+CREATE TABLE model (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('tiny-vlm', 'qwen2-vl', 'qwen2.5-vl')),
+  path TEXT NOT NULL,
+  config TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(config)),
+  weights_sha256 TEXT,
+  created_at INTEGER NOT NULL DEFAULT ${now}
+) STRICT;
+
+CREATE TABLE run (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('sft', 'grpo', 'eval')),
+  dataset_id INTEGER REFERENCES dataset(id) ON DELETE CASCADE,
+  split_id INTEGER REFERENCES split(id) ON DELETE SET NULL,
+  model_id INTEGER REFERENCES model(id) ON DELETE SET NULL,
+  parent_run_id INTEGER REFERENCES run(id) ON DELETE SET NULL,
+  config TEXT NOT NULL CHECK (json_valid(config)),
+  seed INTEGER,
+  status TEXT NOT NULL DEFAULT 'queued'
+    CHECK (status IN ('queued', 'running', 'paused', 'completed', 'failed', 'cancelled')),
+  error TEXT,
+  created_at INTEGER NOT NULL DEFAULT ${now},
+  started_at INTEGER,
+  finished_at INTEGER
+) STRICT;
+CREATE INDEX run_dataset ON run (dataset_id);
+CREATE INDEX run_split ON run (split_id);
+CREATE INDEX run_model ON run (model_id);
+CREATE INDEX run_parent ON run (parent_run_id);
+
+-- value is NULL when the metric was NaN (a diverged loss is worth keeping; SQLite has no NaN).
+CREATE TABLE metric (
+  run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+  step INTEGER NOT NULL CHECK (step >= 0),
+  key TEXT NOT NULL CHECK (length(key) > 0),
+  value REAL,
+  PRIMARY KEY (run_id, key, step)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX metric_run_step ON metric (run_id, step);
+
+CREATE TABLE checkpoint (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+  step INTEGER NOT NULL CHECK (step >= 0),
+  path TEXT NOT NULL,
+  created_at INTEGER NOT NULL DEFAULT ${now},
+  UNIQUE (run_id, step)
+) STRICT;
+
+CREATE TABLE rollout (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+  step INTEGER NOT NULL CHECK (step >= 0),
+  prompt_key TEXT NOT NULL,
+  image_id INTEGER REFERENCES image(id) ON DELETE SET NULL,
+  sample_index INTEGER NOT NULL CHECK (sample_index >= 0),
+  prompt TEXT NOT NULL,
+  completion TEXT NOT NULL,
+  tokens INTEGER NOT NULL CHECK (tokens >= 0),
+  truncated INTEGER NOT NULL DEFAULT 0 CHECK (truncated IN (0, 1)),
+  rewards TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(rewards)),
+  reward REAL NOT NULL,
+  advantage REAL NOT NULL,
+  parsed TEXT CHECK (parsed IS NULL OR json_valid(parsed)),
+  mean_logprob REAL
+) STRICT;
+CREATE INDEX rollout_run_step ON rollout (run_id, step, prompt_key);
+CREATE INDEX rollout_image ON rollout (image_id);
+
+CREATE TABLE evaluation (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+  split_id INTEGER REFERENCES split(id) ON DELETE SET NULL,
+  metrics TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(metrics)),
+  per_category TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(per_category)),
+  created_at INTEGER NOT NULL DEFAULT ${now}
+) STRICT;
+CREATE INDEX evaluation_run ON evaluation (run_id);
+CREATE INDEX evaluation_split ON evaluation (split_id);
+
+-- One row per predicted box. A completion that yielded no box keeps its text with a NULL box, so
+-- the failure stays visible; a box is all four coordinates or none.
+CREATE TABLE prediction (
+  id INTEGER PRIMARY KEY,
+  evaluation_id INTEGER NOT NULL REFERENCES evaluation(id) ON DELETE CASCADE,
+  image_id INTEGER NOT NULL REFERENCES image(id) ON DELETE CASCADE,
+  category_id INTEGER REFERENCES category(id) ON DELETE SET NULL,
+  x1 REAL,
+  y1 REAL,
+  x2 REAL,
+  y2 REAL,
+  score REAL,
+  completion TEXT NOT NULL DEFAULT '',
+  CHECK (
+    (x1 IS NULL AND y1 IS NULL AND x2 IS NULL AND y2 IS NULL)
+    OR (x1 IS NOT NULL AND y1 IS NOT NULL AND x2 > x1 AND y2 > y1)
+  )
+) STRICT;
+CREATE INDEX prediction_evaluation ON prediction (evaluation_id);
+CREATE INDEX prediction_image ON prediction (image_id);
+CREATE INDEX prediction_category ON prediction (category_id);
+`;
+
+export const migrations: readonly Migration[] = [{ version: 1, name: 'initial data model', sql: initial }];

@@ -1,0 +1,121 @@
+/** Runs and what they leave behind while training: metrics per step and checkpoints. */
+import type { Database } from 'better-sqlite3';
+import { parseJson, prepare, transaction } from './db';
+
+export type RunKind = 'sft' | 'grpo' | 'eval';
+export type RunStatus = 'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
+
+export interface Run {
+  id: number;
+  kind: RunKind;
+  datasetId: number | null;
+  splitId: number | null;
+  modelId: number | null;
+  parentRunId: number | null;
+  config: Record<string, unknown>;
+  seed: number | null;
+  status: RunStatus;
+  error: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface RunInput {
+  kind: RunKind;
+  datasetId?: number | null;
+  splitId?: number | null;
+  modelId?: number | null;
+  parentRunId?: number | null;
+  config: Record<string, unknown>;
+  seed?: number | null;
+}
+
+export interface MetricPoint {
+  step: number;
+  key: string;
+  /** NaN round-trips (stored as NULL): a diverged loss is a result, not an error. */
+  value: number;
+}
+
+export interface Checkpoint {
+  id: number;
+  runId: number;
+  step: number;
+  path: string;
+  createdAt: number;
+}
+
+export function createRun(db: Database, input: RunInput): number {
+  const { lastInsertRowid } = prepare(
+    db,
+    `INSERT INTO run (kind, dataset_id, split_id, model_id, parent_run_id, config, seed, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    input.kind,
+    input.datasetId ?? null,
+    input.splitId ?? null,
+    input.modelId ?? null,
+    input.parentRunId ?? null,
+    JSON.stringify(input.config),
+    input.seed ?? null,
+    Date.now(),
+  );
+  return Number(lastInsertRowid);
+}
+
+export function getRun(db: Database, id: number): Run | undefined {
+  const row = prepare<Omit<Run, 'config'> & { config: string }>(
+    db,
+    `SELECT id, kind, dataset_id AS datasetId, split_id AS splitId, model_id AS modelId,
+       parent_run_id AS parentRunId, config, seed, status, error, created_at AS createdAt,
+       started_at AS startedAt, finished_at AS finishedAt
+     FROM run WHERE id = ?`,
+  ).get(id);
+  return row && { ...row, config: parseJson<Record<string, unknown>>(row.config) };
+}
+
+/**
+ * Writes one logging step's worth of metrics in one transaction: all rows or none. A point logged
+ * again for the same step (a resumed run) replaces the old value.
+ */
+export function insertMetrics(db: Database, runId: number, rows: readonly MetricPoint[]): void {
+  const upsert = prepare(
+    db,
+    `INSERT INTO metric (run_id, step, key, value) VALUES (?, ?, ?, ?)
+     ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value`,
+  );
+  transaction(db, () => {
+    for (const r of rows) upsert.run(runId, r.step, r.key, Number.isNaN(r.value) ? null : r.value);
+  });
+}
+
+export function listMetrics(db: Database, runId: number, key?: string): MetricPoint[] {
+  const rows =
+    key === undefined
+      ? prepare<{ step: number; key: string; value: number | null }>(
+          db,
+          'SELECT step, key, value FROM metric WHERE run_id = ? ORDER BY step, key',
+        ).all(runId)
+      : prepare<{ step: number; key: string; value: number | null }>(
+          db,
+          'SELECT step, key, value FROM metric WHERE run_id = ? AND key = ? ORDER BY step',
+        ).all(runId, key);
+  return rows.map((r) => ({ step: r.step, key: r.key, value: r.value ?? NaN }));
+}
+
+export function addCheckpoint(db: Database, input: { runId: number; step: number; path: string }): number {
+  const { lastInsertRowid } = prepare(
+    db,
+    'INSERT INTO checkpoint (run_id, step, path, created_at) VALUES (?, ?, ?, ?)',
+  ).run(input.runId, input.step, input.path, Date.now());
+  return Number(lastInsertRowid);
+}
+
+export function listCheckpoints(db: Database, runId: number): Checkpoint[] {
+  return prepare<Checkpoint>(
+    db,
+    `SELECT id, run_id AS runId, step, path, created_at AS createdAt
+     FROM checkpoint WHERE run_id = ? ORDER BY step`,
+  ).all(runId);
+}

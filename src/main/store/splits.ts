@@ -1,0 +1,63 @@
+import type { Database } from 'better-sqlite3';
+import { UserError } from '../../shared/errors';
+import { isUniqueViolation, prepare, transaction } from './db';
+
+export type SplitKind = 'train' | 'eval';
+
+export interface SplitInput {
+  datasetId: number;
+  name: string;
+  kind: SplitKind;
+  /** Images per category for a few-shot split; null for "all". */
+  k?: number | null;
+  seed?: number | null;
+  /** How the split was drawn, kept so it can be redrawn. */
+  spec?: Record<string, unknown>;
+  imageIds: readonly number[];
+}
+
+/** Creates the split and its membership together: a split is never seen half-filled. */
+export function createSplit(db: Database, input: SplitInput): number {
+  const name = input.name.trim();
+  if (name === '') throw new UserError('invalid_input', 'A split needs a name: type one in.');
+  return transaction(db, () => {
+    let splitId: number;
+    try {
+      splitId = Number(
+        prepare(
+          db,
+          `INSERT INTO split (dataset_id, name, kind, k, seed, spec, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          input.datasetId,
+          name,
+          input.kind,
+          input.k ?? null,
+          input.seed ?? null,
+          JSON.stringify(input.spec ?? {}),
+          Date.now(),
+        ).lastInsertRowid,
+      );
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new UserError(
+          'conflict',
+          `This dataset already has a split named "${name}": pick another name.`,
+        );
+      }
+      throw err;
+    }
+    const member = prepare(db, 'INSERT INTO split_image (split_id, image_id) VALUES (?, ?)');
+    for (const imageId of input.imageIds) member.run(splitId, imageId);
+    return splitId;
+  });
+}
+
+export function listSplitImageIds(db: Database, splitId: number): number[] {
+  return prepare<{ imageId: number }>(
+    db,
+    'SELECT image_id AS imageId FROM split_image WHERE split_id = ? ORDER BY image_id',
+  )
+    .all(splitId)
+    .map((r) => r.imageId);
+}

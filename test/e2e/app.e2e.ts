@@ -1,0 +1,139 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { openStore, workspaceDbPath } from '../../src/main/store/db';
+import { listDatasets } from '../../src/main/store/datasets';
+import { launchBrowser, pageErrors, serveHost, type ServedHost } from './support/env';
+import { AnnotatePage } from './pages/AnnotatePage';
+import { ComparePage } from './pages/ComparePage';
+import { DatasetsPage } from './pages/DatasetsPage';
+import { TracesPage } from './pages/TracesPage';
+import { TrainPage } from './pages/TrainPage';
+
+let browser: Browser;
+let host: ServedHost;
+let context: BrowserContext;
+let page: Page;
+let errors: string[];
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+beforeEach(async () => {
+  host = await serveHost();
+  context = await browser.newContext();
+  page = await context.newPage();
+  errors = pageErrors(page);
+});
+afterEach(async () => {
+  await context?.close();
+  await host?.stop();
+});
+
+describe('browser mode', () => {
+  it('creates a dataset that survives a reload, and it is in the SQLite file', async () => {
+    const datasets = new DatasetsPage(page);
+    await datasets.open(host.url);
+    await expect.poll(() => page.getByTestId('empty').isVisible()).toBe(true);
+
+    await datasets.create('shapes-4shot', 'ShapeWorld novel categories');
+    await datasets.row('shapes-4shot').waitFor();
+    await page.reload();
+    await datasets.shell.waitConnected();
+    await datasets.row('shapes-4shot').waitFor();
+    expect(await datasets.names()).toEqual(['shapes-4shot']);
+    expect(await datasets.counts('shapes-4shot').images.textContent()).toBe('0');
+
+    const db = openStore(workspaceDbPath(host.dataDir));
+    try {
+      expect(listDatasets(db).map((d) => [d.name, d.description])).toEqual([
+        ['shapes-4shot', 'ShapeWorld novel categories'],
+      ]);
+    } finally {
+      db.close();
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it('renames, refuses a duplicate name with a message, and deletes only after confirmation', async () => {
+    const datasets = new DatasetsPage(page);
+    await datasets.open(host.url);
+    await datasets.create('birds');
+    await datasets.row('birds').waitFor();
+    await datasets.create('cars');
+    await datasets.row('cars').waitFor();
+
+    await datasets.rename('birds', 'aircraft');
+    expect(await datasets.names()).toEqual(['aircraft', 'cars']);
+
+    await datasets.create('cars');
+    await expect.poll(() => datasets.error.textContent()).toContain('already exists');
+
+    await datasets.delete('cars', { confirm: false });
+    expect(await datasets.names()).toEqual(['aircraft', 'cars']);
+    await datasets.delete('cars', { confirm: true });
+    await datasets.row('cars').waitFor({ state: 'detached' });
+    expect(await datasets.names()).toEqual(['aircraft']);
+  });
+
+  it('shows the connection and the tensor backend in the status bar', async () => {
+    const datasets = new DatasetsPage(page);
+    await datasets.open(host.url);
+    expect(await datasets.shell.connection.textContent()).toBe('Connected');
+    await expect.poll(() => datasets.shell.backend.textContent()).toBe('backend: unknown');
+  });
+
+  it('says what will fill each view that has not landed yet', async () => {
+    await new DatasetsPage(page).open(host.url);
+    const expected: [
+      { open(): Promise<void>; placeholder: { textContent(): Promise<string | null> } },
+      RegExp,
+    ][] = [
+      [new AnnotatePage(page), /annotation/i],
+      [new TrainPage(page), /GRPO/],
+      [new ComparePage(page), /SFT-vs-RFT/],
+      [new TracesPage(page), /trace replay/i],
+    ];
+    for (const [view, text] of expected) {
+      await view.open();
+      expect(await view.placeholder.textContent()).toMatch(text);
+    }
+    await page.reload();
+    await page.getByRole('heading', { name: 'Traces' }).waitFor();
+  });
+
+  it('refuses the same URL without the token', async () => {
+    const response = await page.goto(`${host.origin}/`);
+    expect(response?.status()).toBe(401);
+    expect(await page.textContent('body')).toContain('token');
+    const wrong = await page.goto(`${host.origin}/?token=not-the-token`);
+    expect(wrong?.status()).toBe(401);
+  });
+
+  it('runs under a CSP that blocks inline script', async () => {
+    await new DatasetsPage(page).open(host.url);
+    await expect(page.addScriptTag({ content: 'window.injected = true' })).rejects.toThrow();
+    expect(await page.evaluate(() => (globalThis as { injected?: boolean }).injected)).toBeUndefined();
+  });
+
+  it('shows a lost engine in the status bar, and the next engine has the data', async () => {
+    const datasets = new DatasetsPage(page);
+    const dataDir = host.dataDir;
+    await datasets.open(host.url);
+    await datasets.create('kept');
+    await datasets.row('kept').waitFor();
+    host.child.kill('SIGTERM');
+    await page.locator('[data-testid="connection"][data-state="reconnecting"]').waitFor();
+    expect(await datasets.shell.connection.textContent()).toBe('Reconnecting…');
+    // A new host has a new token and port: the user opens its URL.
+    const next = await serveHost(dataDir);
+    try {
+      await datasets.open(next.url);
+      expect(await datasets.names()).toEqual(['kept']);
+    } finally {
+      await next.stop();
+    }
+  });
+});

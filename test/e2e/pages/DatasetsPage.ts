@@ -1,0 +1,59 @@
+import type { Locator, Page } from 'playwright-core';
+import { AppShell } from './AppShell';
+
+/** The Datasets view, in the user's steps. */
+export class DatasetsPage {
+  readonly shell: AppShell;
+  readonly rows: Locator;
+  readonly error: Locator;
+
+  constructor(readonly page: Page) {
+    this.shell = new AppShell(page);
+    this.rows = page.getByTestId('dataset-row');
+    this.error = page.getByTestId('error');
+  }
+
+  async open(url: string): Promise<void> {
+    await this.shell.open(url);
+    await this.shell.goTo('datasets');
+    await this.page.locator('[data-testid="datasets"], [data-testid="empty"]').first().waitFor();
+  }
+
+  row(name: string): Locator {
+    return this.page.locator(`[data-testid="dataset-row"][data-name="${name}"]`);
+  }
+
+  async create(name: string, description = ''): Promise<void> {
+    const form = this.page.getByTestId('create-dataset');
+    await form.getByLabel('Dataset name').fill(name);
+    await form.getByLabel('Description').fill(description);
+    await form.getByRole('button', { name: 'Create dataset' }).click();
+  }
+
+  async names(): Promise<string[]> {
+    return this.rows.evaluateAll((rows) => rows.map((row) => row.getAttribute('data-name') ?? ''));
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await this.row(from).getByRole('button', { name: 'Rename' }).click();
+    const input = this.row(from).getByLabel('New name');
+    await input.fill(to);
+    await input.press('Enter');
+    await this.row(to).waitFor();
+  }
+
+  async delete(name: string, { confirm }: { confirm: boolean }): Promise<void> {
+    await this.row(name).getByRole('button', { name: 'Delete' }).click();
+    const dialog = this.page.getByTestId('confirm-dialog');
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: confirm ? 'Delete dataset' : 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+  }
+
+  counts(name: string): { images: Locator; annotations: Locator } {
+    return {
+      images: this.row(name).getByTestId('image-count'),
+      annotations: this.row(name).getByTestId('annotation-count'),
+    };
+  }
+}

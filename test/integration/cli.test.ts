@@ -1,0 +1,91 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const bin = path.resolve('bin/vrft.js');
+let dir: string;
+
+beforeAll(() => {
+  if (!existsSync('out/main/cli.js')) throw new Error('The CLI is not built: run `npm run build` first.');
+  dir = mkdtempSync(path.join(os.tmpdir(), 'vrft-cli-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function vrft(...args: string[]) {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 10_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Starts `vrft serve`, resolves with its first stdout line and stderr so far. */
+function serve(...args: string[]) {
+  const child = spawn(process.execPath, [bin, 'serve', '--data', path.join(dir, 'data'), ...args]);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const line = new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve(out.split('\n')[0] ?? '');
+    });
+    child.on('exit', (code) => reject(new Error(`vrft serve exited ${code}: ${stderr}`)));
+  });
+  return { child, line, stderr: () => stderr };
+}
+
+describe('vrft command', () => {
+  it('lists its commands with --help', () => {
+    const { code, stdout } = vrft('--help');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/Usage: vrft <command>/);
+    expect(stdout).toMatch(/^\s+serve\s+/m);
+    expect(vrft('serve', '--help').stdout).toContain(
+      'vrft serve [--port N] [--host H] [--data DIR] [--open]',
+    );
+  });
+
+  it.each([
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [['serve', '--bogus'], /unknown flag --bogus/],
+    [['serve', '--port', 'abc'], /--port wants a whole number/],
+    [['serve', '--port', '70000'], /--port wants a whole number/],
+    [['serve', '--port'], /--port needs a value/],
+    [['serve', '--open=yes'], /--open takes no value/],
+    [['serve', 'extra'], /unexpected argument "extra"/],
+  ])('vrft %j is a usage error: one line, exit 2', (args, message) => {
+    const { code, stderr, stdout } = vrft(...args);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stdout).toBe('');
+  });
+
+  it('serve prints one URL with a random token, binds loopback, and stops on SIGTERM', async () => {
+    const first = serve();
+    const line = await first.line;
+    const url = /(http:\/\/\S+)/.exec(line)?.[1] ?? '';
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{20,}$/);
+    expect(first.stderr()).not.toMatch(/warning/);
+    const ok = await fetch(url);
+    expect(ok.status).toBe(200);
+    expect((await fetch(url.replace(/\?token=.*/, ''))).status).toBe(401);
+
+    const second = serve();
+    const otherUrl = /(http:\/\/\S+)/.exec(await second.line)?.[1] ?? '';
+    expect(new URL(otherUrl).searchParams.get('token')).not.toBe(new URL(url).searchParams.get('token'));
+
+    for (const s of [first, second]) {
+      const exited = new Promise<number | null>((resolve) => s.child.on('exit', resolve));
+      s.child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  });
+
+  it('warns when told to listen beyond loopback', async () => {
+    const s = serve('--host', '0.0.0.0');
+    await s.line;
+    await expect.poll(() => s.stderr()).toMatch(/warning: listening on 0\.0\.0\.0/);
+    s.child.kill('SIGTERM');
+  });
+});
