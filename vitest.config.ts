@@ -1,9 +1,11 @@
 import { defineConfig } from 'vitest/config';
+import SummaryReporter from './test/summary-reporter';
 
 export default defineConfig({
   test: {
     include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
     environment: 'node',
+    reporters: ['default', new SummaryReporter('unit')],
     testTimeout: 20_000,
     pool: 'forks',
   },
