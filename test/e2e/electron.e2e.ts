@@ -48,7 +48,11 @@ describe.skipIf(!binary)('Electron shell', () => {
         process: typeof (globalThis as { process?: unknown }).process,
         bridge: Object.keys((globalThis as { vrft?: object }).vrft ?? {}).sort(),
       }));
-      expect(exposed).toEqual({ require: 'undefined', process: 'undefined', bridge: ['calls', 'dialogs', 'events', 'onState'] });
+      expect(exposed).toEqual({
+        require: 'undefined',
+        process: 'undefined',
+        bridge: ['calls', 'dialogs', 'events', 'onState'],
+      });
 
       const datasets = new DatasetsPage(page);
       await datasets.shell.waitConnected();
