@@ -7,9 +7,6 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 function electronBinary() {
-  if (!existsSync(new URL('../node_modules/electron/path.txt', import.meta.url))) {
-    console.log('vrft: fetching the Electron binary (first run only)…');
-  }
   // `require('electron')` returns the binary's path, downloading it if it is missing.
   const probe = spawnSync(process.execPath, ['-e', "process.stdout.write(require('electron'))"], {
     cwd: root,

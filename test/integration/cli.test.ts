@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,5 +87,27 @@ describe('vrft command', () => {
     await s.line;
     await expect.poll(() => s.stderr()).toMatch(/warning: listening on 0\.0\.0\.0/);
     s.child.kill('SIGTERM');
+  });
+});
+
+describe('vrft serve refuses what it cannot serve, with what to do', () => {
+  it('a port already in use', async () => {
+    const first = serve();
+    const port = new URL(/(http:\/\/\S+)/.exec(await first.line)?.[1] ?? '').port;
+    const { code, stderr } = vrft('serve', '--port', port, '--data', path.join(dir, 'other'));
+    first.child.kill('SIGTERM');
+    expect(code).toBe(1);
+    expect(stderr).toContain(`port ${port} is in use: pick another with --port`);
+  });
+
+  it('a workspace written by a newer vrft, left untouched', async () => {
+    const data = path.join(dir, 'newer');
+    const { openStore, workspaceDbPath } = await import('../../src/main/store/db');
+    openStore(workspaceDbPath(data)).exec('UPDATE schema_version SET version = 999').close();
+    const before = readFileSync(workspaceDbPath(data));
+    const { code, stderr } = vrft('serve', '--data', data);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/written by a newer vrft \(schema 999/);
+    expect(readFileSync(workspaceDbPath(data)).equals(before)).toBe(true);
   });
 });

@@ -10,6 +10,7 @@ import type { WireMessage, WireRequest } from '../../shared/contract';
 import { cookieName, cookieToken, sameToken } from './auth';
 import type { Dispatch } from './dispatch';
 import { readStatic } from './static';
+import { UserError } from '../../shared/errors';
 
 export interface ServerOptions {
   host: string;
@@ -110,7 +111,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, options)));
     server.listen(options.port, options.host, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
@@ -130,6 +131,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function listenError(error: NodeJS.ErrnoException, { host, port }: ServerOptions): Error {
+  if (error.code === 'EADDRINUSE') {
+    return new UserError(
+      'conflict',
+      `port ${port} is in use: pick another with --port N, or --port 0 for any free one.`,
+    );
+  }
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') {
+    return new UserError('invalid_input', `cannot listen on ${host}: it is not an address of this machine.`);
+  }
+  if (error.code === 'EACCES') {
+    return new UserError('invalid_input', `not allowed to listen on port ${port}: use a port above 1023.`);
+  }
+  return error;
 }
 
 /** A wildcard address is reached from this machine at loopback. */
