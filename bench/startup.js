@@ -6,18 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { chromium } from 'playwright-core';
+import { chromiumFlags, chromiumPath } from '../test/e2e/support/chromium.js';
 
 const runs = Number(process.argv[2] ?? 7);
-const chromiumFlags = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 function startServe(dataDir) {
   const started = performance.now();
@@ -52,7 +43,7 @@ function summary(label, values, budget) {
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vrft-bench-'));
 const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  executablePath: chromiumPath(),
   args: chromiumFlags,
 });
 const ready = [];
