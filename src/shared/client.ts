@@ -13,6 +13,7 @@ import type {
   WireMessage,
 } from './contract';
 import type { ErrorCode } from './errors';
+import type { Bridge } from './shell';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
@@ -198,5 +199,27 @@ export function socketTransport(
       socket?.close();
       setState('closed');
     },
+  };
+}
+
+/** The transport inside the Electron window: the preload's bridge, one method per call. */
+export function bridgeTransport(bridge: Bridge): Transport {
+  return {
+    call(name, input) {
+      const method = bridge.calls[name as keyof Bridge['calls']];
+      if (!method) {
+        return Promise.resolve({
+          ok: false,
+          error: { code: 'unknown_call', message: `There is no call named "${name}".` },
+        });
+      }
+      return method(input);
+    },
+    onEvent: (name, listener) => bridge.events[name as keyof Bridge['events']]?.(listener) ?? (() => {}),
+    onState(listener) {
+      listener('connected');
+      return bridge.onState(listener);
+    },
+    close: () => {},
   };
 }

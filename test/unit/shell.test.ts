@@ -5,6 +5,10 @@ import { callNames, eventNames } from '../../src/shared/contract';
 import { contentSecurityPolicy } from '../../src/shared/csp';
 import { readFileSync } from 'node:fs';
 import { defaultDataDir } from '../../src/main/host/paths';
+import { bridgeTransport, createClient } from '../../src/shared/client';
+import { createDispatch } from '../../src/main/host/dispatch';
+import { createHandlers } from '../../src/main/host/handlers';
+import { openStore } from '../../src/main/store/db';
 
 describe('Electron window', () => {
   it('is sandboxed, context-isolated and without Node', () => {
@@ -78,5 +82,42 @@ describe('default data folder', () => {
     expect(defaultDataDir({}, 'linux')).toMatch(/\.local\/share\/vrft$/);
     expect(defaultDataDir({}, 'darwin')).toMatch(/Library\/Application Support\/vrft$/);
     expect(defaultDataDir({ APPDATA: 'C:\\Users\\a\\AppData\\Roaming' }, 'win32')).toMatch(/vrft$/);
+  });
+});
+
+describe('the client over the Electron bridge', () => {
+  it('works the contract exactly as over WebSocket: values, error codes, events', async () => {
+    const db = openStore(':memory:');
+    const dispatch = createDispatch(
+      createHandlers({ db, dataDir: '/tmp', version: 't', backend: () => 'unknown' }),
+      () => {},
+    );
+    const listeners = new Map<string, (payload: unknown) => void>();
+    // What Electron does between the preload and the shell's relay, without Electron.
+    const channelPrefix = 'vrft:call:';
+    const bridge = buildBridge({
+      invoke: (channel, input) => dispatch(channel.slice(channelPrefix.length), input),
+      on(channel, listener) {
+        listeners.set(channel, listener);
+        return () => listeners.delete(channel);
+      },
+    });
+    const client = createClient(bridgeTransport(bridge));
+
+    const made = await client.call('datasets.create', { name: 'via-bridge' });
+    expect((await client.call('datasets.list', {})).map((d) => d.id)).toEqual([made.id]);
+    await expect(client.call('datasets.create', { name: 'via-bridge' })).rejects.toMatchObject({
+      name: 'ContractError',
+      code: 'conflict',
+    });
+    await expect(client.call('datasets.rename', { id: 0, name: 'x' } as never)).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
+
+    const seen: unknown[] = [];
+    client.on('job.progress', (payload) => seen.push(payload));
+    listeners.get('vrft:event:job.progress')?.({ runId: 1, step: 2 });
+    expect(seen).toEqual([{ runId: 1, step: 2 }]);
+    db.close();
   });
 });

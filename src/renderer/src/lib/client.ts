@@ -3,6 +3,7 @@
  * otherwise over a WebSocket to the engine host that served this page (browser mode).
  */
 import {
+  bridgeTransport,
   createClient,
   socketTransport,
   type Client,
@@ -15,23 +16,6 @@ declare global {
   interface Window {
     vrft?: Bridge;
   }
-}
-
-function bridgeTransport(bridge: Bridge): Transport {
-  return {
-    call: (name, input) => {
-      const method = bridge.calls[name as keyof Bridge['calls']];
-      if (!method)
-        return Promise.resolve({ ok: false, error: { code: 'unknown_call', message: `No call ${name}.` } });
-      return method(input);
-    },
-    onEvent: (name, listener) => bridge.events[name as keyof Bridge['events']]?.(listener) ?? (() => {}),
-    onState: (listener) => {
-      listener('connected');
-      return bridge.onState(listener);
-    },
-    close: () => {},
-  };
 }
 
 /** The session token from the page URL; the host refuses the WebSocket without it. */
