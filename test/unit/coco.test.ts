@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { evaluateCoco, iouThresholds, type CocoDetection, type CocoGt } from '../../src/main/eval/coco';
+
+interface Case {
+  name: string;
+  gt: CocoGt;
+  dt: CocoDetection[];
+  stats: number[];
+  perCategoryAP: Record<string, number>;
+}
+
+const cases = JSON.parse(readFileSync('test/fixtures/coco/cases.json', 'utf8')) as Case[];
+
+describe('COCO box AP equals pycocotools', () => {
+  it('has the reference cases (≥ 25, made by tools/reference/coco_cases.py)', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(25);
+  });
+
+  it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const result = evaluateCoco(c.gt, c.dt);
+    expect(result.stats).toHaveLength(12);
+    result.stats.forEach((value, i) => {
+      expect(Math.abs(value - (c.stats[i] as number)), `stats[${i}]: ${value} vs ${c.stats[i]}`).toBeLessThan(
+        1e-6,
+      );
+    });
+    expect([...result.perCategoryAP.keys()].map(String).sort()).toEqual(Object.keys(c.perCategoryAP).sort());
+    for (const [id, ap] of result.perCategoryAP) {
+      expect(Math.abs(ap - (c.perCategoryAP[String(id)] as number)), `category ${id}`).toBeLessThan(1e-6);
+    }
+  });
+
+  it('uses numpy.linspace IoU thresholds, .50 and .75 among them exactly', () => {
+    expect(iouThresholds).toHaveLength(10);
+    expect(iouThresholds.indexOf(0.5)).toBe(0);
+    expect(iouThresholds.indexOf(0.75)).toBe(5);
+    expect(iouThresholds[9]).toBe(0.95);
+  });
+});
