@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { formatCocoSummary } from '../../src/main/commands/evalMap';
 import { evaluateCoco, iouThresholds, type CocoDetection, type CocoGt } from '../../src/main/eval/coco';
 
 interface Case {
@@ -8,6 +9,7 @@ interface Case {
   dt: CocoDetection[];
   stats: number[];
   perCategoryAP: Record<string, number>;
+  summary: string;
 }
 
 const cases = JSON.parse(readFileSync('test/fixtures/coco/cases.json', 'utf8')) as Case[];
@@ -28,6 +30,13 @@ describe('COCO box AP equals pycocotools', () => {
     expect([...result.perCategoryAP.keys()].map(String).sort()).toEqual(Object.keys(c.perCategoryAP).sort());
     for (const [id, ap] of result.perCategoryAP) {
       expect(Math.abs(ap - (c.perCategoryAP[String(id)] as number)), `category ${id}`).toBeLessThan(1e-6);
+    }
+  });
+
+  it("prints pycocotools' 12 summary lines character for character, on every case", () => {
+    for (const c of cases) {
+      const text = formatCocoSummary(evaluateCoco(c.gt, c.dt), new Map());
+      expect(text.split('\n').slice(0, 12).join('\n'), c.name).toBe(c.summary.trimEnd());
     }
   });
 

@@ -30,7 +30,8 @@ def coco_from(dataset):
 
 def evaluate(gt, dt):
     coco_gt = coco_from(gt)
-    with contextlib.redirect_stdout(io.StringIO()):
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
         if dt:
             coco_dt = coco_gt.loadRes(json.loads(json.dumps(dt)))
         else:
@@ -39,6 +40,7 @@ def evaluate(gt, dt):
         ev = COCOeval(coco_gt, coco_dt, "bbox")
         ev.evaluate()
         ev.accumulate()
+        summary_start = printed.tell()
         ev.summarize()
     precision = ev.eval["precision"]
     per_cat = {}
@@ -46,7 +48,8 @@ def evaluate(gt, dt):
         p = precision[:, :, k, 0, -1]
         p = p[p > -1]
         per_cat[str(cat_id)] = float(np.mean(p)) if p.size else -1.0
-    return [float(s) for s in ev.stats], per_cat
+    summary = printed.getvalue()[summary_start:]
+    return [float(s) for s in ev.stats], per_cat, summary
 
 
 def box(rng, w, h, min_side=2.0):
@@ -193,8 +196,8 @@ def cases():
 def main():
     results = []
     for name, gt, dt in cases():
-        stats, per_cat = evaluate(gt, dt)
-        results.append({"name": name, "gt": gt, "dt": dt, "stats": stats, "perCategoryAP": per_cat})
+        stats, per_cat, summary = evaluate(gt, dt)
+        results.append({"name": name, "gt": gt, "dt": dt, "stats": stats, "perCategoryAP": per_cat, "summary": summary})
         print(f"{name:36s} AP {stats[0]:.4f}  AP50 {stats[1]:.4f}  AR100 {stats[8]:.4f}", file=sys.stderr)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, separators=(",", ":")) + "\n")

@@ -223,16 +223,42 @@ function accumulate(
   return { precision, recall };
 }
 
-function meanOfValid(values: Iterable<number>): number {
-  let sum = 0;
-  let count = 0;
-  for (const v of values) {
-    if (v > -1) {
-      sum += v;
-      count++;
-    }
+/** numpy's pairwise summation (what np.mean adds with), so even printed figures round alike. */
+function pairwiseSum(a: number[], start: number, n: number): number {
+  if (n < 8) {
+    let res = 0;
+    for (let i = 0; i < n; i++) res += a[start + i] as number;
+    return res;
   }
-  return count ? sum / count : -1;
+  if (n <= 128) {
+    const r = a.slice(start, start + 8);
+    let i = 8;
+    for (; i < n - (n % 8); i += 8)
+      for (let j = 0; j < 8; j++) (r[j] as number) += a[start + i + j] as number;
+    const [r0, r1, r2, r3, r4, r5, r6, r7] = r as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    let res = r0 + r1 + (r2 + r3) + (r4 + r5 + (r6 + r7));
+    for (; i < n; i++) res += a[start + i] as number;
+    return res;
+  }
+  let half = Math.floor(n / 2);
+  half -= half % 8;
+  return pairwiseSum(a, start, half) + pairwiseSum(a, start + half, n - half);
+}
+
+/** np.mean(s[s > -1]), or −1 when nothing is left. */
+function meanOfValid(values: Iterable<number>): number {
+  const valid: number[] = [];
+  for (const v of values) if (v > -1) valid.push(v);
+  return valid.length ? pairwiseSum(valid, 0, valid.length) / valid.length : -1;
 }
 
 export function evaluateCoco(gt: CocoGt, detections: CocoDetection[]): CocoEvalResult {

@@ -2,7 +2,8 @@
  * Splitting a completion into its thinking text and its answer, and the format rule:
  * the whole completion must be `<think>…</think>` then `<answer>…</answer>` (newlines allowed).
  */
-const formatPattern = /^<think>[\s\S]*?<\/think>\s*<answer>[\s\S]*?<\/answer>$/;
+// Python's `$` (the published rule is a Python regex) also matches before one final newline.
+const formatPattern = /^<think>[\s\S]*?<\/think>\s*<answer>[\s\S]*?<\/answer>\n?$/;
 
 export type AnswerTag = 'closed' | 'truncated' | 'missing';
 

@@ -1,0 +1,87 @@
+/** What every `vrft` command is made of, and the flag readers they share. */
+import { readFileSync } from 'node:fs';
+import type { ParseArgsConfig } from 'node:util';
+import type { Size } from '../../shared/boxes';
+
+/** A mistake in how the command was called, or in a file it was given: one line, exit 2. */
+export class UsageError extends Error {}
+
+export type Flags = NonNullable<ParseArgsConfig['options']>;
+export type Values = Record<string, string | boolean | undefined>;
+
+export interface Command {
+  summary: string;
+  usage: string;
+  flags: Flags;
+  /** How many positional arguments it takes (none unless said). */
+  positionals?: number;
+  run(values: Values, positionals: string[]): Promise<number>;
+}
+
+export function requiredString(values: Values, flag: string): string {
+  const value = values[flag];
+  if (typeof value !== 'string' || value === '') throw new UsageError(`--${flag} is required`);
+  return value;
+}
+
+export function oneOf<T extends string>(
+  values: Values,
+  flag: string,
+  allowed: readonly T[],
+  fallback?: T,
+): T {
+  const value = values[flag] ?? fallback;
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw new UsageError(
+      `--${flag} must be one of ${allowed.join(', ')}${value === undefined ? '' : `, got "${String(value)}"`}`,
+    );
+  }
+  return value as T;
+}
+
+export function sizeFlag(values: Values, flag: string): Size | undefined {
+  const value = values[flag];
+  if (value === undefined) return undefined;
+  const match = typeof value === 'string' ? /^(\d+)x(\d+)$/i.exec(value) : null;
+  if (!match || Number(match[1]) === 0 || Number(match[2]) === 0) {
+    throw new UsageError(`--${flag} wants WIDTHxHEIGHT in pixels, e.g. 640x480; got "${String(value)}"`);
+  }
+  return { width: Number(match[1]), height: Number(match[2]) };
+}
+
+/** Reads a file a user named; a missing or unreadable file is a usage error naming it. */
+export function readUserFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : (error as Error).message}`,
+    );
+  }
+}
+
+/** Parses JSON a user wrote, naming the file, line and column of a syntax error. */
+export function parseUserJson(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const message = (error as Error).message;
+    const position = /position (\d+)/.exec(message)?.[1];
+    let where = '';
+    if (position !== undefined) {
+      const before = text.slice(0, Number(position));
+      const line = before.split('\n').length;
+      where = ` at line ${line}, column ${Number(position) - before.lastIndexOf('\n')}`;
+    }
+    const hint = /\bNaN\b|\bInfinity\b/.test(text) ? ' (NaN and Infinity are not JSON: write a number)' : '';
+    return failFile(
+      file,
+      `not valid JSON${where}: ${message.replace(/ in JSON at position \d+.*$/, '')}${hint}`,
+    );
+  }
+}
+
+export function failFile(file: string, problem: string): never {
+  throw new UsageError(`${file}: ${problem}`);
+}
