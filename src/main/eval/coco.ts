@@ -59,168 +59,259 @@ export const iouThresholds = linspace(0.5, 0.95, Math.round((0.95 - 0.5) / 0.05)
 export const recallThresholds = linspace(0, 1, Math.round(1 / 0.01) + 1);
 const spacing = 2.220446049250313e-16; // np.spacing(1)
 
-interface Gt {
-  id: number;
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-  area: number;
-  crowd: boolean;
+/** Growable scratch buffers, reused across cells and categories so the evaluation allocates little. */
+class Scratch {
+  f64 = new Float64Array(1024);
+  i32 = new Int32Array(1024);
+  f64At(n: number): Float64Array {
+    if (this.f64.length < n) this.f64 = new Float64Array(n * 2);
+    return this.f64;
+  }
+  i32At(n: number): Int32Array {
+    if (this.i32.length < n) this.i32 = new Int32Array(n * 2);
+    return this.i32;
+  }
 }
 
-interface Dt {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-  area: number;
-  score: number;
+/** Column storage for boxes: no object per box. */
+interface Boxes {
+  x: Float64Array;
+  y: Float64Array;
+  w: Float64Array;
+  h: Float64Array;
+  area: Float64Array;
 }
 
-/** One image's detections of one category in one area range, after matching (evaluateImg). */
-interface ImageEval {
-  scores: Float64Array; // D, sorted descending
-  matched: Uint8Array; // T×D: matched a GT whose id is non-zero
-  ignored: Uint8Array; // T×D
-  nonIgnoredGt: number;
+function boxes(n: number): Boxes {
+  return {
+    x: new Float64Array(n),
+    y: new Float64Array(n),
+    w: new Float64Array(n),
+    h: new Float64Array(n),
+    area: new Float64Array(n),
+  };
 }
 
-function stableOrderByScore(dts: Dt[]): Dt[] {
-  return dts
-    .map((d, i) => [d, i] as const)
-    .sort((a, b) => b[0].score - a[0].score || a[1] - b[1])
-    .map(([d]) => d);
+/** Stable bucket sort of item indices by cell key (−1: not evaluated); returns starts and order. */
+function bucket(keys: Int32Array, cellCount: number): { start: Int32Array; order: Int32Array } {
+  const start = new Int32Array(cellCount + 1);
+  for (const k of keys) if (k >= 0) start[k + 1]!++;
+  for (let c = 0; c < cellCount; c++) start[c + 1]! += start[c]!;
+  const next = start.slice(0, cellCount);
+  const order = new Int32Array(start[cellCount]!);
+  keys.forEach((k, i) => {
+    if (k >= 0) order[next[k]!++] = i;
+  });
+  return { start, order };
 }
 
-/** maskUtils.iou for boxes: crowd GT divide by the detection's area, not the union. */
-function boxIous(dts: Dt[], gts: Gt[]): Float64Array {
-  const ious = new Float64Array(dts.length * gts.length);
-  for (let g = 0; g < gts.length; g++) {
-    const G = gts[g] as Gt;
-    const ga = G.w * G.h;
-    for (let d = 0; d < dts.length; d++) {
-      const D = dts[d] as Dt;
-      const w = Math.min(D.w + D.x, G.w + G.x) - Math.max(D.x, G.x);
+/** Sorts `idx[0..n)` by descending score, ties in index order (np.argsort(-s, kind='mergesort')). */
+function sortByScore(idx: Int32Array, n: number, score: Float64Array): void {
+  if (n > 48) {
+    const sorted = Array.from(idx.subarray(0, n)).sort((a, b) => score[b]! - score[a]! || a - b);
+    idx.set(sorted);
+    return;
+  }
+  for (let i = 1; i < n; i++) {
+    const v = idx[i]!;
+    const sv = score[v]!;
+    let j = i - 1;
+    while (j >= 0 && (score[idx[j]!]! < sv || (score[idx[j]!]! === sv && idx[j]! > v))) {
+      idx[j + 1] = idx[j]!;
+      j--;
+    }
+    idx[j + 1] = v;
+  }
+}
+
+/** Per category: every detection evaluated, in image order, with its matches per area range. */
+class CategoryEval {
+  n = 0;
+  score = new Float64Array(0);
+  rank = new Int32Array(0); // position within its image, after the score sort
+  matched: Uint8Array[] = []; // per area: T×N, t-major
+  ignored: Uint8Array[] = [];
+  nonIgnoredGt = new Int32Array(areaRanges.length);
+  images = 0;
+
+  reset(capacity: number): void {
+    const T = iouThresholds.length;
+    if (this.score.length < capacity) {
+      this.score = new Float64Array(capacity);
+      this.rank = new Int32Array(capacity);
+      this.matched = areaRanges.map(() => new Uint8Array(T * capacity));
+      this.ignored = areaRanges.map(() => new Uint8Array(T * capacity));
+    }
+    this.n = 0;
+    this.images = 0;
+    this.nonIgnoredGt.fill(0);
+  }
+}
+
+/** maskUtils.iou for boxes (bbIou): crowd GT divide by the detection's area, not the union. */
+function boxIous(
+  d: Boxes,
+  dIdx: Int32Array,
+  D: number,
+  g: Boxes,
+  gIdx: Int32Array,
+  G: number,
+  gCrowd: Uint8Array,
+  out: Float64Array,
+): void {
+  for (let gj = 0; gj < G; gj++) {
+    const gi = gIdx[gj]!;
+    const gx = g.x[gi]!,
+      gy = g.y[gi]!,
+      gw = g.w[gi]!,
+      gh = g.h[gi]!;
+    const ga = gw * gh;
+    const crowd = gCrowd[gi] === 1;
+    for (let dj = 0; dj < D; dj++) {
+      const di = dIdx[dj]!;
+      const dx = d.x[di]!,
+        dy = d.y[di]!,
+        dw = d.w[di]!,
+        dh = d.h[di]!;
+      out[dj * G + gj] = 0;
+      const w = Math.min(dw + dx, gw + gx) - Math.max(dx, gx);
       if (w <= 0) continue;
-      const h = Math.min(D.h + D.y, G.h + G.y) - Math.max(D.y, G.y);
+      const h = Math.min(dh + dy, gh + gy) - Math.max(dy, gy);
       if (h <= 0) continue;
-      const i = w * h;
-      const da = D.w * D.h;
-      ious[d * gts.length + g] = i / (G.crowd ? da : da + ga - i);
+      const inter = w * h;
+      const da = dw * dh;
+      out[dj * G + gj] = inter / (crowd ? da : da + ga - inter);
     }
   }
-  return ious;
-}
-
-function evaluateCell(dts: Dt[], gts: Gt[], ious: Float64Array, range: readonly [number, number]): ImageEval {
-  const T = iouThresholds.length;
-  const D = dts.length;
-  const G = gts.length;
-  const gtIgnore = gts.map((g) => (g.crowd || g.area < range[0] || g.area > range[1] ? 1 : 0));
-  // Non-ignored GT first, stable (np.argsort(kind='mergesort')).
-  const order = gts
-    .map((_, i) => i)
-    .sort((a, b) => (gtIgnore[a] as number) - (gtIgnore[b] as number) || a - b);
-  const matched = new Uint8Array(T * D);
-  const ignored = new Uint8Array(T * D);
-  const gtTaken = new Uint8Array(T * G);
-  if (D > 0 && G > 0) {
-    for (let t = 0; t < T; t++) {
-      const threshold = Math.min(iouThresholds[t] as number, 1 - 1e-10);
-      for (let d = 0; d < D; d++) {
-        let best = threshold;
-        let m = -1;
-        for (let j = 0; j < G; j++) {
-          const g = order[j] as number;
-          if (gtTaken[t * G + j] && !(gts[g] as Gt).crowd) continue;
-          if (m > -1 && gtIgnore[order[m] as number] === 0 && gtIgnore[g] === 1) break;
-          const value = ious[d * G + g] as number;
-          if (value < best) continue;
-          best = value;
-          m = j;
-        }
-        if (m === -1) continue;
-        const g = order[m] as number;
-        ignored[t * D + d] = gtIgnore[g] as number;
-        matched[t * D + d] = (gts[g] as Gt).id !== 0 ? 1 : 0; // pycocotools stores the id; 0 reads as unmatched
-        gtTaken[t * G + m] = 1;
-      }
-    }
-  }
-  for (let d = 0; d < D; d++) {
-    const area = (dts[d] as Dt).area;
-    if (area < range[0] || area > range[1]) {
-      for (let t = 0; t < T; t++) if (!matched[t * D + d]) ignored[t * D + d] = 1;
-    }
-  }
-  let nonIgnoredGt = 0;
-  for (const ig of gtIgnore) if (ig === 0) nonIgnoredGt++;
-  return { scores: Float64Array.from(dts, (d) => d.score), matched, ignored, nonIgnoredGt };
 }
 
 /**
- * precision[T][R] and recall[T] of one category, one area range, one maxDets, from its images'
- * evaluations (in image-id order); undefined where pycocotools leaves −1.
+ * evaluateImg for one image, one category, one area range: greedy matching per IoU threshold,
+ * written into the category's flat arrays at `base`. Returns how many GT boxes count (not ignored).
  */
-function accumulate(
-  evals: ImageEval[],
-  maxDet: number,
-): { precision: Float64Array; recall: Float64Array } | undefined {
+function matchCell(
+  a: number,
+  d: Boxes,
+  dIdx: Int32Array,
+  D: number,
+  g: Boxes,
+  gIdx: Int32Array,
+  G: number,
+  gCrowd: Uint8Array,
+  gId: Float64Array,
+  iou: Float64Array,
+  out: CategoryEval,
+  base: number,
+  orderScratch: Scratch,
+  flagScratch: Scratch,
+): number {
+  const [lo, hi] = areaRanges[a]!;
+  const T = iouThresholds.length;
+  const N = out.score.length;
+  const matched = out.matched[a]!;
+  const ignored = out.ignored[a]!;
+  // GT order: not ignored first, stable (np.argsort(kind='mergesort') on the ignore flags).
+  const order = orderScratch.i32At(G);
+  const gtIgnore = flagScratch.i32At(G * (T + 1));
+  let counted = 0;
+  for (let j = 0; j < G; j++) {
+    const gi = gIdx[j]!;
+    const ig = gCrowd[gi] === 1 || g.area[gi]! < lo || g.area[gi]! > hi ? 1 : 0;
+    gtIgnore[j] = ig;
+    if (!ig) order[counted++] = j;
+  }
+  let tail = counted;
+  for (let j = 0; j < G; j++) if (gtIgnore[j]) order[tail++] = j;
+  const taken = gtIgnore.subarray(G, G * (T + 1)).fill(0);
+  for (let t = 0; t < T; t++) {
+    const threshold = Math.min(iouThresholds[t]!, 1 - 1e-10);
+    const row = t * N + base;
+    for (let dj = 0; dj < D; dj++) {
+      matched[row + dj] = 0;
+      ignored[row + dj] = 0;
+      let best = threshold;
+      let m = -1;
+      for (let j = 0; j < G; j++) {
+        const gj = order[j]!;
+        if (taken[t * G + j] && gCrowd[gIdx[gj]!] !== 1) continue;
+        if (m > -1 && gtIgnore[order[m]!] === 0 && gtIgnore[gj] === 1) break;
+        const value = iou[dj * G + gj]!;
+        if (value < best) continue;
+        best = value;
+        m = j;
+      }
+      if (m === -1) continue;
+      const gj = order[m]!;
+      ignored[row + dj] = gtIgnore[gj]!;
+      // pycocotools stores the matched GT's id: an id of 0 reads as unmatched.
+      matched[row + dj] = gId[gIdx[gj]!] !== 0 ? 1 : 0;
+      taken[t * G + m] = 1;
+    }
+  }
+  for (let dj = 0; dj < D; dj++) {
+    const area = d.area[dIdx[dj]!]!;
+    if (area < lo || area > hi) {
+      for (let t = 0; t < T; t++) if (!matched[t * N + base + dj]) ignored[t * N + base + dj] = 1;
+    }
+  }
+  return counted;
+}
+
+/**
+ * accumulate for one category: detections of all its images by descending score (ties in image
+ * order, then rank), cumulative TP/FP, monotone precision, 101 recall points (a left searchsorted;
+ * past the end they stay 0). One sort serves every area range and maxDets: a stable sort of a
+ * subset is the subset of the stable sort.
+ */
+function accumulateCategory(
+  c: CategoryEval,
+  k: number,
+  precision: Float64Array,
+  recall: Float64Array,
+  pIndex: (t: number, r: number, k: number, a: number, m: number) => number,
+  rIndex: (t: number, k: number, a: number, m: number) => number,
+): void {
+  if (c.images === 0) return;
   const T = iouThresholds.length;
   const R = recallThresholds.length;
-  let nonIgnoredGt = 0;
-  let n = 0;
-  for (const e of evals) {
-    nonIgnoredGt += e.nonIgnoredGt;
-    n += Math.min(e.scores.length, maxDet);
-  }
-  if (evals.length === 0 || nonIgnoredGt === 0) return undefined;
-  const scores = new Float64Array(n);
-  const source = new Int32Array(n * 2); // (eval index, detection index)
-  let k = 0;
-  evals.forEach((e, ei) => {
-    const count = Math.min(e.scores.length, maxDet);
-    for (let d = 0; d < count; d++, k++) {
-      scores[k] = e.scores[d] as number;
-      source[2 * k] = ei;
-      source[2 * k + 1] = d;
-    }
-  });
-  const order = Array.from({ length: n }, (_, i) => i).sort(
-    (a, b) => (scores[b] as number) - (scores[a] as number) || a - b,
-  );
-  const precision = new Float64Array(T * R);
-  const recall = new Float64Array(T);
-  const pr = new Float64Array(n);
+  const N = c.score.length;
+  const n = c.n;
+  const byScore = Int32Array.from({ length: n }, (_, i) => i);
+  sortByScore(byScore, n, c.score);
+  const kept = new Int32Array(n);
   const rc = new Float64Array(n);
-  for (let t = 0; t < T; t++) {
-    let tp = 0;
-    let fp = 0;
-    for (let i = 0; i < n; i++) {
-      const j = order[i] as number;
-      const e = evals[source[2 * j] as number] as ImageEval;
-      const cell = t * e.scores.length + (source[2 * j + 1] as number);
-      if (!e.ignored[cell]) {
-        if (e.matched[cell]) tp++;
-        else fp++;
+  const pr = new Float64Array(n);
+  for (let m = 0; m < maxDets.length; m++) {
+    let nd = 0;
+    for (let i = 0; i < n; i++) if (c.rank[byScore[i]!]! < maxDets[m]!) kept[nd++] = byScore[i]!;
+    for (let a = 0; a < areaRanges.length; a++) {
+      const npig = c.nonIgnoredGt[a]!;
+      if (npig === 0) continue;
+      const matched = c.matched[a]!;
+      const ignored = c.ignored[a]!;
+      for (let t = 0; t < T; t++) {
+        let tp = 0;
+        let fp = 0;
+        for (let i = 0; i < nd; i++) {
+          const cell = t * N + kept[i]!;
+          if (!ignored[cell]) {
+            if (matched[cell]) tp++;
+            else fp++;
+          }
+          rc[i] = tp / npig;
+          pr[i] = tp / (fp + tp + spacing);
+        }
+        recall[rIndex(t, k, a, m)] = nd ? rc[nd - 1]! : 0;
+        for (let i = nd - 1; i > 0; i--) if (pr[i]! > pr[i - 1]!) pr[i - 1] = pr[i]!;
+        let i = 0;
+        for (let r = 0; r < R; r++) {
+          const threshold = recallThresholds[r]!;
+          while (i < nd && rc[i]! < threshold) i++;
+          precision[pIndex(t, r, k, a, m)] = i < nd ? pr[i]! : 0;
+        }
       }
-      rc[i] = tp / nonIgnoredGt;
-      pr[i] = tp / (fp + tp + spacing);
-    }
-    recall[t] = n ? (rc[n - 1] as number) : 0;
-    for (let i = n - 1; i > 0; i--)
-      if ((pr[i] as number) > (pr[i - 1] as number)) pr[i - 1] = pr[i] as number;
-    // np.searchsorted(rc, recThrs, side='left'); past the end, the rest stay 0.
-    let i = 0;
-    for (let r = 0; r < R; r++) {
-      const threshold = recallThresholds[r] as number;
-      while (i < n && (rc[i] as number) < threshold) i++;
-      if (i >= n) break;
-      precision[t * R + r] = pr[i] as number;
     }
   }
-  return { precision, recall };
 }
 
 /** numpy's pairwise summation (what np.mean adds with), so even printed figures round alike. */
@@ -268,39 +359,50 @@ export function evaluateCoco(gt: CocoGt, detections: CocoDetection[]): CocoEvalR
   const categoryIndex = new Map(categoryIds.map((id, k) => [id, k]));
   const I = imageIds.length;
   const K = categoryIds.length;
-
-  // Cells keyed k·I + i, so that iterating a category's cells in key order is image-id order.
-  const cells = new Map<number, { gts: Gt[]; dts: Dt[] }>();
-  const cell = (imageId: number, categoryId: number) => {
-    const i = imageIndex.get(imageId);
-    const k = categoryIndex.get(categoryId);
-    if (i === undefined || k === undefined) return undefined;
-    const key = k * I + i;
-    let c = cells.get(key);
-    if (!c) cells.set(key, (c = { gts: [], dts: [] }));
-    return c;
-  };
-  for (const a of gt.annotations) {
-    const [x = 0, y = 0, w = 0, h = 0] = a.bbox;
-    cell(a.image_id, a.category_id)?.gts.push({
-      id: a.id,
-      x,
-      y,
-      w,
-      h,
-      area: a.area ?? w * h,
-      crowd: !!a.iscrowd,
-    });
-  }
-  for (const d of detections) {
-    const [x = 0, y = 0, w = 0, h = 0] = d.bbox;
-    cell(d.image_id, d.category_id)?.dts.push({ x, y, w, h, area: w * h, score: d.score });
-  }
-
   const T = iouThresholds.length;
   const R = recallThresholds.length;
   const A = areaRanges.length;
   const M = maxDets.length;
+  // Cells are keyed k·I + i, so a category's cells run in image-id order.
+  const cellKey = (imageId: number, categoryId: number) => {
+    const i = imageIndex.get(imageId);
+    const k = categoryIndex.get(categoryId);
+    return i === undefined || k === undefined ? -1 : k * I + i;
+  };
+
+  const nG = gt.annotations.length;
+  const g = boxes(nG);
+  const gId = new Float64Array(nG);
+  const gCrowd = new Uint8Array(nG);
+  const gKey = new Int32Array(nG);
+  gt.annotations.forEach((a, j) => {
+    const [x = 0, y = 0, w = 0, h = 0] = a.bbox;
+    g.x[j] = x;
+    g.y[j] = y;
+    g.w[j] = w;
+    g.h[j] = h;
+    g.area[j] = a.area ?? w * h;
+    gId[j] = a.id;
+    gCrowd[j] = a.iscrowd ? 1 : 0;
+    gKey[j] = cellKey(a.image_id, a.category_id);
+  });
+  const nD = detections.length;
+  const d = boxes(nD);
+  const dScore = new Float64Array(nD);
+  const dKey = new Int32Array(nD);
+  detections.forEach((det, j) => {
+    const [x = 0, y = 0, w = 0, h = 0] = det.bbox;
+    d.x[j] = x;
+    d.y[j] = y;
+    d.w[j] = w;
+    d.h[j] = h;
+    d.area[j] = w * h;
+    dScore[j] = det.score;
+    dKey[j] = cellKey(det.image_id, det.category_id);
+  });
+  const gCells = bucket(gKey, K * I);
+  const dCells = bucket(dKey, K * I);
+
   // precision[t][r][k][a][m] and recall[t][k][a][m], −1 where undefined (as pycocotools).
   const precision = new Float64Array(T * R * K * A * M).fill(-1);
   const recall = new Float64Array(T * K * A * M).fill(-1);
@@ -308,32 +410,57 @@ export function evaluateCoco(gt: CocoGt, detections: CocoDetection[]): CocoEvalR
     (((t * R + r) * K + k) * A + a) * M + m;
   const rIndex = (t: number, k: number, a: number, m: number) => ((t * K + k) * A + a) * M + m;
 
-  const keys = [...cells.keys()].sort((a, b) => a - b);
-  let start = 0;
+  const category = new CategoryEval();
+  const scratch = new Scratch();
+  const ious = new Scratch();
+  const gOrder = new Scratch();
+  const flags = new Scratch();
   for (let k = 0; k < K; k++) {
-    let end = start;
-    while (end < keys.length && Math.floor((keys[end] as number) / I) === k) end++;
-    const perArea: ImageEval[][] = areaRanges.map(() => []);
-    for (let c = start; c < end; c++) {
-      const { gts, dts: all } = cells.get(keys[c] as number) as { gts: Gt[]; dts: Dt[] };
-      const dts = stableOrderByScore(all).slice(0, maxDets[M - 1]);
-      const ious = boxIous(dts, gts);
-      areaRanges.forEach((range, a) => perArea[a]?.push(evaluateCell(dts, gts, ious, range)));
-    }
-    start = end;
-    for (let a = 0; a < A; a++) {
-      for (let m = 0; m < M; m++) {
-        const result = accumulate(perArea[a] as ImageEval[], maxDets[m] as number);
-        if (!result) continue;
-        for (let t = 0; t < T; t++) {
-          recall[rIndex(t, k, a, m)] = result.recall[t] as number;
-          for (let r = 0; r < R; r++)
-            precision[pIndex(t, r, k, a, m)] = result.precision[t * R + r] as number;
-        }
+    const dFrom = dCells.start[k * I]!;
+    const dTo = dCells.start[(k + 1) * I]!;
+    category.reset(dTo - dFrom);
+    for (let i = 0; i < I; i++) {
+      const key = k * I + i;
+      const g0 = gCells.start[key]!;
+      const G = gCells.start[key + 1]! - g0;
+      const d0 = dCells.start[key]!;
+      const allD = dCells.start[key + 1]! - d0;
+      if (G === 0 && allD === 0) continue; // pycocotools' evaluateImg returns None
+      category.images++;
+      const dIdx = scratch.i32At(allD);
+      dIdx.set(dCells.order.subarray(d0, d0 + allD));
+      sortByScore(dIdx, allD, dScore);
+      const D = Math.min(allD, maxDets[2]);
+      const gIdx = gCells.order.subarray(g0, g0 + G);
+      const iou = ious.f64At(D * G);
+      boxIous(d, dIdx, D, g, gIdx, G, gCrowd, iou);
+      const base = category.n;
+      for (let j = 0; j < D; j++) {
+        category.score[base + j] = dScore[dIdx[j]!]!;
+        category.rank[base + j] = j;
       }
+      for (let a = 0; a < A; a++) {
+        category.nonIgnoredGt[a]! += matchCell(
+          a,
+          d,
+          dIdx,
+          D,
+          g,
+          gIdx,
+          G,
+          gCrowd,
+          gId,
+          iou,
+          category,
+          base,
+          gOrder,
+          flags,
+        );
+      }
+      category.n += D;
     }
+    accumulateCategory(category, k, precision, recall, pIndex, rIndex);
   }
-
   function* precisionAt(t: number | undefined, a: number, m: number, k?: number): Generator<number> {
     for (let ti = 0; ti < T; ti++) {
       if (t !== undefined && ti !== t) continue;
