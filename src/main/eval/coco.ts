@@ -61,8 +61,8 @@ const spacing = 2.220446049250313e-16; // np.spacing(1)
 
 /** Growable scratch buffers, reused across cells and categories so the evaluation allocates little. */
 class Scratch {
-  f64 = new Float64Array(1024);
-  i32 = new Int32Array(1024);
+  f64 = new Float64Array(0);
+  i32 = new Int32Array(0);
   f64At(n: number): Float64Array {
     if (this.f64.length < n) this.f64 = new Float64Array(n * 2);
     return this.f64;
@@ -134,13 +134,15 @@ class CategoryEval {
   nonIgnoredGt = new Int32Array(areaRanges.length);
   images = 0;
 
-  reset(capacity: number): void {
+  reset(capacity: number, areas: readonly number[]): void {
     const T = iouThresholds.length;
     if (this.score.length < capacity) {
       this.score = new Float64Array(capacity);
       this.rank = new Int32Array(capacity);
-      this.matched = areaRanges.map(() => new Uint8Array(T * capacity));
-      this.ignored = areaRanges.map(() => new Uint8Array(T * capacity));
+      for (const a of areas) {
+        this.matched[a] = new Uint8Array(T * capacity);
+        this.ignored[a] = new Uint8Array(T * capacity);
+      }
     }
     this.n = 0;
     this.images = 0;
@@ -270,21 +272,23 @@ function accumulateCategory(
   recall: Float64Array,
   pIndex: (t: number, r: number, k: number, a: number, m: number) => number,
   rIndex: (t: number, k: number, a: number, m: number) => number,
+  only: Subset,
 ): void {
   if (c.images === 0) return;
   const T = iouThresholds.length;
   const R = recallThresholds.length;
   const N = c.score.length;
   const n = c.n;
-  const byScore = Int32Array.from({ length: n }, (_, i) => i);
+  const byScore = new Int32Array(n);
+  for (let i = 0; i < n; i++) byScore[i] = i;
   sortByScore(byScore, n, c.score);
   const kept = new Int32Array(n);
   const rc = new Float64Array(n);
   const pr = new Float64Array(n);
-  for (let m = 0; m < maxDets.length; m++) {
+  for (const m of only.maxDets) {
     let nd = 0;
     for (let i = 0; i < n; i++) if (c.rank[byScore[i]!]! < maxDets[m]!) kept[nd++] = byScore[i]!;
-    for (let a = 0; a < areaRanges.length; a++) {
+    for (const a of only.areas) {
       const npig = c.nonIgnoredGt[a]!;
       if (npig === 0) continue;
       const matched = c.matched[a]!;
@@ -346,13 +350,31 @@ function pairwiseSum(a: number[], start: number, n: number): number {
 }
 
 /** np.mean(s[s > -1]), or −1 when nothing is left. */
-function meanOfValid(values: Iterable<number>): number {
-  const valid: number[] = [];
-  for (const v of values) if (v > -1) valid.push(v);
+function meanOfValid(values: number[]): number {
+  const valid = values.filter((v) => v > -1);
   return valid.length ? pairwiseSum(valid, 0, valid.length) / valid.length : -1;
 }
 
+/** Which area ranges and maxDets to evaluate (indices); all of them unless asked for less. */
+interface Subset {
+  areas: readonly number[];
+  maxDets: readonly number[];
+}
+const everything: Subset = { areas: [0, 1, 2, 3], maxDets: [0, 1, 2] };
+
+/**
+ * Only AP@[.50:.95] (area all, 100 detections), the figure a reward needs, at a twelfth of the
+ * work; equal to stats[0] of evaluateCoco.
+ */
+export function cocoMeanAP(gt: CocoGt, detections: CocoDetection[]): number {
+  return evaluate(gt, detections, { areas: [0], maxDets: [2] }).stats[0]!;
+}
+
 export function evaluateCoco(gt: CocoGt, detections: CocoDetection[]): CocoEvalResult {
+  return evaluate(gt, detections, everything);
+}
+
+function evaluate(gt: CocoGt, detections: CocoDetection[], only: Subset): CocoEvalResult {
   const imageIds = [...new Set(gt.images.map((i) => i.id))].sort((a, b) => a - b);
   const categoryIds = [...new Set(gt.categories.map((c) => c.id))].sort((a, b) => a - b);
   const imageIndex = new Map(imageIds.map((id, i) => [id, i]));
@@ -361,8 +383,13 @@ export function evaluateCoco(gt: CocoGt, detections: CocoDetection[]): CocoEvalR
   const K = categoryIds.length;
   const T = iouThresholds.length;
   const R = recallThresholds.length;
-  const A = areaRanges.length;
-  const M = maxDets.length;
+  // Only the evaluated area ranges and maxDets get a place in precision and recall.
+  const A = only.areas.length;
+  const M = only.maxDets.length;
+  const aAt = [-1, -1, -1, -1];
+  only.areas.forEach((a, i) => (aAt[a] = i));
+  const mAt = [-1, -1, -1];
+  only.maxDets.forEach((m, i) => (mAt[m] = i));
   // Cells are keyed k·I + i, so a category's cells run in image-id order.
   const cellKey = (imageId: number, categoryId: number) => {
     const i = imageIndex.get(imageId);
@@ -407,8 +434,8 @@ export function evaluateCoco(gt: CocoGt, detections: CocoDetection[]): CocoEvalR
   const precision = new Float64Array(T * R * K * A * M).fill(-1);
   const recall = new Float64Array(T * K * A * M).fill(-1);
   const pIndex = (t: number, r: number, k: number, a: number, m: number) =>
-    (((t * R + r) * K + k) * A + a) * M + m;
-  const rIndex = (t: number, k: number, a: number, m: number) => ((t * K + k) * A + a) * M + m;
+    (((t * R + r) * K + k) * A + aAt[a]!) * M + mAt[m]!;
+  const rIndex = (t: number, k: number, a: number, m: number) => ((t * K + k) * A + aAt[a]!) * M + mAt[m]!;
 
   const category = new CategoryEval();
   const scratch = new Scratch();
@@ -418,7 +445,7 @@ export function evaluateCoco(gt: CocoGt, detections: CocoDetection[]): CocoEvalR
   for (let k = 0; k < K; k++) {
     const dFrom = dCells.start[k * I]!;
     const dTo = dCells.start[(k + 1) * I]!;
-    category.reset(dTo - dFrom);
+    category.reset(dTo - dFrom, only.areas);
     for (let i = 0; i < I; i++) {
       const key = k * I + i;
       const g0 = gCells.start[key]!;
@@ -439,7 +466,7 @@ export function evaluateCoco(gt: CocoGt, detections: CocoDetection[]): CocoEvalR
         category.score[base + j] = dScore[dIdx[j]!]!;
         category.rank[base + j] = j;
       }
-      for (let a = 0; a < A; a++) {
+      for (const a of only.areas) {
         category.nonIgnoredGt[a]! += matchCell(
           a,
           d,
@@ -459,40 +486,45 @@ export function evaluateCoco(gt: CocoGt, detections: CocoDetection[]): CocoEvalR
       }
       category.n += D;
     }
-    accumulateCategory(category, k, precision, recall, pIndex, rIndex);
+    accumulateCategory(category, k, precision, recall, pIndex, rIndex, only);
   }
-  function* precisionAt(t: number | undefined, a: number, m: number, k?: number): Generator<number> {
-    for (let ti = 0; ti < T; ti++) {
-      if (t !== undefined && ti !== t) continue;
+  // summarize(): np.mean(s[s > -1]) over slices of precision (t, r, k order) and recall (t, k).
+  const precisionSlice = (t: number | undefined, a: number, m: number, k?: number): number[] => {
+    const out: number[] = [];
+    for (let ti = t ?? 0; ti < (t === undefined ? T : t + 1); ti++) {
+      if (ti < 0) break;
       for (let r = 0; r < R; r++) {
-        for (let ki = 0; ki < K; ki++) {
-          if (k !== undefined && ki !== k) continue;
-          yield precision[pIndex(ti, r, ki, a, m)] as number;
-        }
+        for (let ki = k ?? 0; ki < (k === undefined ? K : k + 1); ki++)
+          out.push(precision[pIndex(ti, r, ki, a, m)]!);
       }
     }
-  }
-  function* recallAt(a: number, m: number): Generator<number> {
-    for (let t = 0; t < T; t++) for (let k = 0; k < K; k++) yield recall[rIndex(t, k, a, m)] as number;
-  }
+    return out;
+  };
+  const recallSlice = (a: number, m: number): number[] => {
+    const out: number[] = [];
+    for (let t = 0; t < T; t++) for (let k = 0; k < K; k++) out.push(recall[rIndex(t, k, a, m)]!);
+    return out;
+  };
+  if (only !== everything)
+    return { stats: [meanOfValid(precisionSlice(undefined, 0, 2))], perCategoryAP: new Map() };
   const at50 = iouThresholds.indexOf(0.5);
   const at75 = iouThresholds.indexOf(0.75);
   const stats = [
-    meanOfValid(precisionAt(undefined, 0, 2)),
-    meanOfValid(precisionAt(at50, 0, 2)),
-    meanOfValid(precisionAt(at75, 0, 2)),
-    meanOfValid(precisionAt(undefined, 1, 2)),
-    meanOfValid(precisionAt(undefined, 2, 2)),
-    meanOfValid(precisionAt(undefined, 3, 2)),
-    meanOfValid(recallAt(0, 0)),
-    meanOfValid(recallAt(0, 1)),
-    meanOfValid(recallAt(0, 2)),
-    meanOfValid(recallAt(1, 2)),
-    meanOfValid(recallAt(2, 2)),
-    meanOfValid(recallAt(3, 2)),
+    meanOfValid(precisionSlice(undefined, 0, 2)),
+    meanOfValid(precisionSlice(at50, 0, 2)),
+    meanOfValid(precisionSlice(at75, 0, 2)),
+    meanOfValid(precisionSlice(undefined, 1, 2)),
+    meanOfValid(precisionSlice(undefined, 2, 2)),
+    meanOfValid(precisionSlice(undefined, 3, 2)),
+    meanOfValid(recallSlice(0, 0)),
+    meanOfValid(recallSlice(0, 1)),
+    meanOfValid(recallSlice(0, 2)),
+    meanOfValid(recallSlice(1, 2)),
+    meanOfValid(recallSlice(2, 2)),
+    meanOfValid(recallSlice(3, 2)),
   ];
   const perCategoryAP = new Map(
-    categoryIds.map((id, k) => [id, meanOfValid(precisionAt(undefined, 0, M - 1, k))]),
+    categoryIds.map((id, k) => [id, meanOfValid(precisionSlice(undefined, 0, M - 1, k))]),
   );
   return { stats, perCategoryAP };
 }

@@ -3,7 +3,7 @@
  * Predictions, by confidence descending (stable), each take the unmatched ground-truth box of
  * highest IoU; an IoU strictly above 0.5 is a match and consumes that box.
  */
-import { iou, type Box } from '../../shared/boxes';
+import type { Box } from '../../shared/boxes';
 import type { PredictedBox } from './parse';
 
 export interface DetectionMatch {
@@ -37,14 +37,21 @@ export function matchDetections(
     const prediction = predictions[p]!;
     let best = -1;
     let bestIou = 0;
-    truth.forEach((gt, g) => {
-      if (taken[g]) return;
-      const value = iou(prediction, gt);
+    const pArea = (prediction.x2 - prediction.x1) * (prediction.y2 - prediction.y1);
+    for (let g = 0; g < truth.length; g++) {
+      if (taken[g]) continue;
+      const gt = truth[g]!;
+      // iou() written out: this loop runs G × P times per rollout.
+      const w = Math.min(prediction.x2, gt.x2) - Math.max(prediction.x1, gt.x1);
+      const h = Math.min(prediction.y2, gt.y2) - Math.max(prediction.y1, gt.y1);
+      const inter = w > 0 && h > 0 ? w * h : 0;
+      const union = pArea + (gt.x2 - gt.x1) * (gt.y2 - gt.y1) - inter;
+      const value = union > 0 ? inter / union : 0;
       if (best < 0 || value > bestIou) {
         best = g;
         bestIou = value;
       }
-    });
+    }
     const matched = best >= 0 && bestIou > 0.5;
     if (matched) {
       taken[best] = 1;

@@ -5,7 +5,7 @@
  * N_gt / N_pred, so answering with more boxes than there are objects costs. Both lists empty → 1;
  * exactly one empty → 0.
  */
-import { evaluateCoco, type CocoGtAnnotation } from '../eval/coco';
+import { cocoMeanAP, type CocoGtAnnotation } from '../eval/coco';
 import { boxToCoco } from './frames';
 import { normaliseLabel } from '../../shared/labels';
 import type { PredictedBox } from './parse';
@@ -36,11 +36,11 @@ export function odLengthReward(
       iscrowd: 0,
     };
   });
-  const { stats } = evaluateCoco(
+  const map = cocoMeanAP(
     { images: [{ id: 1 }], annotations, categories: asked.map((_, i) => ({ id: i + 1 })) },
     kept.map((p) => ({ image_id: 1, category_id: categoryId(p.label), bbox: boxToCoco(p), score: 1 })),
   );
-  const map = Math.max(0, stats[0] ?? 0);
+
   const lengthFactor = truth.length >= kept.length ? 1 : truth.length / kept.length;
-  return map * lengthFactor;
+  return Math.max(0, map) * lengthFactor;
 }

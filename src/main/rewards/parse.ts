@@ -8,8 +8,8 @@
  * confidences are clamped to [0, 1], coordinates to the frame, boxes with x2 ≤ x1 or y2 ≤ y1
  * after clamping and exact duplicates are dropped. Every dropped item is listed with its reason.
  */
-import { clampBox, isDegenerate, type Box } from '../../shared/boxes';
-import { frameExtent, qwenResizedSize, toPixels, type Frame, type FrameSizes } from './frames';
+import type { Box } from '../../shared/boxes';
+import { frameExtent, qwenResizedSize, type Frame, type FrameSizes } from './frames';
 
 export type Dialect = 'visual-rft' | 'qwen2-vl' | 'qwen2.5-vl' | 'bare-list' | 'empty' | 'none';
 
@@ -57,7 +57,11 @@ interface RawBox {
   text: string;
 }
 
-const numberPattern = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const number = '[+-]?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][+-]?\\d+)?';
+const numberPattern = new RegExp(`^${number}$`);
+const fourNumbers = new RegExp(
+  `^\\s*(${number})\\s*,\\s*(${number})\\s*,\\s*(${number})\\s*,\\s*(${number})\\s*,?\\s*$`,
+);
 const emptyAnswer = /^\W*no\s+objects?\W*$/i;
 
 function excerpt(text: string): string {
@@ -66,21 +70,24 @@ function excerpt(text: string): string {
 }
 
 /** A confidence as a model wrote it → a number in [0, 1], with a note when it was not one. */
-function sanitiseConfidence(raw: unknown, notes: string[], item: string, expected: boolean): number {
+function sanitiseConfidence(raw: unknown, notes: string[], index: number, expected: boolean): number {
   if (raw === undefined && !expected) return 0;
   let value: number;
   if (typeof raw === 'number') value = raw;
   else if (typeof raw === 'string' && numberPattern.test(raw.trim())) value = Number(raw.trim());
   else value = Number.NaN;
   if (!Number.isFinite(value)) {
-    notes.push(`${item}: confidence ${raw === undefined ? 'missing' : JSON.stringify(raw)} → 0`);
+    notes.push(`box ${index + 1}: confidence ${raw === undefined ? 'missing' : JSON.stringify(raw)} → 0`);
     return 0;
   }
-  if (value < 0 || value > 1) notes.push(`${item}: confidence ${value} clamped to [0, 1]`);
+  if (value < 0 || value > 1) notes.push(`box ${index + 1}: confidence ${value} clamped to [0, 1]`);
   return Math.min(Math.max(value, 0), 1);
 }
 
 function numbers(list: string): number[] | undefined {
+  // The common case, four plain numbers, in one match; anything else the slow way.
+  const four = fourNumbers.exec(list);
+  if (four) return [Number(four[1]), Number(four[2]), Number(four[3]), Number(four[4])];
   const parts = list.split(',').map((p) => p.trim());
   if (parts.length && parts.at(-1) === '') parts.pop();
   if (!parts.every((p) => numberPattern.test(p))) return undefined;
@@ -94,7 +101,7 @@ function visualRftBoxes(answer: string, dropped: Dropped[]): RawBox[] {
   for (const match of answer.matchAll(objectPattern)) {
     lastEnd = match.index + match[0].length;
     const text = match[0];
-    const position = /['"]?position['"]?\s*:\s*\[+([^[\]]*?)\]+/i.exec(text);
+    const position = /position['"]?\s*:\s*\[+([^[\]]*)\]/i.exec(text);
     if (!position?.[1]) {
       dropped.push({ item: excerpt(text), reason: 'no Position list' });
       continue;
@@ -104,7 +111,7 @@ function visualRftBoxes(answer: string, dropped: Dropped[]): RawBox[] {
       dropped.push({ item: excerpt(text), reason: 'Position needs four numbers' });
       continue;
     }
-    const confidence = /['"]?confidence['"]?\s*:\s*([^,}\s]+)/i.exec(text)?.[1];
+    const confidence = /confidence['"]?\s*:\s*([^,}\s]+)/i.exec(text)?.[1];
     out.push({ coords, confidence, text });
   }
   const tail = answer.slice(lastEnd);
@@ -178,6 +185,18 @@ function qwen25Boxes(answer: string, dropped: Dropped[]): RawBox[] {
   return out;
 }
 
+/** Exact duplicates: same box, confidence and label as the model wrote them. */
+function sameAnswerBox(a: PredictedBox, b: PredictedBox): boolean {
+  return (
+    a.x1 === b.x1 &&
+    a.y1 === b.y1 &&
+    a.x2 === b.x2 &&
+    a.y2 === b.y2 &&
+    a.confidence === b.confidence &&
+    a.label === b.label
+  );
+}
+
 /** Which dialect an answer is written in. */
 export function detectDialect(answer: string): Dialect {
   if (answer.includes('<|box_start|>')) return 'qwen2-vl';
@@ -208,27 +227,29 @@ export function parseBoxes(answer: string, context: BoxContext): ParsedBoxes {
     resized: context.resized ?? qwenResizedSize(context.image),
   };
   const extent = frameExtent(frame, sizes);
+  // Clamp in the model's frame, then scale to pixels (toPixels, written out: this loop is hot).
+  const sx = sizes.image.width / extent.width;
+  const sy = sizes.image.height / extent.height;
   const boxes: PredictedBox[] = [];
-  const seen = new Set<string>();
-  for (const [index, item] of raw.entries()) {
-    const [x1 = 0, y1 = 0, x2 = 0, y2 = 0] = item.coords;
-    const name = `box ${index + 1}`;
-    const clamped = clampBox({ x1, y1, x2, y2 }, extent);
-    if (isDegenerate(clamped)) {
+  for (let index = 0; index < raw.length; index++) {
+    const item = raw[index]!;
+    const c = item.coords;
+    const x1 = Math.min(Math.max(c[0]!, 0), extent.width);
+    const y1 = Math.min(Math.max(c[1]!, 0), extent.height);
+    const x2 = Math.min(Math.max(c[2]!, 0), extent.width);
+    const y2 = Math.min(Math.max(c[3]!, 0), extent.height);
+    if (!(x2 > x1 && y2 > y1)) {
       dropped.push({ item: excerpt(item.text), reason: 'empty box (x2 ≤ x1 or y2 ≤ y1 after clamping)' });
       continue;
     }
-    const confidence = sanitiseConfidence(item.confidence, notes, name, dialect === 'visual-rft');
-    const key = `${clamped.x1},${clamped.y1},${clamped.x2},${clamped.y2},${confidence},${item.label ?? ''}`;
-    if (seen.has(key)) {
+    const confidence = sanitiseConfidence(item.confidence, notes, index, dialect === 'visual-rft');
+    const box: PredictedBox = { x1: x1 * sx, y1: y1 * sy, x2: x2 * sx, y2: y2 * sy, confidence };
+    if (item.label !== undefined) box.label = item.label;
+    if (boxes.some((b) => sameAnswerBox(b, box))) {
       dropped.push({ item: excerpt(item.text), reason: 'exact duplicate' });
       continue;
     }
-    seen.add(key);
-    const pixels = toPixels(clamped, frame, sizes);
-    boxes.push(
-      item.label === undefined ? { ...pixels, confidence } : { ...pixels, confidence, label: item.label },
-    );
+    boxes.push(box);
   }
   return { dialect, frame, boxes, dropped, notes };
 }
