@@ -1,0 +1,83 @@
+/**
+ * The seam every model plugs into: a Policy turns (image, prompt) into text and back into
+ * log-probabilities. GRPO and SFT only ever talk to this interface; tiny-vlm implements it here,
+ * and Qwen2-VL / Qwen2.5-VL will implement it from a local Hugging Face folder.
+ *
+ * - `prepare` encodes each image once: all G samples of a prompt reuse its vision features.
+ * - `sample` decodes with a KV cache; per-token log-probs are of the temperature-scaled
+ *   distribution (as TRL computes them); top-p only narrows what can be drawn.
+ * - `logProbs` recomputes per-token log-probs of given completions, differentiable w.r.t.
+ *   `trainableVariables()` — call it inside the optimiser's loss function. With adapters off
+ *   (`withAdapters(false, …)`) it is the reference policy of a LoRA run.
+ * - `save` writes safetensors + config + tokenizer; `frame` says which coordinate frame the
+ *   model's answers use (rewards convert from it).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { Frame } from '../rewards/frames';
+import type { TextTokenizer } from './tokenizer';
+
+export interface RgbImage {
+  width: number;
+  height: number;
+  /** width·height·3 bytes, row-major RGB. */
+  rgb: Uint8Array;
+}
+
+export interface PromptInput {
+  image: RgbImage;
+  /** The task text, already in the model's own prompt template. */
+  prompt: string;
+}
+
+export interface Prepared {
+  readonly count: number;
+  dispose(): void;
+}
+
+export interface SampleOptions {
+  /** Samples per prompt (G). */
+  n: number;
+  temperature: number;
+  topP: number;
+  maxNewTokens: number;
+  seed: number;
+}
+
+export interface Sample {
+  promptIndex: number;
+  /** Completion tokens, through the end token when there is one. */
+  tokenIds: number[];
+  text: string;
+  /** log π(token) per completion token, of the temperature-scaled distribution. */
+  logProbs: number[];
+  /** True when the limit cut it off before the end token. */
+  truncated: boolean;
+}
+
+export interface CompletionRef {
+  promptIndex: number;
+  tokenIds: number[];
+}
+
+export interface Policy {
+  readonly kind: 'tiny-vlm' | 'qwen2-vl' | 'qwen2.5-vl';
+  readonly frame: Frame;
+  readonly tokenizer: TextTokenizer;
+  prepare(batch: PromptInput[]): Prepared;
+  /** n samples per prompt, grouped: all of prompt 0's first. */
+  sample(prepared: Prepared, options: SampleOptions): Sample[];
+  /**
+   * Per-token log-probs [completions, maxLength] of each completion (0 past its end) and the mask
+   * [completions, maxLength] of real tokens; `temperature` divides the logits first.
+   */
+  logProbs(
+    prepared: Prepared,
+    completions: CompletionRef[],
+    temperature?: number,
+  ): { logProbs: tf.Tensor2D; mask: tf.Tensor2D };
+  trainableVariables(): tf.Variable[];
+  /** Runs fn with LoRA adapters on or off (off: the base model, the reference of a LoRA run). */
+  withAdapters<T>(on: boolean, fn: () => T): T;
+  save(dir: string, metadata?: Record<string, string>): void;
+  dispose(): void;
+}

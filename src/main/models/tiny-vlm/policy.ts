@@ -1,0 +1,319 @@
+/** tiny-vlm behind the Policy interface: prompt templates, KV-cached sampling, log-probs, save/load. */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { seeded } from '../../../shared/random';
+import type { CompletionRef, Policy, Prepared, PromptInput, Sample, SampleOptions } from '../policy';
+import { readSafetensors, writeSafetensors, type TensorMap } from '../safetensors';
+import { loadTokenizer, type TextTokenizer } from '../tokenizer';
+import { imagePatches } from './image';
+import { patchCount, patchDim, TinyVlm, type KvCache, type TinyVlmConfig } from './model';
+
+class TinyPrepared implements Prepared {
+  constructor(
+    readonly patches: tf.Tensor3D,
+    readonly prompts: number[][],
+  ) {}
+  get count(): number {
+    return this.prompts.length;
+  }
+  dispose(): void {
+    this.patches.dispose();
+  }
+}
+
+/** Draws one token from logits/temperature, restricted to the top-p nucleus; returns it and its log-prob. */
+export function drawToken(
+  logits: Float32Array,
+  temperature: number,
+  topP: number,
+  random: () => number,
+): { token: number; logProb: number } {
+  const n = logits.length;
+  const t = Math.max(temperature, 1e-6);
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) max = Math.max(max, logits[i]! / t);
+  const probs = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += probs[i] = Math.exp(logits[i]! / t - max);
+  for (let i = 0; i < n; i++) probs[i]! /= sum;
+  let candidates: number[];
+  if (topP < 1) {
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => probs[b]! - probs[a]! || a - b);
+    candidates = [];
+    let mass = 0;
+    for (const i of order) {
+      candidates.push(i);
+      mass += probs[i]!;
+      if (mass >= topP) break;
+    }
+  } else {
+    candidates = Array.from({ length: n }, (_, i) => i);
+  }
+  let total = 0;
+  for (const i of candidates) total += probs[i]!;
+  let r = random() * total;
+  let token = candidates[candidates.length - 1]!;
+  for (const i of candidates) {
+    r -= probs[i]!;
+    if (r < 0) {
+      token = i;
+      break;
+    }
+  }
+  return { token, logProb: Math.log(probs[token]!) };
+}
+
+export class TinyVlmPolicy implements Policy {
+  readonly kind = 'tiny-vlm' as const;
+  readonly frame = 'norm1000' as const;
+
+  constructor(
+    readonly model: TinyVlm,
+    readonly tokenizer: TextTokenizer,
+  ) {}
+
+  static create(
+    config: Omit<TinyVlmConfig, 'vocabSize' | 'numberValues'>,
+    tokenizer: TextTokenizer,
+    seed = 0,
+  ): TinyVlmPolicy {
+    const numberValues = Array.from(
+      { length: tokenizer.vocabSize },
+      (_, id) => tokenizer.numberValue(id) ?? -1,
+    );
+    return new TinyVlmPolicy(
+      new TinyVlm({ ...config, vocabSize: tokenizer.vocabSize, numberValues }, seed),
+      tokenizer,
+    );
+  }
+
+  /** Loads config.json, model.safetensors and tokenizer.json from a model folder. */
+  static load(
+    dir: string,
+    options: { lora?: { rank: number; alpha: number } | null; seed?: number } = {},
+  ): TinyVlmPolicy {
+    const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as TinyVlmConfig;
+    const tokenizer = loadTokenizer(dir);
+    const { lora = null } = options;
+    const policy = new TinyVlmPolicy(new TinyVlm({ ...config, lora: null }, options.seed ?? 0), tokenizer);
+    policy.loadWeights(readSafetensors(path.join(dir, 'model.safetensors')).tensors);
+    if (lora) {
+      policy.model.config.lora = lora;
+      policy.model.addAdapters(lora.rank, (options.seed ?? 0) + 1000);
+    }
+    return policy;
+  }
+
+  loadWeights(tensors: TensorMap): void {
+    for (const [name, t] of tensors) {
+      const w = this.model.weights.get(name);
+      if (!w) throw new Error(`the checkpoint has ${name}, which tiny-vlm does not`);
+      if (w.shape.join() !== t.shape.join())
+        throw new Error(`${name}: checkpoint shape [${t.shape}] ≠ model [${w.shape}]`);
+      w.assign(tf.tensor(t.data as Float32Array, t.shape));
+    }
+  }
+
+  weightsMap(): TensorMap {
+    const out: TensorMap = new Map();
+    for (const [name, w] of this.model.weights)
+      out.set(name, { shape: w.shape, data: w.dataSync() as Float32Array });
+    return out;
+  }
+
+  save(dir: string, metadata: Record<string, string> = {}): void {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(this.model.config)}\n`);
+    writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(this.tokenizer.json));
+    writeSafetensors(path.join(dir, 'model.safetensors'), this.weightsMap(), {
+      format: 'vrft',
+      model: 'tiny-vlm',
+      ...metadata,
+    });
+  }
+
+  promptIds(prompt: string): number[] {
+    return this.tokenizer.encode(`${prompt}\n`);
+  }
+
+  prepare(batch: PromptInput[]): TinyPrepared {
+    const c = this.model.config;
+    const data = new Float32Array(batch.length * patchCount(c) * patchDim(c));
+    batch.forEach((item, i) => data.set(imagePatches(item.image, c), i * patchCount(c) * patchDim(c)));
+    const patches = tf.tensor3d(data, [batch.length, patchCount(c), patchDim(c)]);
+    return new TinyPrepared(
+      patches,
+      batch.map((item) => this.promptIds(item.prompt)),
+    );
+  }
+
+  sample(prepared: Prepared, options: SampleOptions): Sample[] {
+    const p = prepared as TinyPrepared;
+    const samples: Sample[] = [];
+    const limit = Math.min(
+      options.maxNewTokens,
+      this.model.config.maxPositions -
+        patchCount(this.model.config) -
+        Math.max(...p.prompts.map((x) => x.length)),
+    );
+    for (let b = 0; b < p.count; b++) {
+      const random = seeded(options.seed * 7919 + b).next;
+      const rows = options.n;
+      let { cache, logits } = tf.tidy(() => {
+        const image = this.model.encodeImages(tf.slice(p.patches, [b, 0, 0], [1, -1, -1]));
+        const prompt = tf.tensor2d([p.prompts[b]!], [1, p.prompts[b]!.length], 'int32');
+        const first = this.model.prefill(image, prompt);
+        // The G samples share one prefill: tile its cache and logits.
+        const tile = <T extends tf.Tensor>(t: T) => tf.tile(t, [rows, ...t.shape.slice(1).map(() => 1)]) as T;
+        return {
+          cache: {
+            keys: first.cache.keys.map(tile),
+            values: first.cache.values.map(tile),
+            length: first.cache.length,
+          },
+          logits: tile(first.logits),
+        };
+      });
+      const tokens: number[][] = Array.from({ length: rows }, () => []);
+      const logProbs: number[][] = Array.from({ length: rows }, () => []);
+      const done = new Array<boolean>(rows).fill(false);
+      for (let t = 0; t < limit; t++) {
+        const values = logits.dataSync() as Float32Array;
+        const vocab = logits.shape[1];
+        const next: number[] = [];
+        for (let r = 0; r < rows; r++) {
+          if (done[r]) {
+            next.push(this.tokenizer.eos);
+            continue;
+          }
+          const drawn = drawToken(
+            values.subarray(r * vocab, (r + 1) * vocab),
+            options.temperature,
+            options.topP,
+            random,
+          );
+          tokens[r]!.push(drawn.token);
+          logProbs[r]!.push(drawn.logProb);
+          if (drawn.token === this.tokenizer.eos) done[r] = true;
+          next.push(drawn.token);
+        }
+        logits.dispose();
+        if (done.every(Boolean) || t === limit - 1) {
+          disposeCache(cache);
+          break;
+        }
+        const stepped = tf.tidy(() => {
+          const out = this.model.step(cache, tf.tensor1d(next, 'int32'));
+          return { keys: out.cache.keys, values: out.cache.values, logits: out.logits };
+        });
+        disposeCache(cache);
+        cache = { keys: stepped.keys, values: stepped.values, length: cache.length + 1 };
+        logits = stepped.logits;
+      }
+      for (let r = 0; r < rows; r++) {
+        samples.push({
+          promptIndex: b,
+          tokenIds: tokens[r]!,
+          text: this.tokenizer.decode(tokens[r]!.filter((id) => id !== this.tokenizer.eos)),
+          logProbs: logProbs[r]!,
+          truncated: !done[r],
+        });
+      }
+    }
+    return samples;
+  }
+
+  logProbs(
+    prepared: Prepared,
+    completions: CompletionRef[],
+    temperature = 1,
+  ): { logProbs: tf.Tensor2D; mask: tf.Tensor2D } {
+    const p = prepared as TinyPrepared;
+    const { model } = this;
+    return tf.tidy(() => {
+      const batch = teacherForcingBatch(p.prompts, completions, this.tokenizer.pad, patchCount(model.config));
+      // Vision features once per prompt, gathered per completion (the gradient sums over a group).
+      const perPrompt = tf.reshape(model.encodeImages(p.patches), [p.count, patchCount(model.config), -1]);
+      const images = tf.reshape(tf.gather(perPrompt, tf.tensor1d(batch.promptOfRow, 'int32')), [
+        -1,
+        model.config.dModel,
+      ]) as tf.Tensor2D;
+      const logits = model.forward(images, batch.tokens, batch.targetRows);
+      const scaled = temperature === 1 ? logits : tf.div(logits, temperature);
+      const picked = tf.sum(
+        tf.mul(tf.logSoftmax(scaled), tf.oneHot(batch.targetIds, model.config.vocabSize)),
+        1,
+      );
+      // Scatter the picked log-probs back to [completions, maxLength] (0 where there is no token).
+      const grid = tf.reshape(tf.gather(tf.concat([tf.zeros([1]), picked]), batch.gridIndex), [
+        completions.length,
+        batch.maxLength,
+      ]) as tf.Tensor2D;
+      return { logProbs: grid, mask: batch.mask };
+    });
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return this.model.trainableVariables();
+  }
+
+  withAdapters<T>(on: boolean, fn: () => T): T {
+    this.model.setAdapters(on);
+    try {
+      return fn();
+    } finally {
+      this.model.setAdapters(true);
+    }
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+function disposeCache(cache: KvCache): void {
+  for (const t of [...cache.keys, ...cache.values]) t.dispose();
+}
+
+/**
+ * Rows of image + prompt + completion, right-padded; the sequence positions whose next-token
+ * logits predict each completion token; and where each lands in a [completions, maxLength] grid.
+ */
+export function teacherForcingBatch(
+  prompts: number[][],
+  completions: CompletionRef[],
+  pad: number,
+  imageTokens: number,
+) {
+  const lengths = completions.map((c) => prompts[c.promptIndex]!.length + c.tokenIds.length);
+  const L = Math.max(...lengths);
+  const maxLength = Math.max(1, ...completions.map((c) => c.tokenIds.length));
+  const S = imageTokens + L;
+  const tokens = new Int32Array(completions.length * L).fill(pad);
+  const targetRows: number[] = [];
+  const targetIds: number[] = [];
+  const gridIndex = new Int32Array(completions.length * maxLength); // 0 → the zero slot
+  const mask = new Float32Array(completions.length * maxLength);
+  completions.forEach((c, row) => {
+    const prompt = prompts[c.promptIndex]!;
+    tokens.set(prompt, row * L);
+    tokens.set(c.tokenIds, row * L + prompt.length);
+    c.tokenIds.forEach((id, j) => {
+      // Token j sits at sequence index P + |prompt| + j; the position before it predicts it.
+      targetRows.push(row * S + imageTokens + prompt.length + j - 1);
+      targetIds.push(id);
+      gridIndex[row * maxLength + j] = targetIds.length; // 1-based into [0, …picked]
+      mask[row * maxLength + j] = 1;
+    });
+  });
+  return {
+    tokens: tf.tensor2d(tokens, [completions.length, L], 'int32'),
+    targetRows: tf.tensor1d(targetRows, 'int32'),
+    targetIds: tf.tensor1d(targetIds, 'int32'),
+    gridIndex: tf.tensor1d(gridIndex, 'int32'),
+    mask: tf.tensor2d(mask, [completions.length, maxLength]),
+    promptOfRow: completions.map((c) => c.promptIndex),
+    maxLength,
+  };
+}
