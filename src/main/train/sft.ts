@@ -1,0 +1,87 @@
+/**
+ * SFT, the baseline RFT is compared with: teacher forcing on the ground-truth answer in the
+ * model's own format, cross-entropy on the answer tokens (and the thinking text when asked).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Policy, RgbImage } from '../models/policy';
+import { completionText } from '../models/tiny-vlm/prompts';
+import { clipByGlobalNorm, type AdamW } from './optimizer';
+
+export interface SftExample {
+  image: RgbImage;
+  prompt: string;
+  think: string;
+  answer: string;
+}
+
+/** Completion tokens (through the end token) and a 0/1 weight per token: what the loss trains on. */
+export function sftTargets(
+  policy: Policy,
+  example: SftExample,
+  trainThink: boolean,
+): { tokenIds: number[]; weights: number[] } {
+  const { tokenizer } = policy;
+  const thinking = tokenizer.encode(completionText(example.think, '').replace(/<answer><\/answer>$/, ''));
+  const answer = tokenizer.encode(`<answer>${example.answer}</answer>`);
+  const tokenIds = [...thinking, ...answer, tokenizer.eos];
+  const weights = tokenIds.map((_, i) => (i >= thinking.length || trainThink ? 1 : 0));
+  return { tokenIds, weights };
+}
+
+/** Mean negative log-likelihood of the weighted target tokens (a scalar, differentiable). */
+export function sftLoss(policy: Policy, batch: SftExample[], trainThink: boolean): tf.Scalar {
+  const prepared = policy.prepare(batch.map((e) => ({ image: e.image, prompt: e.prompt })));
+  try {
+    const targets = batch.map((e) => sftTargets(policy, e, trainThink));
+    const { logProbs, mask } = policy.logProbs(
+      prepared,
+      targets.map((t, promptIndex) => ({ promptIndex, tokenIds: t.tokenIds })),
+    );
+    const maxLength = logProbs.shape[1];
+    const w = new Float32Array(batch.length * maxLength);
+    targets.forEach((t, row) => t.weights.forEach((x, j) => (w[row * maxLength + j] = x)));
+    const weights = tf.mul(tf.tensor2d(w, [batch.length, maxLength]), mask);
+    return tf.div(tf.neg(tf.sum(tf.mul(logProbs, weights))), tf.maximum(tf.sum(weights), 1)) as tf.Scalar;
+  } finally {
+    prepared.dispose();
+  }
+}
+
+/** Gradients of `lossFn` w.r.t. the policy's trainable weights, by weight name. */
+export function gradients(
+  policy: Policy,
+  named: Map<string, tf.Variable>,
+  lossFn: () => tf.Scalar,
+): { loss: number; grads: Map<string, tf.Tensor> } {
+  const byVariable = new Map([...named].map(([name, v]) => [v.name, name]));
+  const { value, grads } = tf.variableGrads(lossFn, policy.trainableVariables());
+  const out = new Map<string, tf.Tensor>();
+  for (const [variableName, g] of Object.entries(grads)) out.set(byVariable.get(variableName)!, g);
+  const loss = value.dataSync()[0]!;
+  value.dispose();
+  return { loss, grads: out };
+}
+
+export interface StepResult {
+  loss: number;
+  gradNorm: number;
+}
+
+/** One optimiser step: loss, gradients, clipping, AdamW. A non-finite loss changes nothing. */
+export function sftStep(
+  policy: Policy,
+  named: Map<string, tf.Variable>,
+  optimizer: AdamW,
+  batch: SftExample[],
+  options: { lr: number; maxGradNorm: number; trainThink: boolean },
+): StepResult {
+  const { loss, grads } = gradients(policy, named, () => sftLoss(policy, batch, options.trainThink));
+  if (!Number.isFinite(loss)) {
+    tf.dispose([...grads.values()]);
+    return { loss, gradNorm: Number.NaN };
+  }
+  const clipped = clipByGlobalNorm(grads, options.maxGradNorm);
+  optimizer.apply(clipped.grads, options.lr);
+  tf.dispose([...clipped.grads.values()]);
+  return { loss, gradNorm: clipped.norm };
+}

@@ -1,0 +1,131 @@
+/**
+ * The SFT training loop: deterministic batches from (seed, step), AdamW with warm-up and decay,
+ * gradient clipping, metrics per step, checkpoints every N steps, and exact resume from the last
+ * checkpoint (weights, optimiser moments, step; the data order is a function of the step).
+ */
+import { performance } from 'node:perf_hooks';
+import { seeded } from '../../shared/random';
+import type { TinyVlmPolicy } from '../models/tiny-vlm/policy';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { AdamW, learningRate } from './optimizer';
+import { sftStep, type SftExample } from './sft';
+
+export interface SftOptions {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmupSteps: number;
+  schedule: 'linear' | 'cosine' | 'constant';
+  weightDecay: number;
+  maxGradNorm: number;
+  seed: number;
+  trainThink: boolean;
+  checkpointEvery: number;
+}
+
+/** Where batches come from: the same (step, size) always gives the same batch. */
+export interface ExampleSource {
+  batch(step: number, size: number): SftExample[];
+}
+
+/** Batches from a fixed list: each epoch a seeded shuffle, batches taken in order across epochs. */
+export function listSource(examples: SftExample[], seed: number): ExampleSource {
+  if (examples.length === 0) throw new Error('no training examples');
+  const orders = new Map<number, number[]>();
+  const order = (epoch: number) => {
+    let o = orders.get(epoch);
+    if (!o) {
+      const rng = seeded(seed * 1_000_003 + epoch);
+      o = examples.map((_, i) => i);
+      for (let i = o.length - 1; i > 0; i--) {
+        const j = rng.int(0, i);
+        [o[i], o[j]] = [o[j]!, o[i]!];
+      }
+      orders.set(epoch, o);
+    }
+    return o;
+  };
+  return {
+    batch(step, size) {
+      return Array.from({ length: size }, (_, i) => {
+        const k = step * size + i;
+        return examples[order(Math.floor(k / examples.length))[k % examples.length]!]!;
+      });
+    },
+  };
+}
+
+export interface StepMetrics {
+  loss: number;
+  grad_norm: number;
+  learning_rate: number;
+  step_time: number;
+}
+
+export interface SftHooks {
+  checkpointRoot?: string;
+  /** Continue from the newest checkpoint under checkpointRoot, if there is one. */
+  resume?: boolean;
+  onStep?(step: number, metrics: StepMetrics): void;
+  onCheckpoint?(step: number, dir: string): void;
+  shouldStop?(): boolean;
+}
+
+export class NonFiniteLossError extends Error {}
+
+export function runSft(
+  policy: TinyVlmPolicy,
+  source: ExampleSource,
+  options: SftOptions,
+  hooks: SftHooks = {},
+): { step: number } {
+  const named = new Map([...policy.model.weights].filter(([, v]) => v.trainable));
+  const optimizer = new AdamW(named, { weightDecay: options.weightDecay });
+  let step = 0;
+  const root = hooks.checkpointRoot;
+  if (hooks.resume && root) {
+    const last = latestCheckpoint(root);
+    if (last) step = loadCheckpoint(last, policy, optimizer).step;
+  }
+  const checkpoint = () => {
+    if (!root) return;
+    const dir = saveCheckpoint(root, policy, optimizer, { step, seed: options.seed });
+    hooks.onCheckpoint?.(step, dir);
+  };
+  const schedule = {
+    lr: options.lr,
+    warmupSteps: options.warmupSteps,
+    totalSteps: options.steps,
+    kind: options.schedule,
+  };
+  try {
+    while (step < options.steps && !hooks.shouldStop?.()) {
+      const started = performance.now();
+      const batch = source.batch(step, options.batchSize);
+      const lr = learningRate(step + 1, schedule);
+      const result = sftStep(policy, named, optimizer, batch, {
+        lr,
+        maxGradNorm: options.maxGradNorm,
+        trainThink: options.trainThink,
+      });
+      if (!Number.isFinite(result.loss)) {
+        throw new NonFiniteLossError(
+          `the loss became ${result.loss} at step ${step + 1}; the last good checkpoint is kept`,
+        );
+      }
+      step++;
+      hooks.onStep?.(step, {
+        loss: result.loss,
+        grad_norm: result.gradNorm,
+        learning_rate: lr,
+        step_time: (performance.now() - started) / 1000,
+      });
+      if (step % options.checkpointEvery === 0 || step === options.steps) checkpoint();
+    }
+    // Stopped early (cancel, pause): keep where it got to.
+    if (step < options.steps && step % options.checkpointEvery !== 0) checkpoint();
+  } finally {
+    optimizer.dispose();
+  }
+  return { step };
+}

@@ -1,0 +1,160 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildWordTokenizerJson, TextTokenizer } from '../../src/main/models/tokenizer';
+import { TinyVlmPolicy } from '../../src/main/models/tiny-vlm/policy';
+import type { RgbImage } from '../../src/main/models/policy';
+import { gradients, sftLoss, sftTargets, type SftExample } from '../../src/main/train/sft';
+import { listSource, runSft, type SftOptions } from '../../src/main/train/sftRun';
+import { learningRate } from '../../src/main/train/optimizer';
+
+const tokenizer = new TextTokenizer(
+  buildWordTokenizerJson(['Find', 'every', 'circle', 'square', 'one']) as never,
+);
+const config = {
+  imageSize: 16,
+  patchSize: 8,
+  dModel: 16,
+  nHeads: 2,
+  nLayers: 1,
+  visionLayers: 1,
+  mlpRatio: 2,
+  maxPositions: 64,
+};
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function image(shade: number): RgbImage {
+  return {
+    width: 16,
+    height: 16,
+    rgb: new Uint8Array(16 * 16 * 3).map((_, i) => (shade * 40 + i * 7) % 256),
+  };
+}
+
+const examples: SftExample[] = [0, 1, 2, 3].map((k) => ({
+  image: image(k),
+  prompt: k % 2 ? 'Find every circle.' : 'Find every square.',
+  think: 'one',
+  answer: `[{'Position': [${k * 100}, 10, ${k * 100 + 50}, 90], 'Confidence': 1}]`,
+}));
+
+const options: SftOptions = {
+  steps: 12,
+  batchSize: 2,
+  lr: 3e-3,
+  warmupSteps: 2,
+  schedule: 'linear',
+  weightDecay: 0.01,
+  maxGradNorm: 1,
+  seed: 7,
+  trainThink: false,
+  checkpointEvery: 4,
+};
+
+describe('SFT', () => {
+  it('trains on answer tokens only unless asked for the thinking too', () => {
+    const policy = TinyVlmPolicy.create(config, tokenizer, 1);
+    const answerOnly = sftTargets(policy, examples[0]!, false);
+    const withThink = sftTargets(policy, examples[0]!, true);
+    expect(answerOnly.tokenIds).toEqual(withThink.tokenIds);
+    expect(answerOnly.tokenIds.at(-1)).toBe(tokenizer.eos);
+    const thinkTokens = tokenizer.encode('<think>one</think>').length;
+    expect(answerOnly.weights.slice(0, thinkTokens)).toEqual(new Array(thinkTokens).fill(0));
+    expect(withThink.weights.every((w) => w === 1)).toBe(true);
+    policy.dispose();
+  });
+
+  it('analytic gradients equal finite differences', () => {
+    const policy = TinyVlmPolicy.create({ ...config, dModel: 8 }, tokenizer, 3);
+    const named = new Map([...policy.model.weights]);
+    const batch = examples.slice(0, 2);
+    const { grads } = gradients(policy, named, () => sftLoss(policy, batch, true));
+    const lossAt = () => tf.tidy(() => sftLoss(policy, batch, true).dataSync()[0]!);
+    let checked = 0;
+    for (const name of [
+      'decoder.layers.0.attn.q_proj.weight',
+      'vision.patch_embed.weight',
+      'decoder.embed_tokens.weight',
+      'decoder.layers.0.mlp.fc.bias',
+    ]) {
+      const w = named.get(name)!;
+      const g = grads.get(name)!.dataSync();
+      const values = w.dataSync().slice() as Float32Array;
+      // The largest-gradient entries: where float32 finite differences are meaningful.
+      const indices = [...g.keys()].sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!)).slice(0, 3);
+      for (const i of indices) {
+        const eps = 1e-2;
+        const shifted = (delta: number) => {
+          const copy = values.slice();
+          copy[i]! += delta;
+          w.assign(tf.tensor(copy, w.shape));
+          return lossAt();
+        };
+        const numeric = (shifted(eps) - shifted(-eps)) / (2 * eps);
+        w.assign(tf.tensor(values, w.shape));
+        expect(Math.abs(numeric - g[i]!), `${name}[${i}]: ${numeric} vs ${g[i]}`).toBeLessThan(
+          2e-2 * Math.max(1, Math.abs(g[i]!)),
+        );
+        checked++;
+      }
+    }
+    expect(checked).toBe(12);
+    tf.dispose([...grads.values()]);
+    policy.dispose();
+  });
+
+  it('lowers the loss on a small split', () => {
+    const policy = TinyVlmPolicy.create(config, tokenizer, 2);
+    const losses: number[] = [];
+    runSft(
+      policy,
+      listSource(examples, 7),
+      { ...options, steps: 30, lr: 2e-2 },
+      { onStep: (_, m) => losses.push(m.loss) },
+    );
+    const first = losses.slice(0, 3).reduce((a, b) => a + b) / 3;
+    const last = losses.slice(-3).reduce((a, b) => a + b) / 3;
+    expect(last).toBeLessThan(first * 0.6);
+    policy.dispose();
+  });
+
+  it('resuming from a checkpoint reproduces the uninterrupted run exactly', () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'vrft-sft-'));
+    dirs.push(root);
+    const straight: number[] = [];
+    const a = TinyVlmPolicy.create(config, tokenizer, 5);
+    runSft(a, listSource(examples, 7), options, { onStep: (_, m) => straight.push(m.loss) });
+
+    const b = TinyVlmPolicy.create(config, tokenizer, 5);
+    const firstPart: number[] = [];
+    let stopAt = 0;
+    runSft(b, listSource(examples, 7), options, {
+      checkpointRoot: root,
+      onStep: (_, m) => firstPart.push(m.loss),
+      shouldStop: () => ++stopAt > 8, // stops after 8 steps: a checkpoint at 8
+    });
+    b.dispose();
+    // A new process would start from a fresh model: only the checkpoint carries the state.
+    const c = TinyVlmPolicy.create(config, tokenizer, 999);
+    const resumed: number[] = [];
+    const { step } = runSft(c, listSource(examples, 7), options, {
+      checkpointRoot: root,
+      resume: true,
+      onStep: (_, m) => resumed.push(m.loss),
+    });
+    expect(step).toBe(12);
+    expect(firstPart).toEqual(straight.slice(0, 8));
+    expect(resumed).toEqual(straight.slice(8));
+    a.dispose();
+    c.dispose();
+  });
+
+  it('follows the warm-up then linear or cosine decay of transformers', () => {
+    const s = { lr: 1, warmupSteps: 4, totalSteps: 14, kind: 'linear' as const };
+    expect([1, 2, 5, 6, 14].map((k) => learningRate(k, s))).toEqual([0, 0.25, 1, 0.9, 0.1]);
+    expect(learningRate(9, { ...s, kind: 'cosine' })).toBeCloseTo(0.5 * (1 + Math.cos(Math.PI * 0.4)), 12);
+  });
+});
