@@ -17,8 +17,14 @@ export default defineConfig({
     build: {
       outDir: 'out/main',
       rollupOptions: {
-        // index: the Electron shell; cli: the `vrft` command and the engine host it starts.
-        input: { index: resolve('src/main/index.ts'), cli: resolve('src/main/cli.ts') },
+        // index: the Electron shell; cli: the `vrft` command and the engine host it starts;
+        // trainer: one process per training run; pretrain: `npm run pretrain`.
+        input: {
+          index: resolve('src/main/index.ts'),
+          cli: resolve('src/main/cli.ts'),
+          pretrain: resolve('src/main/train/pretrain.ts'),
+          trainer: resolve('src/main/train/worker.ts'),
+        },
       },
     },
   },

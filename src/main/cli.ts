@@ -5,14 +5,20 @@
 import { parseArgs } from 'node:util';
 import pkg from '../../package.json';
 import { UsageError, type Command, type Values } from './commands/command';
+import { doctorCommand } from './commands/doctor';
 import { evalMapCommand } from './commands/evalMap';
 import { rewardCommand } from './commands/reward';
 import { serveCommand } from './commands/serve';
+import { synthCommand } from './commands/synth';
+import { trainCommand } from './commands/train';
 
 const commands: Record<string, Command> = {
   serve: serveCommand,
   reward: rewardCommand,
   'eval-map': evalMapCommand,
+  synth: synthCommand,
+  train: trainCommand,
+  doctor: doctorCommand,
 };
 
 function describeParseError(error: Error & { code?: string }): string {

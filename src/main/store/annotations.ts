@@ -42,3 +42,13 @@ export function listAnnotations(db: Database, imageId: number): Annotation[] {
     imageId,
   );
 }
+
+/** Every box of a dataset in one query (training and evaluation read them all). */
+export function listDatasetAnnotations(db: Database, datasetId: number): Annotation[] {
+  return prepare<Annotation>(
+    db,
+    `SELECT a.id, a.image_id AS imageId, a.category_id AS categoryId, a.x1, a.y1, a.x2, a.y2, a.source,
+       a.created_at AS createdAt, a.updated_at AS updatedAt
+     FROM annotation a JOIN image i ON i.id = a.image_id WHERE i.dataset_id = ? ORDER BY a.id`,
+  ).all(datasetId);
+}

@@ -88,3 +88,7 @@ function mustGet(db: Database, id: number): Dataset {
   if (dataset === undefined) throw new Error(`dataset ${id} vanished right after being written`);
   return dataset;
 }
+
+export function findDatasetByName(db: Database, name: string): Dataset | undefined {
+  return prepare<Dataset>(db, `${selectDataset} WHERE d.name = ?`).get(name.trim());
+}

@@ -66,3 +66,9 @@ export function getImage(db: Database, id: number): Image | undefined {
 export function countImages(db: Database, datasetId: number): number {
   return prepare<{ n: number }>(db, 'SELECT count(*) AS n FROM image WHERE dataset_id = ?').get(datasetId)!.n;
 }
+
+export function listImages(db: Database, datasetId: number): Image[] {
+  return prepare<ImageRow>(db, `SELECT ${columns} FROM image WHERE dataset_id = ? ORDER BY id`)
+    .all(datasetId)
+    .map((row) => ({ ...row, verified: row.verified === 1, negative: row.negative === 1 }));
+}

@@ -45,3 +45,11 @@ export function getModel(db: Database, id: number): Model | undefined {
   ).get(id);
   return row && { ...row, config: parseJson<Record<string, unknown>>(row.config) };
 }
+
+/** The model row for a folder, added the first time a run uses it. */
+export function modelForPath(db: Database, input: ModelInput): number {
+  const found = prepare<{ id: number }>(db, 'SELECT id FROM model WHERE path = ? ORDER BY id LIMIT 1').get(
+    input.path,
+  );
+  return found?.id ?? addModel(db, input);
+}

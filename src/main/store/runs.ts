@@ -119,3 +119,27 @@ export function listCheckpoints(db: Database, runId: number): Checkpoint[] {
      FROM checkpoint WHERE run_id = ? ORDER BY step`,
   ).all(runId);
 }
+
+/** Moves a run to a new status, stamping when it started or finished. */
+export function setRunStatus(db: Database, id: number, status: RunStatus, error: string | null = null): void {
+  const now = Date.now();
+  prepare(
+    db,
+    `UPDATE run SET status = ?, error = ?,
+       started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at END,
+       finished_at = CASE WHEN ? IN ('completed', 'failed', 'cancelled') THEN ? ELSE NULL END
+     WHERE id = ?`,
+  ).run(status, error, status, now, status, now, id);
+}
+
+/**
+ * Resuming from the checkpoint at `step`: what was logged after it belongs to steps that will run
+ * again, so it goes — one transaction, so a reader never sees half of it.
+ */
+export function rollBackRunAfter(db: Database, runId: number, step: number): void {
+  transaction(db, () => {
+    prepare(db, 'DELETE FROM metric WHERE run_id = ? AND step > ?').run(runId, step);
+    prepare(db, 'DELETE FROM checkpoint WHERE run_id = ? AND step > ?').run(runId, step);
+    prepare(db, 'DELETE FROM rollout WHERE run_id = ? AND step > ?').run(runId, step);
+  });
+}

@@ -61,3 +61,19 @@ export function listSplitImageIds(db: Database, splitId: number): number[] {
     .all(splitId)
     .map((r) => r.imageId);
 }
+
+export interface Split {
+  id: number;
+  datasetId: number;
+  name: string;
+  kind: 'train' | 'eval';
+  k: number | null;
+  seed: number | null;
+}
+
+export function findSplit(db: Database, datasetId: number, name: string): Split | undefined {
+  return prepare<Split>(
+    db,
+    'SELECT id, dataset_id AS datasetId, name, kind, k, seed FROM split WHERE dataset_id = ? AND name = ?',
+  ).get(datasetId, name);
+}

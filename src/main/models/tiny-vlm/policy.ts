@@ -37,6 +37,11 @@ export function drawToken(
   let sum = 0;
   for (let i = 0; i < n; i++) sum += probs[i] = Math.exp(logits[i]! / t - max);
   for (let i = 0; i < n; i++) probs[i]! /= sum;
+  if (temperature <= 0) {
+    let best = 0;
+    for (let i = 1; i < n; i++) if (probs[i]! > probs[best]!) best = i;
+    return { token: best, logProb: Math.log(probs[best]!) };
+  }
   let candidates: number[];
   if (topP < 1) {
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => probs[b]! - probs[a]! || a - b);

@@ -1,0 +1,68 @@
+/**
+ * `vrft doctor`: which tensor backend this machine runs, why each faster one is not used, and how
+ * fast a matMul is here. The engine is imported on demand so other commands start without it.
+ */
+import type { EngineReport } from '../engine';
+import { backendNames } from '../engine/names';
+import { oneOf, type Command, type Values } from './command';
+
+export interface DoctorReport extends EngineReport {
+  node: string;
+  platform: string;
+  /** GFLOP/s of a float32 256×256 · 256×256 matMul on the chosen backend. */
+  matMulGflops: number;
+}
+
+function describeBackend(report: EngineReport): string {
+  const details: string[] = [];
+  if (report.simd !== undefined) details.push(report.simd ? 'SIMD on' : 'SIMD off');
+  if (report.backend === 'wasm') details.push('threads off');
+  if (report.kernels?.length) details.push(`project kernels: ${report.kernels.join(', ')}`);
+  const caveat = report.tried.find((t) => t.name === report.backend)?.reason;
+  if (caveat) details.push(caveat);
+  return details.length > 0 ? `${report.backend} (${details.join('; ')})` : report.backend;
+}
+
+export function formatDoctor(report: DoctorReport): string {
+  const rows: [string, string][] = [['backend', describeBackend(report)]];
+  const notUsed = report.tried.filter((t) => !t.ok);
+  notUsed.forEach((t, i) => rows.push([i === 0 ? 'not used' : '', `${t.name}: ${t.reason ?? 'unknown'}`]));
+  const { rssMB, heapMB, totalMB } = report.memory;
+  rows.push(
+    ['threads', String(report.threads)],
+    [
+      'memory',
+      `${rssMB} MB resident, ${heapMB} MB JS heap, ${totalMB.toLocaleString('en-US')} MB in the machine`,
+    ],
+    ['node', `${report.node} (${report.platform})`],
+    ['matmul', `256×256 · 256×256 float32: ${report.matMulGflops.toFixed(1)} GFLOP/s`],
+  );
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return `${rows.map(([label, text]) => `${label.padEnd(width)}  ${text}`).join('\n')}\n`;
+}
+
+/** Starts the engine (on `backend` if given) and measures it. */
+export async function diagnose(backend?: EngineReport['backend']): Promise<DoctorReport> {
+  const { initEngine, measureMatMulGflops } = await import('../engine');
+  const report = await initEngine(backend === undefined ? {} : { force: backend });
+  return {
+    ...report,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    matMulGflops: measureMatMulGflops(256),
+  };
+}
+
+async function doctor(values: Values): Promise<number> {
+  const backend = values.backend === undefined ? undefined : oneOf(values, 'backend', backendNames);
+  const report = await diagnose(backend);
+  process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatDoctor(report));
+  return 0;
+}
+
+export const doctorCommand: Command = {
+  summary: 'which tensor backend runs here, why not a faster one, and how fast a matMul is',
+  usage: `vrft doctor [--backend ${backendNames.join('|')}] [--json]`,
+  flags: { backend: { type: 'string' }, json: { type: 'boolean' } },
+  run: doctor,
+};

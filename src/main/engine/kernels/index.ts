@@ -1,0 +1,61 @@
+/**
+ * The project's own kernels on the wasm backend: the one it lacks for training
+ * (UnsortedSegmentSum, the gradient of gather) and fast transposed matMuls. Registered by
+ * initEngine when it picks wasm; unregisterWasmKernels restores the backend's own (for benches).
+ */
+import { tf } from '../tf';
+import { matMulConfigs } from './matMul';
+import { unsortedSegmentSumConfig } from './unsortedSegmentSum';
+
+interface Installed {
+  ours: tf.KernelConfig;
+  /** The wasm backend's own kernel, when it has one. */
+  original: tf.KernelConfig | undefined;
+}
+
+const installed = new Map<string, Installed>();
+
+function wasmKernel(name: string): tf.KernelConfig | undefined {
+  return tf.getKernel(name, 'wasm') as tf.KernelConfig | undefined;
+}
+
+function prepare(): void {
+  if (installed.size > 0) return;
+  const required = (name: string) => {
+    const config = wasmKernel(name);
+    if (config === undefined) throw new Error(`the wasm backend has no ${name} kernel: is it loaded?`);
+    return config;
+  };
+  const originals = {
+    batchMatMul: required(tf.BatchMatMul),
+    fusedMatMul: required(tf._FusedMatMul),
+    transpose: required(tf.Transpose),
+  };
+  for (const ours of [unsortedSegmentSumConfig, ...matMulConfigs(originals)]) {
+    installed.set(ours.kernelName, { ours, original: wasmKernel(ours.kernelName) });
+  }
+}
+
+function swapIn(name: string, config: tf.KernelConfig | undefined): void {
+  if (wasmKernel(name) === config) return;
+  if (wasmKernel(name) !== undefined) tf.unregisterKernel(name, 'wasm');
+  if (config !== undefined) tf.registerKernel(config);
+}
+
+/** Registers the project's kernels on the wasm backend (again is a no-op); returns their names. */
+export function registerWasmKernels(): string[] {
+  prepare();
+  for (const [name, { ours }] of installed) swapIn(name, ours);
+  return [...installed.keys()];
+}
+
+/** Puts the wasm backend's own kernels back (and removes the ones it never had). */
+export function unregisterWasmKernels(): void {
+  for (const [name, { original }] of installed) swapIn(name, original);
+}
+
+/** Whether the wasm backend currently runs the project's kernel of this name. */
+export function isProjectKernel(name: string): boolean {
+  const entry = installed.get(name);
+  return entry !== undefined && wasmKernel(name) === entry.ours;
+}

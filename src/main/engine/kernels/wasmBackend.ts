@@ -1,0 +1,34 @@
+/** The parts of the wasm backend's internals our kernels use, and the shared kernel plumbing. */
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import type { tf } from '../tf';
+
+export type WasmBackend = BackendWasm;
+export type TensorInfo = tf.TensorInfo;
+export type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+export function wasmBackendOf(args: KernelArgs): WasmBackend {
+  return args.backend as WasmBackend;
+}
+
+export function input(args: KernelArgs, name: string): TensorInfo {
+  const info = args.inputs[name];
+  if (info === undefined) throw new Error(`kernel input "${name}" is missing`);
+  return info;
+}
+
+/** Calls another wasm kernel (its setup has run when the backend initialised). */
+export function callKernel(
+  config: tf.KernelConfig,
+  backend: WasmBackend,
+  inputs: tf.NamedTensorInfoMap,
+  attrs: tf.NamedAttrMap,
+): TensorInfo {
+  const out = config.kernelFunc({ inputs, backend, attrs });
+  if (Array.isArray(out)) throw new Error(`${config.kernelName} returned several tensors, expected one`);
+  return out;
+}
+
+/** Frees a tensor a kernel made for its own use (never one it returns). */
+export function disposeIntermediate(backend: WasmBackend, info: TensorInfo): void {
+  backend.disposeData(info.dataId);
+}

@@ -1,0 +1,59 @@
+/**
+ * Run configuration files: JSON, validated before anything runs. A typo'd key is an error that
+ * names the key and its nearest valid name; every other problem names the field and what it wants.
+ */
+import { z } from 'zod';
+import { nearestName } from '../../shared/names';
+
+const lora = z.object({ rank: z.number().int().min(1).max(256), alpha: z.number().positive() }).strict();
+
+export const sftConfigSchema = z
+  .object({
+    /** Workspace dataset to train on (by name). */
+    dataset: z.string().min(1),
+    /** A split of that dataset; all its images when absent. */
+    split: z.string().min(1).optional(),
+    /** Folder of the base model (config.json, model.safetensors, tokenizer.json). */
+    model: z.string().min(1).default('resources/models/tiny-vlm-base'),
+    /** Categories asked of every image; all the dataset's categories when absent. */
+    categories: z.array(z.string().min(1)).min(1).optional(),
+    steps: z.number().int().min(1).max(1_000_000),
+    batchSize: z.number().int().min(1).max(512).default(4),
+    learningRate: z.number().positive().max(1).default(2e-4),
+    warmupSteps: z.number().int().min(0).default(0),
+    schedule: z.enum(['linear', 'cosine', 'constant']).default('linear'),
+    weightDecay: z.number().min(0).default(0),
+    maxGradNorm: z.number().positive().default(1),
+    seed: z.number().int().min(0).default(0),
+    /** Train on the thinking text too (the answer tokens always). */
+    trainThink: z.boolean().default(false),
+    /** The thinking text of SFT targets (ALGORITHMS: empty or templated). */
+    thinkTemplate: z.string().default(''),
+    checkpointEvery: z.number().int().min(1).default(50),
+    lora: lora.nullable().default(null),
+  })
+  .strict();
+
+export type SftConfig = z.output<typeof sftConfigSchema>;
+
+export class ConfigError extends Error {}
+
+/** Checks a parsed config file; throws ConfigError with one line per problem. */
+export function parseConfig<S extends z.ZodObject>(schema: S, data: unknown, file: string): z.output<S> {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const known = Object.keys(schema.shape);
+  const problems = result.error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys
+        .map((key) => {
+          const near = nearestName(key, known);
+          return `unknown key "${key}"${near ? ` (did you mean "${near}"?)` : ''}`;
+        })
+        .join('; ');
+    }
+    const where = issue.path.length ? `"${issue.path.join('.')}"` : 'the config';
+    return `${where}: ${issue.message}`;
+  });
+  throw new ConfigError(`${file}: ${problems.join('; ')}`);
+}

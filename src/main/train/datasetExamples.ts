@@ -1,0 +1,96 @@
+/**
+ * A workspace dataset (or one of its splits) as training material: its images decoded, its boxes
+ * by category, and the SFT examples of detection — every category asked of every image, "No
+ * Objects" where it is absent.
+ */
+import { readFileSync } from 'node:fs';
+import type { Box } from '../../shared/boxes';
+import { UserError } from '../../shared/errors';
+import { decodePng } from '../data/png';
+import type { RgbImage } from '../models/policy';
+import { boxesAnswer, detectionPrompt } from '../models/tiny-vlm/prompts';
+import { listDatasetAnnotations } from '../store/annotations';
+import { listCategories, type Category } from '../store/categories';
+import { findDatasetByName, type Dataset } from '../store/datasets';
+import type { Db } from '../store/db';
+import { listImages } from '../store/images';
+import { findSplit, listSplitImageIds } from '../store/splits';
+import type { SftExample } from './sft';
+
+export interface DatasetImage {
+  imageId: number;
+  image: RgbImage;
+  boxes: { category: string; box: Box }[];
+}
+
+export interface LoadedDataset {
+  dataset: Dataset;
+  splitId: number | null;
+  categories: Category[];
+  images: DatasetImage[];
+}
+
+export function readImage(path: string): RgbImage {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    throw new UserError(
+      'not_found',
+      `${path}: the image file is gone; re-import the dataset or restore the file.`,
+    );
+  }
+  try {
+    return decodePng(bytes);
+  } catch (error) {
+    throw new UserError('invalid_input', `${path}: ${(error as Error).message}`);
+  }
+}
+
+export function loadDataset(db: Db, name: string, splitName?: string): LoadedDataset {
+  const dataset = findDatasetByName(db, name);
+  if (!dataset) throw new UserError('not_found', `There is no dataset named "${name}" in this workspace.`);
+  let imageIds: Set<number> | undefined;
+  let splitId: number | null = null;
+  if (splitName) {
+    const split = findSplit(db, dataset.id, splitName);
+    if (!split) throw new UserError('not_found', `Dataset "${name}" has no split named "${splitName}".`);
+    splitId = split.id;
+    imageIds = new Set(listSplitImageIds(db, split.id));
+  }
+  const categories = listCategories(db, dataset.id);
+  const names = new Map(categories.map((c) => [c.id, c.name]));
+  const byImage = new Map<number, { category: string; box: Box }[]>();
+  for (const a of listDatasetAnnotations(db, dataset.id)) {
+    const list = byImage.get(a.imageId) ?? [];
+    list.push({ category: names.get(a.categoryId)!, box: { x1: a.x1, y1: a.y1, x2: a.x2, y2: a.y2 } });
+    byImage.set(a.imageId, list);
+  }
+  const images = listImages(db, dataset.id)
+    .filter((img) => !imageIds || imageIds.has(img.id))
+    .map((img) => ({ imageId: img.id, image: readImage(img.path), boxes: byImage.get(img.id) ?? [] }));
+  if (images.length === 0)
+    throw new UserError(
+      'invalid_input',
+      `Dataset "${name}"${splitName ? ` split "${splitName}"` : ''} has no images.`,
+    );
+  return { dataset, splitId, categories, images };
+}
+
+export function detectionExamples(
+  images: DatasetImage[],
+  categories: string[],
+  thinkTemplate: string,
+): SftExample[] {
+  return images.flatMap((img) =>
+    categories.map((category) => ({
+      image: img.image,
+      prompt: detectionPrompt(category),
+      think: thinkTemplate.replaceAll('{category}', category),
+      answer: boxesAnswer(
+        img.boxes.filter((b) => b.category === category).map((b) => b.box),
+        { width: img.image.width, height: img.image.height },
+      ),
+    })),
+  );
+}

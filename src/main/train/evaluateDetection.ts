@@ -1,0 +1,105 @@
+/**
+ * Detection evaluation of a policy, as ALGORITHMS.md defines it: every evaluated category is asked
+ * of every evaluation image (the model must answer "No Objects" where it is absent), answers are
+ * parsed in the policy's frame, each box's confidence is its score, and COCO box AP is computed.
+ */
+import type { Box } from '../../shared/boxes';
+import { evaluateCoco, type CocoDetection, type CocoGtAnnotation } from '../eval/coco';
+import type { Policy, RgbImage } from '../models/policy';
+import { detectionPrompt } from '../models/tiny-vlm/prompts';
+import { splitCompletion } from '../rewards/completion';
+import { boxToCoco } from '../rewards/frames';
+import { parseBoxes } from '../rewards/parse';
+
+export interface EvalImage {
+  image: RgbImage;
+  /** Ground truth per category name, pixels xyxy. */
+  boxes: { category: string; box: Box }[];
+}
+
+export interface DetectionEvaluation {
+  stats: number[];
+  perCategoryAP: Record<string, number>;
+  ap50PerCategory: Record<string, number>;
+  formatOk: number;
+  answers: number;
+}
+
+export function evaluateDetection(
+  policy: Policy,
+  images: EvalImage[],
+  categories: string[],
+  options: { maxNewTokens: number; onProgress?: (done: number, total: number) => void },
+): DetectionEvaluation {
+  const annotations: CocoGtAnnotation[] = [];
+  images.forEach((img, i) =>
+    img.boxes.forEach((b) => {
+      const bbox = boxToCoco(b.box);
+      annotations.push({
+        id: annotations.length + 1,
+        image_id: i + 1,
+        category_id: categories.indexOf(b.category) + 1,
+        bbox,
+        area: bbox[2] * bbox[3],
+        iscrowd: 0,
+      });
+    }),
+  );
+  const detections: CocoDetection[] = [];
+  let formatOk = 0;
+  let answers = 0;
+  const total = images.length * categories.length;
+  images.forEach((img, i) => {
+    const batch = categories.map((c) => ({ image: img.image, prompt: detectionPrompt(c) }));
+    const prepared = policy.prepare(batch);
+    const samples = policy.sample(prepared, {
+      n: 1,
+      temperature: 0,
+      topP: 1,
+      maxNewTokens: options.maxNewTokens,
+      seed: i,
+    });
+    prepared.dispose();
+    samples.forEach((s) => {
+      const parts = splitCompletion(s.text);
+      answers++;
+      if (parts.formatOk) formatOk++;
+      const parsed = parseBoxes(parts.answer, {
+        image: { width: img.image.width, height: img.image.height },
+        frame: policy.frame,
+      });
+      for (const box of parsed.boxes) {
+        detections.push({
+          image_id: i + 1,
+          category_id: s.promptIndex + 1,
+          bbox: boxToCoco(box),
+          score: box.confidence,
+        });
+      }
+    });
+    options.onProgress?.((i + 1) * categories.length, total);
+  });
+  const gt = {
+    images: images.map((_, i) => ({ id: i + 1 })),
+    annotations,
+    categories: categories.map((_, k) => ({ id: k + 1 })),
+  };
+  const result = evaluateCoco(gt, detections);
+  const perCategoryAP: Record<string, number> = {};
+  const ap50PerCategory: Record<string, number> = {};
+  categories.forEach((name, k) => {
+    perCategoryAP[name] = result.perCategoryAP.get(k + 1) ?? -1;
+    const one = evaluateCoco(
+      { ...gt, categories: [{ id: k + 1 }] },
+      detections.filter((d) => d.category_id === k + 1),
+    );
+    ap50PerCategory[name] = one.stats[1]!;
+  });
+  return {
+    stats: result.stats,
+    perCategoryAP,
+    ap50PerCategory,
+    formatOk: answers ? formatOk / answers : 0,
+    answers,
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * `npm run pretrain`: trains tiny-vlm from scratch on ShapeWorld base categories (detection with
+ * thinking text, plus classification, referring expressions and open-vocabulary detection), then
+ * measures it on held-out scenes — base vs novel categories — and writes the shipped base model
+ * to resources/models/tiny-vlm-base/ (model.safetensors, config.json, tokenizer.json, quality.json).
+ *
+ *   node out/main/pretrain.js [--steps N] [--batch B] [--out DIR] [--eval-images N] [--resume]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  colors,
+  novelCategories,
+  baseCategories,
+  sampleTask,
+  sizes,
+  textures,
+  shapeNames,
+  positionPhrases,
+  generateScene,
+} from '../data/shapeworld';
+import { initEngine, memoryNow } from '../engine';
+import { buildWordTokenizerJson, TextTokenizer } from '../models/tokenizer';
+import { TinyVlmPolicy } from '../models/tiny-vlm/policy';
+import { classificationPrompt, detectionPrompt, ovdPrompt, recPrompt } from '../models/tiny-vlm/prompts';
+import { evaluateDetection, type EvalImage } from './evaluateDetection';
+import { exampleOf, shapeWorldSource } from './shapeworldExamples';
+import { runSft } from './sftRun';
+
+export const tinyVlmBaseConfig = {
+  imageSize: 64,
+  patchSize: 8,
+  dModel: 128,
+  nHeads: 4,
+  nLayers: 3,
+  visionLayers: 1,
+  mlpRatio: 4,
+  maxPositions: 224,
+};
+
+/** Every word tiny-vlm's prompts, thinking text and answers use, novel categories included. */
+export function tinyVlmWords(): string[] {
+  const words = new Set<string>();
+  const addText = (text: string) => text.match(/[A-Za-z]+/g)?.forEach((w) => words.add(w));
+  [
+    ...shapeNames,
+    ...colors,
+    ...textures,
+    ...sizes,
+    ...positionPhrases,
+    'No',
+    'Objects',
+    'shape',
+    'shapes',
+  ].forEach(addText);
+  [detectionPrompt('x'), classificationPrompt(), recPrompt('x'), ovdPrompt(['x'])].forEach(addText);
+  for (let seed = 0; seed < 4000; seed++) {
+    const kind = (['detection', 'classification', 'rec', 'ovd'] as const)[seed % 4]!;
+    const { scene, task } = sampleTask(kind, seed, { split: 'all', width: 64, height: 64 });
+    const example = exampleOf(scene, task);
+    [example.prompt, example.think, example.answer].forEach(addText);
+  }
+  return [...words];
+}
+
+/** Held-out detection scenes: seeds far from any training seed. */
+export function heldOutImages(count: number, split: 'base' | 'novel', seed: number): EvalImage[] {
+  const shapes = split === 'base' ? baseCategories : novelCategories;
+  return Array.from({ length: count }, (_, i) => {
+    const scene = generateScene(seed + i, { shapes, minObjects: 1, maxObjects: 4 });
+    return {
+      image: { width: scene.width, height: scene.height, rgb: scene.rgb },
+      boxes: scene.objects.map((o) => ({ category: o.shape, box: o.box })),
+    };
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      steps: { type: 'string', default: '6000' },
+      batch: { type: 'string', default: '8' },
+      lr: { type: 'string', default: '1e-3' },
+      out: { type: 'string', default: 'resources/models/tiny-vlm-base' },
+      'eval-images': { type: 'string', default: '60' },
+      resume: { type: 'boolean', default: false },
+      seed: { type: 'string', default: '1' },
+    },
+  });
+  const engine = await initEngine();
+  console.log(
+    `backend ${engine.backend}; ${engine.tried
+      .filter((t) => !t.ok)
+      .map((t) => `${t.name}: ${t.reason}`)
+      .join('; ')}`,
+  );
+  const steps = Number(values.steps);
+  const out = path.resolve(values.out!);
+  const checkpoints = path.resolve('node_modules/.cache/vrft-pretrain');
+  const tokenizer = new TextTokenizer(buildWordTokenizerJson(tinyVlmWords()) as never);
+  const policy = TinyVlmPolicy.create(tinyVlmBaseConfig, tokenizer, Number(values.seed));
+  console.log(
+    `tiny-vlm: ${[...policy.model.weights.values()].reduce((a, w) => a + w.size, 0)} parameters, vocabulary ${tokenizer.vocabSize}`,
+  );
+  const source = shapeWorldSource({
+    seed: Number(values.seed),
+    split: 'base',
+    mix: { detection: 0.7, rec: 0.12, classification: 0.1, ovd: 0.08 },
+    width: 128,
+  });
+  const started = Date.now();
+  let peakRss = 0;
+  let recent: number[] = [];
+  runSft(
+    policy,
+    source,
+    {
+      steps,
+      batchSize: Number(values.batch),
+      lr: Number(values.lr),
+      warmupSteps: Math.min(300, Math.floor(steps / 10)),
+      schedule: 'cosine',
+      weightDecay: 0.01,
+      maxGradNorm: 1,
+      seed: Number(values.seed),
+      trainThink: true,
+      checkpointEvery: 250,
+    },
+    {
+      checkpointRoot: checkpoints,
+      resume: values.resume,
+      onStep(step, m) {
+        recent.push(m.loss);
+        peakRss = Math.max(peakRss, memoryNow().rssMB);
+        if (step % 25 === 0 || step === steps) {
+          const elapsed = (Date.now() - started) / 1000;
+          const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
+          recent = [];
+          console.log(
+            `step ${step}/${steps} loss ${mean.toFixed(4)} lr ${m.learning_rate.toExponential(2)} ` +
+              `${m.step_time.toFixed(2)} s/step, ${(elapsed / 60).toFixed(1)} min, rss ${peakRss.toFixed(0)} MB`,
+          );
+        }
+      },
+    },
+  );
+  const trainMinutes = (Date.now() - started) / 60000;
+  mkdirSync(out, { recursive: true });
+  policy.save(out, { steps: String(steps) });
+  console.log(`saved ${out} after ${trainMinutes.toFixed(1)} min`);
+
+  const evalCount = Number(values['eval-images']);
+  const quality: Record<string, unknown> = {
+    steps,
+    batch: Number(values.batch),
+    trainMinutes,
+    peakRssMB: peakRss,
+    backend: engine.backend,
+  };
+  for (const split of ['base', 'novel'] as const) {
+    const categories = split === 'base' ? [...baseCategories] : [...novelCategories];
+    const result = evaluateDetection(policy, heldOutImages(evalCount, split, 900_000_000), categories, {
+      maxNewTokens: 150,
+    });
+    quality[split] = {
+      ap: result.stats[0],
+      ap50: result.stats[1],
+      formatOk: result.formatOk,
+      ap50PerCategory: result.ap50PerCategory,
+      answers: result.answers,
+    };
+    console.log(
+      `${split}: AP ${result.stats[0]!.toFixed(3)} AP50 ${result.stats[1]!.toFixed(3)} format ${(100 * result.formatOk).toFixed(1)}% (${result.answers} answers)`,
+    );
+  }
+  quality.totalMinutes = (Date.now() - started) / 60000;
+  writeFileSync(path.join(out, 'quality.json'), `${JSON.stringify(quality, null, 2)}\n`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.stack : error);
+  process.exit(1);
+});

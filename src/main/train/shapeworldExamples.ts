@@ -1,0 +1,73 @@
+/**
+ * ShapeWorld tasks as tiny-vlm training examples: the prompt template of the task kind, the scene
+ * description as thinking text, the ground truth in the model's answer format.
+ */
+import { sampleTask, type Scene, type TaskItem, type TaskKind, type SplitName } from '../data/shapeworld';
+import {
+  boxesAnswer,
+  classificationPrompt,
+  detectionPrompt,
+  ovdPrompt,
+  recPrompt,
+} from '../models/tiny-vlm/prompts';
+import { fromPixelsRounded } from '../rewards/frames';
+import type { ExampleSource } from './sftRun';
+import type { SftExample } from './sft';
+
+export function exampleOf(scene: Scene, task: TaskItem): SftExample {
+  const image = { width: scene.width, height: scene.height, rgb: scene.rgb };
+  const size = { width: scene.width, height: scene.height };
+  const think = scene.description;
+  switch (task.kind) {
+    case 'detection':
+      return { image, prompt: detectionPrompt(task.category), think, answer: boxesAnswer(task.boxes, size) };
+    case 'classification':
+      return { image, prompt: classificationPrompt(), think, answer: task.label };
+    case 'rec':
+      return { image, prompt: recPrompt(task.expression), think, answer: boxesAnswer([task.box], size) };
+    case 'ovd': {
+      const items = task.boxes.map(({ box, label }) => {
+        const n = fromPixelsRounded(box, 'norm1000', { image: size });
+        return `{"bbox_2d": [${n.x1}, ${n.y1}, ${n.x2}, ${n.y2}], "label": "${label}"}`;
+      });
+      return { image, prompt: ovdPrompt(task.categories), think, answer: `[${items.join(', ')}]` };
+    }
+  }
+}
+
+export interface MixOptions {
+  seed: number;
+  split: SplitName;
+  /** Share of each task kind; they are normalised. */
+  mix: Partial<Record<TaskKind, number>>;
+  width?: number;
+  negativeRate?: number;
+}
+
+/** An endless, deterministic stream: example i of step s depends on (seed, s, i) only. */
+export function shapeWorldSource(options: MixOptions): ExampleSource {
+  const kinds = Object.entries(options.mix).filter(([, w]) => (w ?? 0) > 0) as [TaskKind, number][];
+  const total = kinds.reduce((a, [, w]) => a + w, 0);
+  return {
+    batch(step, size) {
+      return Array.from({ length: size }, (_, i) => {
+        const seed = (options.seed * 1_000_003 + step * 9973 + i * 131) >>> 0;
+        let pick = ((seed % 10007) / 10007) * total;
+        let kind = kinds[0]![0];
+        for (const [k, w] of kinds) {
+          if ((pick -= w) < 0) {
+            kind = k;
+            break;
+          }
+        }
+        const { scene, task } = sampleTask(kind, seed, {
+          split: options.split,
+          width: options.width ?? 128,
+          height: options.width ?? 128,
+          negativeRate: options.negativeRate ?? 0.2,
+        });
+        return exampleOf(scene, task);
+      });
+    },
+  };
+}

@@ -1,0 +1,340 @@
+// The project's wasm kernels against the cpu backend's, on random inputs of several shapes, and
+// through the gradients that use them.
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  initEngine,
+  isProjectKernel,
+  msPerCall,
+  registerWasmKernels,
+  tf,
+  unregisterWasmKernels,
+} from '../../src/main/engine';
+import { seeded } from '../support/random';
+
+type Backend = 'wasm' | 'cpu';
+const rng = seeded(20261101);
+
+function randomValues(shape: number[]): Float32Array {
+  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < values.length; i++) values[i] = rng.next() * 2 - 1;
+  return values;
+}
+
+/** Runs `compute` on a backend (inputs are made inside it, so on that backend); returns plain arrays. */
+async function on(backend: Backend, compute: () => tf.Tensor | tf.Tensor[]): Promise<number[][]> {
+  await initEngine({ force: backend });
+  const outputs = tf.tidy(compute);
+  const list = Array.isArray(outputs) ? outputs : [outputs];
+  // The shape goes first, so a wrong shape with the right numbers fails too.
+  const values = list.map((t) => [...t.shape, Array.from(t.dataSync())].flat());
+  tf.dispose(list);
+  return values;
+}
+
+/** |wasm − cpu| ≤ 1e-5 · max(1, |cpu|): absolute near zero, relative for large values. */
+function expectClose(actual: number[][], expected: number[][], label?: string) {
+  expect(actual.length, label).toBe(expected.length);
+  actual.forEach((values, t) => {
+    const reference = expected[t] as number[];
+    expect(values.length, label).toBe(reference.length);
+    let worst = 0;
+    values.forEach((v, i) => {
+      const e = reference[i] as number;
+      worst = Math.max(worst, Math.abs(v - e) / Math.max(1, Math.abs(e)));
+    });
+    expect(worst, label).toBeLessThanOrEqual(1e-5);
+  });
+}
+
+async function expectWasmEqualsCpu(compute: () => tf.Tensor | tf.Tensor[]) {
+  const wasm = await on('wasm', compute);
+  const cpu = await on('cpu', compute);
+  expectClose(wasm, cpu);
+}
+
+beforeAll(async () => {
+  await initEngine({ force: 'wasm' });
+});
+
+describe('the kernels on wasm are the project’s', () => {
+  it('registers UnsortedSegmentSum, BatchMatMul and _FusedMatMul on wasm', () => {
+    for (const name of ['UnsortedSegmentSum', 'BatchMatMul', '_FusedMatMul']) {
+      expect(isProjectKernel(name), name).toBe(true);
+    }
+  });
+
+  it('unregistering restores the backend’s own kernels, and registering again is idempotent', () => {
+    const ours = tf.getKernel('BatchMatMul', 'wasm');
+    unregisterWasmKernels();
+    try {
+      expect(tf.getKernel('UnsortedSegmentSum', 'wasm')).toBeUndefined();
+      expect(tf.getKernel('BatchMatMul', 'wasm')).not.toBe(ours);
+      expect(isProjectKernel('BatchMatMul')).toBe(false);
+    } finally {
+      registerWasmKernels();
+      registerWasmKernels();
+    }
+    expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(ours);
+  });
+
+  it('a transposed matMul runs about as fast as an untransposed one (the backend’s own is ~10× slower)', async () => {
+    await initEngine({ force: 'wasm' });
+    const [a, c] = [tf.randomNormal([512, 128]), tf.randomNormal([512, 128])];
+    const b = tf.randomNormal([128, 512]);
+    // Both are 512×128 · 128×512 products; the best of alternating rounds.
+    const best = { plain: Infinity, transposed: Infinity };
+    for (let round = 0; round < 4; round++) {
+      best.plain = Math.min(
+        best.plain,
+        msPerCall(() => tf.matMul(a, b), 20),
+      );
+      best.transposed = Math.min(
+        best.transposed,
+        msPerCall(() => tf.matMul(a, c, false, true), 20),
+      );
+    }
+    tf.dispose([a, b, c]);
+    expect(best.transposed).toBeLessThan(best.plain * 4);
+  });
+
+  it('a batched matMul (attention heads) is faster than the backend’s own (~4× here)', async () => {
+    await initEngine({ force: 'wasm' });
+    const [q, k] = [tf.randomNormal([32, 64, 32]), tf.randomNormal([32, 64, 32])];
+    // The best of alternating rounds, so that load from other processes affects both alike.
+    const best = { own: Infinity, ours: Infinity };
+    try {
+      for (let round = 0; round < 6; round++) {
+        unregisterWasmKernels();
+        best.own = Math.min(
+          best.own,
+          msPerCall(() => tf.matMul(q, k, false, true), 20),
+        );
+        registerWasmKernels();
+        best.ours = Math.min(
+          best.ours,
+          msPerCall(() => tf.matMul(q, k, false, true), 20),
+        );
+      }
+    } finally {
+      registerWasmKernels();
+      tf.dispose([q, k]);
+    }
+    expect(best.ours * 1.5).toBeLessThan(best.own);
+  });
+});
+
+describe('UnsortedSegmentSum equals cpu', () => {
+  const cases: { shape: number[]; segments: number }[] = [
+    { shape: [7], segments: 4 },
+    { shape: [12, 5], segments: 6 },
+    { shape: [40, 3, 5], segments: 7 },
+    { shape: [9, 2, 3], segments: 1 },
+  ];
+  for (const { shape, segments } of cases) {
+    it(`x ${shape.join('×')} into ${segments} segments (some ids out of range)`, async () => {
+      const x = randomValues(shape);
+      const ids = Int32Array.from({ length: shape[0] as number }, () => rng.int(-1, segments));
+      await expectWasmEqualsCpu(() =>
+        tf.unsortedSegmentSum(tf.tensor(x, shape), tf.tensor1d(ids, 'int32'), segments),
+      );
+    });
+  }
+
+  it('int32 values', async () => {
+    const x = Int32Array.from({ length: 30 }, () => rng.int(-50, 50));
+    const ids = Int32Array.from({ length: 10 }, () => rng.int(0, 3));
+    await expectWasmEqualsCpu(() =>
+      tf.unsortedSegmentSum(tf.tensor(x, [10, 3], 'int32'), tf.tensor(ids, [10], 'int32'), 4),
+    );
+  });
+
+  it('is the gradient of gather (an embedding lookup), on axis 0 and axis 1', async () => {
+    const table = randomValues([50, 16]);
+    const ids = Int32Array.from({ length: 4 * 12 }, () => rng.int(0, 49));
+    const weights = randomValues([4, 12, 16]);
+    const weights1 = randomValues([16, 4, 12]);
+    await expectWasmEqualsCpu(() => {
+      const t = tf.tensor(table, [50, 16]);
+      const i = tf.tensor(ids, [4, 12], 'int32');
+      const g0 = tf.grad((p: tf.Tensor) =>
+        tf
+          .gather(p, i)
+          .mul(tf.tensor(weights, [4, 12, 16]))
+          .sum(),
+      )(t);
+      const g1 = tf.grad((p: tf.Tensor) =>
+        tf
+          .gather(p.transpose(), i, 1)
+          .mul(tf.tensor(weights1, [16, 4, 12]))
+          .sum(),
+      )(t);
+      return [g0, g1];
+    });
+  });
+});
+
+function* product<A, B, C>(as: readonly A[], bs: readonly B[], cs: readonly C[]): Generator<[A, B, C]> {
+  for (const a of as) for (const b of bs) for (const c of cs) yield [a, b, c];
+}
+
+const transposes: [boolean, boolean][] = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+];
+
+/** Shapes of a and b for an [..batch, m×k]·[..batch, k×n] product, each operand stored transposed if asked. */
+function operandShapes(
+  batchA: number[],
+  batchB: number[],
+  m: number,
+  k: number,
+  n: number,
+  ta: boolean,
+  tb: boolean,
+) {
+  return { a: [...batchA, ...(ta ? [k, m] : [m, k])], b: [...batchB, ...(tb ? [n, k] : [k, n])] };
+}
+
+describe('BatchMatMul equals cpu', () => {
+  // Gradients of a broadcast batch do not reduce on any tfjs backend, so only its product is compared.
+  const products: { batchA: number[]; batchB: number[]; m: number; k: number; n: number; grads: boolean }[] =
+    [
+      { batchA: [], batchB: [], m: 33, k: 17, n: 29, grads: true },
+      { batchA: [], batchB: [], m: 64, k: 128, n: 32, grads: true },
+      { batchA: [3], batchB: [3], m: 8, k: 5, n: 6, grads: true },
+      { batchA: [2, 3], batchB: [2, 3], m: 6, k: 4, n: 7, grads: true },
+      { batchA: [], batchB: [], m: 1, k: 9, n: 11, grads: true },
+      { batchA: [], batchB: [], m: 10, k: 1, n: 1, grads: true },
+      { batchA: [1], batchB: [4], m: 5, k: 7, n: 3, grads: false },
+      { batchA: [4], batchB: [1], m: 5, k: 7, n: 3, grads: false },
+      // Large enough for one XNNPACK product per batch entry (attention's [batch, heads, T, d]).
+      { batchA: [3], batchB: [3], m: 32, k: 24, n: 40, grads: true },
+      { batchA: [2, 2], batchB: [2, 2], m: 32, k: 16, n: 32, grads: true },
+      { batchA: [1], batchB: [4], m: 32, k: 24, n: 40, grads: false },
+      // Weights shared across the batch fold into one product.
+      { batchA: [4], batchB: [1], m: 32, k: 24, n: 40, grads: false },
+      { batchA: [2, 3], batchB: [], m: 16, k: 8, n: 12, grads: false },
+    ];
+  for (const { batchA, batchB, m, k, n, grads } of products) {
+    for (const [ta, tb] of transposes) {
+      const label = `[${[...batchA, m, k].join('×')}]·[${[...batchB, k, n].join('×')}] transposeA=${ta} transposeB=${tb}`;
+      it(grads ? `${label}, and its gradients` : label, async () => {
+        const shapes = operandShapes(batchA, batchB, m, k, n, ta, tb);
+        const [a, b] = [randomValues(shapes.a), randomValues(shapes.b)];
+        const w = randomValues([...batchA, m, n]);
+        await expectWasmEqualsCpu(() => {
+          const [x, y] = [tf.tensor(a, shapes.a), tf.tensor(b, shapes.b)];
+          const product = tf.matMul(x, y, ta, tb);
+          if (!grads) return product;
+          const weight = tf.tensor(w, product.shape);
+          const loss = (p: tf.Tensor, q: tf.Tensor) => tf.matMul(p, q, ta, tb).mul(weight).sum();
+          return [product, ...tf.grads(loss)([x, y])];
+        });
+      });
+    }
+  }
+
+  it('rejects mismatched inner dimensions like the backend’s own kernel', async () => {
+    await initEngine({ force: 'wasm' });
+    expect(() => tf.matMul(tf.zeros([3, 4]), tf.zeros([5, 4]), true, true)).toThrow(
+      /inner shapes \(3\) and \(4\)/,
+    );
+  });
+});
+
+describe('_FusedMatMul equals cpu', () => {
+  // One batch goes to the backend's kernel, weights shared across a batch fold into one batch,
+  // the rest is composed (the backend's kernel adds the bias wrongly there).
+  const batches = [
+    { batchA: [], batchB: [] },
+    { batchA: [3], batchB: [] },
+    { batchA: [2], batchB: [2] },
+    { batchA: [1], batchB: [3] },
+  ];
+  const activations = ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu'] as const;
+  const [m, k, n] = [9, 12, 7];
+  const sizes = [
+    [m, k, n],
+    [32, 24, 40],
+  ] as const;
+  for (const activation of activations) {
+    it(`${activation} with a bias, for every batch layout, transpose and size`, async () => {
+      for (const [{ batchA, batchB }, [ta, tb], [m, k, n]] of product(batches, transposes, sizes)) {
+        const shapes = operandShapes(batchA, batchB, m, k, n, ta, tb);
+        const [a, b, bias, alpha] = [
+          randomValues(shapes.a),
+          randomValues(shapes.b),
+          randomValues([n]),
+          randomValues([n]),
+        ];
+        const compute = () =>
+          tf.fused.matMul({
+            a: tf.tensor(a, shapes.a),
+            b: tf.tensor(b, shapes.b),
+            transposeA: ta,
+            transposeB: tb,
+            bias: tf.tensor(bias, [n]),
+            activation,
+            ...(activation === 'prelu' ? { preluActivationWeights: tf.tensor(alpha, [n]) } : {}),
+            ...(activation === 'leakyrelu' ? { leakyreluAlpha: 0.15 } : {}),
+          });
+        expectClose(
+          await on('wasm', compute),
+          await on('cpu', compute),
+          `${shapes.a}·${shapes.b} ${ta} ${tb}`,
+        );
+      }
+    });
+  }
+
+  it('a bias that broadcasts from [1] or from [m, n], and no bias', async () => {
+    for (const biasShape of [[1], [m, n], undefined]) {
+      for (const batchA of [[], [2]]) {
+        const [a, b] = [randomValues([...batchA, m, k]), randomValues([n, k])];
+        const bias = biasShape && randomValues(biasShape);
+        const compute = () =>
+          tf.fused.matMul({
+            a: tf.tensor(a, [...batchA, m, k]),
+            b: tf.tensor(b, [n, k]),
+            transposeB: true,
+            ...(bias && biasShape ? { bias: tf.tensor(bias, biasShape) } : {}),
+            activation: 'relu',
+          });
+        expectClose(await on('wasm', compute), await on('cpu', compute), `bias ${biasShape} batch ${batchA}`);
+      }
+    }
+  });
+
+  for (const activation of ['linear', 'relu'] as const) {
+    for (const [ta, tb] of transposes) {
+      it(`gradients of ${activation} with a bias, transposeA=${ta} transposeB=${tb}`, async () => {
+        const [m, k, n] = [16, 8, 12];
+        const shapes = operandShapes([], [], m, k, n, ta, tb);
+        const [a, b, bias, w] = [
+          randomValues(shapes.a),
+          randomValues(shapes.b),
+          randomValues([n]),
+          randomValues([m, n]),
+        ];
+        await expectWasmEqualsCpu(() => {
+          const weight = tf.tensor(w, [m, n]);
+          const loss = (x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
+            tf.fused
+              .matMul({
+                a: x as tf.Tensor2D,
+                b: y as tf.Tensor2D,
+                transposeA: ta,
+                transposeB: tb,
+                bias: z,
+                activation,
+              })
+              .mul(weight)
+              .sum();
+          return tf.grads(loss)([tf.tensor(a, shapes.a), tf.tensor(b, shapes.b), tf.tensor(bias, [n])]);
+        });
+      });
+    }
+  }
+});
