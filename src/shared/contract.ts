@@ -55,6 +55,8 @@ export const events = {
     etaSeconds: z.number().nonnegative().nullable(),
   }),
   'job.state': z.object({ runId: id, state: jobState, error: z.string().nullable() }),
+  /** The tensor backend the trainer will use, once the host has found it. */
+  'engine.ready': z.object({ backend: z.string(), notUsed: z.array(z.string()) }),
 } as const;
 
 export type Calls = typeof calls;

@@ -34,6 +34,7 @@ async function start(port = 0): Promise<RunningHost> {
     version: 'test',
     token: 'tok-123',
     log: () => {},
+    probeEngine: false,
   });
 }
 

@@ -14,6 +14,8 @@ export interface HostOptions {
   version: string;
   token?: string;
   log?: (line: string) => void;
+  /** Find the tensor backend in the background (the status bar shows it); tests may skip it. */
+  probeEngine?: boolean;
 }
 
 export interface RunningHost {
@@ -29,11 +31,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   mkdirSync(options.dataDir, { recursive: true });
   const db = openStore(workspaceDbPath(options.dataDir));
   const token = options.token ?? newToken();
+  let backend = 'unknown';
   const handlers = createHandlers({
     db,
     dataDir: options.dataDir,
     version: options.version,
-    backend: () => 'unknown',
+    backend: () => backend,
   });
   try {
     const server = await startServer({
@@ -44,6 +47,18 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       dispatch: createDispatch(handlers, log),
       log,
     });
+    // Which backend training will get, found after the host is up so startup never waits for it.
+    if (options.probeEngine !== false) {
+      void import('../engine').then(
+        ({ initEngine }) =>
+          initEngine().then((report) => {
+            backend = report.backend;
+            const notUsed = report.tried.filter((t) => !t.ok).map((t) => `${t.name}: ${t.reason ?? ''}`);
+            server.broadcast('engine.ready', { backend, notUsed });
+          }),
+        (error: unknown) => log(`could not load the tensor engine: ${String(error)}`),
+      );
+    }
     return {
       url: server.url,
       port: server.port,
