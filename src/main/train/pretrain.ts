@@ -9,72 +9,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  colors,
-  novelCategories,
-  baseCategories,
-  sampleTask,
-  sizes,
-  textures,
-  shapeNames,
-  positionPhrases,
-  generateScene,
-} from '../data/shapeworld';
+import { baseCategories, novelCategories } from '../data/shapeworld';
 import { initEngine, memoryNow } from '../engine';
 import { buildWordTokenizerJson, TextTokenizer } from '../models/tokenizer';
 import { TinyVlmPolicy } from '../models/tiny-vlm/policy';
-import { classificationPrompt, detectionPrompt, ovdPrompt, recPrompt } from '../models/tiny-vlm/prompts';
-import { evaluateDetection, type EvalImage } from './evaluateDetection';
-import { exampleOf, shapeWorldSource } from './shapeworldExamples';
+import { evaluateDetection } from './evaluateDetection';
+import { shapeWorldSource } from './shapeworldExamples';
+import { heldOutImages, tinyVlmBaseConfig, tinyVlmWords } from './tinyVlmBase';
 import { runSft } from './sftRun';
-
-export const tinyVlmBaseConfig = {
-  imageSize: 64,
-  patchSize: 8,
-  dModel: 128,
-  nHeads: 4,
-  nLayers: 3,
-  visionLayers: 1,
-  mlpRatio: 4,
-  maxPositions: 224,
-};
-
-/** Every word tiny-vlm's prompts, thinking text and answers use, novel categories included. */
-export function tinyVlmWords(): string[] {
-  const words = new Set<string>();
-  const addText = (text: string) => text.match(/[A-Za-z]+/g)?.forEach((w) => words.add(w));
-  [
-    ...shapeNames,
-    ...colors,
-    ...textures,
-    ...sizes,
-    ...positionPhrases,
-    'No',
-    'Objects',
-    'shape',
-    'shapes',
-  ].forEach(addText);
-  [detectionPrompt('x'), classificationPrompt(), recPrompt('x'), ovdPrompt(['x'])].forEach(addText);
-  for (let seed = 0; seed < 4000; seed++) {
-    const kind = (['detection', 'classification', 'rec', 'ovd'] as const)[seed % 4]!;
-    const { scene, task } = sampleTask(kind, seed, { split: 'all', width: 64, height: 64 });
-    const example = exampleOf(scene, task);
-    [example.prompt, example.think, example.answer].forEach(addText);
-  }
-  return [...words];
-}
-
-/** Held-out detection scenes: seeds far from any training seed. */
-export function heldOutImages(count: number, split: 'base' | 'novel', seed: number): EvalImage[] {
-  const shapes = split === 'base' ? baseCategories : novelCategories;
-  return Array.from({ length: count }, (_, i) => {
-    const scene = generateScene(seed + i, { shapes, minObjects: 1, maxObjects: 4 });
-    return {
-      image: { width: scene.width, height: scene.height, rgb: scene.rgb },
-      boxes: scene.objects.map((o) => ({ category: o.shape, box: o.box })),
-    };
-  });
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -1,0 +1,63 @@
+// One SFT-sized training step of tiny-vlm (the shipped base configuration, batch 8 of ShapeWorld
+// detection examples with thinking text) against the identical architecture in PyTorch on the CPU
+// (tools/reference/tiny_vlm_torch.py, same batch and lengths), in one run.
+// Usage: VRFT_PYTHON=/path/to/venv/bin/python node bench/ts.js bench/train-step.ts
+import { spawnSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { initEngine } from '../src/main/engine';
+import { buildWordTokenizerJson, TextTokenizer } from '../src/main/models/tokenizer';
+import { TinyVlmPolicy } from '../src/main/models/tiny-vlm/policy';
+import { AdamW } from '../src/main/train/optimizer';
+import { sftStep, sftTargets } from '../src/main/train/sft';
+import { shapeWorldSource } from '../src/main/train/shapeworldExamples';
+import { tinyVlmBaseConfig, tinyVlmWords } from '../src/main/train/tinyVlmBase';
+
+const engine = await initEngine();
+const tokenizer = new TextTokenizer(buildWordTokenizerJson(tinyVlmWords()) as never);
+const policy = TinyVlmPolicy.create(tinyVlmBaseConfig, tokenizer, 0);
+const named = new Map([...policy.model.weights]);
+const optimizer = new AdamW(named);
+const source = shapeWorldSource({ seed: 1, split: 'base', mix: { detection: 1 }, width: 128 });
+const batch = source.batch(0, 8);
+const targets = batch.map((e) => sftTargets(policy, e, true).tokenIds.length);
+const promptLength = Math.max(...batch.map((e) => policy.promptIds(e.prompt).length));
+const completion = Math.round(targets.reduce((a, b) => a + b, 0) / targets.length);
+for (let i = 0; i < 3; i++)
+  sftStep(policy, named, optimizer, batch, { lr: 1e-3, maxGradNorm: 1, trainThink: true });
+const times: number[] = [];
+for (let i = 0; i < 10; i++) {
+  const start = performance.now();
+  sftStep(policy, named, optimizer, batch, { lr: 1e-3, maxGradNorm: 1, trainThink: true });
+  times.push(performance.now() - start);
+}
+times.sort((a, b) => a - b);
+const ours = times[5]!;
+console.log(
+  `batch 8 × (64 image + ~${promptLength} prompt + ~${completion} completion tokens), tiny-vlm base config`,
+);
+console.log(`tiny-vlm on ${engine.backend}: median ${ours.toFixed(0)} ms/step`);
+const python = process.env.VRFT_PYTHON ?? 'python3';
+for (const threads of [1, 0]) {
+  const ref = spawnSync(
+    python,
+    [
+      'tools/reference/tiny_vlm_torch.py',
+      '--batch',
+      '8',
+      '--prompt',
+      String(promptLength),
+      '--completion',
+      String(completion),
+      ...(threads ? ['--threads', String(threads)] : []),
+    ],
+    { encoding: 'utf8' },
+  );
+  if (ref.status !== 0) {
+    console.log(`PyTorch reference unavailable (${python}): ${ref.stderr.trim().split('\n').at(-1)}`);
+    break;
+  }
+  const { ms_per_step, threads: used } = JSON.parse(ref.stdout) as { ms_per_step: number; threads: number };
+  console.log(
+    `PyTorch CPU, ${used} thread(s): ${ms_per_step.toFixed(0)} ms/step → tiny-vlm is ${(ours / ms_per_step).toFixed(2)}× PyTorch's time`,
+  );
+}

@@ -1,0 +1,67 @@
+/**
+ * What defines the shipped base model besides its weights: its configuration, its vocabulary (every
+ * word ShapeWorld's prompts, thinking text and answers use, novel categories included, so a
+ * few-shot run can name them) and the held-out scenes its quality is measured on.
+ */
+import {
+  baseCategories,
+  colors,
+  generateScene,
+  novelCategories,
+  positionPhrases,
+  sampleTask,
+  shapeNames,
+  sizes,
+  textures,
+} from '../data/shapeworld';
+import { classificationPrompt, detectionPrompt, ovdPrompt, recPrompt } from '../models/tiny-vlm/prompts';
+import type { EvalImage } from './evaluateDetection';
+import { exampleOf } from './shapeworldExamples';
+
+export const tinyVlmBaseConfig = {
+  imageSize: 64,
+  patchSize: 8,
+  dModel: 128,
+  nHeads: 4,
+  nLayers: 3,
+  visionLayers: 1,
+  mlpRatio: 4,
+  maxPositions: 224,
+};
+
+/** Every word tiny-vlm's prompts, thinking text and answers use, novel categories included. */
+export function tinyVlmWords(): string[] {
+  const words = new Set<string>();
+  const addText = (text: string) => text.match(/[A-Za-z]+/g)?.forEach((w) => words.add(w));
+  [
+    ...shapeNames,
+    ...colors,
+    ...textures,
+    ...sizes,
+    ...positionPhrases,
+    'No',
+    'Objects',
+    'shape',
+    'shapes',
+  ].forEach(addText);
+  [detectionPrompt('x'), classificationPrompt(), recPrompt('x'), ovdPrompt(['x'])].forEach(addText);
+  for (let seed = 0; seed < 4000; seed++) {
+    const kind = (['detection', 'classification', 'rec', 'ovd'] as const)[seed % 4]!;
+    const { scene, task } = sampleTask(kind, seed, { split: 'all', width: 64, height: 64 });
+    const example = exampleOf(scene, task);
+    [example.prompt, example.think, example.answer].forEach(addText);
+  }
+  return [...words];
+}
+
+/** Held-out detection scenes: seeds far from any training seed. */
+export function heldOutImages(count: number, split: 'base' | 'novel', seed: number): EvalImage[] {
+  const shapes = split === 'base' ? baseCategories : novelCategories;
+  return Array.from({ length: count }, (_, i) => {
+    const scene = generateScene(seed + i, { shapes, minObjects: 1, maxObjects: 4 });
+    return {
+      image: { width: scene.width, height: scene.height, rgb: scene.rgb },
+      boxes: scene.objects.map((o) => ({ category: o.shape, box: o.box })),
+    };
+  });
+}
