@@ -83,9 +83,9 @@ describe('browser mode', () => {
     await datasets.open(host.url);
     expect(await datasets.shell.connection.textContent()).toBe('Connected');
     // The host finds the backend after it is up: wasm on a machine without tfjs-node(-gpu).
-    await expect.poll(() => datasets.shell.backend.textContent(), { timeout: 10_000 }).toMatch(
-      /^backend: (wasm|cpu|tfjs-node|tfjs-node-gpu)$/,
-    );
+    await expect
+      .poll(() => datasets.shell.backend.textContent(), { timeout: 10_000 })
+      .toMatch(/^backend: (wasm|cpu|tfjs-node|tfjs-node-gpu)$/);
   });
 
   it('says what will fill each view that has not landed yet', async () => {

@@ -123,11 +123,23 @@ describe('SFT', () => {
 
   it('with LoRA trains the adapters only: the base weights stay as they were', () => {
     const policy = TinyVlmPolicy.create({ ...config, lora: { rank: 4, alpha: 8 } }, tokenizer, 6);
-    const before = new Map([...policy.model.weights].filter(([n]) => !n.includes('lora_')).map(([n, w]) => [n, w.dataSync().slice()]));
+    const before = new Map(
+      [...policy.model.weights]
+        .filter(([n]) => !n.includes('lora_'))
+        .map(([n, w]) => [n, w.dataSync().slice()]),
+    );
     const losses: number[] = [];
-    runSft(policy, listSource(examples, 7), { ...options, steps: 40, lr: 5e-2, weightDecay: 0 }, { onStep: (_, m) => losses.push(m.loss) });
-    for (const [name, values] of before) expect(policy.model.weights.get(name)!.dataSync(), name).toEqual(values);
-    expect(losses.slice(-3).reduce((a, b) => a + b) / 3).toBeLessThan((losses.slice(0, 3).reduce((a, b) => a + b) / 3) * 0.95);
+    runSft(
+      policy,
+      listSource(examples, 7),
+      { ...options, steps: 40, lr: 5e-2, weightDecay: 0 },
+      { onStep: (_, m) => losses.push(m.loss) },
+    );
+    for (const [name, values] of before)
+      expect(policy.model.weights.get(name)!.dataSync(), name).toEqual(values);
+    expect(losses.slice(-3).reduce((a, b) => a + b) / 3).toBeLessThan(
+      (losses.slice(0, 3).reduce((a, b) => a + b) / 3) * 0.95,
+    );
     const b = policy.model.weights.get('decoder.layers.0.mlp.fc.lora_B')!;
     expect(Math.max(...b.dataSync().map(Math.abs))).toBeGreaterThan(0);
     policy.dispose();

@@ -50,6 +50,8 @@ export interface Sample {
   text: string;
   /** log π(token) per completion token, of the temperature-scaled distribution. */
   logProbs: number[];
+  /** Entropy of the sampling distribution at each completion token (nats). */
+  entropies: number[];
   /** True when the limit cut it off before the end token. */
   truncated: boolean;
 }

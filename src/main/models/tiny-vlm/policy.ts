@@ -28,7 +28,7 @@ export function drawToken(
   temperature: number,
   topP: number,
   random: () => number,
-): { token: number; logProb: number } {
+): { token: number; logProb: number; entropy: number } {
   const n = logits.length;
   const t = Math.max(temperature, 1e-6);
   let max = -Infinity;
@@ -36,11 +36,15 @@ export function drawToken(
   const probs = new Float64Array(n);
   let sum = 0;
   for (let i = 0; i < n; i++) sum += probs[i] = Math.exp(logits[i]! / t - max);
-  for (let i = 0; i < n; i++) probs[i]! /= sum;
+  let entropy = 0;
+  for (let i = 0; i < n; i++) {
+    probs[i]! /= sum;
+    if (probs[i]! > 0) entropy -= probs[i]! * Math.log(probs[i]!);
+  }
   if (temperature <= 0) {
     let best = 0;
     for (let i = 1; i < n; i++) if (probs[i]! > probs[best]!) best = i;
-    return { token: best, logProb: Math.log(probs[best]!) };
+    return { token: best, logProb: Math.log(probs[best]!), entropy };
   }
   let candidates: number[];
   if (topP < 1) {
@@ -66,7 +70,7 @@ export function drawToken(
       break;
     }
   }
-  return { token, logProb: Math.log(probs[token]!) };
+  return { token, logProb: Math.log(probs[token]!), entropy };
 }
 
 export class TinyVlmPolicy implements Policy {
@@ -138,6 +142,12 @@ export class TinyVlmPolicy implements Policy {
     });
   }
 
+  /** Completion text without the end token. */
+  decode(ids: number[]): string {
+    const kept = ids.filter((id) => id !== this.tokenizer.eos);
+    return kept.length ? this.tokenizer.decode(kept) : '';
+  }
+
   promptIds(prompt: string): number[] {
     return this.tokenizer.encode(`${prompt}\n`);
   }
@@ -182,6 +192,7 @@ export class TinyVlmPolicy implements Policy {
       });
       const tokens: number[][] = Array.from({ length: rows }, () => []);
       const logProbs: number[][] = Array.from({ length: rows }, () => []);
+      const entropies: number[][] = Array.from({ length: rows }, () => []);
       const done = new Array<boolean>(rows).fill(false);
       for (let t = 0; t < limit; t++) {
         const values = logits.dataSync() as Float32Array;
@@ -200,6 +211,7 @@ export class TinyVlmPolicy implements Policy {
           );
           tokens[r]!.push(drawn.token);
           logProbs[r]!.push(drawn.logProb);
+          entropies[r]!.push(drawn.entropy);
           if (drawn.token === this.tokenizer.eos) done[r] = true;
           next.push(drawn.token);
         }
@@ -220,8 +232,9 @@ export class TinyVlmPolicy implements Policy {
         samples.push({
           promptIndex: b,
           tokenIds: tokens[r]!,
-          text: this.tokenizer.decode(tokens[r]!.filter((id) => id !== this.tokenizer.eos)),
+          text: this.decode(tokens[r]!),
           logProbs: logProbs[r]!,
+          entropies: entropies[r]!,
           truncated: !done[r],
         });
       }
