@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { UserError } from '../../shared/errors';
 import { defaultDataDir } from '../host/paths';
 import { loadDataset } from '../train/datasetExamples';
-import { ConfigError, parseConfig, sftConfigSchema } from '../train/config';
+import { checkRewardWeights } from '../rewards/registry';
+import { ConfigError, grpoConfigSchema, parseConfig, sftConfigSchema } from '../train/config';
 import type { TrainerMessage } from '../train/worker';
 import { openStore, workspaceDbPath } from '../store/db';
 import { modelForPath } from '../store/models';
@@ -41,8 +42,8 @@ export function superviseTraining(runId: number, dataDir: string, resume: boolea
         const from = m.fromStep ? `, resuming at step ${m.fromStep}` : '';
         process.stdout.write(`run ${m.runId}: training ${m.totalSteps} steps on ${m.backend}${from}\n`);
       } else if (m.type === 'progress') {
-        const loss = m.metrics.loss?.toFixed(4) ?? '–';
-        const line = `step ${m.step}/${m.totalSteps}  loss ${loss}  lr ${m.metrics.learning_rate?.toExponential(2)}  eta ${formatDuration(m.etaSeconds)}`;
+        const reward = m.metrics.reward === undefined ? '' : `  reward ${m.metrics.reward.toFixed(3)}`;
+        const line = `step ${m.step}/${m.totalSteps}${reward}  loss ${m.metrics.loss?.toFixed(4) ?? '–'}  lr ${m.metrics.learning_rate?.toExponential(2)}  eta ${formatDuration(m.etaSeconds)}`;
         if (tty) {
           const width = 24;
           const filled = Math.round((width * m.step) / m.totalSteps);
@@ -54,6 +55,8 @@ export function superviseTraining(runId: number, dataDir: string, resume: boolea
           process.stdout.write(`${line}\n`);
           lastLine = m.step;
         }
+      } else if (m.type === 'warning') {
+        process.stdout.write(`${tty ? '\n' : ''}warning: ${m.message}\n`);
       } else if (m.type === 'finished') {
         if (tty) process.stdout.write('\n');
         process.stdout.write(`run ${m.runId}: ${m.status}${m.error ? `: ${m.error}` : ''}\n`);
@@ -86,15 +89,19 @@ async function train(values: Values): Promise<number> {
     return superviseTraining(runId, dataDir, true);
   }
   const method = oneOf(values, 'method', ['sft', 'grpo'] as const);
-  if (method === 'grpo')
-    throw new UsageError('--method grpo: the GRPO trainer is not built yet; use --method sft');
   if (typeof values.config !== 'string') throw new UsageError('--config FILE is required (or --resume RUN)');
   const file = values.config;
   let config;
   try {
-    config = parseConfig(sftConfigSchema, parseUserJson(file, readUserFile(file)), file);
+    const data = parseUserJson(file, readUserFile(file));
+    config =
+      method === 'grpo'
+        ? parseConfig(grpoConfigSchema, data, file)
+        : parseConfig(sftConfigSchema, data, file);
+    if ('rewards' in config && config.rewards) checkRewardWeights(config.rewards);
   } catch (error) {
     if (error instanceof ConfigError) throw new UsageError(error.message);
+    if (error instanceof UserError) throw new UsageError(`${file}: ${error.message}`);
     throw error;
   }
   const model = path.resolve(path.dirname(file), config.model);
@@ -111,7 +118,7 @@ async function train(values: Values): Promise<number> {
     if (unknown) throw new UsageError(`${file}: dataset "${config.dataset}" has no category "${unknown}"`);
     const modelId = modelForPath(db, { name: path.basename(modelDir), kind: 'tiny-vlm', path: modelDir });
     runId = createRun(db, {
-      kind: 'sft',
+      kind: method,
       datasetId: loaded.dataset.id,
       splitId: loaded.splitId,
       modelId,
@@ -128,8 +135,8 @@ async function train(values: Values): Promise<number> {
 }
 
 export const trainCommand: Command = {
-  summary: 'train a model on a workspace dataset (SFT), or resume a run',
-  usage: 'vrft train --method sft --config FILE [--data DIR] | vrft train --resume RUN [--data DIR]',
+  summary: 'train a model on a workspace dataset with GRPO or SFT, or resume a run',
+  usage: 'vrft train --method grpo|sft --config FILE [--data DIR] | vrft train --resume RUN [--data DIR]',
   flags: {
     method: { type: 'string' },
     config: { type: 'string' },

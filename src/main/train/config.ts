@@ -36,6 +36,42 @@ export const sftConfigSchema = z
 
 export type SftConfig = z.output<typeof sftConfigSchema>;
 
+/** GRPO, with TRL's names and the papers' defaults (learning rate: tiny-vlm's own). */
+export const grpoConfigSchema = z
+  .object({
+    dataset: z.string().min(1),
+    split: z.string().min(1).optional(),
+    model: z.string().min(1).default('resources/models/tiny-vlm-base'),
+    categories: z.array(z.string().min(1)).min(1).optional(),
+    steps: z.number().int().min(1).max(1_000_000),
+    /** Prompts per step; each gets numGenerations samples. */
+    promptsPerStep: z.number().int().min(1).max(256).default(2),
+    numGenerations: z.number().int().min(2).max(64).default(8),
+    temperature: z.number().min(0).max(5).default(1),
+    topP: z.number().gt(0).max(1).default(1),
+    maxCompletionLength: z.number().int().min(1).max(2048).default(256),
+    beta: z.number().min(0).default(0.04),
+    epsilon: z.number().gt(0).max(1).default(0.2),
+    /** ε_high; ε when absent. */
+    epsilonHigh: z.number().gt(0).optional(),
+    numIterations: z.number().int().min(1).max(16).default(1),
+    lossType: z.enum(['grpo', 'bnpo', 'dr_grpo', 'dapo']).default('grpo'),
+    scaleRewards: z.enum(['group', 'batch', 'none']).default('group'),
+    maskTruncated: z.boolean().default(false),
+    rewards: z.record(z.string(), z.number()).optional(),
+    learningRate: z.number().positive().max(1).default(1e-4),
+    warmupSteps: z.number().int().min(0).default(0),
+    schedule: z.enum(['linear', 'cosine', 'constant']).default('linear'),
+    weightDecay: z.number().min(0).default(0),
+    maxGradNorm: z.number().positive().default(1),
+    seed: z.number().int().min(0).default(0),
+    checkpointEvery: z.number().int().min(1).default(25),
+    lora: lora.nullable().default(null),
+  })
+  .strict();
+
+export type GrpoConfig = z.output<typeof grpoConfigSchema>;
+
 export class ConfigError extends Error {}
 
 /** Checks a parsed config file; throws ConfigError with one line per problem. */

@@ -15,6 +15,7 @@ import { findDatasetByName, type Dataset } from '../store/datasets';
 import type { Db } from '../store/db';
 import { listImages } from '../store/images';
 import { findSplit, listSplitImageIds } from '../store/splits';
+import type { GrpoPrompt } from './grpo/trainer';
 import type { SftExample } from './sft';
 
 export interface DatasetImage {
@@ -91,6 +92,26 @@ export function detectionExamples(
         img.boxes.filter((b) => b.category === category).map((b) => b.box),
         { width: img.image.width, height: img.image.height },
       ),
+    })),
+  );
+}
+
+/** GRPO prompts of detection: every category asked of every image, the boxes as the solution. */
+export function detectionPrompts(
+  images: DatasetImage[],
+  categories: string[],
+  frame: 'norm1000' | 'resized' | 'pixels',
+): GrpoPrompt[] {
+  return images.flatMap((img) =>
+    categories.map((category) => ({
+      key: `image ${img.imageId}: ${category}`,
+      imageId: img.imageId,
+      image: img.image,
+      prompt: detectionPrompt(category),
+      solution: {
+        boxes: img.boxes.filter((b) => b.category === category).map((b) => ({ ...b.box, label: category })),
+      },
+      context: { image: { width: img.image.width, height: img.image.height }, frame },
     })),
   );
 }

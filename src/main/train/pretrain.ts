@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { baseCategories, novelCategories } from '../data/shapeworld';
 import { initEngine, memoryNow } from '../engine';
 import { buildWordTokenizerJson, TextTokenizer } from '../models/tokenizer';
+import { readSafetensors } from '../models/safetensors';
 import { TinyVlmPolicy } from '../models/tiny-vlm/policy';
 import { evaluateDetection } from './evaluateDetection';
 import { shapeWorldSource } from './shapeworldExamples';
@@ -28,6 +29,8 @@ async function main(): Promise<void> {
       'eval-images': { type: 'string', default: '60' },
       resume: { type: 'boolean', default: false },
       seed: { type: 'string', default: '1' },
+      /** Only measure the weights in this folder (a checkpoint or a model) and print the figures. */
+      evaluate: { type: 'string' },
     },
   });
   const engine = await initEngine();
@@ -42,6 +45,11 @@ async function main(): Promise<void> {
   const checkpoints = path.resolve('node_modules/.cache/vrft-pretrain');
   const tokenizer = new TextTokenizer(buildWordTokenizerJson(tinyVlmWords()) as never);
   const policy = TinyVlmPolicy.create(tinyVlmBaseConfig, tokenizer, Number(values.seed));
+  if (values.evaluate) {
+    policy.loadWeights(readSafetensors(path.join(values.evaluate, 'model.safetensors')).tensors);
+    measure(policy, Number(values['eval-images']), {});
+    return;
+  }
   console.log(
     `tiny-vlm: ${[...policy.model.weights.values()].reduce((a, w) => a + w.size, 0)} parameters, vocabulary ${tokenizer.vocabSize}`,
   );
@@ -118,6 +126,26 @@ async function main(): Promise<void> {
   }
   quality.totalMinutes = (Date.now() - started) / 60000;
   writeFileSync(path.join(out, 'quality.json'), `${JSON.stringify(quality, null, 2)}\n`);
+}
+
+/** Detection quality on held-out scenes, base vs novel categories: AP, AP50, valid format. */
+function measure(policy: TinyVlmPolicy, images: number, into: Record<string, unknown>): void {
+  for (const split of ['base', 'novel'] as const) {
+    const categories = split === 'base' ? [...baseCategories] : [...novelCategories];
+    const result = evaluateDetection(policy, heldOutImages(images, split, 900_000_000), categories, {
+      maxNewTokens: 150,
+    });
+    into[split] = {
+      ap: result.stats[0],
+      ap50: result.stats[1],
+      formatOk: result.formatOk,
+      ap50PerCategory: result.ap50PerCategory,
+      answers: result.answers,
+    };
+    console.log(
+      `${split}: AP ${result.stats[0]!.toFixed(3)} AP50 ${result.stats[1]!.toFixed(3)} format ${(100 * result.formatOk).toFixed(1)}% (${result.answers} answers)`,
+    );
+  }
 }
 
 main().catch((error: unknown) => {

@@ -24,12 +24,14 @@ export interface SftOptions {
 }
 
 /** Where batches come from: the same (step, size) always gives the same batch. */
-export interface ExampleSource {
-  batch(step: number, size: number): SftExample[];
+export interface BatchSource<T> {
+  batch(step: number, size: number): T[];
 }
 
+export type ExampleSource = BatchSource<SftExample>;
+
 /** Batches from a fixed list: each epoch a seeded shuffle, batches taken in order across epochs. */
-export function listSource(examples: SftExample[], seed: number): ExampleSource {
+export function listSource<T>(examples: T[], seed: number): BatchSource<T> {
   if (examples.length === 0) throw new Error('no training examples');
   const orders = new Map<number, number[]>();
   const order = (epoch: number) => {

@@ -4,17 +4,21 @@
  *
  *   node out/main/trainer.js --run ID --data DIR [--resume]
  *
- * It reads the run's config from the workspace, trains, writes metrics in batched transactions
- * and a row per checkpoint, and reports progress over IPC when it has a parent. SIGTERM or a
- * `{type: 'stop'}` message checkpoints and exits; a kill loses only the steps since the last
- * checkpoint (resuming rolls back what was logged after it).
+ * It reads the run's config from the workspace, trains (SFT or GRPO), writes metrics in batched
+ * transactions, GRPO's rollouts one transaction per step, a row per checkpoint, and reports
+ * progress over IPC when it has a parent. SIGTERM or a `{type: 'stop'}` message checkpoints and
+ * exits; a kill loses only the steps since the last checkpoint (resuming rolls back what was
+ * logged after it).
  */
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { UserError } from '../../shared/errors';
 import { initEngine } from '../engine';
 import { TinyVlmPolicy } from '../models/tiny-vlm/policy';
-import { openStore, workspaceDbPath } from '../store/db';
+import { checkRewardWeights, taskRewards } from '../rewards/registry';
+import { openStore, workspaceDbPath, type Db } from '../store/db';
+import { insertRollouts } from '../store/rollouts';
 import {
   addCheckpoint,
   getRun,
@@ -24,8 +28,9 @@ import {
   type MetricPoint,
 } from '../store/runs';
 import { latestCheckpoint } from './checkpoint';
-import { parseConfig, sftConfigSchema } from './config';
-import { detectionExamples, loadDataset } from './datasetExamples';
+import { grpoConfigSchema, parseConfig, sftConfigSchema } from './config';
+import { detectionExamples, detectionPrompts, loadDataset } from './datasetExamples';
+import { NonFiniteGrpoLoss, runGrpo } from './grpo/trainer';
 import { listSource, NonFiniteLossError, runSft } from './sftRun';
 
 export type TrainerMessage =
@@ -38,6 +43,7 @@ export type TrainerMessage =
       metrics: Record<string, number>;
       etaSeconds: number | null;
     }
+  | { type: 'warning'; runId: number; message: string }
   | { type: 'finished'; runId: number; status: 'completed' | 'failed' | 'cancelled'; error: string | null };
 
 const send = (message: TrainerMessage) => {
@@ -48,13 +54,156 @@ const send = (message: TrainerMessage) => {
 function describeFailure(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   if (/out of memory|\bOOM\b|Cannot allocate|allocation failed|Array buffer allocation/i.test(message)) {
-    return `out of memory: ${message.split('\n')[0]} — lower batchSize, or use LoRA, and resume.`;
+    return `out of memory: ${message.split('\n')[0]} — lower batchSize (or promptsPerStep), or use LoRA, and resume.`;
   }
   return message;
 }
 
 export function runDir(dataDir: string, runId: number): string {
   return path.join(dataDir, 'runs', String(runId));
+}
+
+interface Job {
+  db: Db;
+  runId: number;
+  root: string;
+  resume: boolean;
+  fromStep: number;
+  backend: string;
+  shouldStop(): boolean;
+}
+
+/** Metrics in batched transactions: flushed every 40 points and at each checkpoint. */
+function metricWriter(job: Job) {
+  let pending: MetricPoint[] = [];
+  const flush = () => {
+    insertMetrics(job.db, job.runId, pending);
+    pending = [];
+  };
+  return {
+    add(step: number, metrics: Record<string, number>) {
+      for (const [key, value] of Object.entries(metrics)) pending.push({ step, key, value });
+      if (pending.length >= 40) flush();
+    },
+    flush,
+  };
+}
+
+function started(job: Job, totalSteps: number): number {
+  setRunStatus(job.db, job.runId, 'running');
+  send({ type: 'started', runId: job.runId, backend: job.backend, totalSteps, fromStep: job.fromStep });
+  return Date.now();
+}
+
+function progress(
+  job: Job,
+  startedAt: number,
+  step: number,
+  steps: number,
+  metrics: Record<string, number>,
+): void {
+  const done = step - job.fromStep;
+  const eta = done > 0 ? (((Date.now() - startedAt) / 1000) * (steps - step)) / done : null;
+  send({ type: 'progress', runId: job.runId, step, totalSteps: steps, metrics, etaSeconds: eta });
+}
+
+function trainSft(job: Job, raw: unknown) {
+  const config = parseConfig(sftConfigSchema, raw, `run ${job.runId}`);
+  const loaded = loadDataset(job.db, config.dataset, config.split);
+  const categories = config.categories ?? loaded.categories.map((c) => c.name);
+  const examples = detectionExamples(loaded.images, categories, config.thinkTemplate);
+  const policy = TinyVlmPolicy.load(path.resolve(config.model), { lora: config.lora, seed: config.seed });
+  const metrics = metricWriter(job);
+  const startedAt = started(job, config.steps);
+  const { step } = runSft(
+    policy,
+    listSource(examples, config.seed),
+    {
+      steps: config.steps,
+      batchSize: config.batchSize,
+      lr: config.learningRate,
+      warmupSteps: config.warmupSteps,
+      schedule: config.schedule,
+      weightDecay: config.weightDecay,
+      maxGradNorm: config.maxGradNorm,
+      seed: config.seed,
+      trainThink: config.trainThink,
+      checkpointEvery: config.checkpointEvery,
+    },
+    {
+      checkpointRoot: job.root,
+      resume: job.resume,
+      shouldStop: job.shouldStop,
+      onStep(s, m) {
+        metrics.add(s, { ...m });
+        progress(job, startedAt, s, config.steps, { ...m });
+      },
+      onCheckpoint(s, dir) {
+        metrics.flush();
+        addCheckpoint(job.db, { runId: job.runId, step: s, path: dir });
+      },
+    },
+  );
+  metrics.flush();
+  return { step, steps: config.steps, policy };
+}
+
+function trainGrpo(job: Job, raw: unknown) {
+  const config = parseConfig(grpoConfigSchema, raw, `run ${job.runId}`);
+  const rewards = config.rewards ?? taskRewards.detection;
+  checkRewardWeights(rewards);
+  const loaded = loadDataset(job.db, config.dataset, config.split);
+  const categories = config.categories ?? loaded.categories.map((c) => c.name);
+  const modelDir = path.resolve(config.model);
+  const policy = TinyVlmPolicy.load(modelDir, { lora: config.lora, seed: config.seed });
+  const prompts = detectionPrompts(loaded.images, categories, policy.frame);
+  // The reference: the base with adapters off for LoRA, else a frozen copy; none when β = 0.
+  const reference =
+    config.beta === 0
+      ? null
+      : config.lora
+        ? 'adapters-off'
+        : TinyVlmPolicy.load(modelDir, { seed: config.seed });
+  const metrics = metricWriter(job);
+  const startedAt = started(job, config.steps);
+  try {
+    const { step } = runGrpo(
+      policy,
+      reference,
+      listSource(prompts, config.seed),
+      { ...config, epsilonHigh: config.epsilonHigh ?? config.epsilon, rewards },
+      {
+        checkpointRoot: job.root,
+        resume: job.resume,
+        shouldStop: job.shouldStop,
+        onStep(s, report) {
+          const storing = performance.now();
+          insertRollouts(job.db, job.runId, report.rollouts);
+          const flags = Object.fromEntries(
+            report.warnings.map((w) => [`warnings/${w.split(': ')[1]?.split(' ')[0] ?? 'other'}`, 1]),
+          );
+          metrics.add(s, {
+            ...report.metrics,
+            ...flags,
+            'time/sampling': report.timings.sampling,
+            'time/scoring': report.timings.scoring,
+            'time/update': report.timings.update,
+            'time/store': (performance.now() - storing) / 1000,
+          });
+          for (const message of report.warnings) send({ type: 'warning', runId: job.runId, message });
+          progress(job, startedAt, s, config.steps, report.metrics);
+        },
+        onCheckpoint(s, dir) {
+          metrics.flush();
+          addCheckpoint(job.db, { runId: job.runId, step: s, path: dir });
+        },
+      },
+    );
+    metrics.flush();
+    return { step, steps: config.steps, policy };
+  } finally {
+    if (reference && reference !== 'adapters-off') reference.dispose();
+  }
 }
 
 async function main(): Promise<number> {
@@ -73,65 +222,23 @@ async function main(): Promise<number> {
   process.on('message', (m: { type?: string }) => m?.type === 'stop' && stop());
   process.on('disconnect', stop);
   try {
-    const config = parseConfig(sftConfigSchema, run.config, `run ${runId}`);
     const engine = await initEngine();
-    const loaded = loadDataset(db, config.dataset, config.split);
-    const categories = config.categories ?? loaded.categories.map((c) => c.name);
-    const examples = detectionExamples(loaded.images, categories, config.thinkTemplate);
-    const policy = TinyVlmPolicy.load(path.resolve(config.model), { lora: config.lora, seed: config.seed });
     const root = path.join(runDir(dataDir, runId), 'checkpoints');
     const last = values.resume ? latestCheckpoint(root) : undefined;
     const fromStep = last ? Number(/step-(\d+)$/.exec(last)![1]) : 0;
     rollBackRunAfter(db, runId, fromStep);
-    setRunStatus(db, runId, 'running');
-    send({ type: 'started', runId, backend: engine.backend, totalSteps: config.steps, fromStep });
-    let pending: MetricPoint[] = [];
-    const flush = () => {
-      insertMetrics(db, runId, pending);
-      pending = [];
+    const job: Job = {
+      db,
+      runId,
+      root,
+      resume: !!values.resume,
+      fromStep,
+      backend: engine.backend,
+      shouldStop: () => stopping,
     };
-    const startedAt = Date.now();
-    const { step } = runSft(
-      policy,
-      listSource(examples, config.seed),
-      {
-        steps: config.steps,
-        batchSize: config.batchSize,
-        lr: config.learningRate,
-        warmupSteps: config.warmupSteps,
-        schedule: config.schedule,
-        weightDecay: config.weightDecay,
-        maxGradNorm: config.maxGradNorm,
-        seed: config.seed,
-        trainThink: config.trainThink,
-        checkpointEvery: config.checkpointEvery,
-      },
-      {
-        checkpointRoot: root,
-        resume: values.resume,
-        shouldStop: () => stopping,
-        onStep(s, m) {
-          for (const [key, value] of Object.entries(m)) pending.push({ step: s, key, value });
-          if (pending.length >= 40) flush();
-          const done = s - fromStep;
-          const eta = done > 0 ? (((Date.now() - startedAt) / 1000) * (config.steps - s)) / done : null;
-          send({
-            type: 'progress',
-            runId,
-            step: s,
-            totalSteps: config.steps,
-            metrics: { ...m },
-            etaSeconds: eta,
-          });
-        },
-        onCheckpoint(s, dir) {
-          flush();
-          addCheckpoint(db, { runId, step: s, path: dir });
-        },
-      },
-    );
-    flush();
-    if (step < config.steps) {
+    const { step, steps, policy } =
+      run.kind === 'grpo' ? trainGrpo(job, run.config) : trainSft(job, run.config);
+    if (step < steps) {
       setRunStatus(db, runId, 'cancelled');
       send({ type: 'finished', runId, status: 'cancelled', error: null });
       return 0;
@@ -141,14 +248,12 @@ async function main(): Promise<number> {
     send({ type: 'finished', runId, status: 'completed', error: null });
     return 0;
   } catch (error) {
-    const message =
-      error instanceof UserError || error instanceof NonFiniteLossError
-        ? error.message
-        : describeFailure(error);
+    const expected =
+      error instanceof UserError || error instanceof NonFiniteLossError || error instanceof NonFiniteGrpoLoss;
+    const message = expected ? (error as Error).message : describeFailure(error);
     setRunStatus(db, runId, 'failed', message);
     send({ type: 'finished', runId, status: 'failed', error: message });
-    if (!(error instanceof UserError) && !(error instanceof NonFiniteLossError))
-      console.error(error instanceof Error ? error.stack : error);
+    if (!expected) console.error(error instanceof Error ? error.stack : error);
     return 1;
   } finally {
     db.close();

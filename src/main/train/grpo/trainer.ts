@@ -18,6 +18,7 @@ import type { RolloutInput } from '../../store/rollouts';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../checkpoint';
 import { AdamW, clipByGlobalNorm, learningRate } from '../optimizer';
 import { gradients } from '../sft';
+import type { BatchSource } from '../sftRun';
 import { groupAdvantages, type ScaleRewards } from './advantages';
 import { grpoLoss, tokenStatistics, type LossType } from './loss';
 import { rolloutMetrics, TrainingWatch } from './metrics';
@@ -33,9 +34,7 @@ export interface GrpoPrompt {
 }
 
 /** The same step always gets the same prompts. */
-export interface PromptSource {
-  batch(step: number, size: number): GrpoPrompt[];
-}
+export type PromptSource = BatchSource<GrpoPrompt>;
 
 export interface GrpoOptions {
   steps: number;
