@@ -5,8 +5,11 @@
 import { parseArgs } from 'node:util';
 import pkg from '../../package.json';
 import { UsageError, type Command, type Values } from './commands/command';
+import { compareCommand } from './commands/compare';
 import { doctorCommand } from './commands/doctor';
+import { evalCommand } from './commands/eval';
 import { evalMapCommand } from './commands/evalMap';
+import { experimentCommand } from './commands/experiment';
 import { rewardCommand } from './commands/reward';
 import { serveCommand } from './commands/serve';
 import { synthCommand } from './commands/synth';
@@ -18,6 +21,9 @@ const commands: Record<string, Command> = {
   'eval-map': evalMapCommand,
   synth: synthCommand,
   train: trainCommand,
+  eval: evalCommand,
+  experiment: experimentCommand,
+  compare: compareCommand,
   doctor: doctorCommand,
 };
 

@@ -91,3 +91,26 @@ export function countPredictions(db: Database, evaluationId: number): number {
     evaluationId,
   )!.n;
 }
+
+/** A run's newest evaluation: its own, or that of its newest evaluation child run. */
+export function latestEvaluationOfRun(db: Database, runId: number): Evaluation | undefined {
+  const row = prepare<{ id: number }>(
+    db,
+    `SELECT e.id FROM evaluation e JOIN run r ON r.id = e.run_id
+     WHERE r.id = ? OR (r.parent_run_id = ? AND r.kind = 'eval') ORDER BY e.id DESC LIMIT 1`,
+  ).get(runId, runId);
+  return row && getEvaluation(db, row.id);
+}
+
+/** The evaluation and all its predictions in one transaction: a report never sees half of it. */
+export function saveEvaluation(
+  db: Database,
+  input: EvaluationInput,
+  predictions: readonly PredictionInput[],
+): number {
+  return transaction(db, () => {
+    const id = addEvaluation(db, input);
+    insertPredictions(db, id, predictions);
+    return id;
+  });
+}

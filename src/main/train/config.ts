@@ -13,6 +13,8 @@ export const sftConfigSchema = z
     dataset: z.string().min(1),
     /** A split of that dataset; all its images when absent. */
     split: z.string().min(1).optional(),
+    /** The split `vrft eval --run` evaluates on when not told otherwise. */
+    evalSplit: z.string().min(1).optional(),
     /** Folder of the base model (config.json, model.safetensors, tokenizer.json). */
     model: z.string().min(1).default('resources/models/tiny-vlm-base'),
     /** Categories asked of every image; all the dataset's categories when absent. */
@@ -41,6 +43,7 @@ export const grpoConfigSchema = z
   .object({
     dataset: z.string().min(1),
     split: z.string().min(1).optional(),
+    evalSplit: z.string().min(1).optional(),
     model: z.string().min(1).default('resources/models/tiny-vlm-base'),
     categories: z.array(z.string().min(1)).min(1).optional(),
     steps: z.number().int().min(1).max(1_000_000),
@@ -71,6 +74,19 @@ export const grpoConfigSchema = z
   .strict();
 
 export type GrpoConfig = z.output<typeof grpoConfigSchema>;
+
+/** Detection evaluation: every category asked of every image of the split, greedy decoding. */
+export const evalConfigSchema = z
+  .object({
+    dataset: z.string().min(1),
+    split: z.string().min(1).optional(),
+    model: z.string().min(1).default('resources/models/tiny-vlm-base'),
+    categories: z.array(z.string().min(1)).min(1).optional(),
+    maxNewTokens: z.number().int().min(1).max(4096).default(200),
+  })
+  .strict();
+
+export type EvalConfig = z.output<typeof evalConfigSchema>;
 
 export class ConfigError extends Error {}
 

@@ -28,6 +28,8 @@ export interface LoadedDataset {
   dataset: Dataset;
   splitId: number | null;
   categories: Category[];
+  /** Categories with at least one box in the dataset: what is asked when a run does not say. */
+  categoriesInUse: string[];
   images: DatasetImage[];
 }
 

@@ -17,7 +17,17 @@ export interface EvalImage {
   boxes: { category: string; box: Box }[];
 }
 
+export interface EvalPrediction {
+  /** Index into the evaluated images. */
+  image: number;
+  category: string;
+  box: Box | null;
+  score: number | null;
+  completion: string;
+}
+
 export interface DetectionEvaluation {
+  predictions: EvalPrediction[];
   stats: number[];
   perCategoryAP: Record<string, number>;
   ap50PerCategory: Record<string, number>;
@@ -46,6 +56,7 @@ export function evaluateDetection(
     }),
   );
   const detections: CocoDetection[] = [];
+  const predictions: EvalPrediction[] = [];
   let formatOk = 0;
   let answers = 0;
   const total = images.length * categories.length;
@@ -96,6 +107,7 @@ export function evaluateDetection(
     ap50PerCategory[name] = one.stats[1]!;
   });
   return {
+    predictions,
     stats: result.stats,
     perCategoryAP,
     ap50PerCategory,

@@ -28,7 +28,10 @@ import {
   type MetricPoint,
 } from '../store/runs';
 import { latestCheckpoint } from './checkpoint';
-import { grpoConfigSchema, parseConfig, sftConfigSchema } from './config';
+import { runDir } from './runFiles';
+import { saveEvaluation } from '../store/evaluations';
+import { evalConfigSchema, grpoConfigSchema, parseConfig, sftConfigSchema } from './config';
+import { evaluateDetection } from './evaluateDetection';
 import { detectionExamples, detectionPrompts, loadDataset } from './datasetExamples';
 import { NonFiniteGrpoLoss, runGrpo } from './grpo/trainer';
 import { listSource, NonFiniteLossError, runSft } from './sftRun';
@@ -57,10 +60,6 @@ function describeFailure(error: unknown): string {
     return `out of memory: ${message.split('\n')[0]} — lower batchSize (or promptsPerStep), or use LoRA, and resume.`;
   }
   return message;
-}
-
-export function runDir(dataDir: string, runId: number): string {
-  return path.join(dataDir, 'runs', String(runId));
 }
 
 interface Job {
@@ -110,7 +109,7 @@ function progress(
 function trainSft(job: Job, raw: unknown) {
   const config = parseConfig(sftConfigSchema, raw, `run ${job.runId}`);
   const loaded = loadDataset(job.db, config.dataset, config.split);
-  const categories = config.categories ?? loaded.categories.map((c) => c.name);
+  const categories = config.categories ?? loaded.categoriesInUse;
   const examples = detectionExamples(loaded.images, categories, config.thinkTemplate);
   const policy = TinyVlmPolicy.load(path.resolve(config.model), { lora: config.lora, seed: config.seed });
   const metrics = metricWriter(job);
@@ -153,7 +152,7 @@ function trainGrpo(job: Job, raw: unknown) {
   const rewards = config.rewards ?? taskRewards.detection;
   checkRewardWeights(rewards);
   const loaded = loadDataset(job.db, config.dataset, config.split);
-  const categories = config.categories ?? loaded.categories.map((c) => c.name);
+  const categories = config.categories ?? loaded.categoriesInUse;
   const modelDir = path.resolve(config.model);
   const policy = TinyVlmPolicy.load(modelDir, { lora: config.lora, seed: config.seed });
   const prompts = detectionPrompts(loaded.images, categories, policy.frame);
@@ -206,6 +205,50 @@ function trainGrpo(job: Job, raw: unknown) {
   }
 }
 
+/** Evaluation: detection AP of the model on the split, stored with every prediction. */
+function evaluateRun(job: Job, raw: unknown) {
+  const config = parseConfig(evalConfigSchema, raw, `run ${job.runId}`);
+  const loaded = loadDataset(job.db, config.dataset, config.split);
+  const categories = config.categories ?? loaded.categoriesInUse;
+  const policy = TinyVlmPolicy.load(path.resolve(config.model));
+  const total = loaded.images.length * categories.length;
+  const startedAt = started(job, total);
+  const result = evaluateDetection(policy, loaded.images, categories, {
+    maxNewTokens: config.maxNewTokens,
+    onProgress: (done) => progress(job, startedAt, done, total, {}),
+  });
+  const categoryId = new Map(loaded.categories.map((c) => [c.name, c.id]));
+  const perCategory = Object.fromEntries(
+    categories.map((name) => [
+      name,
+      { ap: result.perCategoryAP[name]!, ap50: result.ap50PerCategory[name]! },
+    ]),
+  );
+  const names = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl'];
+  saveEvaluation(
+    job.db,
+    {
+      runId: job.runId,
+      splitId: loaded.splitId,
+      metrics: {
+        ...Object.fromEntries(names.map((n, i) => [n, result.stats[i]!])),
+        formatOk: result.formatOk,
+        answers: result.answers,
+      },
+      perCategory,
+    },
+    result.predictions.map((p) => ({
+      imageId: loaded.images[p.image]!.imageId,
+      categoryId: categoryId.get(p.category) ?? null,
+      box: p.box,
+      score: p.score,
+      completion: p.completion,
+    })),
+  );
+  policy.dispose();
+  return { step: total, steps: total, policy: undefined };
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: { run: { type: 'string' }, data: { type: 'string' }, resume: { type: 'boolean' } },
@@ -236,14 +279,14 @@ async function main(): Promise<number> {
       backend: engine.backend,
       shouldStop: () => stopping,
     };
-    const { step, steps, policy } =
-      run.kind === 'grpo' ? trainGrpo(job, run.config) : trainSft(job, run.config);
+    const kinds = { grpo: trainGrpo, sft: trainSft, eval: evaluateRun } as const;
+    const { step, steps, policy } = kinds[run.kind](job, run.config);
     if (step < steps) {
       setRunStatus(db, runId, 'cancelled');
       send({ type: 'finished', runId, status: 'cancelled', error: null });
       return 0;
     }
-    policy.save(path.join(runDir(dataDir, runId), 'model'), { run: String(runId) });
+    policy?.save(path.join(runDir(dataDir, runId), 'model'), { run: String(runId) });
     setRunStatus(db, runId, 'completed');
     send({ type: 'finished', runId, status: 'completed', error: null });
     return 0;

@@ -1,0 +1,109 @@
+import path from 'node:path';
+import { defaultDataDir } from '../host/paths';
+import { getDataset } from '../store/datasets';
+import { openStore, workspaceDbPath, type Db } from '../store/db';
+import { latestEvaluationOfRun, type Evaluation } from '../store/evaluations';
+import { getRun } from '../store/runs';
+import { runDir } from '../train/runFiles';
+import { requiredString, UsageError, type Command, type Values } from './command';
+import { createCheckedRun, superviseRun } from './runs';
+
+export function formatEvaluation(e: Evaluation): string {
+  const m = e.metrics;
+  const lines = [
+    `AP ${m.AP?.toFixed(3)}  AP50 ${m.AP50?.toFixed(3)}  AP75 ${m.AP75?.toFixed(3)}  AR100 ${m.AR100?.toFixed(3)}  valid format ${(100 * (m.formatOk ?? 0)).toFixed(1)}%`,
+  ];
+  for (const [name, c] of Object.entries(e.perCategory)) {
+    lines.push(
+      `  ${name.padEnd(16)} AP ${c.ap === -1 ? '  –  ' : c.ap!.toFixed(3)}  AP50 ${c.ap50 === -1 ? '  –  ' : c.ap50!.toFixed(3)}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Runs an evaluation in the trainer process and returns its stored result. */
+export async function evaluate(
+  db: Db,
+  dataDir: string,
+  request: {
+    dataset: string;
+    split?: string;
+    model: string;
+    categories?: string[];
+    parentRunId?: number | null;
+  },
+): Promise<{ runId: number; evaluation: Evaluation }> {
+  const { parentRunId = null, ...config } = request;
+  const runId = createCheckedRun(db, { kind: 'eval', config, parentRunId }, 'vrft eval');
+  const code = await superviseRun(runId, dataDir, false);
+  const evaluation = latestEvaluationOfRun(db, runId);
+  if (code !== 0 || !evaluation) throw new Error(`evaluation run ${runId} did not finish`);
+  return { runId, evaluation };
+}
+
+async function evalCommandRun(values: Values): Promise<number> {
+  const dataDir = path.resolve(typeof values.data === 'string' ? values.data : defaultDataDir());
+  const categories =
+    typeof values.categories === 'string' ? values.categories.split(',').map((c) => c.trim()) : undefined;
+  const db = openStore(workspaceDbPath(dataDir));
+  try {
+    let request;
+    if (typeof values.run === 'string') {
+      const run = getRun(db, Number(values.run));
+      if (!run) throw new UsageError(`--run: there is no run ${values.run} in ${dataDir}`);
+      if (run.kind === 'eval') throw new UsageError(`run ${run.id} is itself an evaluation`);
+      if (run.status !== 'completed')
+        throw new UsageError(
+          `run ${run.id} is ${run.status}: finish it first (vrft train --resume ${run.id})`,
+        );
+      const split =
+        typeof values.split === 'string' ? values.split : (run.config.evalSplit as string | undefined);
+      if (!split)
+        throw new UsageError(
+          '--split NAME: which split to evaluate on (the run does not name an evaluation split)',
+        );
+      const dataset = getDataset(db, run.datasetId ?? -1);
+      if (!dataset) throw new UsageError(`run ${run.id}'s dataset no longer exists`);
+      request = {
+        dataset: dataset.name,
+        split,
+        model: path.join(runDir(dataDir, run.id), 'model'),
+        categories,
+        parentRunId: run.id,
+      };
+    } else {
+      const model = requiredString(values, 'model');
+      request = {
+        dataset: requiredString(values, 'dataset'),
+        split: typeof values.split === 'string' ? values.split : undefined,
+        model,
+        categories,
+      };
+    }
+    const { runId, evaluation } = await evaluate(db, dataDir, request);
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify(evaluation)}\n`
+        : `evaluation run ${runId}\n${formatEvaluation(evaluation)}`,
+    );
+    return 0;
+  } finally {
+    db.close();
+  }
+}
+
+export const evalCommand: Command = {
+  summary: "evaluate a run's model (or a model folder) on a split: COCO box AP per category",
+  usage:
+    'vrft eval --run ID [--split NAME] [--categories a,b] [--data DIR] [--json] | vrft eval --model DIR --dataset NAME [--split NAME] [--data DIR] [--json]',
+  flags: {
+    run: { type: 'string' },
+    model: { type: 'string' },
+    dataset: { type: 'string' },
+    split: { type: 'string' },
+    categories: { type: 'string' },
+    data: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  run: evalCommandRun,
+};

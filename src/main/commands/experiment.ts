@@ -1,0 +1,184 @@
+/**
+ * `vrft experiment`: SFT vs RFT on the same few-shot split with the same budget — the base model,
+ * an SFT run and a GRPO run each evaluated on the same evaluation split (every category asked of
+ * every image), then one per-category table like Visual-RFT's. `--demo` makes everything itself:
+ * ShapeWorld novel-category detection, a 4-shot split, and the shipped base model.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../../shared/errors';
+import { importShapeWorld, writeShapeWorld } from '../data/shapeworld';
+import { createFewShotSplits } from '../data/splits';
+import { defaultDataDir } from '../host/paths';
+import { findDatasetByName } from '../store/datasets';
+import { openStore, workspaceDbPath, type Db } from '../store/db';
+import { findSplit } from '../store/splits';
+import { runDir } from '../train/runFiles';
+import { UsageError, type Command, type Values } from './command';
+import { compare, formatComparison, type ComparedColumn } from './compare';
+import { evaluate } from './eval';
+import { createCheckedRun, superviseRun } from './runs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The shipped base model, wherever vrft is installed. */
+export const builtInModel = path.resolve(here, '../../resources/models/tiny-vlm-base');
+
+function int(values: Values, flag: string, fallback?: number): number {
+  const raw = values[flag];
+  if (raw === undefined && fallback !== undefined) return fallback;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !Number.isInteger(n) || n < 0)
+    throw new UsageError(`--${flag} wants a whole number, got "${String(raw)}"`);
+  return n;
+}
+
+/** The demo's data: ShapeWorld novel-category detection, imported once per seed. */
+function demoDataset(db: Db, dataDir: string, seed: number): string {
+  const name = `shapeworld-novel-demo-${seed}`;
+  if (findDatasetByName(db, name)) return name;
+  const dir = path.join(dataDir, 'datasets', name);
+  writeShapeWorld({ task: 'detection', images: 60, seed, out: dir, split: 'novel' });
+  importShapeWorld(db, { datasetName: name, dir });
+  return name;
+}
+
+async function train(
+  db: Db,
+  dataDir: string,
+  kind: 'sft' | 'grpo',
+  config: Record<string, unknown> & { dataset: string; model: string },
+): Promise<number> {
+  const runId = createCheckedRun(db, { kind, config }, `vrft experiment (${kind})`);
+  if ((await superviseRun(runId, dataDir, false)) !== 0)
+    throw new Error(`the ${kind} run ${runId} failed; see vrft train --resume ${runId}`);
+  return runId;
+}
+
+async function experiment(values: Values): Promise<number> {
+  const dataDir = path.resolve(typeof values.data === 'string' ? values.data : defaultDataDir());
+  const steps = int(values, 'steps', 200);
+  const seed = int(values, 'seed', 0);
+  const demo = values.demo === true;
+  const model = demo
+    ? builtInModel
+    : typeof values.base === 'string'
+      ? path.resolve(values.base)
+      : builtInModel;
+  if (!existsSync(path.join(model, 'config.json')))
+    throw new UsageError(`--base ${model} is not a model folder (no config.json there)`);
+  const db = openStore(workspaceDbPath(dataDir));
+  try {
+    const dataset = demo
+      ? demoDataset(db, dataDir, seed)
+      : typeof values.dataset === 'string'
+        ? values.dataset
+        : undefined;
+    if (!dataset) throw new UsageError('--dataset NAME is required (or --demo)');
+    const found = findDatasetByName(db, dataset);
+    if (!found) throw new UsageError(`there is no dataset named "${dataset}" in ${dataDir}`);
+    let trainSplit: string;
+    let evalSplit: string;
+    if (typeof values.split === 'string') {
+      trainSplit = values.split;
+      evalSplit = typeof values['eval-split'] === 'string' ? values['eval-split'] : `${trainSplit}-eval`;
+      if (!findSplit(db, found.id, trainSplit))
+        throw new UsageError(`dataset "${dataset}" has no split "${trainSplit}"`);
+      if (!findSplit(db, found.id, evalSplit))
+        throw new UsageError(
+          `dataset "${dataset}" has no evaluation split "${evalSplit}": name it with --eval-split`,
+        );
+    } else {
+      const k = int(values, 'shots', demo ? 4 : undefined);
+      trainSplit = `${k}-shot-seed${seed}`;
+      evalSplit = `${trainSplit}-eval`;
+      if (!findSplit(db, found.id, trainSplit)) {
+        const drawn = createFewShotSplits(db, {
+          datasetId: found.id,
+          name: trainSplit,
+          k,
+          seed,
+          evalName: evalSplit,
+        });
+        process.stdout.write(
+          `split ${trainSplit}: ${Object.entries(drawn.perCategory)
+            .map(([c, n]) => `${c} ${n}`)
+            .join(', ')}\n`,
+        );
+      }
+    }
+    const common = { dataset, model, seed, steps, evalSplit };
+    process.stdout.write(
+      `experiment on "${dataset}": ${trainSplit} for training, ${evalSplit} for evaluation, ${steps} steps each\n`,
+    );
+    const base = await evaluate(db, dataDir, { dataset, split: evalSplit, model });
+    const sft = await train(db, dataDir, 'sft', {
+      ...common,
+      split: trainSplit,
+      batchSize: 4,
+      learningRate: 3e-4,
+      warmupSteps: Math.floor(steps / 20),
+      checkpointEvery: 25,
+    });
+    const sftEval = await evaluate(db, dataDir, {
+      dataset,
+      split: evalSplit,
+      model: path.join(runDir(dataDir, sft), 'model'),
+      parentRunId: sft,
+    });
+    const rft = await train(db, dataDir, 'grpo', {
+      ...common,
+      split: trainSplit,
+      promptsPerStep: 2,
+      numGenerations: 8,
+      temperature: 1,
+      maxCompletionLength: 160,
+      beta: 0.04,
+      learningRate: 2e-4,
+      warmupSteps: Math.floor(steps / 20),
+      checkpointEvery: 25,
+    });
+    const rftEval = await evaluate(db, dataDir, {
+      dataset,
+      split: evalSplit,
+      model: path.join(runDir(dataDir, rft), 'model'),
+      parentRunId: rft,
+    });
+    const columns: ComparedColumn[] = [
+      { label: 'base', runId: base.runId, evaluation: base.evaluation },
+      { label: 'SFT', runId: sft, evaluation: sftEval.evaluation },
+      { label: 'RFT', runId: rft, evaluation: rftEval.evaluation },
+    ];
+    const comparison = compare(columns);
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify({ dataset, trainSplit, evalSplit, steps, runs: { base: base.runId, sft, rft }, comparison })}\n`
+        : formatComparison(comparison),
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof UserError) throw new UsageError(error.message);
+    throw error;
+  } finally {
+    db.close();
+  }
+}
+
+export const experimentCommand: Command = {
+  summary: 'base vs SFT vs GRPO on one few-shot split: train both, evaluate all three, print the table',
+  usage:
+    'vrft experiment --dataset D (--split S [--eval-split E] | --shots K [--seed N]) [--base MODEL] [--steps N] [--data DIR] [--json] | vrft experiment --demo [--steps N]',
+  flags: {
+    dataset: { type: 'string' },
+    split: { type: 'string' },
+    'eval-split': { type: 'string' },
+    shots: { type: 'string' },
+    seed: { type: 'string' },
+    base: { type: 'string' },
+    steps: { type: 'string' },
+    data: { type: 'string' },
+    json: { type: 'boolean' },
+    demo: { type: 'boolean' },
+  },
+  run: experiment,
+};

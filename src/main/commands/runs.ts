@@ -1,0 +1,119 @@
+/**
+ * Runs from the command line: create a run row after checking what it names, run it in a trainer
+ * process, and show its progress (a bar on a TTY, plain lines otherwise).
+ */
+import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../../shared/errors';
+import type { Db } from '../store/db';
+import { modelForPath } from '../store/models';
+import { createRun, type RunKind } from '../store/runs';
+import { loadDataset } from '../train/datasetExamples';
+import type { TrainerMessage } from '../train/worker';
+import { UsageError } from './command';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function formatDuration(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return '…';
+  const s = Math.round(seconds);
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+/** Runs the trainer process for a run and shows its progress; resolves with the exit code. */
+export function superviseRun(runId: number, dataDir: string, resume: boolean): Promise<number> {
+  const trainer = path.join(here, 'trainer.js');
+  if (!existsSync(trainer))
+    throw new Error(`the trainer is not built (no ${trainer}): run \`npm run build\` first.`);
+  const child = fork(trainer, ['--run', String(runId), '--data', dataDir, ...(resume ? ['--resume'] : [])], {
+    stdio: 'inherit',
+  });
+  const tty = process.stdout.isTTY;
+  let lastLine = 0;
+  const interrupt = () => child.send({ type: 'stop' });
+  process.on('SIGINT', interrupt);
+  return new Promise((resolve) => {
+    let outcome = 1;
+    child.on('message', (m: TrainerMessage) => {
+      if (m.type === 'started') {
+        const from = m.fromStep ? `, resuming at step ${m.fromStep}` : '';
+        process.stdout.write(`run ${m.runId}: training ${m.totalSteps} steps on ${m.backend}${from}\n`);
+      } else if (m.type === 'progress') {
+        const reward = m.metrics.reward === undefined ? '' : `  reward ${m.metrics.reward.toFixed(3)}`;
+        const training = m.metrics.loss !== undefined;
+        const line = training
+          ? `step ${m.step}/${m.totalSteps}${reward}  loss ${m.metrics.loss!.toFixed(4)}  lr ${m.metrics.learning_rate?.toExponential(2)}  eta ${formatDuration(m.etaSeconds)}`
+          : `answered ${m.step}/${m.totalSteps}  eta ${formatDuration(m.etaSeconds)}`;
+        if (tty) {
+          const width = 24;
+          const filled = Math.round((width * m.step) / m.totalSteps);
+          process.stdout.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${line}   `);
+        } else if (
+          m.step - lastLine >= Math.max(1, Math.floor(m.totalSteps / 20)) ||
+          m.step === m.totalSteps
+        ) {
+          process.stdout.write(`${line}\n`);
+          lastLine = m.step;
+        }
+      } else if (m.type === 'warning') {
+        process.stdout.write(`${tty ? '\n' : ''}warning: ${m.message}\n`);
+      } else if (m.type === 'finished') {
+        if (tty) process.stdout.write('\n');
+        process.stdout.write(`run ${m.runId}: ${m.status}${m.error ? `: ${m.error}` : ''}\n`);
+        if (m.status === 'cancelled')
+          process.stdout.write(`resume it with: vrft train --resume ${m.runId}\n`);
+        outcome = m.status === 'failed' ? 1 : 0;
+      }
+    });
+    child.on('exit', (code, signal) => {
+      process.off('SIGINT', interrupt);
+      if (signal)
+        process.stderr.write(
+          `vrft: the trainer was killed (${signal}); resume with: vrft train --resume ${runId}\n`,
+        );
+      resolve(signal ? 1 : code === 0 ? outcome : (code ?? 1));
+    });
+  });
+}
+
+export interface RunRequest {
+  kind: RunKind;
+  config: { dataset: string; split?: string; model: string; categories?: string[]; seed?: number } & Record<
+    string,
+    unknown
+  >;
+  parentRunId?: number | null;
+  /** Where relative model paths are resolved from (the config file's folder). */
+  baseDir?: string;
+}
+
+/** Checks the dataset, split, categories and model a run names, then creates it (status queued). */
+export function createCheckedRun(db: Db, request: RunRequest, source: string): number {
+  const { config } = request;
+  const candidates = [path.resolve(request.baseDir ?? '.', config.model), path.resolve(config.model)];
+  const modelDir = candidates.find((dir) => existsSync(path.join(dir, 'config.json')));
+  if (!modelDir)
+    throw new UsageError(`${source}: "model" ${config.model} is not a model folder (no config.json there)`);
+  try {
+    const loaded = loadDataset(db, config.dataset, config.split);
+    const known = new Set(loaded.categories.map((c) => c.name));
+    const unknown = config.categories?.find((c) => !known.has(c));
+    if (unknown) throw new UsageError(`${source}: dataset "${config.dataset}" has no category "${unknown}"`);
+    return createRun(db, {
+      kind: request.kind,
+      datasetId: loaded.dataset.id,
+      splitId: loaded.splitId,
+      modelId: modelForPath(db, { name: path.basename(modelDir), kind: 'tiny-vlm', path: modelDir }),
+      parentRunId: request.parentRunId ?? null,
+      config: { ...config, model: modelDir },
+      seed: config.seed ?? null,
+    });
+  } catch (error) {
+    if (error instanceof UserError) throw new UsageError(error.message);
+    throw error;
+  }
+}
