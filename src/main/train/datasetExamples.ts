@@ -77,7 +77,10 @@ export function loadDataset(db: Db, name: string, splitName?: string): LoadedDat
       'invalid_input',
       `Dataset "${name}"${splitName ? ` split "${splitName}"` : ''} has no images.`,
     );
-  return { dataset, splitId, categories, images };
+  // In use across the whole dataset, not just the split, so a split asks about the same categories.
+  const used = new Set([...byImage.values()].flat().map((b) => b.category));
+  const categoriesInUse = categories.filter((c) => used.has(c.name)).map((c) => c.name);
+  return { dataset, splitId, categories, categoriesInUse, images };
 }
 
 export function detectionExamples(
