@@ -48,22 +48,21 @@ export function formatComparison(c: Comparison): string {
   const delta = (row: Record<string, { ap: number; ap50: number }>) => {
     const a = row[labels[0]!];
     const b = row[labels.at(-1)!];
-    if (!a || !b || a.ap50 < 0 || b.ap50 < 0) return '–'.padStart(14);
+    if (!a || !b || a.ap50 < 0 || b.ap50 < 0) return '  –';
     const d = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`;
-    return `${d(b.ap50 - a.ap50)} (${d(b.ap - a.ap)})`.padStart(14);
+    return `  ${d(b.ap50 - a.ap50)} (${d(b.ap - a.ap)})`;
   };
-  const header = `${'category'.padEnd(16)}${labels.map((l) => l.padStart(14)).join('')}${`Δ ${labels.at(-1)}−${labels[0]}`.padStart(14)}`;
+  const header = `${'category'.padEnd(16)}${labels.map((l) => l.padStart(14)).join('')}  Δ ${labels.at(-1)}−${labels[0]}`;
   const rows = Object.entries(c.categories)
     .filter(([, row]) => Object.values(row).some((v) => v.ap50 >= 0))
     .map(([name, row]) => `${name.padEnd(16)}${labels.map((l) => cell(row[l])).join('')}${delta(row)}`);
   const mean = `${'mean'.padEnd(16)}${labels.map((l) => cell(c.mean[l])).join('')}${delta(c.mean)}`;
-  return [
-    `AP50 (AP@[.5:.95]), in %; runs ${c.columns.map((x) => `${x.label} = ${x.runId}`).join(', ')}`,
-    header,
-    ...rows,
-    mean,
-    '',
-  ].join('\n');
+  const runs = c.columns.map((x) =>
+    x.label.endsWith(` ${x.runId}`)
+      ? `run ${x.runId} (${x.label.split(' ')[0]})`
+      : `${x.label} = run ${x.runId}`,
+  );
+  return [`AP50 (AP@[.5:.95]) in %, per category; ${runs.join(', ')}`, header, ...rows, mean, ''].join('\n');
 }
 
 async function compareCommandRun(values: Values, positionals: string[]): Promise<number> {

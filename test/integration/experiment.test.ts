@@ -1,0 +1,155 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore, workspaceDbPath } from '../../src/main/store/db';
+import { latestEvaluationOfRun } from '../../src/main/store/evaluations';
+import { countRollouts } from '../../src/main/store/rollouts';
+import { getRun, listMetrics } from '../../src/main/store/runs';
+import { saveTinyModel } from '../support/tinyModel';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'vrft-experiment-'));
+const model = path.join(dir, 'model');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+beforeAll(() => saveTinyModel(model));
+
+function vrft(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/vrft.js', ...args], { encoding: 'utf8', timeout: 180_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function workspace(name: string, images = 12): string {
+  const data = path.join(dir, name);
+  const out = vrft(
+    'synth',
+    '--task',
+    'detection',
+    '--images',
+    String(images),
+    '--seed',
+    '5',
+    '--size',
+    '64',
+    '--split',
+    'novel',
+    '--out',
+    path.join(data, 'sw'),
+    '--dataset',
+    'shapes',
+    '--data',
+    data,
+  );
+  expect(out.code, out.stderr).toBe(0);
+  return data;
+}
+
+describe('vrft experiment', { timeout: 180_000 }, () => {
+  it('evaluates the base, trains SFT and GRPO on one k-shot split, evaluates both, and tabulates', () => {
+    const data = workspace('ws-exp');
+    const { code, stdout, stderr } = vrft(
+      'experiment',
+      '--dataset',
+      'shapes',
+      '--shots',
+      '1',
+      '--seed',
+      '2',
+      '--steps',
+      '3',
+      '--base',
+      model,
+      '--data',
+      data,
+      '--json',
+    );
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+      trainSplit: string;
+      evalSplit: string;
+      runs: { base: number; sft: number; rft: number };
+      comparison: {
+        columns: { label: string }[];
+        categories: Record<string, Record<string, { ap50: number }>>;
+      };
+    };
+    expect(result.comparison.columns.map((c) => c.label)).toEqual(['base', 'SFT', 'RFT']);
+    expect(result.trainSplit).toBe('1-shot-seed2');
+    const db = openStore(workspaceDbPath(data));
+    try {
+      const sft = getRun(db, result.runs.sft)!;
+      const rft = getRun(db, result.runs.rft)!;
+      expect([sft.kind, rft.kind, sft.status, rft.status]).toEqual(['sft', 'grpo', 'completed', 'completed']);
+      expect(sft.splitId).toBe(rft.splitId); // the same split, the same budget
+      expect(sft.config.steps).toBe(rft.config.steps);
+      // Every rollout of every step: 3 steps × 2 prompts × 8 samples.
+      expect(countRollouts(db, rft.id)).toBe(48);
+      expect(listMetrics(db, rft.id, 'reward')).toHaveLength(3);
+      for (const id of [result.runs.base, sft.id, rft.id]) {
+        const e = latestEvaluationOfRun(db, id)!;
+        expect(e.metrics).toHaveProperty('AP50');
+        // Every category in use asked of every evaluation image: only the novel shapes here.
+        expect(Object.keys(e.perCategory).sort()).toEqual(['arrow', 'diamond', 'heart', 'hexagon', 'ring']);
+      }
+    } finally {
+      db.close();
+    }
+    const compared = vrft('compare', String(result.runs.sft), String(result.runs.rft), '--data', data);
+    expect(compared.code).toBe(0);
+    expect(compared.stdout).toMatch(/^category\s+sft \d+\s+grpo \d+\s+Δ/m);
+    expect(vrft('compare', '999', '1', '--data', data).code).toBe(2);
+    const again = vrft('eval', '--run', String(result.runs.rft), '--data', data);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^AP \d\.\d{3} +AP50/m);
+  });
+
+  it('a GRPO run killed mid-run resumes with every step logged once', async () => {
+    const data = workspace('ws-kill');
+    const config = path.join(dir, 'grpo.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        dataset: 'shapes',
+        model,
+        steps: 12,
+        promptsPerStep: 2,
+        numGenerations: 4,
+        maxCompletionLength: 40,
+        checkpointEvery: 3,
+        learningRate: 1e-3,
+      }),
+    );
+    const cli = spawn(process.execPath, [
+      'bin/vrft.js',
+      'train',
+      '--method',
+      'grpo',
+      '--config',
+      config,
+      '--data',
+      data,
+    ]);
+    const exited = new Promise((resolve) => cli.on('exit', resolve));
+    const db = openStore(workspaceDbPath(data));
+    await expect
+      .poll(() => listMetrics(db, 1, 'reward').length, { timeout: 60_000, interval: 20 })
+      .toBeGreaterThanOrEqual(5);
+    const trainer = readdirSync('/proc').find((p) => {
+      try {
+        const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+        return cmd.includes('trainer.js') && cmd.includes(data);
+      } catch {
+        return false;
+      }
+    });
+    process.kill(Number(trainer), 'SIGKILL');
+    await exited;
+    expect(listMetrics(db, 1, 'reward').length).toBeLessThan(12);
+    const resumed = vrft('train', '--resume', '1', '--data', data);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(listMetrics(db, 1, 'reward').map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(countRollouts(db, 1)).toBe(12 * 2 * 4);
+    expect(getRun(db, 1)?.status).toBe('completed');
+    db.close();
+  });
+});
