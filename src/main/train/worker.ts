@@ -186,6 +186,7 @@ function trainGrpo(job: Job, raw: unknown) {
             ...flags,
             'time/sampling': report.timings.sampling,
             'time/scoring': report.timings.scoring,
+            'time/reference': report.timings.reference,
             'time/update': report.timings.update,
             'time/store': (performance.now() - storing) / 1000,
           });

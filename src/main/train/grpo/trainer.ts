@@ -187,7 +187,8 @@ export interface GrpoStepReport {
   metrics: Record<string, number>;
   rollouts: RolloutInput[];
   warnings: string[];
-  timings: { sampling: number; scoring: number; update: number };
+  /** Seconds: sampling; rewards and advantages; reference log-probs; loss + backward + AdamW. */
+  timings: { sampling: number; scoring: number; reference: number; update: number };
 }
 
 export interface GrpoHooks {
@@ -240,6 +241,7 @@ export function runGrpo(
           o.numGenerations,
           o.scaleRewards,
         );
+        const rewarded = performance.now();
         const ref =
           o.beta > 0 && reference
             ? referenceLogProbs(reference, policy, prepared, samples, o.temperature, refPrepared)
@@ -301,7 +303,8 @@ export function runGrpo(
           warnings: watch.observe(step, metrics),
           timings: {
             sampling: (sampled - started) / 1000,
-            scoring: (scored - sampled) / 1000,
+            scoring: (rewarded - sampled) / 1000,
+            reference: (scored - rewarded) / 1000,
             update: (updated - scored) / 1000,
           },
         });
