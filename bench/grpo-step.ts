@@ -54,7 +54,7 @@ const rows: {
   total: number;
   tokens: number;
 }[] = [];
-runGrpo(
+await runGrpo(
   policy,
   reference,
   {

@@ -30,6 +30,26 @@ export const appInfo = z.object({
 });
 export type AppInfo = z.infer<typeof appInfo>;
 
+const runStatus = z.enum(['queued', 'running', 'paused', 'completed', 'failed', 'cancelled']);
+
+export const runSummary = z.object({
+  id,
+  kind: z.enum(['sft', 'grpo', 'eval']),
+  status: runStatus,
+  error: z.string().nullable(),
+  datasetId: z.number().int().nullable(),
+  parentRunId: z.number().int().nullable(),
+  /** Steps the run was configured for (answers, for an evaluation). */
+  steps: z.number().int().nullable(),
+  /** The last step with logged metrics. */
+  lastStep: z.number().int().nullable(),
+  createdAt: z.number(),
+  running: z.boolean(),
+});
+export type RunSummary = z.infer<typeof runSummary>;
+
+const runId = z.object({ id }).strict();
+
 export const calls = {
   'app.info': { input: z.object({}).strict(), output: appInfo },
   'datasets.list': { input: z.object({}).strict(), output: z.array(dataset) },
@@ -42,9 +62,20 @@ export const calls = {
     input: z.object({ id }).strict(),
     output: z.object({ deleted: z.literal(true) }),
   },
+  'runs.list': { input: z.object({}).strict(), output: z.array(runSummary) },
+  /** Creates a run from a config (validated as `vrft train` does) and starts it in a trainer process. */
+  'runs.start': {
+    input: z.object({ method: z.enum(['sft', 'grpo']), config: z.record(z.string(), z.unknown()) }).strict(),
+    output: z.object({ runId: id }),
+  },
+  'runs.pause': { input: runId, output: z.object({ ok: z.literal(true) }) },
+  'runs.resume': { input: runId, output: z.object({ ok: z.literal(true) }) },
+  'runs.cancel': { input: runId, output: z.object({ ok: z.literal(true) }) },
+  'runs.metrics': {
+    input: z.object({ id, keys: z.array(z.string()).max(64).optional() }).strict(),
+    output: z.record(z.string(), z.array(z.object({ step: z.number(), value: z.number() }))),
+  },
 } as const;
-
-const jobState = z.enum(['queued', 'running', 'paused', 'completed', 'failed', 'cancelled']);
 
 export const events = {
   'job.progress': z.object({
@@ -54,7 +85,7 @@ export const events = {
     metrics: z.record(z.string(), z.number()),
     etaSeconds: z.number().nonnegative().nullable(),
   }),
-  'job.state': z.object({ runId: id, state: jobState, error: z.string().nullable() }),
+  'job.state': z.object({ runId: id, state: runStatus, error: z.string().nullable() }),
   /** The tensor backend the trainer will use, once the host has found it. */
   'engine.ready': z.object({ backend: z.string(), notUsed: z.array(z.string()) }),
 } as const;

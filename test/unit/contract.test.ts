@@ -20,6 +20,12 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     'datasets.create': ({ name, description }) => ({ ...dataset, name, description }),
     'datasets.rename': ({ id, name }) => ({ ...dataset, id, name }),
     'datasets.delete': () => ({ deleted: true as const }),
+    'runs.list': () => [],
+    'runs.start': () => ({ runId: 1 }),
+    'runs.pause': () => ({ ok: true as const }),
+    'runs.resume': () => ({ ok: true as const }),
+    'runs.cancel': () => ({ ok: true as const }),
+    'runs.metrics': () => ({}),
     ...overrides,
   };
 }

@@ -71,10 +71,10 @@ const options: GrpoOptions = {
   rewards: { test_short: 1 },
 };
 
-function run(policy: TinyVlmPolicy, o: GrpoOptions, hooks = {}) {
+async function run(policy: TinyVlmPolicy, o: GrpoOptions, hooks = {}) {
   const rewards: number[] = [];
   const reference = TinyVlmPolicy.create(config, tokenizer, 1);
-  runGrpo(policy, reference, source, o, {
+  await runGrpo(policy, reference, source, o, {
     ...hooks,
     onStep: (_: number, r: { metrics: Record<string, number> }) => rewards.push(r.metrics.reward!),
   });
@@ -83,23 +83,29 @@ function run(policy: TinyVlmPolicy, o: GrpoOptions, hooks = {}) {
 }
 
 describe('GRPO trainer', { timeout: 120_000 }, () => {
-  it('raises the reward the registry gives', () => {
+  it('raises the reward the registry gives', async () => {
     const policy = TinyVlmPolicy.create(config, tokenizer, 1);
-    const rewards = run(policy, options);
+    const rewards = await run(policy, options);
     const first = rewards.slice(0, 8).reduce((a, b) => a + b) / 8;
     const last = rewards.slice(-8).reduce((a, b) => a + b) / 8;
     expect(last).toBeGreaterThan(first + 0.25);
     policy.dispose();
   });
 
-  it('logs TRL-named metrics, the rollouts of every group, and their advantages', () => {
+  it('logs TRL-named metrics, the rollouts of every group, and their advantages', async () => {
     const policy = TinyVlmPolicy.create(config, tokenizer, 1);
     const reports: {
       metrics: Record<string, number>;
       rollouts: { advantage: number; promptKey: string; sampleIndex: number }[];
     }[] = [];
     const reference = TinyVlmPolicy.create(config, tokenizer, 1);
-    runGrpo(policy, reference, source, { ...options, steps: 2 }, { onStep: (_s, r) => reports.push(r) });
+    await runGrpo(
+      policy,
+      reference,
+      source,
+      { ...options, steps: 2 },
+      { onStep: (_s, r) => reports.push(r) },
+    );
     const m = reports[0]!.metrics;
     for (const key of [
       'reward',
@@ -131,18 +137,21 @@ describe('GRPO trainer', { timeout: 120_000 }, () => {
     reference.dispose();
   });
 
-  it('is deterministic, and resuming from a checkpoint reproduces the uninterrupted run', () => {
+  it('is deterministic, and resuming from a checkpoint reproduces the uninterrupted run', async () => {
     const o = { ...options, steps: 8, numIterations: 2 };
-    const straight = run(TinyVlmPolicy.create(config, tokenizer, 1), o);
-    expect(run(TinyVlmPolicy.create(config, tokenizer, 1), o)).toEqual(straight);
+    const straight = await run(TinyVlmPolicy.create(config, tokenizer, 1), o);
+    expect(await run(TinyVlmPolicy.create(config, tokenizer, 1), o)).toEqual(straight);
     const root = mkdtempSync(path.join(os.tmpdir(), 'vrft-grpo-'));
     dirs.push(root);
     let calls = 0;
-    const first = run(TinyVlmPolicy.create(config, tokenizer, 1), o, {
+    const first = await run(TinyVlmPolicy.create(config, tokenizer, 1), o, {
       checkpointRoot: root,
       shouldStop: () => ++calls > 5,
     });
-    const rest = run(TinyVlmPolicy.create(config, tokenizer, 77), o, { checkpointRoot: root, resume: true });
+    const rest = await run(TinyVlmPolicy.create(config, tokenizer, 77), o, {
+      checkpointRoot: root,
+      resume: true,
+    });
     expect([...first, ...rest]).toEqual(straight);
   });
 });

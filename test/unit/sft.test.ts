@@ -106,10 +106,10 @@ describe('SFT', () => {
     policy.dispose();
   });
 
-  it('lowers the loss on a small split', () => {
+  it('lowers the loss on a small split', async () => {
     const policy = TinyVlmPolicy.create(config, tokenizer, 2);
     const losses: number[] = [];
-    runSft(
+    await runSft(
       policy,
       listSource(examples, 7),
       { ...options, steps: 30, lr: 2e-2 },
@@ -121,7 +121,7 @@ describe('SFT', () => {
     policy.dispose();
   });
 
-  it('with LoRA trains the adapters only: the base weights stay as they were', () => {
+  it('with LoRA trains the adapters only: the base weights stay as they were', async () => {
     const policy = TinyVlmPolicy.create({ ...config, lora: { rank: 4, alpha: 8 } }, tokenizer, 6);
     const before = new Map(
       [...policy.model.weights]
@@ -129,7 +129,7 @@ describe('SFT', () => {
         .map(([n, w]) => [n, w.dataSync().slice()]),
     );
     const losses: number[] = [];
-    runSft(
+    await runSft(
       policy,
       listSource(examples, 7),
       { ...options, steps: 40, lr: 5e-2, weightDecay: 0 },
@@ -145,17 +145,17 @@ describe('SFT', () => {
     policy.dispose();
   });
 
-  it('resuming from a checkpoint reproduces the uninterrupted run exactly', () => {
+  it('resuming from a checkpoint reproduces the uninterrupted run exactly', async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'vrft-sft-'));
     dirs.push(root);
     const straight: number[] = [];
     const a = TinyVlmPolicy.create(config, tokenizer, 5);
-    runSft(a, listSource(examples, 7), options, { onStep: (_, m) => straight.push(m.loss) });
+    await runSft(a, listSource(examples, 7), options, { onStep: (_, m) => straight.push(m.loss) });
 
     const b = TinyVlmPolicy.create(config, tokenizer, 5);
     const firstPart: number[] = [];
     let stopAt = 0;
-    runSft(b, listSource(examples, 7), options, {
+    await runSft(b, listSource(examples, 7), options, {
       checkpointRoot: root,
       onStep: (_, m) => firstPart.push(m.loss),
       shouldStop: () => ++stopAt > 8, // stops after 8 steps: a checkpoint at 8
@@ -164,7 +164,7 @@ describe('SFT', () => {
     // A new process would start from a fresh model: only the checkpoint carries the state.
     const c = TinyVlmPolicy.create(config, tokenizer, 999);
     const resumed: number[] = [];
-    const { step } = runSft(c, listSource(examples, 7), options, {
+    const { step } = await runSft(c, listSource(examples, 7), options, {
       checkpointRoot: root,
       resume: true,
       onStep: (_, m) => resumed.push(m.loss),

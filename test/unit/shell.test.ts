@@ -8,6 +8,7 @@ import { defaultDataDir } from '../../src/main/host/paths';
 import { bridgeTransport, createClient } from '../../src/shared/client';
 import { createDispatch } from '../../src/main/host/dispatch';
 import { createHandlers } from '../../src/main/host/handlers';
+import { JobSupervisor } from '../../src/main/host/jobs';
 import { openStore } from '../../src/main/store/db';
 
 describe('Electron window', () => {
@@ -89,7 +90,18 @@ describe('the client over the Electron bridge', () => {
   it('works the contract exactly as over WebSocket: values, error codes, events', async () => {
     const db = openStore(':memory:');
     const dispatch = createDispatch(
-      createHandlers({ db, dataDir: '/tmp', version: 't', backend: () => 'unknown' }),
+      createHandlers({
+        db,
+        dataDir: '/tmp',
+        version: 't',
+        backend: () => 'unknown',
+        jobs: new JobSupervisor(
+          db,
+          '/tmp',
+          () => 'no-trainer.js',
+          () => {},
+        ),
+      }),
       () => {},
     );
     const listeners = new Map<string, (payload: unknown) => void>();

@@ -3,18 +3,12 @@
  * process, and show its progress (a bar on a TTY, plain lines otherwise).
  */
 import { fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { UserError } from '../../shared/errors';
 import type { Db } from '../store/db';
-import { modelForPath } from '../store/models';
-import { createRun, type RunKind } from '../store/runs';
-import { loadDataset } from '../train/datasetExamples';
+import { trainerScript } from '../train/runFiles';
 import type { TrainerMessage } from '../train/worker';
 import { UsageError } from './command';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
+import { createCheckedRun as createCheckedRunService, type RunRequest } from '../train/createRun';
 
 function formatDuration(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds)) return '…';
@@ -26,9 +20,7 @@ function formatDuration(seconds: number | null): string {
 
 /** Runs the trainer process for a run and shows its progress; resolves with the exit code. */
 export function superviseRun(runId: number, dataDir: string, resume: boolean): Promise<number> {
-  const trainer = path.join(here, 'trainer.js');
-  if (!existsSync(trainer))
-    throw new Error(`the trainer is not built (no ${trainer}): run \`npm run build\` first.`);
+  const trainer = trainerScript(import.meta.url);
   const child = fork(trainer, ['--run', String(runId), '--data', dataDir, ...(resume ? ['--resume'] : [])], {
     stdio: 'inherit',
   });
@@ -80,38 +72,12 @@ export function superviseRun(runId: number, dataDir: string, resume: boolean): P
   });
 }
 
-export interface RunRequest {
-  kind: RunKind;
-  config: { dataset: string; split?: string; model: string; categories?: string[]; seed?: number } & Record<
-    string,
-    unknown
-  >;
-  parentRunId?: number | null;
-  /** Where relative model paths are resolved from (the config file's folder). */
-  baseDir?: string;
-}
+export { type RunRequest } from '../train/createRun';
 
-/** Checks the dataset, split, categories and model a run names, then creates it (status queued). */
+/** createRun for the command line: what it names is checked, a problem is one usage line. */
 export function createCheckedRun(db: Db, request: RunRequest, source: string): number {
-  const { config } = request;
-  const candidates = [path.resolve(request.baseDir ?? '.', config.model), path.resolve(config.model)];
-  const modelDir = candidates.find((dir) => existsSync(path.join(dir, 'config.json')));
-  if (!modelDir)
-    throw new UsageError(`${source}: "model" ${config.model} is not a model folder (no config.json there)`);
   try {
-    const loaded = loadDataset(db, config.dataset, config.split);
-    const known = new Set(loaded.categories.map((c) => c.name));
-    const unknown = config.categories?.find((c) => !known.has(c));
-    if (unknown) throw new UsageError(`${source}: dataset "${config.dataset}" has no category "${unknown}"`);
-    return createRun(db, {
-      kind: request.kind,
-      datasetId: loaded.dataset.id,
-      splitId: loaded.splitId,
-      modelId: modelForPath(db, { name: path.basename(modelDir), kind: 'tiny-vlm', path: modelDir }),
-      parentRunId: request.parentRunId ?? null,
-      config: { ...config, model: modelDir },
-      seed: config.seed ?? null,
-    });
+    return createCheckedRunService(db, request, source);
   } catch (error) {
     if (error instanceof UserError) throw new UsageError(error.message);
     throw error;

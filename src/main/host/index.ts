@@ -4,7 +4,9 @@ import { openStore, workspaceDbPath } from '../store/db';
 import { newToken } from './auth';
 import { createDispatch } from './dispatch';
 import { createHandlers } from './handlers';
+import { JobSupervisor, type Broadcast } from './jobs';
 import { startServer } from './server';
+import { trainerScript } from '../train/runFiles';
 
 export interface HostOptions {
   host: string;
@@ -16,6 +18,8 @@ export interface HostOptions {
   log?: (line: string) => void;
   /** Find the tensor backend in the background (the status bar shows it); tests may skip it. */
   probeEngine?: boolean;
+  /** The trainer process script; found beside the built host when absent. */
+  trainerScript?: string;
 }
 
 export interface RunningHost {
@@ -32,11 +36,20 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const db = openStore(workspaceDbPath(options.dataDir));
   const token = options.token ?? newToken();
   let backend = 'unknown';
+  let broadcast: Broadcast = () => {};
+  const jobs = new JobSupervisor(
+    db,
+    options.dataDir,
+    () => options.trainerScript ?? trainerScript(import.meta.url),
+    (event, payload) => broadcast(event, payload),
+    log,
+  );
   const handlers = createHandlers({
     db,
     dataDir: options.dataDir,
     version: options.version,
     backend: () => backend,
+    jobs,
   });
   try {
     const server = await startServer({
@@ -47,6 +60,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       dispatch: createDispatch(handlers, log),
       log,
     });
+    broadcast = server.broadcast;
     // Which backend training will get, found after the host is up so startup never waits for it.
     if (options.probeEngine !== false) {
       void import('../engine').then(
@@ -65,6 +79,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       token,
       broadcast: server.broadcast,
       async close() {
+        await jobs.stopAll();
         await server.close();
         db.close();
       },

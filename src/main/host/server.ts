@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { contentSecurityPolicy } from '../../shared/csp';
-import type { WireMessage, WireRequest } from '../../shared/contract';
+import type { EventName, EventPayload, WireMessage, WireRequest } from '../../shared/contract';
 import { cookieName, cookieToken, sameToken } from './auth';
 import type { Dispatch } from './dispatch';
 import { readStatic } from './static';
@@ -24,7 +24,7 @@ export interface ServerOptions {
 export interface RunningServer {
   port: number;
   url: string;
-  broadcast(event: string, payload: unknown): void;
+  broadcast<E extends EventName>(event: E, payload: EventPayload<E>): void;
   close(): Promise<void>;
 }
 

@@ -64,15 +64,17 @@ export function createRun(db: Database, input: RunInput): number {
   return Number(lastInsertRowid);
 }
 
+const columns = `id, kind, dataset_id AS datasetId, split_id AS splitId, model_id AS modelId,
+  parent_run_id AS parentRunId, config, seed, status, error, created_at AS createdAt,
+  started_at AS startedAt, finished_at AS finishedAt`;
+
+type RunRow = Omit<Run, 'config'> & { config: string };
+
+const toRun = (row: RunRow): Run => ({ ...row, config: parseJson<Record<string, unknown>>(row.config) });
+
 export function getRun(db: Database, id: number): Run | undefined {
-  const row = prepare<Omit<Run, 'config'> & { config: string }>(
-    db,
-    `SELECT id, kind, dataset_id AS datasetId, split_id AS splitId, model_id AS modelId,
-       parent_run_id AS parentRunId, config, seed, status, error, created_at AS createdAt,
-       started_at AS startedAt, finished_at AS finishedAt
-     FROM run WHERE id = ?`,
-  ).get(id);
-  return row && { ...row, config: parseJson<Record<string, unknown>>(row.config) };
+  const row = prepare<RunRow>(db, `SELECT ${columns} FROM run WHERE id = ?`).get(id);
+  return row && toRun(row);
 }
 
 /**
@@ -142,4 +144,18 @@ export function rollBackRunAfter(db: Database, runId: number, step: number): voi
     prepare(db, 'DELETE FROM checkpoint WHERE run_id = ? AND step > ?').run(runId, step);
     prepare(db, 'DELETE FROM rollout WHERE run_id = ? AND step > ?').run(runId, step);
   });
+}
+
+export interface RunListing extends Run {
+  lastStep: number | null;
+}
+
+/** Every run, newest first, with the last step it logged. */
+export function listRuns(db: Database): RunListing[] {
+  return prepare<RunRow & { lastStep: number | null }>(
+    db,
+    `SELECT ${columns}, (SELECT max(step) FROM metric m WHERE m.run_id = run.id) AS lastStep FROM run ORDER BY id DESC`,
+  )
+    .all()
+    .map((row) => ({ ...toRun(row), lastStep: row.lastStep }));
 }

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   let peakRss = 0;
   let recent: number[] = [];
-  runSft(
+  await runSft(
     policy,
     source,
     {

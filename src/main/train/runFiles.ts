@@ -1,6 +1,19 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Where a run keeps its files in the workspace: checkpoints/ and, once finished, model/. */
 export function runDir(dataDir: string, runId: number): string {
   return path.join(dataDir, 'runs', String(runId));
+}
+
+/** The built trainer process script, found from wherever the caller's bundle chunk landed. */
+export function trainerScript(fromFileUrl: string): string {
+  const here = path.dirname(fileURLToPath(fromFileUrl));
+  const found = [path.join(here, 'trainer.js'), path.join(here, '..', 'trainer.js')].find((p) =>
+    existsSync(p),
+  );
+  if (!found)
+    throw new Error(`the trainer is not built (no trainer.js near ${here}): run \`npm run build\` first.`);
+  return found;
 }

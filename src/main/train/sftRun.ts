@@ -75,12 +75,17 @@ export interface SftHooks {
 
 export class NonFiniteLossError extends Error {}
 
-export function runSft(
+/** One turn of the event loop: a synchronous training loop would never see a stop request. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export async function runSft(
   policy: TinyVlmPolicy,
   source: ExampleSource,
   options: SftOptions,
   hooks: SftHooks = {},
-): { step: number } {
+): Promise<{ step: number }> {
   const named = new Map([...policy.model.weights].filter(([, v]) => v.trainable));
   const optimizer = new AdamW(named, { weightDecay: options.weightDecay });
   let step = 0;
@@ -101,7 +106,10 @@ export function runSft(
     kind: options.schedule,
   };
   try {
-    while (step < options.steps && !hooks.shouldStop?.()) {
+    while (step < options.steps) {
+      // Let IPC messages and signals in (a pause or cancel sets shouldStop) between steps.
+      await yieldToEventLoop();
+      if (hooks.shouldStop?.()) break;
       const started = performance.now();
       const batch = source.batch(step, options.batchSize);
       const lr = learningRate(step + 1, schedule);

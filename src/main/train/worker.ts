@@ -47,7 +47,18 @@ export type TrainerMessage =
       etaSeconds: number | null;
     }
   | { type: 'warning'; runId: number; message: string }
-  | { type: 'finished'; runId: number; status: 'completed' | 'failed' | 'cancelled'; error: string | null };
+  | {
+      type: 'finished';
+      runId: number;
+      status: 'completed' | 'failed' | 'paused' | 'cancelled';
+      error: string | null;
+    };
+
+/** What the parent may ask: stop at the next step, keeping a checkpoint; pause (resumable) or cancel. */
+export interface TrainerRequest {
+  type: 'stop';
+  reason?: 'pause' | 'cancel';
+}
 
 const send = (message: TrainerMessage) => {
   if (process.send) process.send(message);
@@ -106,7 +117,7 @@ function progress(
   send({ type: 'progress', runId: job.runId, step, totalSteps: steps, metrics, etaSeconds: eta });
 }
 
-function trainSft(job: Job, raw: unknown) {
+async function trainSft(job: Job, raw: unknown) {
   const config = parseConfig(sftConfigSchema, raw, `run ${job.runId}`);
   const loaded = loadDataset(job.db, config.dataset, config.split);
   const categories = config.categories ?? loaded.categoriesInUse;
@@ -114,7 +125,7 @@ function trainSft(job: Job, raw: unknown) {
   const policy = TinyVlmPolicy.load(path.resolve(config.model), { lora: config.lora, seed: config.seed });
   const metrics = metricWriter(job);
   const startedAt = started(job, config.steps);
-  const { step } = runSft(
+  const { step } = await runSft(
     policy,
     listSource(examples, config.seed),
     {
@@ -147,7 +158,7 @@ function trainSft(job: Job, raw: unknown) {
   return { step, steps: config.steps, policy };
 }
 
-function trainGrpo(job: Job, raw: unknown) {
+async function trainGrpo(job: Job, raw: unknown) {
   const config = parseConfig(grpoConfigSchema, raw, `run ${job.runId}`);
   const rewards = config.rewards ?? taskRewards.detection;
   checkRewardWeights(rewards);
@@ -166,7 +177,7 @@ function trainGrpo(job: Job, raw: unknown) {
   const metrics = metricWriter(job);
   const startedAt = started(job, config.steps);
   try {
-    const { step } = runGrpo(
+    const { step } = await runGrpo(
       policy,
       reference,
       listSource(prompts, config.seed),
@@ -207,7 +218,7 @@ function trainGrpo(job: Job, raw: unknown) {
 }
 
 /** Evaluation: detection AP of the model on the split, stored with every prediction. */
-function evaluateRun(job: Job, raw: unknown) {
+async function evaluateRun(job: Job, raw: unknown) {
   const config = parseConfig(evalConfigSchema, raw, `run ${job.runId}`);
   const loaded = loadDataset(job.db, config.dataset, config.split);
   const categories = config.categories ?? loaded.categoriesInUse;
@@ -260,10 +271,15 @@ async function main(): Promise<number> {
   const run = getRun(db, runId);
   if (!run) throw new Error(`no run ${runId} in ${dataDir}`);
   let stopping = false;
+  let stopAs: 'paused' | 'cancelled' = 'paused';
   const stop = () => (stopping = true);
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  process.on('message', (m: { type?: string }) => m?.type === 'stop' && stop());
+  process.on('message', (m: TrainerRequest) => {
+    if (m?.type !== 'stop') return;
+    if (m.reason === 'cancel') stopAs = 'cancelled';
+    stop();
+  });
   process.on('disconnect', stop);
   try {
     const engine = await initEngine();
@@ -281,10 +297,10 @@ async function main(): Promise<number> {
       shouldStop: () => stopping,
     };
     const kinds = { grpo: trainGrpo, sft: trainSft, eval: evaluateRun } as const;
-    const { step, steps, policy } = kinds[run.kind](job, run.config);
+    const { step, steps, policy } = await kinds[run.kind](job, run.config);
     if (step < steps) {
-      setRunStatus(db, runId, 'cancelled');
-      send({ type: 'finished', runId, status: 'cancelled', error: null });
+      setRunStatus(db, runId, stopAs);
+      send({ type: 'finished', runId, status: stopAs, error: null });
       return 0;
     }
     policy?.save(path.join(runDir(dataDir, runId), 'model'), { run: String(runId) });

@@ -18,7 +18,7 @@ import type { RolloutInput } from '../../store/rollouts';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../checkpoint';
 import { AdamW, clipByGlobalNorm, learningRate } from '../optimizer';
 import { gradients } from '../sft';
-import type { BatchSource } from '../sftRun';
+import { yieldToEventLoop, type BatchSource } from '../sftRun';
 import { groupAdvantages, type ScaleRewards } from './advantages';
 import { grpoLoss, tokenStatistics, type LossType } from './loss';
 import { rolloutMetrics, TrainingWatch } from './metrics';
@@ -202,13 +202,13 @@ export interface GrpoHooks {
 
 export class NonFiniteGrpoLoss extends Error {}
 
-export function runGrpo(
+export async function runGrpo(
   policy: TinyVlmPolicy,
   reference: Policy | 'adapters-off' | null,
   source: PromptSource,
   o: GrpoOptions,
   hooks: GrpoHooks = {},
-): { step: number } {
+): Promise<{ step: number }> {
   const named = new Map([...policy.model.weights].filter(([, v]) => v.trainable));
   const optimizer = new AdamW(named, { weightDecay: o.weightDecay });
   const watch = new TrainingWatch();
@@ -224,7 +224,9 @@ export function runGrpo(
   };
   const schedule = { lr: o.learningRate, warmupSteps: o.warmupSteps, totalSteps: o.steps, kind: o.schedule };
   try {
-    while (step < o.steps && !hooks.shouldStop?.()) {
+    while (step < o.steps) {
+      await yieldToEventLoop();
+      if (hooks.shouldStop?.()) break;
       const started = performance.now();
       const prompts = source.batch(step, o.promptsPerStep);
       const prepared = policy.prepare(prompts.map((p) => ({ image: p.image, prompt: p.prompt })));

@@ -1,0 +1,107 @@
+/**
+ * The engine host's job supervisor: each training or evaluation run in its own trainer process,
+ * started, paused, resumed and cancelled through the contract, its progress and state pushed to
+ * every client as events. A trainer that dies without saying so (a kill, a native crash) leaves
+ * its run failed with a message that says how to continue; nothing it had saved is lost.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { UserError } from '../../shared/errors';
+import type { EventName, EventPayload } from '../../shared/contract';
+import type { Db } from '../store/db';
+import { getRun, setRunStatus } from '../store/runs';
+import type { TrainerMessage, TrainerRequest } from '../train/worker';
+
+export type Broadcast = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
+
+export class JobSupervisor {
+  private readonly running = new Map<number, ChildProcess>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly dataDir: string,
+    private readonly trainer: () => string,
+    private readonly broadcast: Broadcast,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
+
+  isRunning(runId: number): boolean {
+    return this.running.has(runId);
+  }
+
+  start(runId: number, resume = false): void {
+    if (this.running.has(runId)) throw new UserError('conflict', `Run ${runId} is already running.`);
+    const child = fork(
+      this.trainer(),
+      ['--run', String(runId), '--data', this.dataDir, ...(resume ? ['--resume'] : [])],
+      {
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      },
+    );
+    let finished = false;
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+    this.running.set(runId, child);
+    this.broadcast('job.state', { runId, state: 'queued', error: null });
+    child.on('message', (m: TrainerMessage) => {
+      if (m.type === 'started') this.broadcast('job.state', { runId, state: 'running', error: null });
+      else if (m.type === 'progress') {
+        this.broadcast('job.progress', {
+          runId,
+          step: m.step,
+          totalSteps: m.totalSteps,
+          metrics: m.metrics,
+          etaSeconds: m.etaSeconds,
+        });
+      } else if (m.type === 'finished') {
+        finished = true;
+        this.broadcast('job.state', { runId, state: m.status, error: m.error });
+      }
+    });
+    child.on('exit', (code, signal) => {
+      this.running.delete(runId);
+      if (finished) return;
+      const error = `the trainer stopped unexpectedly (${signal ?? `exit ${code}`}); resume the run to continue from its last checkpoint.${stderr ? ` ${stderr.trim().split('\n').at(-1)}` : ''}`;
+      this.log(`run ${runId}: ${error}`);
+      setRunStatus(this.db, runId, 'failed', error);
+      this.broadcast('job.state', { runId, state: 'failed', error });
+    });
+  }
+
+  /** Asks the trainer to checkpoint and stop; the run becomes paused or cancelled. */
+  stop(runId: number, reason: 'pause' | 'cancel'): void {
+    const child = this.running.get(runId);
+    if (child) {
+      child.send({ type: 'stop', reason } satisfies TrainerRequest);
+      return;
+    }
+    const run = getRun(this.db, runId);
+    if (!run) throw new UserError('not_found', `Run ${runId} does not exist.`);
+    if (
+      reason === 'cancel' &&
+      (run.status === 'paused' || run.status === 'queued' || run.status === 'failed')
+    ) {
+      setRunStatus(this.db, runId, 'cancelled');
+      this.broadcast('job.state', { runId, state: 'cancelled', error: null });
+      return;
+    }
+    throw new UserError('conflict', `Run ${runId} is ${run.status}, not running.`);
+  }
+
+  resume(runId: number): void {
+    const run = getRun(this.db, runId);
+    if (!run) throw new UserError('not_found', `Run ${runId} does not exist.`);
+    if (run.status === 'completed' || run.status === 'cancelled')
+      throw new UserError('conflict', `Run ${runId} is ${run.status}; start a new one.`);
+    this.start(runId, true);
+  }
+
+  /** On shutdown: every trainer checkpoints and pauses. */
+  async stopAll(): Promise<void> {
+    const exits = [...this.running.values()].map(
+      (child) => new Promise((resolve) => child.once('exit', resolve)),
+    );
+    for (const child of this.running.values())
+      child.send({ type: 'stop', reason: 'pause' } satisfies TrainerRequest);
+    await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+  }
+}

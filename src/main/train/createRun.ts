@@ -1,0 +1,51 @@
+/**
+ * Creating a run: what its config names (dataset, split, categories, model folder) is checked
+ * first, so a run that cannot start is never created.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../../shared/errors';
+import type { Db } from '../store/db';
+import { modelForPath } from '../store/models';
+import { createRun, type RunKind } from '../store/runs';
+import { loadDataset } from './datasetExamples';
+
+export interface RunRequest {
+  kind: RunKind;
+  config: { dataset: string; split?: string; model: string; categories?: string[]; seed?: number } & Record<
+    string,
+    unknown
+  >;
+  parentRunId?: number | null;
+  /** Where relative model paths are resolved from (the config file's folder). */
+  baseDir?: string;
+}
+
+/** Checks the dataset, split, categories and model a run names, then creates it (status queued). */
+export function createCheckedRun(db: Db, request: RunRequest, source: string): number {
+  const { config } = request;
+  const candidates = [path.resolve(request.baseDir ?? '.', config.model), path.resolve(config.model)];
+  const modelDir = candidates.find((dir) => existsSync(path.join(dir, 'config.json')));
+  if (!modelDir)
+    throw new UserError(
+      'invalid_input',
+      `${source}: "model" ${config.model} is not a model folder (no config.json there)`,
+    );
+  const loaded = loadDataset(db, config.dataset, config.split);
+  const known = new Set(loaded.categories.map((c) => c.name));
+  const unknown = config.categories?.find((c) => !known.has(c));
+  if (unknown)
+    throw new UserError(
+      'invalid_input',
+      `${source}: dataset "${config.dataset}" has no category "${unknown}"`,
+    );
+  return createRun(db, {
+    kind: request.kind,
+    datasetId: loaded.dataset.id,
+    splitId: loaded.splitId,
+    modelId: modelForPath(db, { name: path.basename(modelDir), kind: 'tiny-vlm', path: modelDir }),
+    parentRunId: request.parentRunId ?? null,
+    config: { ...config, model: modelDir },
+    seed: config.seed ?? null,
+  });
+}
