@@ -7,7 +7,6 @@ import { AnnotatePage } from './pages/AnnotatePage';
 import { ComparePage } from './pages/ComparePage';
 import { DatasetsPage } from './pages/DatasetsPage';
 import { TracesPage } from './pages/TracesPage';
-import { TrainPage } from './pages/TrainPage';
 
 let browser: Browser;
 let host: ServedHost;
@@ -95,7 +94,6 @@ describe('browser mode', () => {
       RegExp,
     ][] = [
       [new AnnotatePage(page), /annotation/i],
-      [new TrainPage(page), /GRPO/],
       [new ComparePage(page), /SFT-vs-RFT/],
       [new TracesPage(page), /trace replay/i],
     ];

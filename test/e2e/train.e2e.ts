@@ -1,0 +1,86 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { launchBrowser, pageErrors, serveHost, type ServedHost } from './support/env';
+import { TrainPage } from './pages/TrainPage';
+import { saveTinyModel } from '../support/tinyModel';
+
+let browser: Browser;
+let host: ServedHost;
+const dir = mkdtempSync(path.join(os.tmpdir(), 'vrft-e2e-train-'));
+const model = path.join(dir, 'model');
+
+beforeAll(async () => {
+  saveTinyModel(model);
+  const data = path.join(dir, 'data');
+  const synth = spawnSync(
+    process.execPath,
+    [
+      'bin/vrft.js',
+      'synth',
+      '--task',
+      'detection',
+      '--images',
+      '6',
+      '--seed',
+      '3',
+      '--size',
+      '64',
+      '--split',
+      'novel',
+      '--out',
+      path.join(dir, 'sw'),
+      '--dataset',
+      'shapes',
+      '--data',
+      data,
+    ],
+    { encoding: 'utf8' },
+  );
+  expect(synth.status, synth.stderr).toBe(0);
+  host = await serveHost(data);
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+  await host?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('Train view', () => {
+  it('starts a run, shows its progress live, and it completes', async () => {
+    const page = await browser.newPage();
+    const errors = pageErrors(page);
+    const train = new TrainPage(page);
+    await train.shell.open(host.url);
+    await train.open();
+    await train.start('SFT', {
+      dataset: 'shapes',
+      model,
+      steps: 40,
+      batchSize: 2,
+      learningRate: 0.003,
+      checkpointEvery: 10,
+    });
+    await train.row(1).waitFor();
+    await train.waitForStatus(1, 'completed');
+    expect(await train.row(1).getByTestId('run-progress').textContent()).toMatch(/^40\/40/);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('says what is wrong with a bad config, naming the nearest key', async () => {
+    const page = await browser.newPage();
+    const train = new TrainPage(page);
+    await train.shell.open(host.url);
+    await train.open();
+    await train.start('GRPO', { dataset: 'shapes', model, steps: 5, numGeneration: 4 });
+    await expect
+      .poll(() => train.error.textContent())
+      .toMatch(/unknown key "numGeneration" \(did you mean "numGenerations"\?\)/);
+    await page.close();
+  });
+});
