@@ -59,6 +59,7 @@ export class TinyVlm {
   readonly weights = new Map<string, tf.Variable>();
   private adaptersOn = true;
   private readonly numberCode: tf.Tensor2D;
+  private readonly patchCode: tf.Tensor2D;
   private readonly masks = new Map<number, tf.Tensor2D>();
 
   constructor(
@@ -87,9 +88,11 @@ export class TinyVlm {
       add(`${prefix}.mlp.proj.weight`, normal([d * mlpRatio, d], residualStd));
       add(`${prefix}.mlp.proj.bias`, tf.zeros([d]));
     };
-    add('vision.patch_embed.weight', normal([patchDim(config), d], 0.02));
+    // Xavier-like, so patch content is not drowned by the fixed position code it is added to.
+    add('vision.patch_embed.weight', normal([patchDim(config), d], Math.sqrt(2 / (patchDim(config) + d))));
     add('vision.patch_embed.bias', tf.zeros([d]));
-    add('vision.pos_embed', normal([patchCount(config), d], 0.02));
+    // Learned on top of a fixed 2-D sin-cos code of each patch's place (patchPositionCode).
+    add('vision.pos_embed', tf.zeros([patchCount(config), d]));
     for (let i = 0; i < visionLayers; i++) block(`vision.blocks.${i}`, visionLayers);
     add('vision.ln_post.weight', tf.ones([d]));
     add('vision.ln_post.bias', tf.zeros([d]));
@@ -100,6 +103,7 @@ export class TinyVlm {
     add('decoder.ln_f.bias', tf.zeros([d]));
     if (config.lora) this.addAdapters(config.lora.rank, seed + 1000);
     this.numberCode = numberEncoding(config);
+    this.patchCode = patchPositionCode(config);
   }
 
   /** LoRA adapters on every attention and MLP weight; only they are trainable afterwards. */
@@ -200,7 +204,8 @@ export class TinyVlm {
   encodeImages(patches: tf.Tensor3D): tf.Tensor2D {
     const [rows, count, dim] = patches.shape;
     let x = this.linear(tf.reshape(patches, [rows * count, dim]), 'vision.patch_embed');
-    x = tf.reshape(tf.add(tf.reshape(x, [rows, count, -1]), this.w('vision.pos_embed')), [rows * count, -1]);
+    const position = tf.add(this.w('vision.pos_embed'), this.patchCode);
+    x = tf.reshape(tf.add(tf.reshape(x, [rows, count, -1]), position), [rows * count, -1]);
     for (let i = 0; i < this.config.visionLayers; i++)
       x = this.block(x, `vision.blocks.${i}`, rows, count, null);
     return this.layerNorm(x, 'vision.ln_post');
@@ -307,6 +312,7 @@ export class TinyVlm {
   dispose(): void {
     for (const w of this.weights.values()) w.dispose();
     this.numberCode.dispose();
+    this.patchCode.dispose();
     for (const m of this.masks.values()) m.dispose();
   }
 }
@@ -315,6 +321,32 @@ export class TinyVlm {
 function gelu(x: tf.Tensor2D): tf.Tensor2D {
   const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+}
+
+/**
+ * A fixed 2-D sin-cos code of each patch's centre, in the answers' own 0–1000 units (x in the first
+ * half of the channels, y in the second), as MAE's encoder uses: without it a from-scratch patch
+ * encoder spends thousands of steps learning where its patches are.
+ */
+function patchPositionCode(c: TinyVlmConfig): tf.Tensor2D {
+  const d = c.dModel;
+  const side = c.imageSize / c.patchSize;
+  const half = d / 2;
+  const data = new Float32Array(side * side * d);
+  for (let py = 0; py < side; py++) {
+    for (let px = 0; px < side; px++) {
+      const at = (py * side + px) * d;
+      const centre = [((px + 0.5) * 1000) / side, ((py + 0.5) * 1000) / side];
+      centre.forEach((v, axis) => {
+        for (let i = 0; i < half / 2; i++) {
+          const angle = v / 1000 ** ((2 * i) / half);
+          data[at + axis * half + 2 * i] = 0.5 * Math.sin(angle);
+          data[at + axis * half + 2 * i + 1] = 0.5 * Math.cos(angle);
+        }
+      });
+    }
+  }
+  return tf.keep(tf.tensor2d(data, [side * side, d]));
 }
 
 /** A fixed sinusoidal code of each number token's value (0 rows for other tokens), scaled small. */
