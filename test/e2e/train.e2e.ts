@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import type { Browser } from 'playwright-core';
 import { launchBrowser, pageErrors, serveHost, type ServedHost } from './support/env';
 import { TrainPage } from './pages/TrainPage';
 import { saveTinyModel } from '../support/tinyModel';
+import { shapesWorkspace } from '../support/workspace';
 
 let browser: Browser;
 let host: ServedHost;
@@ -16,31 +16,7 @@ const model = path.join(dir, 'model');
 beforeAll(async () => {
   saveTinyModel(model);
   const data = path.join(dir, 'data');
-  const synth = spawnSync(
-    process.execPath,
-    [
-      'bin/vrft.js',
-      'synth',
-      '--task',
-      'detection',
-      '--images',
-      '6',
-      '--seed',
-      '3',
-      '--size',
-      '64',
-      '--split',
-      'novel',
-      '--out',
-      path.join(dir, 'sw'),
-      '--dataset',
-      'shapes',
-      '--data',
-      data,
-    ],
-    { encoding: 'utf8' },
-  );
-  expect(synth.status, synth.stderr).toBe(0);
+  shapesWorkspace(data);
   host = await serveHost(data);
   browser = await launchBrowser();
 });

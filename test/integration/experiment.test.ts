@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,40 +8,15 @@ import { latestEvaluationOfRun } from '../../src/main/store/evaluations';
 import { countRollouts } from '../../src/main/store/rollouts';
 import { getRun, listMetrics } from '../../src/main/store/runs';
 import { saveTinyModel } from '../support/tinyModel';
+import { shapesWorkspace, vrft } from '../support/workspace';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'vrft-experiment-'));
 const model = path.join(dir, 'model');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 beforeAll(() => saveTinyModel(model));
 
-function vrft(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/vrft.js', ...args], { encoding: 'utf8', timeout: 180_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function workspace(name: string, images = 12): string {
-  const data = path.join(dir, name);
-  const out = vrft(
-    'synth',
-    '--task',
-    'detection',
-    '--images',
-    String(images),
-    '--seed',
-    '5',
-    '--size',
-    '64',
-    '--split',
-    'novel',
-    '--out',
-    path.join(data, 'sw'),
-    '--dataset',
-    'shapes',
-    '--data',
-    data,
-  );
-  expect(out.code, out.stderr).toBe(0);
-  return data;
+function workspace(name: string): string {
+  return shapesWorkspace(path.join(dir, name), 12, 5);
 }
 
 describe('vrft experiment', { timeout: 180_000 }, () => {

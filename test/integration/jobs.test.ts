@@ -8,6 +8,7 @@ import { createClient, socketTransport, type Client, type SocketLike } from '../
 import type { EventPayload } from '../../src/shared/contract';
 import { startHost, type RunningHost } from '../../src/main/host/index';
 import { saveTinyModel } from '../support/tinyModel';
+import { shapesWorkspace } from '../support/workspace';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'vrft-jobs-'));
 const model = path.join(dir, 'model');
@@ -19,31 +20,7 @@ const progress: EventPayload<'job.progress'>[] = [];
 
 beforeAll(async () => {
   saveTinyModel(model);
-  const synth = spawnSync(
-    process.execPath,
-    [
-      'bin/vrft.js',
-      'synth',
-      '--task',
-      'detection',
-      '--images',
-      '6',
-      '--seed',
-      '3',
-      '--size',
-      '64',
-      '--split',
-      'novel',
-      '--out',
-      path.join(dir, 'sw'),
-      '--dataset',
-      'shapes',
-      '--data',
-      data,
-    ],
-    { encoding: 'utf8' },
-  );
-  expect(synth.status, synth.stderr).toBe(0);
+  shapesWorkspace(data);
   host = await startHost({
     host: '127.0.0.1',
     port: 0,

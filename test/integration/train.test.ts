@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,40 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, workspaceDbPath } from '../../src/main/store/db';
 import { getRun, listCheckpoints, listMetrics } from '../../src/main/store/runs';
 import { saveTinyModel } from '../support/tinyModel';
+import { shapesWorkspace, vrft } from '../support/workspace';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'vrft-train-'));
 const model = path.join(dir, 'model');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function vrft(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/vrft.js', ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** A fresh workspace with a small ShapeWorld dataset "shapes". */
 function workspace(name: string): string {
-  const data = path.join(dir, name);
-  const out = vrft(
-    'synth',
-    '--task',
-    'detection',
-    '--images',
-    '6',
-    '--seed',
-    '3',
-    '--size',
-    '64',
-    '--split',
-    'novel',
-    '--out',
-    path.join(data, 'sw'),
-    '--dataset',
-    'shapes',
-    '--data',
-    data,
-  );
-  expect(out.code, out.stderr).toBe(0);
-  return data;
+  return shapesWorkspace(path.join(dir, name));
 }
 
 function config(name: string, fields: Record<string, unknown>): string {

@@ -5,34 +5,45 @@
 import { z } from 'zod';
 import { nearestName } from '../../shared/names';
 
+/** What every run names: the data, the model, the categories asked. */
+const target = {
+  /** Workspace dataset (by name). */
+  dataset: z.string().min(1),
+  /** A split of that dataset; all its images when absent. */
+  split: z.string().min(1).optional(),
+  /** Folder of the model (config.json, model.safetensors, tokenizer.json). */
+  model: z.string().min(1).default('resources/models/tiny-vlm-base'),
+  /** Categories asked of every image; those with boxes in the dataset when absent. */
+  categories: z.array(z.string().min(1)).min(1).optional(),
+};
+
 const lora = z.object({ rank: z.number().int().min(1).max(256), alpha: z.number().positive() }).strict();
+
+/** What every training run shares besides its method. */
+const training = {
+  ...target,
+  /** The split `vrft eval --run` evaluates on when not told otherwise. */
+  evalSplit: z.string().min(1).optional(),
+  steps: z.number().int().min(1).max(1_000_000),
+  warmupSteps: z.number().int().min(0).default(0),
+  schedule: z.enum(['linear', 'cosine', 'constant']).default('linear'),
+  weightDecay: z.number().min(0).default(0),
+  maxGradNorm: z.number().positive().default(1),
+  seed: z.number().int().min(0).default(0),
+  /** LoRA adapters on attention and MLP weights ({rank, alpha}); null trains every weight. */
+  lora: lora.nullable().default(null),
+};
 
 export const sftConfigSchema = z
   .object({
-    /** Workspace dataset to train on (by name). */
-    dataset: z.string().min(1),
-    /** A split of that dataset; all its images when absent. */
-    split: z.string().min(1).optional(),
-    /** The split `vrft eval --run` evaluates on when not told otherwise. */
-    evalSplit: z.string().min(1).optional(),
-    /** Folder of the base model (config.json, model.safetensors, tokenizer.json). */
-    model: z.string().min(1).default('resources/models/tiny-vlm-base'),
-    /** Categories asked of every image; all the dataset's categories when absent. */
-    categories: z.array(z.string().min(1)).min(1).optional(),
-    steps: z.number().int().min(1).max(1_000_000),
+    ...training,
     batchSize: z.number().int().min(1).max(512).default(4),
     learningRate: z.number().positive().max(1).default(2e-4),
-    warmupSteps: z.number().int().min(0).default(0),
-    schedule: z.enum(['linear', 'cosine', 'constant']).default('linear'),
-    weightDecay: z.number().min(0).default(0),
-    maxGradNorm: z.number().positive().default(1),
-    seed: z.number().int().min(0).default(0),
     /** Train on the thinking text too (the answer tokens always). */
     trainThink: z.boolean().default(false),
     /** The thinking text of SFT targets (ALGORITHMS: empty or templated). */
     thinkTemplate: z.string().default(''),
     checkpointEvery: z.number().int().min(1).default(50),
-    lora: lora.nullable().default(null),
   })
   .strict();
 
@@ -41,12 +52,7 @@ export type SftConfig = z.output<typeof sftConfigSchema>;
 /** GRPO, with TRL's names and the papers' defaults (learning rate: tiny-vlm's own). */
 export const grpoConfigSchema = z
   .object({
-    dataset: z.string().min(1),
-    split: z.string().min(1).optional(),
-    evalSplit: z.string().min(1).optional(),
-    model: z.string().min(1).default('resources/models/tiny-vlm-base'),
-    categories: z.array(z.string().min(1)).min(1).optional(),
-    steps: z.number().int().min(1).max(1_000_000),
+    ...training,
     /** Prompts per step; each gets numGenerations samples. */
     promptsPerStep: z.number().int().min(1).max(256).default(2),
     numGenerations: z.number().int().min(2).max(64).default(8),
@@ -63,13 +69,7 @@ export const grpoConfigSchema = z
     maskTruncated: z.boolean().default(false),
     rewards: z.record(z.string(), z.number()).optional(),
     learningRate: z.number().positive().max(1).default(1e-4),
-    warmupSteps: z.number().int().min(0).default(0),
-    schedule: z.enum(['linear', 'cosine', 'constant']).default('linear'),
-    weightDecay: z.number().min(0).default(0),
-    maxGradNorm: z.number().positive().default(1),
-    seed: z.number().int().min(0).default(0),
     checkpointEvery: z.number().int().min(1).default(25),
-    lora: lora.nullable().default(null),
   })
   .strict();
 
@@ -78,10 +78,7 @@ export type GrpoConfig = z.output<typeof grpoConfigSchema>;
 /** Detection evaluation: every category asked of every image of the split, greedy decoding. */
 export const evalConfigSchema = z
   .object({
-    dataset: z.string().min(1),
-    split: z.string().min(1).optional(),
-    model: z.string().min(1).default('resources/models/tiny-vlm-base'),
-    categories: z.array(z.string().min(1)).min(1).optional(),
+    ...target,
     maxNewTokens: z.number().int().min(1).max(4096).default(200),
   })
   .strict();

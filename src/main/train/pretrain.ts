@@ -108,22 +108,7 @@ async function main(): Promise<void> {
     peakRssMB: peakRss,
     backend: engine.backend,
   };
-  for (const split of ['base', 'novel'] as const) {
-    const categories = split === 'base' ? [...baseCategories] : [...novelCategories];
-    const result = evaluateDetection(policy, heldOutImages(evalCount, split, 900_000_000), categories, {
-      maxNewTokens: 150,
-    });
-    quality[split] = {
-      ap: result.stats[0],
-      ap50: result.stats[1],
-      formatOk: result.formatOk,
-      ap50PerCategory: result.ap50PerCategory,
-      answers: result.answers,
-    };
-    console.log(
-      `${split}: AP ${result.stats[0]!.toFixed(3)} AP50 ${result.stats[1]!.toFixed(3)} format ${(100 * result.formatOk).toFixed(1)}% (${result.answers} answers)`,
-    );
-  }
+  measure(policy, evalCount, quality);
   quality.totalMinutes = (Date.now() - started) / 60000;
   writeFileSync(path.join(out, 'quality.json'), `${JSON.stringify(quality, null, 2)}\n`);
 }
