@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -7,7 +7,7 @@ import { buildWordTokenizerJson, TextTokenizer } from '../../src/main/models/tok
 import { TinyVlmPolicy } from '../../src/main/models/tiny-vlm/policy';
 import type { RgbImage } from '../../src/main/models/policy';
 import { gradients, sftLoss, sftTargets, type SftExample } from '../../src/main/train/sft';
-import { listSource, runSft, type SftOptions } from '../../src/main/train/sftRun';
+import { listSource, NonFiniteLossError, runSft, type SftOptions } from '../../src/main/train/sftRun';
 import { learningRate } from '../../src/main/train/optimizer';
 
 const tokenizer = new TextTokenizer(
@@ -174,6 +174,28 @@ describe('SFT', () => {
     expect(resumed).toEqual(straight.slice(8));
     a.dispose();
     c.dispose();
+  });
+
+  it('stops on a NaN loss with a clear error, keeping the last good checkpoint', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'vrft-sft-nan-'));
+    dirs.push(root);
+    const policy = TinyVlmPolicy.create(config, tokenizer, 8);
+    const real = policy.logProbs.bind(policy);
+    let calls = 0;
+    // From the 7th step on the model "diverges".
+    policy.logProbs = (prepared, completions, temperature) => {
+      const out = real(prepared, completions, temperature);
+      return ++calls >= 7 ? { ...out, logProbs: tf.mul(out.logProbs, Number.NaN) as tf.Tensor2D } : out;
+    };
+    const error = await runSft(policy, listSource(examples, 7), options, { checkpointRoot: root }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(NonFiniteLossError);
+    expect((error as Error).message).toMatch(
+      /the loss became NaN at step 7; the last good checkpoint is kept/,
+    );
+    expect(readdirSync(root)).toEqual(['step-000004']);
+    policy.dispose();
   });
 
   it('follows the warm-up then linear or cosine decay of transformers', () => {
