@@ -5,11 +5,19 @@ import { openStore, workspaceDbPath, type Db } from '../store/db';
 import { latestEvaluationOfRun, type Evaluation } from '../store/evaluations';
 import { getRun } from '../store/runs';
 import { runDir } from '../train/runFiles';
-import { requiredString, UsageError, type Command, type Values } from './command';
+import { oneOf, requiredString, UsageError, type Command, type Values } from './command';
 import { createCheckedRun, superviseRun } from './runs';
 
 export function formatEvaluation(e: Evaluation): string {
   const m = e.metrics;
+  if (m.accuracy !== undefined) {
+    const lines = [
+      `accuracy ${(100 * m.accuracy).toFixed(1)}%  valid format ${(100 * (m.formatOk ?? 0)).toFixed(1)}%  (${m.answers} images)`,
+    ];
+    for (const [name, c] of Object.entries(e.perCategory))
+      lines.push(`  ${name.padEnd(16)} ${(100 * (c.accuracy ?? 0)).toFixed(1)}%  of ${c.images}`);
+    return `${lines.join('\n')}\n`;
+  }
   const lines = [
     `AP ${m.AP?.toFixed(3)}  AP50 ${m.AP50?.toFixed(3)}  AP75 ${m.AP75?.toFixed(3)}  AR100 ${m.AR100?.toFixed(3)}  valid format ${(100 * (m.formatOk ?? 0)).toFixed(1)}%`,
   ];
@@ -26,6 +34,7 @@ export async function evaluate(
   db: Db,
   dataDir: string,
   request: {
+    task?: 'detection' | 'classification';
     dataset: string;
     split?: string;
     model: string;
@@ -65,6 +74,7 @@ async function evalCommandRun(values: Values): Promise<number> {
       const dataset = getDataset(db, run.datasetId ?? -1);
       if (!dataset) throw new UsageError(`run ${run.id}'s dataset no longer exists`);
       request = {
+        task: run.config.task === 'classification' ? ('classification' as const) : ('detection' as const),
         dataset: dataset.name,
         split,
         model: path.join(runDir(dataDir, run.id), 'model'),
@@ -74,6 +84,10 @@ async function evalCommandRun(values: Values): Promise<number> {
     } else {
       const model = requiredString(values, 'model');
       request = {
+        task:
+          values.task === undefined
+            ? ('detection' as const)
+            : oneOf(values, 'task', ['detection', 'classification'] as const),
         dataset: requiredString(values, 'dataset'),
         split: typeof values.split === 'string' ? values.split : undefined,
         model,
@@ -102,6 +116,7 @@ export const evalCommand: Command = {
     dataset: { type: 'string' },
     split: { type: 'string' },
     categories: { type: 'string' },
+    task: { type: 'string' },
     data: { type: 'string' },
     json: { type: 'boolean' },
   },

@@ -15,7 +15,7 @@ import { findDatasetByName } from '../store/datasets';
 import { openStore, workspaceDbPath, type Db } from '../store/db';
 import { findSplit } from '../store/splits';
 import { runDir } from '../train/runFiles';
-import { UsageError, type Command, type Values } from './command';
+import { oneOf, UsageError, type Command, type Values } from './command';
 import { compare, formatComparison, type ComparedColumn } from './compare';
 import { evaluate } from './eval';
 import { createCheckedRun, superviseRun } from './runs';
@@ -107,11 +107,15 @@ async function experiment(values: Values): Promise<number> {
         );
       }
     }
-    const common = { dataset, model, seed, steps, evalSplit };
+    const task =
+      values.task === undefined
+        ? 'detection'
+        : oneOf(values, 'task', ['detection', 'classification'] as const);
+    const common = { task, dataset, model, seed, steps, evalSplit };
     process.stdout.write(
       `experiment on "${dataset}": ${trainSplit} for training, ${evalSplit} for evaluation, ${steps} steps each\n`,
     );
-    const base = await evaluate(db, dataDir, { dataset, split: evalSplit, model });
+    const base = await evaluate(db, dataDir, { task, dataset, split: evalSplit, model });
     const sft = await train(db, dataDir, 'sft', {
       ...common,
       split: trainSplit,
@@ -167,7 +171,7 @@ async function experiment(values: Values): Promise<number> {
 export const experimentCommand: Command = {
   summary: 'base vs SFT vs GRPO on one few-shot split: train both, evaluate all three, print the table',
   usage:
-    'vrft experiment --dataset D (--split S [--eval-split E] | --shots K [--seed N]) [--base MODEL] [--steps N] [--data DIR] [--json] | vrft experiment --demo [--steps N]',
+    'vrft experiment --dataset D (--split S [--eval-split E] | --shots K [--seed N]) [--task detection|classification] [--base MODEL] [--steps N] [--data DIR] [--json] | vrft experiment --demo [--steps N]',
   flags: {
     dataset: { type: 'string' },
     split: { type: 'string' },
@@ -179,6 +183,7 @@ export const experimentCommand: Command = {
     data: { type: 'string' },
     json: { type: 'boolean' },
     demo: { type: 'boolean' },
+    task: { type: 'string' },
   },
   run: experiment,
 };

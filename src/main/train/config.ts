@@ -7,6 +7,8 @@ import { nearestName } from '../../shared/names';
 
 /** What every run names: the data, the model, the categories asked. */
 const target = {
+  /** detection: find every box of each category; classification: name the one object's category. */
+  task: z.enum(['detection', 'classification']).default('detection'),
   /** Workspace dataset (by name). */
   dataset: z.string().min(1),
   /** A split of that dataset; all its images when absent. */

@@ -8,7 +8,7 @@ import type { Box } from '../../shared/boxes';
 import { UserError } from '../../shared/errors';
 import { decodePng } from '../data/png';
 import type { RgbImage } from '../models/policy';
-import { boxesAnswer, detectionPrompt } from '../models/tiny-vlm/prompts';
+import { boxesAnswer, classificationPrompt, detectionPrompt } from '../models/tiny-vlm/prompts';
 import { listDatasetAnnotations } from '../store/annotations';
 import { listCategories, type Category } from '../store/categories';
 import { findDatasetByName, type Dataset } from '../store/datasets';
@@ -99,6 +99,45 @@ export function detectionExamples(
       ),
     })),
   );
+}
+
+/** The one category an image shows (classification): its boxes' category, or none when mixed. */
+function singleLabel(img: DatasetImage): string | undefined {
+  const labels = new Set(img.boxes.map((b) => b.category));
+  return labels.size === 1 ? [...labels][0] : undefined;
+}
+
+export function classificationExamples(images: DatasetImage[], thinkTemplate: string): SftExample[] {
+  return images.flatMap((img) => {
+    const label = singleLabel(img);
+    return label
+      ? [
+          {
+            image: img.image,
+            prompt: classificationPrompt(),
+            think: thinkTemplate.replaceAll('{category}', label),
+            answer: label,
+          },
+        ]
+      : [];
+  });
+}
+
+export function classificationPrompts(images: DatasetImage[]): GrpoPrompt[] {
+  return images.flatMap((img) => {
+    const label = singleLabel(img);
+    if (!label) return [];
+    return [
+      {
+        key: `image ${img.imageId}`,
+        imageId: img.imageId,
+        image: img.image,
+        prompt: classificationPrompt(),
+        solution: { label },
+        context: { image: { width: img.image.width, height: img.image.height } },
+      },
+    ];
+  });
 }
 
 /** GRPO prompts of detection: every category asked of every image, the boxes as the solution. */

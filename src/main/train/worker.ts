@@ -32,7 +32,14 @@ import { runDir } from './runFiles';
 import { saveEvaluation } from '../store/evaluations';
 import { evalConfigSchema, grpoConfigSchema, parseConfig, sftConfigSchema } from './config';
 import { evaluateDetection } from './evaluateDetection';
-import { detectionExamples, detectionPrompts, loadDataset } from './datasetExamples';
+import {
+  classificationExamples,
+  classificationPrompts,
+  detectionExamples,
+  detectionPrompts,
+  loadDataset,
+} from './datasetExamples';
+import { evaluateClassification } from './evaluateClassification';
 import { NonFiniteGrpoLoss, runGrpo } from './grpo/trainer';
 import { listSource, NonFiniteLossError, runSft } from './sftRun';
 
@@ -121,7 +128,15 @@ async function trainSft(job: Job, raw: unknown) {
   const config = parseConfig(sftConfigSchema, raw, `run ${job.runId}`);
   const loaded = loadDataset(job.db, config.dataset, config.split);
   const categories = config.categories ?? loaded.categoriesInUse;
-  const examples = detectionExamples(loaded.images, categories, config.thinkTemplate);
+  const examples =
+    config.task === 'classification'
+      ? classificationExamples(loaded.images, config.thinkTemplate)
+      : detectionExamples(loaded.images, categories, config.thinkTemplate);
+  if (examples.length === 0)
+    throw new UserError(
+      'invalid_input',
+      `No image of "${config.dataset}" shows exactly one category to classify.`,
+    );
   const policy = TinyVlmPolicy.load(path.resolve(config.model), { lora: config.lora, seed: config.seed });
   const metrics = metricWriter(job);
   const startedAt = started(job, config.steps);
@@ -160,13 +175,21 @@ async function trainSft(job: Job, raw: unknown) {
 
 async function trainGrpo(job: Job, raw: unknown) {
   const config = parseConfig(grpoConfigSchema, raw, `run ${job.runId}`);
-  const rewards = config.rewards ?? taskRewards.detection;
+  const rewards = config.rewards ?? taskRewards[config.task];
   checkRewardWeights(rewards);
   const loaded = loadDataset(job.db, config.dataset, config.split);
   const categories = config.categories ?? loaded.categoriesInUse;
   const modelDir = path.resolve(config.model);
   const policy = TinyVlmPolicy.load(modelDir, { lora: config.lora, seed: config.seed });
-  const prompts = detectionPrompts(loaded.images, categories, policy.frame);
+  const prompts =
+    config.task === 'classification'
+      ? classificationPrompts(loaded.images)
+      : detectionPrompts(loaded.images, categories, policy.frame);
+  if (prompts.length === 0)
+    throw new UserError(
+      'invalid_input',
+      `No image of "${config.dataset}" shows exactly one category to classify.`,
+    );
   // The reference: the base with adapters off for LoRA, else a frozen copy; none when β = 0.
   const reference =
     config.beta === 0
@@ -223,6 +246,32 @@ async function evaluateRun(job: Job, raw: unknown) {
   const loaded = loadDataset(job.db, config.dataset, config.split);
   const categories = config.categories ?? loaded.categoriesInUse;
   const policy = TinyVlmPolicy.load(path.resolve(config.model));
+  if (config.task === 'classification') {
+    const startedAt = started(job, loaded.images.length);
+    const result = evaluateClassification(policy, loaded.images, {
+      maxNewTokens: config.maxNewTokens,
+      onProgress: (done) => progress(job, startedAt, done, loaded.images.length, {}),
+    });
+    const categoryId = new Map(loaded.categories.map((c) => [c.name, c.id]));
+    saveEvaluation(
+      job.db,
+      {
+        runId: job.runId,
+        splitId: loaded.splitId,
+        metrics: { accuracy: result.accuracy, formatOk: result.formatOk, answers: result.answers },
+        perCategory: result.perCategory,
+      },
+      result.predictions.map((p) => ({
+        imageId: loaded.images[p.image]!.imageId,
+        categoryId: categoryId.get(p.label) ?? null,
+        box: null,
+        score: p.correct ? 1 : 0,
+        completion: p.completion,
+      })),
+    );
+    policy.dispose();
+    return { step: loaded.images.length, steps: loaded.images.length, policy: undefined };
+  }
   const total = loaded.images.length * categories.length;
   const startedAt = started(job, total);
   const result = evaluateDetection(policy, loaded.images, categories, {
