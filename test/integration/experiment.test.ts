@@ -78,6 +78,62 @@ describe('vrft experiment', { timeout: 180_000 }, () => {
     expect(again.stdout).toMatch(/^AP \d\.\d{3} +AP50/m);
   });
 
+  it('runs the classification task the same way, reporting accuracy per category', () => {
+    const data = path.join(dir, 'ws-cls');
+    const synth = vrft(
+      'synth',
+      '--task',
+      'classification',
+      '--images',
+      '12',
+      '--seed',
+      '4',
+      '--size',
+      '64',
+      '--split',
+      'novel',
+      '--out',
+      path.join(data, 'sw'),
+      '--dataset',
+      'cls',
+      '--data',
+      data,
+    );
+    expect(synth.code, synth.stderr).toBe(0);
+    const { code, stdout, stderr } = vrft(
+      'experiment',
+      '--dataset',
+      'cls',
+      '--shots',
+      '1',
+      '--steps',
+      '2',
+      '--task',
+      'classification',
+      '--base',
+      model,
+      '--data',
+      data,
+      '--json',
+    );
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+      runs: { rft: number };
+      comparison: { metric: string };
+    };
+    expect(result.comparison.metric).toBe('classification');
+    const db = openStore(workspaceDbPath(data));
+    try {
+      const e = latestEvaluationOfRun(db, result.runs.rft)!;
+      expect(e.metrics).toHaveProperty('accuracy');
+      expect(Object.values(e.perCategory).every((c) => typeof c.accuracy === 'number')).toBe(true);
+      // GRPO scored every sample with the classification rewards.
+      expect(listMetrics(db, result.runs.rft, 'rewards/accuracy/mean')).toHaveLength(2);
+    } finally {
+      db.close();
+    }
+  });
+
   it('a GRPO run killed mid-run resumes with every step logged once', async () => {
     const data = workspace('ws-kill');
     const config = path.join(dir, 'grpo.json');

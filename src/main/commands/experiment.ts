@@ -115,7 +115,10 @@ async function experiment(values: Values): Promise<number> {
     process.stdout.write(
       `experiment on "${dataset}": ${trainSplit} for training, ${evalSplit} for evaluation, ${steps} steps each\n`,
     );
-    const base = await evaluate(db, dataDir, { task, dataset, split: evalSplit, model });
+    // Every model is evaluated the same way: the same split, the same task, every category asked.
+    const evaluateModel = (dir: string, parentRunId: number | null = null) =>
+      evaluate(db, dataDir, { task, dataset, split: evalSplit, model: dir, parentRunId });
+    const base = await evaluateModel(model);
     const sft = await train(db, dataDir, 'sft', {
       ...common,
       split: trainSplit,
@@ -124,12 +127,7 @@ async function experiment(values: Values): Promise<number> {
       warmupSteps: Math.floor(steps / 20),
       checkpointEvery: 25,
     });
-    const sftEval = await evaluate(db, dataDir, {
-      dataset,
-      split: evalSplit,
-      model: path.join(runDir(dataDir, sft), 'model'),
-      parentRunId: sft,
-    });
+    const sftEval = await evaluateModel(path.join(runDir(dataDir, sft), 'model'), sft);
     const rft = await train(db, dataDir, 'grpo', {
       ...common,
       split: trainSplit,
@@ -142,12 +140,7 @@ async function experiment(values: Values): Promise<number> {
       warmupSteps: Math.floor(steps / 20),
       checkpointEvery: 25,
     });
-    const rftEval = await evaluate(db, dataDir, {
-      dataset,
-      split: evalSplit,
-      model: path.join(runDir(dataDir, rft), 'model'),
-      parentRunId: rft,
-    });
+    const rftEval = await evaluateModel(path.join(runDir(dataDir, rft), 'model'), rft);
     const columns: ComparedColumn[] = [
       { label: 'base', runId: base.runId, evaluation: base.evaluation },
       { label: 'SFT', runId: sft, evaluation: sftEval.evaluation },
