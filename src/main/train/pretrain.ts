@@ -22,7 +22,7 @@ import { runSft } from './sftRun';
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      steps: { type: 'string', default: '6000' },
+      steps: { type: 'string', default: '7600' },
       batch: { type: 'string', default: '8' },
       lr: { type: 'string', default: '1e-3' },
       out: { type: 'string', default: 'resources/models/tiny-vlm-base' },
