@@ -63,15 +63,15 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     broadcast = server.broadcast;
     // Which backend training will get, found after the host is up so startup never waits for it.
     if (options.probeEngine !== false) {
-      void import('../engine').then(
-        ({ initEngine }) =>
-          initEngine().then((report) => {
-            backend = report.backend;
-            const notUsed = report.tried.filter((t) => !t.ok).map((t) => `${t.name}: ${t.reason ?? ''}`);
-            server.broadcast('engine.ready', { backend, notUsed });
-          }),
-        (error: unknown) => log(`could not load the tensor engine: ${String(error)}`),
-      );
+      import('../engine')
+        .then(({ initEngine }) => initEngine())
+        .then((report) => {
+          backend = report.backend;
+          const notUsed = report.tried.filter((t) => !t.ok).map((t) => `${t.name}: ${t.reason ?? ''}`);
+          server.broadcast('engine.ready', { backend, notUsed });
+        })
+        // Training reports its own failure; the host keeps serving with the backend 'unknown'.
+        .catch((error: unknown) => log(`could not start the tensor engine: ${String(error)}`));
     }
     return {
       url: server.url,
