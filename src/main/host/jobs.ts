@@ -70,7 +70,7 @@ export class JobSupervisor {
   /** Asks the trainer to checkpoint and stop; the run becomes paused or cancelled. */
   stop(runId: number, reason: 'pause' | 'cancel'): void {
     const child = this.running.get(runId);
-    if (child) {
+    if (child?.connected) {
       child.send({ type: 'stop', reason } satisfies TrainerRequest);
       return;
     }
