@@ -37,14 +37,15 @@ export function drawFewShot(
   db: Db,
   o: FewShotOptions,
 ): { train: number[]; evaluation: number[]; perCategory: Record<string, number> } {
-  const categories = listCategories(db, o.datasetId).filter(
-    (c) => !o.categories || o.categories.includes(c.name),
-  );
   const imagesOf = new Map<number, Set<number>>();
   for (const a of listDatasetAnnotations(db, o.datasetId)) {
     if (!imagesOf.has(a.categoryId)) imagesOf.set(a.categoryId, new Set());
     imagesOf.get(a.categoryId)!.add(a.imageId);
   }
+  // The categories in use (with at least one box), in their stable order.
+  const categories = listCategories(db, o.datasetId).filter(
+    (c) => imagesOf.has(c.id) && (!o.categories || o.categories.includes(c.name)),
+  );
   const chosen = new Set<number>();
   const perCategory: Record<string, number> = {};
   for (const c of categories) {
