@@ -49,7 +49,7 @@ describe('vrft train --method sft', () => {
       data,
     );
     expect(code).toBe(0);
-    expect(stdout).toMatch(/run 1: training 12 steps on wasm/);
+    expect(stdout).toMatch(/run 1: training SFT for 12 steps on wasm/);
     expect(stdout).toMatch(/run 1: completed/);
     const db = openStore(workspaceDbPath(data));
     expect(getRun(db, 1)).toMatchObject({ kind: 'sft', status: 'completed', error: null });

@@ -33,7 +33,11 @@ export function superviseRun(runId: number, dataDir: string, resume: boolean): P
     child.on('message', (m: TrainerMessage) => {
       if (m.type === 'started') {
         const from = m.fromStep ? `, resuming at step ${m.fromStep}` : '';
-        process.stdout.write(`run ${m.runId}: training ${m.totalSteps} steps on ${m.backend}${from}\n`);
+        const what =
+          m.kind === 'eval'
+            ? `evaluating (${m.totalSteps} answers)`
+            : `training ${m.kind.toUpperCase()} for ${m.totalSteps} steps`;
+        process.stdout.write(`run ${m.runId}: ${what} on ${m.backend}${from}\n`);
       } else if (m.type === 'progress') {
         const reward = m.metrics.reward === undefined ? '' : `  reward ${m.metrics.reward.toFixed(3)}`;
         const training = m.metrics.loss !== undefined;

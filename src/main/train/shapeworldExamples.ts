@@ -2,7 +2,15 @@
  * ShapeWorld tasks as tiny-vlm training examples: the prompt template of the task kind, the scene
  * description as thinking text, the ground truth in the model's answer format.
  */
-import { objectPhrase, positionPhrase, sampleTask, type Scene, type TaskItem, type TaskKind, type SplitName } from '../data/shapeworld';
+import {
+  objectPhrase,
+  positionPhrase,
+  sampleTask,
+  type Scene,
+  type TaskItem,
+  type TaskKind,
+  type SplitName,
+} from '../data/shapeworld';
 import {
   boxesAnswer,
   classificationPrompt,
@@ -24,10 +32,17 @@ export function exampleOf(scene: Scene, task: TaskItem): SftExample {
       // it uses the description's own words, so the vocabulary does not change.
       const hits = scene.objects.filter((o) => o.shape === task.category);
       const focus = hits.length
-        ? hits.map((o) => `A ${objectPhrase(o)} ${positionPhrase(o.box, scene.width, scene.height)}.`).join(' ')
+        ? hits
+            .map((o) => `A ${objectPhrase(o)} ${positionPhrase(o.box, scene.width, scene.height)}.`)
+            .join(' ')
         : 'No Objects.';
       const thinking = `${think} ${detectionPrompt(task.category).replace(/\.$/, ':')} ${focus}`;
-      return { image, prompt: detectionPrompt(task.category), think: thinking, answer: boxesAnswer(task.boxes, size) };
+      return {
+        image,
+        prompt: detectionPrompt(task.category),
+        think: thinking,
+        answer: boxesAnswer(task.boxes, size),
+      };
     }
     case 'classification':
       return { image, prompt: classificationPrompt(), think, answer: task.label };

@@ -44,7 +44,14 @@ import { NonFiniteGrpoLoss, runGrpo } from './grpo/trainer';
 import { listSource, NonFiniteLossError, runSft } from './sftRun';
 
 export type TrainerMessage =
-  | { type: 'started'; runId: number; backend: string; totalSteps: number; fromStep: number }
+  | {
+      type: 'started';
+      runId: number;
+      kind: 'sft' | 'grpo' | 'eval';
+      backend: string;
+      totalSteps: number;
+      fromStep: number;
+    }
   | {
       type: 'progress';
       runId: number;
@@ -83,6 +90,7 @@ function describeFailure(error: unknown): string {
 interface Job {
   db: Db;
   runId: number;
+  kind: 'sft' | 'grpo' | 'eval';
   root: string;
   resume: boolean;
   fromStep: number;
@@ -108,7 +116,14 @@ function metricWriter(job: Job) {
 
 function started(job: Job, totalSteps: number): number {
   setRunStatus(job.db, job.runId, 'running');
-  send({ type: 'started', runId: job.runId, backend: job.backend, totalSteps, fromStep: job.fromStep });
+  send({
+    type: 'started',
+    runId: job.runId,
+    kind: job.kind,
+    backend: job.backend,
+    totalSteps,
+    fromStep: job.fromStep,
+  });
   return Date.now();
 }
 
@@ -339,6 +354,7 @@ async function main(): Promise<number> {
     const job: Job = {
       db,
       runId,
+      kind: run.kind,
       root,
       resume: !!values.resume,
       fromStep,
