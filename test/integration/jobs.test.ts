@@ -81,9 +81,10 @@ describe('jobs through the contract', { timeout: 120_000 }, () => {
     await expect
       .poll(() => progress.filter((p) => p.runId === runId && p.step >= 6).length, { timeout: 30_000 })
       .toBeGreaterThan(0);
-    const pid = spawnSync('pgrep', ['-f', `trainer.js --run ${runId} `], { encoding: 'utf8' })
+    // This run's trainer only: its command line names this test's data folder.
+    const pid = spawnSync('pgrep', ['-f', `trainer.js --run ${runId} --data ${data}`], { encoding: 'utf8' })
       .stdout.trim()
-      .split('\n')[0];
+      .split(/\n/)[0];
     process.kill(Number(pid), 'SIGKILL');
     await expect.poll(() => lastState(runId), { timeout: 30_000 }).toBe('failed');
     expect(states.filter((s) => s.runId === runId).at(-1)?.error).toMatch(

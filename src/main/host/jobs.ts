@@ -53,12 +53,14 @@ export class JobSupervisor {
           etaSeconds: m.etaSeconds,
         });
       } else if (m.type === 'finished') {
+        // Done training, though the process may take a moment to exit: no longer "running".
         finished = true;
+        if (this.running.get(runId) === child) this.running.delete(runId);
         this.broadcast('job.state', { runId, state: m.status, error: m.error });
       }
     });
     child.on('exit', (code, signal) => {
-      this.running.delete(runId);
+      if (this.running.get(runId) === child) this.running.delete(runId);
       if (finished) return;
       const error = `the trainer stopped unexpectedly (${signal ?? `exit ${code}`}); resume the run to continue from its last checkpoint.${stderr ? ` ${stderr.trim().split('\n').at(-1)}` : ''}`;
       this.log(`run ${runId}: ${error}`);

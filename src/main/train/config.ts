@@ -32,6 +32,8 @@ const training = {
   weightDecay: z.number().min(0).default(0),
   maxGradNorm: z.number().positive().default(1),
   seed: z.number().int().min(0).default(0),
+  /** Detection: the most of a run's questions that may be negatives ("No Objects" is right). */
+  negativeShare: z.number().min(0).max(1).default(0.25),
   /** LoRA adapters on attention and MLP weights ({rank, alpha}); null trains every weight. */
   lora: lora.nullable().default(null),
 };

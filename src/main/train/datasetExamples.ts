@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Box } from '../../shared/boxes';
 import { UserError } from '../../shared/errors';
+import { seeded } from '../../shared/random';
 import { decodePng } from '../data/png';
 import type { RgbImage } from '../models/policy';
 import { boxesAnswer, classificationPrompt, detectionPrompt } from '../models/tiny-vlm/prompts';
@@ -83,22 +84,55 @@ export function loadDataset(db: Db, name: string, splitName?: string): LoadedDat
   return { dataset, splitId, categories, categoriesInUse, images };
 }
 
-export function detectionExamples(
+/**
+ * Which (image, category) questions a detection run trains on: every one with boxes, and of the
+ * rest (negatives: "No Objects" is right) a seeded sample so they are at most `negativeShare` of
+ * all. Asking every category of a few-shot image makes most questions negative, and a policy that
+ * cannot localise yet then learns to answer "No Objects" everywhere.
+ */
+export function detectionQuestions(
   images: DatasetImage[],
   categories: string[],
-  thinkTemplate: string,
-): SftExample[] {
-  return images.flatMap((img) =>
-    categories.map((category) => ({
-      image: img.image,
-      prompt: detectionPrompt(category),
-      think: thinkTemplate.replaceAll('{category}', category),
-      answer: boxesAnswer(
-        img.boxes.filter((b) => b.category === category).map((b) => b.box),
-        { width: img.image.width, height: img.image.height },
-      ),
-    })),
-  );
+  negativeShare: number,
+  seed: number,
+): DetectionQuestion[] {
+  const positives: DetectionQuestion[] = [];
+  const negatives: DetectionQuestion[] = [];
+  for (const img of images) {
+    for (const category of categories) {
+      (img.boxes.some((b) => b.category === category) ? positives : negatives).push({ img, category });
+    }
+  }
+  const keep =
+    negativeShare >= 1
+      ? negatives.length
+      : Math.floor((positives.length * negativeShare) / (1 - negativeShare));
+  const rng = seeded(seed * 31 + 7);
+  const shuffled = [...negatives];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+  }
+  const kept = new Set(shuffled.slice(0, keep));
+  const order = (q: DetectionQuestion) => q.img.imageId * categories.length + categories.indexOf(q.category);
+  return [...positives, ...negatives.filter((q) => kept.has(q))].sort((a, b) => order(a) - order(b));
+}
+
+export interface DetectionQuestion {
+  img: DatasetImage;
+  category: string;
+}
+
+export function detectionExamples(questions: DetectionQuestion[], thinkTemplate: string): SftExample[] {
+  return questions.map(({ img, category }) => ({
+    image: img.image,
+    prompt: detectionPrompt(category),
+    think: thinkTemplate.replaceAll('{category}', category),
+    answer: boxesAnswer(
+      img.boxes.filter((b) => b.category === category).map((b) => b.box),
+      { width: img.image.width, height: img.image.height },
+    ),
+  }));
 }
 
 /** The one category an image shows (classification): its boxes' category, or none when mixed. */
@@ -140,22 +174,19 @@ export function classificationPrompts(images: DatasetImage[]): GrpoPrompt[] {
   });
 }
 
-/** GRPO prompts of detection: every category asked of every image, the boxes as the solution. */
+/** GRPO prompts of detection, the question's boxes as the solution. */
 export function detectionPrompts(
-  images: DatasetImage[],
-  categories: string[],
+  questions: DetectionQuestion[],
   frame: 'norm1000' | 'resized' | 'pixels',
 ): GrpoPrompt[] {
-  return images.flatMap((img) =>
-    categories.map((category) => ({
-      key: `image ${img.imageId}: ${category}`,
-      imageId: img.imageId,
-      image: img.image,
-      prompt: detectionPrompt(category),
-      solution: {
-        boxes: img.boxes.filter((b) => b.category === category).map((b) => ({ ...b.box, label: category })),
-      },
-      context: { image: { width: img.image.width, height: img.image.height }, frame },
-    })),
-  );
+  return questions.map(({ img, category }) => ({
+    key: `image ${img.imageId}: ${category}`,
+    imageId: img.imageId,
+    image: img.image,
+    prompt: detectionPrompt(category),
+    solution: {
+      boxes: img.boxes.filter((b) => b.category === category).map((b) => ({ ...b.box, label: category })),
+    },
+    context: { image: { width: img.image.width, height: img.image.height }, frame },
+  }));
 }

@@ -36,6 +36,7 @@ import {
   classificationExamples,
   classificationPrompts,
   detectionExamples,
+  detectionQuestions,
   detectionPrompts,
   loadDataset,
 } from './datasetExamples';
@@ -146,7 +147,10 @@ async function trainSft(job: Job, raw: unknown) {
   const examples =
     config.task === 'classification'
       ? classificationExamples(loaded.images, config.thinkTemplate)
-      : detectionExamples(loaded.images, categories, config.thinkTemplate);
+      : detectionExamples(
+          detectionQuestions(loaded.images, categories, config.negativeShare, config.seed),
+          config.thinkTemplate,
+        );
   if (examples.length === 0)
     throw new UserError(
       'invalid_input',
@@ -199,7 +203,10 @@ async function trainGrpo(job: Job, raw: unknown) {
   const prompts =
     config.task === 'classification'
       ? classificationPrompts(loaded.images)
-      : detectionPrompts(loaded.images, categories, policy.frame);
+      : detectionPrompts(
+          detectionQuestions(loaded.images, categories, config.negativeShare, config.seed),
+          policy.frame,
+        );
   if (prompts.length === 0)
     throw new UserError(
       'invalid_input',
