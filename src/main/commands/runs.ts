@@ -6,7 +6,7 @@ import { fork } from 'node:child_process';
 import { UserError } from '../../shared/errors';
 import type { Db } from '../store/db';
 import { trainerScript } from '../train/runFiles';
-import type { TrainerMessage } from '../train/worker';
+import type { TrainerMessage } from '../train/jobs';
 import { UsageError } from './command';
 import { createCheckedRun as createCheckedRunService, type RunRequest } from '../train/createRun';
 

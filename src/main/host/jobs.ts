@@ -9,7 +9,7 @@ import { UserError } from '../../shared/errors';
 import type { EventName, EventPayload } from '../../shared/contract';
 import type { Db } from '../store/db';
 import { getRun, setRunStatus } from '../store/runs';
-import type { TrainerMessage, TrainerRequest } from '../train/worker';
+import type { TrainerMessage, TrainerRequest } from '../train/jobs';
 
 export type Broadcast = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
 

@@ -4,76 +4,21 @@
  *
  *   node out/main/trainer.js --run ID --data DIR [--resume]
  *
- * It reads the run's config from the workspace, trains (SFT or GRPO), writes metrics in batched
- * transactions, GRPO's rollouts one transaction per step, a row per checkpoint, and reports
- * progress over IPC when it has a parent. SIGTERM or a `{type: 'stop'}` message checkpoints and
- * exits; a kill loses only the steps since the last checkpoint (resuming rolls back what was
- * logged after it).
+ * It runs the run's job (jobs.ts) and reports progress over IPC when it has a parent. SIGTERM or a
+ * `{type: 'stop'}` message checkpoints and exits (paused, or cancelled when asked); a kill loses
+ * only the steps since the last checkpoint (resuming rolls back what was logged after it).
  */
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { UserError } from '../../shared/errors';
 import { initEngine } from '../engine';
-import { TinyVlmPolicy } from '../models/tiny-vlm/policy';
-import { checkRewardWeights, taskRewards } from '../rewards/registry';
-import { openStore, workspaceDbPath, type Db } from '../store/db';
-import { insertRollouts } from '../store/rollouts';
-import {
-  addCheckpoint,
-  getRun,
-  insertMetrics,
-  rollBackRunAfter,
-  setRunStatus,
-  type MetricPoint,
-} from '../store/runs';
+import { openStore, workspaceDbPath } from '../store/db';
+import { getRun, rollBackRunAfter, setRunStatus } from '../store/runs';
 import { latestCheckpoint } from './checkpoint';
+import { NonFiniteGrpoLoss } from './grpo/trainer';
+import { jobs, type Job, type TrainerMessage, type TrainerRequest } from './jobs';
 import { runDir } from './runFiles';
-import { saveEvaluation } from '../store/evaluations';
-import { evalConfigSchema, grpoConfigSchema, parseConfig, sftConfigSchema } from './config';
-import { evaluateDetection } from './evaluateDetection';
-import {
-  classificationExamples,
-  classificationPrompts,
-  detectionExamples,
-  detectionQuestions,
-  detectionPrompts,
-  loadDataset,
-} from './datasetExamples';
-import { evaluateClassification } from './evaluateClassification';
-import { NonFiniteGrpoLoss, runGrpo } from './grpo/trainer';
-import { listSource, NonFiniteLossError, runSft } from './sftRun';
-
-export type TrainerMessage =
-  | {
-      type: 'started';
-      runId: number;
-      kind: 'sft' | 'grpo' | 'eval';
-      backend: string;
-      totalSteps: number;
-      fromStep: number;
-    }
-  | {
-      type: 'progress';
-      runId: number;
-      step: number;
-      totalSteps: number;
-      metrics: Record<string, number>;
-      etaSeconds: number | null;
-    }
-  | { type: 'warning'; runId: number; message: string }
-  | {
-      type: 'finished';
-      runId: number;
-      status: 'completed' | 'failed' | 'paused' | 'cancelled';
-      error: string | null;
-    };
-
-/** What the parent may ask: stop at the next step, keeping a checkpoint; pause (resumable) or cancel. */
-export interface TrainerRequest {
-  type: 'stop';
-  reason?: 'pause' | 'cancel';
-}
+import { NonFiniteLossError } from './sftRun';
 
 const send = (message: TrainerMessage) => {
   if (process.send) process.send(message);
@@ -86,250 +31,6 @@ function describeFailure(error: unknown): string {
     return `out of memory: ${message.split('\n')[0]} — lower batchSize (or promptsPerStep), or use LoRA, and resume.`;
   }
   return message;
-}
-
-interface Job {
-  db: Db;
-  runId: number;
-  kind: 'sft' | 'grpo' | 'eval';
-  root: string;
-  resume: boolean;
-  fromStep: number;
-  backend: string;
-  shouldStop(): boolean;
-}
-
-/** Metrics in batched transactions: flushed every 40 points and at each checkpoint. */
-function metricWriter(job: Job) {
-  let pending: MetricPoint[] = [];
-  const flush = () => {
-    insertMetrics(job.db, job.runId, pending);
-    pending = [];
-  };
-  return {
-    add(step: number, metrics: Record<string, number>) {
-      for (const [key, value] of Object.entries(metrics)) pending.push({ step, key, value });
-      if (pending.length >= 40) flush();
-    },
-    flush,
-  };
-}
-
-function started(job: Job, totalSteps: number): number {
-  setRunStatus(job.db, job.runId, 'running');
-  send({
-    type: 'started',
-    runId: job.runId,
-    kind: job.kind,
-    backend: job.backend,
-    totalSteps,
-    fromStep: job.fromStep,
-  });
-  return Date.now();
-}
-
-function progress(
-  job: Job,
-  startedAt: number,
-  step: number,
-  steps: number,
-  metrics: Record<string, number>,
-): void {
-  const done = step - job.fromStep;
-  const eta = done > 0 ? (((Date.now() - startedAt) / 1000) * (steps - step)) / done : null;
-  send({ type: 'progress', runId: job.runId, step, totalSteps: steps, metrics, etaSeconds: eta });
-}
-
-async function trainSft(job: Job, raw: unknown) {
-  const config = parseConfig(sftConfigSchema, raw, `run ${job.runId}`);
-  const loaded = loadDataset(job.db, config.dataset, config.split);
-  const categories = config.categories ?? loaded.categoriesInUse;
-  const examples =
-    config.task === 'classification'
-      ? classificationExamples(loaded.images, config.thinkTemplate)
-      : detectionExamples(
-          detectionQuestions(loaded.images, categories, config.negativeShare, config.seed),
-          config.thinkTemplate,
-        );
-  if (examples.length === 0)
-    throw new UserError(
-      'invalid_input',
-      `No image of "${config.dataset}" shows exactly one category to classify.`,
-    );
-  const policy = TinyVlmPolicy.load(path.resolve(config.model), { lora: config.lora, seed: config.seed });
-  const metrics = metricWriter(job);
-  const startedAt = started(job, config.steps);
-  const { step } = await runSft(
-    policy,
-    listSource(examples, config.seed),
-    {
-      steps: config.steps,
-      batchSize: config.batchSize,
-      lr: config.learningRate,
-      warmupSteps: config.warmupSteps,
-      schedule: config.schedule,
-      weightDecay: config.weightDecay,
-      maxGradNorm: config.maxGradNorm,
-      seed: config.seed,
-      trainThink: config.trainThink,
-      checkpointEvery: config.checkpointEvery,
-    },
-    {
-      checkpointRoot: job.root,
-      resume: job.resume,
-      shouldStop: job.shouldStop,
-      onStep(s, m) {
-        metrics.add(s, { ...m });
-        progress(job, startedAt, s, config.steps, { ...m });
-      },
-      onCheckpoint(s, dir) {
-        metrics.flush();
-        addCheckpoint(job.db, { runId: job.runId, step: s, path: dir });
-      },
-    },
-  );
-  metrics.flush();
-  return { step, steps: config.steps, policy };
-}
-
-async function trainGrpo(job: Job, raw: unknown) {
-  const config = parseConfig(grpoConfigSchema, raw, `run ${job.runId}`);
-  const rewards = config.rewards ?? taskRewards[config.task];
-  checkRewardWeights(rewards);
-  const loaded = loadDataset(job.db, config.dataset, config.split);
-  const categories = config.categories ?? loaded.categoriesInUse;
-  const modelDir = path.resolve(config.model);
-  const policy = TinyVlmPolicy.load(modelDir, { lora: config.lora, seed: config.seed });
-  const prompts =
-    config.task === 'classification'
-      ? classificationPrompts(loaded.images)
-      : detectionPrompts(
-          detectionQuestions(loaded.images, categories, config.negativeShare, config.seed),
-          policy.frame,
-        );
-  if (prompts.length === 0)
-    throw new UserError(
-      'invalid_input',
-      `No image of "${config.dataset}" shows exactly one category to classify.`,
-    );
-  // The reference: the base with adapters off for LoRA, else a frozen copy; none when β = 0.
-  const reference =
-    config.beta === 0
-      ? null
-      : config.lora
-        ? 'adapters-off'
-        : TinyVlmPolicy.load(modelDir, { seed: config.seed });
-  const metrics = metricWriter(job);
-  const startedAt = started(job, config.steps);
-  try {
-    const { step } = await runGrpo(
-      policy,
-      reference,
-      listSource(prompts, config.seed),
-      { ...config, epsilonHigh: config.epsilonHigh ?? config.epsilon, rewards },
-      {
-        checkpointRoot: job.root,
-        resume: job.resume,
-        shouldStop: job.shouldStop,
-        onStep(s, report) {
-          const storing = performance.now();
-          insertRollouts(job.db, job.runId, report.rollouts);
-          const flags = Object.fromEntries(
-            report.warnings.map((w) => [`warnings/${w.split(': ')[1]?.split(' ')[0] ?? 'other'}`, 1]),
-          );
-          metrics.add(s, {
-            ...report.metrics,
-            ...flags,
-            'time/sampling': report.timings.sampling,
-            'time/scoring': report.timings.scoring,
-            'time/reference': report.timings.reference,
-            'time/update': report.timings.update,
-            'time/store': (performance.now() - storing) / 1000,
-          });
-          for (const message of report.warnings) send({ type: 'warning', runId: job.runId, message });
-          progress(job, startedAt, s, config.steps, report.metrics);
-        },
-        onCheckpoint(s, dir) {
-          metrics.flush();
-          addCheckpoint(job.db, { runId: job.runId, step: s, path: dir });
-        },
-      },
-    );
-    metrics.flush();
-    return { step, steps: config.steps, policy };
-  } finally {
-    if (reference && reference !== 'adapters-off') reference.dispose();
-  }
-}
-
-/** Evaluation: detection AP of the model on the split, stored with every prediction. */
-async function evaluateRun(job: Job, raw: unknown) {
-  const config = parseConfig(evalConfigSchema, raw, `run ${job.runId}`);
-  const loaded = loadDataset(job.db, config.dataset, config.split);
-  const categories = config.categories ?? loaded.categoriesInUse;
-  const policy = TinyVlmPolicy.load(path.resolve(config.model));
-  if (config.task === 'classification') {
-    const startedAt = started(job, loaded.images.length);
-    const result = evaluateClassification(policy, loaded.images, {
-      maxNewTokens: config.maxNewTokens,
-      onProgress: (done) => progress(job, startedAt, done, loaded.images.length, {}),
-    });
-    const categoryId = new Map(loaded.categories.map((c) => [c.name, c.id]));
-    saveEvaluation(
-      job.db,
-      {
-        runId: job.runId,
-        splitId: loaded.splitId,
-        metrics: { accuracy: result.accuracy, formatOk: result.formatOk, answers: result.answers },
-        perCategory: result.perCategory,
-      },
-      result.predictions.map((p) => ({
-        imageId: loaded.images[p.image]!.imageId,
-        categoryId: categoryId.get(p.label) ?? null,
-        box: null,
-        score: p.correct ? 1 : 0,
-        completion: p.completion,
-      })),
-    );
-    policy.dispose();
-    return { step: loaded.images.length, steps: loaded.images.length, policy: undefined };
-  }
-  const total = loaded.images.length * categories.length;
-  const startedAt = started(job, total);
-  const result = evaluateDetection(policy, loaded.images, categories, {
-    maxNewTokens: config.maxNewTokens,
-    onProgress: (done) => progress(job, startedAt, done, total, {}),
-  });
-  const categoryId = new Map(loaded.categories.map((c) => [c.name, c.id]));
-  const perCategory = Object.fromEntries(
-    categories.map((name) => [
-      name,
-      { ap: result.perCategoryAP[name]!, ap50: result.ap50PerCategory[name]! },
-    ]),
-  );
-  const names = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl'];
-  saveEvaluation(
-    job.db,
-    {
-      runId: job.runId,
-      splitId: loaded.splitId,
-      metrics: {
-        ...Object.fromEntries(names.map((n, i) => [n, result.stats[i]!])),
-        formatOk: result.formatOk,
-        answers: result.answers,
-      },
-      perCategory,
-    },
-    result.predictions.map((p) => ({
-      imageId: loaded.images[p.image]!.imageId,
-      categoryId: categoryId.get(p.category) ?? null,
-      box: p.box,
-      score: p.score,
-      completion: p.completion,
-    })),
-  );
-  policy.dispose();
-  return { step: total, steps: total, policy: undefined };
 }
 
 async function main(): Promise<number> {
@@ -359,6 +60,7 @@ async function main(): Promise<number> {
     const fromStep = last ? Number(/step-(\d+)$/.exec(last)![1]) : 0;
     rollBackRunAfter(db, runId, fromStep);
     const job: Job = {
+      send,
       db,
       runId,
       kind: run.kind,
@@ -368,8 +70,7 @@ async function main(): Promise<number> {
       backend: engine.backend,
       shouldStop: () => stopping,
     };
-    const kinds = { grpo: trainGrpo, sft: trainSft, eval: evaluateRun } as const;
-    const { step, steps, policy } = await kinds[run.kind](job, run.config);
+    const { step, steps, policy } = await jobs[run.kind](job, run.config);
     if (step < steps) {
       setRunStatus(db, runId, stopAs);
       send({ type: 'finished', runId, status: stopAs, error: null });
