@@ -8,7 +8,7 @@ import { UserError } from '../../shared/errors';
 import type { Db } from '../store/db';
 import { modelForPath } from '../store/models';
 import { createRun, type RunKind } from '../store/runs';
-import { loadDataset } from './datasetExamples';
+import { describeDataset } from './datasetExamples';
 
 export interface RunRequest {
   kind: RunKind;
@@ -31,7 +31,14 @@ export function createCheckedRun(db: Db, request: RunRequest, source: string): n
       'invalid_input',
       `${source}: "model" ${config.model} is not a model folder (no config.json there)`,
     );
-  const loaded = loadDataset(db, config.dataset, config.split);
+  const loaded = describeDataset(db, config.dataset, config.split);
+  // The trainer decodes the images; here it is enough that they are still there.
+  const gone = loaded.imageRows.find((img) => !existsSync(img.path));
+  if (gone)
+    throw new UserError(
+      'not_found',
+      `${gone.path}: the image file is gone; re-import the dataset or restore the file.`,
+    );
   const known = new Set(loaded.categories.map((c) => c.name));
   const unknown = config.categories?.find((c) => !known.has(c));
   if (unknown)

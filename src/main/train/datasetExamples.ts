@@ -51,7 +51,8 @@ export function readImage(path: string): RgbImage {
   }
 }
 
-export function loadDataset(db: Db, name: string, splitName?: string): LoadedDataset {
+/** What a dataset (or split) holds, without reading a single image: enough to check a run. */
+export function describeDataset(db: Db, name: string, splitName?: string) {
   const dataset = findDatasetByName(db, name);
   if (!dataset) throw new UserError('not_found', `There is no dataset named "${name}" in this workspace.`);
   let imageIds: Set<number> | undefined;
@@ -70,18 +71,28 @@ export function loadDataset(db: Db, name: string, splitName?: string): LoadedDat
     list.push({ category: names.get(a.categoryId)!, box: { x1: a.x1, y1: a.y1, x2: a.x2, y2: a.y2 } });
     byImage.set(a.imageId, list);
   }
-  const images = listImages(db, dataset.id)
-    .filter((img) => !imageIds || imageIds.has(img.id))
-    .map((img) => ({ imageId: img.id, image: readImage(img.path), boxes: byImage.get(img.id) ?? [] }));
-  if (images.length === 0)
+  const imageRows = listImages(db, dataset.id).filter((img) => !imageIds || imageIds.has(img.id));
+  if (imageRows.length === 0) {
     throw new UserError(
       'invalid_input',
       `Dataset "${name}"${splitName ? ` split "${splitName}"` : ''} has no images.`,
     );
+  }
   // In use across the whole dataset, not just the split, so a split asks about the same categories.
   const used = new Set([...byImage.values()].flat().map((b) => b.category));
   const categoriesInUse = categories.filter((c) => used.has(c.name)).map((c) => c.name);
-  return { dataset, splitId, categories, categoriesInUse, images };
+  return { dataset, splitId, categories, categoriesInUse, imageRows, byImage };
+}
+
+/** The dataset (or split) with its images decoded: what a run trains or evaluates on. */
+export function loadDataset(db: Db, name: string, splitName?: string): LoadedDataset {
+  const { imageRows, byImage, ...described } = describeDataset(db, name, splitName);
+  const images = imageRows.map((img) => ({
+    imageId: img.id,
+    image: readImage(img.path),
+    boxes: byImage.get(img.id) ?? [],
+  }));
+  return { ...described, images };
 }
 
 /**
