@@ -40,6 +40,18 @@ describe('COCO box AP equals pycocotools', () => {
     }
   });
 
+  it('per-category AP50 is what a one-category evaluation reports as AP50', () => {
+    const c = cases.find((x) => x.name === 'crowd-boxes')!;
+    const result = evaluateCoco(c.gt, c.dt);
+    for (const { id } of c.gt.categories) {
+      const one = evaluateCoco(
+        { ...c.gt, categories: [{ id }] },
+        c.dt.filter((d) => d.category_id === id),
+      );
+      expect(result.perCategoryAP50.get(id)).toBe(one.stats[1]);
+    }
+  });
+
   it('uses numpy.linspace IoU thresholds, .50 and .75 among them exactly', () => {
     expect(iouThresholds).toHaveLength(10);
     expect(iouThresholds.indexOf(0.5)).toBe(0);

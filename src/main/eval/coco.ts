@@ -52,6 +52,8 @@ export interface CocoEvalResult {
   stats: number[];
   /** AP@[.5:.95] per category id: the mean of precision[:, :, k, all, 100] over entries > −1. */
   perCategoryAP: Map<number, number>;
+  /** AP50 per category id: the mean of precision[.50, :, k, all, 100] over entries > −1. */
+  perCategoryAP50: Map<number, number>;
 }
 
 /** numpy's pairwise summation (what np.mean adds with), so even printed figures round alike. */
@@ -237,7 +239,11 @@ function evaluate(gt: CocoGt, detections: CocoDetection[], only: Subset): CocoEv
     return out;
   };
   if (only !== everything)
-    return { stats: [meanOfValid(precisionSlice(undefined, 0, 2))], perCategoryAP: new Map() };
+    return {
+      stats: [meanOfValid(precisionSlice(undefined, 0, 2))],
+      perCategoryAP: new Map(),
+      perCategoryAP50: new Map(),
+    };
   const at50 = iouThresholds.indexOf(0.5);
   const at75 = iouThresholds.indexOf(0.75);
   const stats = [
@@ -257,5 +263,8 @@ function evaluate(gt: CocoGt, detections: CocoDetection[], only: Subset): CocoEv
   const perCategoryAP = new Map(
     categoryIds.map((id, k) => [id, meanOfValid(precisionSlice(undefined, 0, M - 1, k))]),
   );
-  return { stats, perCategoryAP };
+  const perCategoryAP50 = new Map(
+    categoryIds.map((id, k) => [id, meanOfValid(precisionSlice(at50, 0, 2, k))]),
+  );
+  return { stats, perCategoryAP, perCategoryAP50 };
 }
