@@ -21,6 +21,7 @@ import {
   detectionQuestions,
   detectionPrompts,
   loadDataset,
+  type LoadedDataset,
 } from './datasetExamples';
 import { evaluateClassification } from './evaluateClassification';
 import { runGrpo } from './grpo/trainer';
@@ -111,22 +112,33 @@ function progress(
   job.send({ type: 'progress', runId: job.runId, step, totalSteps: steps, metrics, etaSeconds: eta });
 }
 
+/** A training run's detection questions: every positive, negatives up to `negativeShare`. */
+function questionsOf(
+  loaded: LoadedDataset,
+  categories: string[],
+  config: { negativeShare: number; seed: number },
+) {
+  return detectionQuestions(loaded.images, categories, config.negativeShare, config.seed);
+}
+
+/** A run needs something to train on: classification only one-category images, detection boxes. */
+function atLeastOne<T>(items: T[], config: { dataset: string; task: string }): T[] {
+  if (items.length > 0) return items;
+  const what =
+    config.task === 'classification' ? 'shows exactly one category to classify' : 'has a box to learn from';
+  throw new UserError('invalid_input', `No image of "${config.dataset}" ${what}.`);
+}
+
 export async function trainSft(job: Job, raw: unknown) {
   const config = parseConfig(sftConfigSchema, raw, `run ${job.runId}`);
   const loaded = loadDataset(job.db, config.dataset, config.split);
   const categories = config.categories ?? loaded.categoriesInUse;
-  const examples =
+  const examples = atLeastOne(
     config.task === 'classification'
       ? classificationExamples(loaded.images, config.thinkTemplate)
-      : detectionExamples(
-          detectionQuestions(loaded.images, categories, config.negativeShare, config.seed),
-          config.thinkTemplate,
-        );
-  if (examples.length === 0)
-    throw new UserError(
-      'invalid_input',
-      `No image of "${config.dataset}" shows exactly one category to classify.`,
-    );
+      : detectionExamples(questionsOf(loaded, categories, config), config.thinkTemplate),
+    config,
+  );
   const policy = TinyVlmPolicy.load(path.resolve(config.model), { lora: config.lora, seed: config.seed });
   const metrics = metricWriter(job);
   const startedAt = started(job, config.steps);
@@ -171,18 +183,12 @@ export async function trainGrpo(job: Job, raw: unknown) {
   const categories = config.categories ?? loaded.categoriesInUse;
   const modelDir = path.resolve(config.model);
   const policy = TinyVlmPolicy.load(modelDir, { lora: config.lora, seed: config.seed });
-  const prompts =
+  const prompts = atLeastOne(
     config.task === 'classification'
       ? classificationPrompts(loaded.images)
-      : detectionPrompts(
-          detectionQuestions(loaded.images, categories, config.negativeShare, config.seed),
-          policy.frame,
-        );
-  if (prompts.length === 0)
-    throw new UserError(
-      'invalid_input',
-      `No image of "${config.dataset}" shows exactly one category to classify.`,
-    );
+      : detectionPrompts(questionsOf(loaded, categories, config), policy.frame),
+    config,
+  );
   // The reference: the base with adapters off for LoRA, else a frozen copy; none when β = 0.
   const reference =
     config.beta === 0
