@@ -10,6 +10,7 @@ import { doctorCommand } from './commands/doctor';
 import { evalCommand } from './commands/eval';
 import { evalMapCommand } from './commands/evalMap';
 import { experimentCommand } from './commands/experiment';
+import { exportCommand, importCommand } from './commands/importExport';
 import { rewardCommand } from './commands/reward';
 import { serveCommand } from './commands/serve';
 import { synthCommand } from './commands/synth';
@@ -20,6 +21,8 @@ const commands: Record<string, Command> = {
   reward: rewardCommand,
   'eval-map': evalMapCommand,
   synth: synthCommand,
+  import: importCommand,
+  export: exportCommand,
   train: trainCommand,
   eval: evalCommand,
   experiment: experimentCommand,

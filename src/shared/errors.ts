@@ -9,6 +9,8 @@ export const errorCodes = [
   'conflict',
   'unknown_call',
   'unavailable',
+  /** The user stopped a long operation (an import) before it wrote anything. */
+  'cancelled',
   'internal',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

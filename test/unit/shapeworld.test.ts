@@ -110,9 +110,11 @@ describe('PNG', () => {
   it('refuses what it cannot read with a clear error', () => {
     const base = { width: 2, height: 2, channels: 3 as const, pixels: new Uint8Array(12), filters: [0] };
     expect(() => decodePng(Buffer.from('GIF89a not a png'))).toThrow(/not a PNG/);
-    expect(() => decodePng(pngWith({ ...base, bitDepth: 16 }))).toThrow(/only 8-bit RGB or RGBA/);
-    expect(() => decodePng(pngWith({ ...base, colourType: 3 }))).toThrow(/colour type 3/);
-    expect(() => decodePng(pngWith({ ...base, interlace: 1 }))).toThrow(/interlace 1/);
+    expect(() => decodePng(pngWith({ ...base, bitDepth: 16, colourType: 3 }))).toThrow(
+      /bit depth 16, colour type 3.*not a combination the PNG specification allows/,
+    );
+    expect(() => decodePng(pngWith({ ...base, colourType: 3 }))).toThrow(/palette PNG has no valid PLTE/);
+    expect(() => decodePng(pngWith({ ...base, interlace: 2 }))).toThrow(/interlace 2/);
     const corrupt = encodePng(2, 2, new Uint8Array(12));
     corrupt[corrupt.length - 20] = corrupt[corrupt.length - 20]! ^ 0xff;
     expect(() => decodePng(corrupt)).toThrow(/CRC|corrupt/);

@@ -72,3 +72,86 @@ export function listImages(db: Database, datasetId: number): Image[] {
     .all(datasetId)
     .map((row) => ({ ...row, verified: row.verified === 1, negative: row.negative === 1 }));
 }
+
+export type ImageFilter = 'all' | 'unlabelled' | 'labelled' | 'verified' | 'negative';
+
+export interface ImageListing extends Image {
+  boxCount: number;
+}
+
+const filters: Record<ImageFilter, string> = {
+  all: '',
+  unlabelled: 'AND i.negative = 0 AND NOT EXISTS (SELECT 1 FROM annotation a WHERE a.image_id = i.id)',
+  labelled: 'AND (i.negative = 1 OR EXISTS (SELECT 1 FROM annotation a WHERE a.image_id = i.id))',
+  verified: 'AND i.verified = 1',
+  negative: 'AND i.negative = 1',
+};
+
+/** One page of a dataset's images in import order, with box counts, and the filtered total. */
+export function pageImages(
+  db: Database,
+  input: { datasetId: number; offset: number; limit: number; filter?: ImageFilter; splitId?: number },
+): { total: number; items: ImageListing[] } {
+  const where = `i.dataset_id = @datasetId ${filters[input.filter ?? 'all']} ${
+    input.splitId === undefined
+      ? ''
+      : 'AND EXISTS (SELECT 1 FROM split_image s WHERE s.split_id = @splitId AND s.image_id = i.id)'
+  }`;
+  // better-sqlite3 refuses named parameters a statement does not use.
+  const filterParams =
+    input.splitId === undefined
+      ? { datasetId: input.datasetId }
+      : { datasetId: input.datasetId, splitId: input.splitId };
+  const { total } = prepare<{ total: number }>(
+    db,
+    `SELECT count(*) AS total FROM image i WHERE ${where}`,
+  ).get(filterParams)!;
+  const items = prepare<ImageRow & { boxCount: number }>(
+    db,
+    `SELECT i.id, i.dataset_id AS datasetId, i.path, i.sha256, i.width, i.height, i.verified, i.negative,
+       i.created_at AS createdAt,
+       (SELECT count(*) FROM annotation a WHERE a.image_id = i.id) AS boxCount
+     FROM image i WHERE ${where} ORDER BY i.id LIMIT @limit OFFSET @offset`,
+  )
+    .all({ ...filterParams, limit: input.limit, offset: input.offset })
+    .map((row) => ({ ...row, verified: row.verified === 1, negative: row.negative === 1 }));
+  return { total, items };
+}
+
+/** The image before or after `imageId` in import order within its dataset (wrapping: none). */
+export function neighbourImage(db: Database, imageId: number, direction: 1 | -1): number | undefined {
+  const sql =
+    direction === 1
+      ? `SELECT id FROM image WHERE dataset_id = (SELECT dataset_id FROM image WHERE id = @id) AND id > @id
+         ORDER BY id LIMIT 1`
+      : `SELECT id FROM image WHERE dataset_id = (SELECT dataset_id FROM image WHERE id = @id) AND id < @id
+         ORDER BY id DESC LIMIT 1`;
+  return prepare<{ id: number }>(db, sql).get({ id: imageId })?.id;
+}
+
+/** Sets the verified / negative flags; marking an image negative is refused while it has boxes. */
+export function setImageFlags(
+  db: Database,
+  id: number,
+  flags: { verified?: boolean; negative?: boolean },
+): Image | undefined {
+  const image = getImage(db, id);
+  if (!image) return undefined;
+  if (flags.negative) {
+    const boxes = prepare<{ n: number }>(db, 'SELECT count(*) AS n FROM annotation WHERE image_id = ?').get(
+      id,
+    )!.n;
+    if (boxes > 0) {
+      throw new UserError(
+        'conflict',
+        `This image has ${boxes} box${boxes === 1 ? '' : 'es'}: delete them before marking it "no objects".`,
+      );
+    }
+  }
+  prepare(db, 'UPDATE image SET verified = ?, negative = ? WHERE id = ?').run(
+    (flags.verified ?? image.verified) ? 1 : 0,
+    (flags.negative ?? image.negative) ? 1 : 0,
+    id,
+  );
+  return getImage(db, id);
+}

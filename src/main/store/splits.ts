@@ -77,3 +77,41 @@ export function findSplit(db: Database, datasetId: number, name: string): Split 
     'SELECT id, dataset_id AS datasetId, name, kind, k, seed FROM split WHERE dataset_id = ? AND name = ?',
   ).get(datasetId, name);
 }
+
+export interface SplitListing extends Split {
+  imageCount: number;
+  /** Images of the split with at least one box of each category, by category name. */
+  perCategory: Record<string, number>;
+  createdAt: number;
+}
+
+export function listSplits(db: Database, datasetId: number): SplitListing[] {
+  const splits = prepare<Split & { createdAt: number; imageCount: number }>(
+    db,
+    `SELECT s.id, s.dataset_id AS datasetId, s.name, s.kind, s.k, s.seed, s.created_at AS createdAt,
+       (SELECT count(*) FROM split_image m WHERE m.split_id = s.id) AS imageCount
+     FROM split s WHERE s.dataset_id = ? ORDER BY s.id`,
+  ).all(datasetId);
+  const counts = prepare<{ splitId: number; name: string; n: number }>(
+    db,
+    `SELECT m.split_id AS splitId, c.name, count(DISTINCT m.image_id) AS n
+     FROM split_image m JOIN split s ON s.id = m.split_id
+       JOIN annotation a ON a.image_id = m.image_id JOIN category c ON c.id = a.category_id
+     WHERE s.dataset_id = ? GROUP BY m.split_id, c.id ORDER BY c.ord`,
+  ).all(datasetId);
+  return splits.map((s) => ({
+    ...s,
+    perCategory: Object.fromEntries(counts.filter((c) => c.splitId === s.id).map((c) => [c.name, c.n])),
+  }));
+}
+
+export function deleteSplit(db: Database, id: number): boolean {
+  return prepare(db, 'DELETE FROM split WHERE id = ?').run(id).changes > 0;
+}
+
+/** The dataset a split belongs to, or undefined when there is no such split. */
+export function splitDatasetId(db: Database, splitId: number): number | undefined {
+  return prepare<{ datasetId: number }>(db, 'SELECT dataset_id AS datasetId FROM split WHERE id = ?').get(
+    splitId,
+  )?.datasetId;
+}

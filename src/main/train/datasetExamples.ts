@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Box } from '../../shared/boxes';
 import { UserError } from '../../shared/errors';
 import { seeded } from '../../shared/random';
-import { decodePng } from '../data/png';
+import { decodeImage } from '../data/imageFiles';
 import type { RgbImage } from '../models/policy';
 import { boxesAnswer, classificationPrompt, detectionPrompt } from '../models/tiny-vlm/prompts';
 import { listDatasetAnnotations } from '../store/annotations';
@@ -45,7 +45,8 @@ export function readImage(path: string): RgbImage {
     );
   }
   try {
-    return decodePng(bytes);
+    // PNG, JPEG or WebP, turned upright as the boxes were drawn on it.
+    return decodeImage(bytes);
   } catch (error) {
     throw new UserError('invalid_input', `${path}: ${(error as Error).message}`);
   }

@@ -1,0 +1,170 @@
+/** `vrft import` and `vrft export`: datasets in and out of a workspace, in other tools' formats. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../../shared/errors';
+import {
+  exportDataset,
+  exportFormats,
+  importDataset,
+  importFormats,
+  type ImportProgress,
+  type ImportReport,
+} from '../data/formats';
+import { defaultDataDir } from '../host/paths';
+import { findDatasetByName } from '../store/datasets';
+import { openStore, workspaceDbPath } from '../store/db';
+import { findSplit } from '../store/splits';
+import { oneOf, requiredString, UsageError, type Command, type Values } from './command';
+
+/** Exit status of an import stopped with Ctrl+C (128 + SIGINT, as shells report it). */
+const cancelledStatus = 130;
+
+function dataDirOf(values: Values): string {
+  return path.resolve(typeof values.data === 'string' ? values.data : defaultDataDir());
+}
+
+/**
+ * Progress on stderr: one line rewritten in place on a terminal; otherwise a line per phase and
+ * per tenth of it, so a log stays short.
+ */
+export function progressPrinter(stream: NodeJS.WriteStream): {
+  update(p: ImportProgress): void;
+  end(): void;
+} {
+  let shown = false;
+  let last = { phase: '', tenth: -1 };
+  return {
+    update({ phase, done, total }) {
+      const percent = total === 0 ? 100 : Math.floor((done / total) * 100);
+      const line = `${phase}: ${done}/${total} (${percent}%)`;
+      if (stream.isTTY) {
+        stream.write(`\r\x1b[K${line}`);
+        shown = true;
+        return;
+      }
+      const tenth = Math.floor(percent / 10);
+      if (phase !== last.phase || tenth > last.tenth) stream.write(`${line}\n`);
+      last = { phase, tenth };
+    },
+    end() {
+      if (shown) stream.write('\r\x1b[K');
+      shown = false;
+    },
+  };
+}
+
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+export function importSummary(report: ImportReport, name: string, source: string, dataDir: string): string {
+  const lines = [
+    `imported ${source} (${report.format}) as dataset "${name}" (id ${report.datasetId}) into ${dataDir}: ` +
+      `${count(report.images, 'image', 'images')}, ${count(report.annotations, 'box', 'boxes')}, ` +
+      count(report.categories, 'category', 'categories'),
+  ];
+  if (report.duplicates.length > 0) {
+    lines.push(
+      `${count(report.duplicates.length, 'duplicate', 'duplicates')} (same content, imported once):`,
+    );
+    for (const d of report.duplicates) lines.push(`  ${d.path} = ${d.sameAs}`);
+  }
+  if (report.skipped.length > 0) {
+    lines.push(`${report.skipped.length} skipped:`);
+    for (const s of report.skipped) lines.push(`  ${s.path}: ${s.reason}`);
+  }
+  for (const warning of report.warnings) lines.push(`warning: ${warning}`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function runImport(values: Values, positionals: string[]): Promise<number> {
+  const source = positionals[0];
+  if (!source) throw new UsageError(`name the folder or file to import (usage: ${importCommand.usage})`);
+  const name = requiredString(values, 'dataset').trim();
+  const format = oneOf(values, 'format', ['auto', ...importFormats] as const, 'auto');
+  const dataDir = dataDirOf(values);
+  const db = openStore(workspaceDbPath(dataDir));
+  // Ctrl+C asks the import to stop (it then writes nothing); a second one leaves at once.
+  const controller = new AbortController();
+  const onInterrupt = () => (controller.signal.aborted ? process.exit(cancelledStatus) : controller.abort());
+  process.on('SIGINT', onInterrupt);
+  const progress = progressPrinter(process.stderr);
+  try {
+    const report = await importDataset(db, {
+      path: source,
+      datasetName: name,
+      format,
+      dataDir,
+      signal: controller.signal,
+      onProgress: (p) => progress.update(p),
+    });
+    progress.end();
+    process.stdout.write(importSummary(report, name, path.resolve(source), dataDir));
+    return 0;
+  } catch (error) {
+    progress.end();
+    if (error instanceof UserError && error.code === 'cancelled') {
+      process.stderr.write(`vrft: ${error.message}\n`);
+      return cancelledStatus;
+    }
+    // A bad file, a taken name, a missing path: the user's to fix, one line, exit 2.
+    if (error instanceof UserError) throw new UsageError(error.message);
+    throw error;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    db.close();
+  }
+}
+
+async function runExport(values: Values): Promise<number> {
+  const name = requiredString(values, 'dataset').trim();
+  const format = oneOf(values, 'format', exportFormats);
+  const out = path.resolve(requiredString(values, 'out'));
+  const dataDir = dataDirOf(values);
+  if (!existsSync(workspaceDbPath(dataDir)))
+    throw new UsageError(`there is no workspace in ${dataDir} (--data)`);
+  const db = openStore(workspaceDbPath(dataDir));
+  try {
+    const dataset = findDatasetByName(db, name);
+    if (!dataset) throw new UsageError(`there is no dataset named "${name}" in ${dataDir}`);
+    const splitName = typeof values.split === 'string' ? values.split : undefined;
+    const split = splitName === undefined ? undefined : findSplit(db, dataset.id, splitName);
+    if (splitName !== undefined && !split)
+      throw new UsageError(`dataset "${name}" has no split named "${splitName}"`);
+    const result = exportDataset(db, { datasetId: dataset.id, splitId: split?.id, format, out });
+    process.stdout.write(
+      `exported ${count(result.images, 'image', 'images')} and ${count(result.annotations, 'box', 'boxes')} ` +
+        `of "${name}"${split ? ` (split "${split.name}")` : ''} as ${format}: ` +
+        `${count(result.files.length, 'file', 'files')} at ${out}\n`,
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof UserError) throw new UsageError(error.message);
+    throw error;
+  } finally {
+    db.close();
+  }
+}
+
+export const importCommand: Command = {
+  summary: 'import a folder of images, or COCO / YOLO / VOC / Visual-RFT / VLM-R1 data, as a dataset',
+  usage: `vrft import PATH --dataset NAME [--format auto|${importFormats.join('|')}] [--data DIR]`,
+  flags: {
+    dataset: { type: 'string' },
+    format: { type: 'string' },
+    data: { type: 'string' },
+  },
+  positionals: 1,
+  run: runImport,
+};
+
+export const exportCommand: Command = {
+  summary: 'export a dataset (or one split) as COCO, YOLO, VOC, Visual-RFT or VLM-R1 data',
+  usage: `vrft export --dataset NAME [--split S] --format ${exportFormats.join('|')} --out PATH [--data DIR]`,
+  flags: {
+    dataset: { type: 'string' },
+    split: { type: 'string' },
+    format: { type: 'string' },
+    out: { type: 'string' },
+    data: { type: 'string' },
+  },
+  run: runExport,
+};

@@ -1,0 +1,78 @@
+/**
+ * Exporting a dataset, or one of its splits, in another tool's format. Boxes leave in original-
+ * image pixels and each writer converts them at that boundary; categories keep their `ord` order.
+ * Negative images (and images nobody has labelled yet: no format can say "not looked at") are
+ * written as images without boxes.
+ */
+import path from 'node:path';
+import type { Box } from '../../../shared/boxes';
+import { UserError } from '../../../shared/errors';
+import { listDatasetAnnotations } from '../../store/annotations';
+import { listCategories } from '../../store/categories';
+import { getDataset } from '../../store/datasets';
+import type { Db } from '../../store/db';
+import { listImages } from '../../store/images';
+import { splitDatasetId } from '../../store/splits';
+import { listSplitImageIds } from '../../store/splits';
+import { writers } from './registry';
+import type { ExportData, ExportFormat } from './types';
+
+export interface ExportOptions {
+  datasetId: number;
+  splitId?: number;
+  format: ExportFormat;
+  /** A file for coco, visualrft and vlmr1 (a folder gets a default name inside); a folder for yolo and voc. */
+  out: string;
+}
+
+export interface ExportResult {
+  images: number;
+  annotations: number;
+  files: string[];
+}
+
+export function exportDataset(db: Db, options: ExportOptions): ExportResult {
+  const data = exportData(db, options.datasetId, options.splitId);
+  const files = writers[options.format].write(data, path.resolve(options.out));
+  return {
+    images: data.images.length,
+    annotations: data.images.reduce((n, image) => n + image.boxes.length, 0),
+    files,
+  };
+}
+
+/** The dataset (or split) as every writer takes it. */
+export function exportData(db: Db, datasetId: number, splitId?: number): ExportData {
+  const dataset = getDataset(db, datasetId);
+  if (!dataset)
+    throw new UserError('not_found', `Dataset ${datasetId} does not exist (it may have been deleted).`);
+  let images = listImages(db, datasetId);
+  if (splitId !== undefined) {
+    if (splitDatasetId(db, splitId) !== datasetId) {
+      throw new UserError(
+        'not_found',
+        `Split ${splitId} is not a split of dataset "${dataset.name}": reload the splits.`,
+      );
+    }
+    const members = new Set(listSplitImageIds(db, splitId));
+    images = images.filter((image) => members.has(image.id));
+  }
+  const categories = listCategories(db, datasetId);
+  const names = new Map(categories.map((c) => [c.id, c.name]));
+  const boxes = new Map<number, { category: string; box: Box }[]>();
+  for (const a of listDatasetAnnotations(db, datasetId)) {
+    const list = boxes.get(a.imageId) ?? [];
+    list.push({ category: names.get(a.categoryId)!, box: { x1: a.x1, y1: a.y1, x2: a.x2, y2: a.y2 } });
+    boxes.set(a.imageId, list);
+  }
+  return {
+    datasetName: dataset.name,
+    categories: categories.map((c) => c.name),
+    images: images.map((image) => ({
+      path: image.path,
+      width: image.width,
+      height: image.height,
+      boxes: image.negative ? [] : (boxes.get(image.id) ?? []),
+    })),
+  };
+}

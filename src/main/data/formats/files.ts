@@ -1,0 +1,206 @@
+/** File helpers every format shares: finding images, naming label files, refusing bad input. */
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import type { Box } from '../../../shared/boxes';
+import { UserError } from '../../../shared/errors';
+import { imageExtensions } from '../imageFiles';
+import type { SourceImage } from './types';
+
+/**
+ * Refuses a malformed annotation file: which file, where in it (line, item or field) and what is
+ * wrong. Nothing has been written when this is thrown.
+ */
+export function refuse(file: string, where: string, problem: string): never {
+  // One line, whatever the problem quotes from the file: the CLI prints it as a single line.
+  const text = problem.replace(/\s*\n\s*/g, ' ');
+  throw new UserError(
+    'invalid_input',
+    `${file}${where ? `, ${where}` : ''}: ${text}. Nothing was imported: fix the file and import again.`,
+  );
+}
+
+export function isImageFile(file: string): boolean {
+  return imageExtensions.includes(path.extname(file).toLowerCase());
+}
+
+/**
+ * Every file under `dir` (hidden files and folders left out) whose name passes `keep`, absolute,
+ * sorted by relative path compared code unit by code unit: the same order on every platform and
+ * every run, whatever order the file system lists them in.
+ */
+export function listFiles(dir: string, keep: (name: string) => boolean): string[] {
+  const found: string[] = [];
+  const walk = (sub: string) => {
+    for (const entry of readdirSync(path.join(dir, sub), { withFileTypes: true })) {
+      if (entry.name.startsWith('.')) continue;
+      const rel = sub === '' ? entry.name : `${sub}/${entry.name}`;
+      if (entry.isDirectory()) walk(rel);
+      else if (keep(entry.name)) found.push(rel);
+    }
+  };
+  walk('');
+  return found.sort(compareCodeUnits).map((rel) => path.join(dir, ...rel.split('/')));
+}
+
+export function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * A file stem per image for formats that write one file per image (YOLO labels, VOC XML): the
+ * image's own stem, with _2, _3… added when two images share one (compared ignoring case, as
+ * Windows and macOS file systems do). Deterministic in the order given, so the YOLO reader can
+ * pair an images.txt written by the exporter with its label files.
+ */
+export function uniqueStems(paths: readonly string[]): string[] {
+  const taken = new Set<string>();
+  return paths.map((p) => {
+    const stem = path.basename(p, path.extname(p));
+    let name = stem;
+    for (let n = 2; taken.has(name.toLowerCase()); n++) name = `${stem}_${n}`;
+    taken.add(name.toLowerCase());
+    return name;
+  });
+}
+
+export function isFile(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The first candidate that is a file, or undefined. */
+export function firstFile(candidates: readonly string[]): string | undefined {
+  return candidates.find(isFile);
+}
+
+export function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').replace(/^\uFEFF/, ''); // a byte-order mark is not content
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UserError(
+      code === 'ENOENT' ? 'not_found' : 'invalid_input',
+      `${file}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}. Check the path and import again.`,
+    );
+  }
+}
+
+/** Parses a JSON annotation file; a syntax error names its line and column. */
+export function readJsonFile(file: string): unknown {
+  const text = readText(file);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const message = (error as Error).message;
+    const position = /position (\d+)/.exec(message)?.[1];
+    const where = position === undefined ? '' : lineAndColumn(text, Number(position));
+    return refuse(file, where, `not valid JSON (${message.replace(/ in JSON at position \d+.*$/s, '')})`);
+  }
+}
+
+export function lineAndColumn(text: string, index: number): string {
+  const before = text.slice(0, index);
+  return `line ${before.split('\n').length}, column ${index - before.lastIndexOf('\n')}`;
+}
+
+/**
+ * Undoes the float noise of a boundary conversion (x + w, xmin − 1): 15 significant digits are
+ * all a double holds reliably, and the noise sits in the 16th and 17th, so a box written and read
+ * back comes back as the same numbers.
+ */
+export function tidy(value: number): number {
+  return Number(value.toPrecision(15));
+}
+
+export function tidyBox(b: Box): Box {
+  return { x1: tidy(b.x1), y1: tidy(b.y1), x2: tidy(b.x2), y2: tidy(b.y2) };
+}
+
+/** Writes through a temporary file and a rename, so a reader never sees half a file. */
+export function writeFileAtomic(file: string, content: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const temporary = `${file}.tmp-${process.pid}`;
+  writeFileSync(temporary, content);
+  renameSync(temporary, file);
+}
+
+/**
+ * The folder an export of many files goes to: created if missing; refused if it holds anything,
+ * so an export never mixes with (or silently replaces) files that are not its own.
+ */
+export function exportFolder(out: string): string {
+  if (existsSync(out)) {
+    if (!statSync(out).isDirectory()) {
+      throw new UserError(
+        'invalid_input',
+        `${out} is a file: this format writes a folder; give a folder path.`,
+      );
+    }
+    if (readdirSync(out).length > 0) {
+      throw new UserError('conflict', `${out} is not empty: export into a new or empty folder.`);
+    }
+  }
+  mkdirSync(out, { recursive: true });
+  return out;
+}
+
+/** The file a one-file export goes to: `out` itself, or `defaultName` inside it when it is a folder. */
+export function exportFile(out: string, defaultName: string): string {
+  return existsSync(out) && statSync(out).isDirectory() ? path.join(out, defaultName) : out;
+}
+
+/** Where an image an annotation file names may be: as written if absolute, else beside the file or in images/. */
+export function imageCandidates(dir: string, name: string): string[] {
+  return path.isAbsolute(name) ? [name] : [path.join(dir, name), path.join(dir, 'images', name)];
+}
+
+/**
+ * The images of formats that name an image once per record (a Visual-RFT record per category, a
+ * VLM-R1 line per question): one SourceImage per file, in order of first mention.
+ */
+export class ImagesByPath {
+  private readonly images = new Map<string, SourceImage>();
+  private readonly notFound = new Map<string, { path: string; reason: string }>();
+  /** Each name looked up on disk once, however many records repeat it. */
+  private readonly resolved = new Map<string, string | undefined>();
+
+  constructor(private readonly dir: string) {}
+
+  /** The image a record names, or undefined (and listed as missing) when it is not on disk. */
+  get(name: string, where: string): SourceImage | undefined {
+    const candidates = imageCandidates(this.dir, name);
+    if (!this.resolved.has(name)) this.resolved.set(name, firstFile(candidates));
+    const file = this.resolved.get(name);
+    if (!file) {
+      if (!this.notFound.has(candidates[0]!)) {
+        this.notFound.set(candidates[0]!, { path: candidates[0]!, reason: `not found (${where})` });
+      }
+      return undefined;
+    }
+    let image = this.images.get(file);
+    if (!image) {
+      image = { path: file, where, boxes: [], statedEmpty: true };
+      this.images.set(file, image);
+    }
+    return image;
+  }
+
+  list(): SourceImage[] {
+    return [...this.images.values()];
+  }
+
+  missing(): { path: string; reason: string }[] {
+    return [...this.notFound.values()];
+  }
+}

@@ -1,0 +1,365 @@
+/**
+ * Importing a dataset: the format's reader parses the annotation files; every image is read,
+ * hashed and measured from its headers (in batches, yielding to the event loop, so progress flows
+ * and a cancel is heard); every box becomes original-image pixels; then one transaction writes the
+ * dataset. A malformed file, a cancel or a refusal leaves the workspace as it was. Thumbnails are
+ * made after the commit: a cache, not part of the dataset.
+ *
+ * Images are identified by content (sha256): a second copy, within the import, is reported and
+ * not inserted; its boxes join the first copy's unless the first already has them.
+ *
+ * Sizes are the image as displayed, after EXIF orientation: annotation files give boxes on the
+ * image their tools showed (COCO tools, browsers and labelling tools all apply the orientation),
+ * and the stored width and height are what the boxes are read against.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { clampBox, isDegenerate, type Box, type Size } from '../../../shared/boxes';
+import { UserError } from '../../../shared/errors';
+import { toPixels, yoloToBox } from '../../rewards/frames';
+import { addAnnotation } from '../../store/annotations';
+import { addCategory } from '../../store/categories';
+import { createDataset, findDatasetByName } from '../../store/datasets';
+import { transaction, type Db } from '../../store/db';
+import { addImage } from '../../store/images';
+import { ImageFileError, makeThumbnail, probeImage, type ImageProbe } from '../imageFiles';
+import { refuse } from './files';
+import { checkInputKind, detectFormat, readers } from './registry';
+import type { ImportFormat, SourceBox, SourceDataset, SourceImage } from './types';
+
+export interface ImportProgress {
+  phase: 'reading' | 'hashing' | 'writing' | 'thumbnails';
+  done: number;
+  total: number;
+}
+
+export interface ImportOptions {
+  path: string;
+  datasetName: string;
+  format: ImportFormat | 'auto';
+  /** The workspace folder: thumbnails go to <dataDir>/thumbnails/<sha256>.png. */
+  dataDir: string;
+  onProgress?(progress: ImportProgress): void;
+  signal?: AbortSignal;
+}
+
+export interface ImportReport {
+  datasetId: number;
+  format: ImportFormat;
+  images: number;
+  annotations: number;
+  categories: number;
+  duplicates: { path: string; sameAs: string }[];
+  skipped: { path: string; reason: string }[];
+  warnings: string[];
+}
+
+interface PlannedImage {
+  path: string;
+  sha256: string;
+  width: number;
+  height: number;
+  negative: boolean;
+  statedEmpty: boolean;
+  boxes: { category: string; box: Box }[];
+}
+
+interface Plan {
+  categories: string[];
+  images: PlannedImage[];
+  duplicates: ImportReport['duplicates'];
+  skipped: ImportReport['skipped'];
+  warnings: string[];
+}
+
+type Probed = Map<string, ImageProbe | { error: string }>;
+
+/** Images read at once: enough to keep the disk busy, few enough to keep memory flat. */
+const batchSize = 32;
+
+export async function importDataset(db: Db, options: ImportOptions): Promise<ImportReport> {
+  const name = options.datasetName.trim();
+  if (name === '') throw new UserError('invalid_input', 'A dataset needs a name: type one in.');
+  if (findDatasetByName(db, name)) {
+    throw new UserError('conflict', `A dataset named "${name}" already exists: pick another name.`);
+  }
+  const input = path.resolve(options.path);
+  const format = options.format === 'auto' ? detectFormat(input) : options.format;
+  checkInputKind(input, format);
+  const progress = options.onProgress ?? (() => undefined);
+  const { signal } = options;
+
+  const source = await readers[format].read(input, {
+    signal,
+    progress: (done, total) => progress({ phase: 'reading', done, total }),
+  });
+  throwIfCancelled(signal);
+  const probed = await probeAll(source, signal, progress);
+  throwIfCancelled(signal);
+  const plan = planImport(input, source, probed);
+
+  progress({ phase: 'writing', done: 0, total: 1 });
+  const datasetId = writeDataset(db, name, `Imported from ${input} (${format})`, plan);
+  progress({ phase: 'writing', done: 1, total: 1 });
+  const thumbnailWarnings = await cacheThumbnails(plan.images, options.dataDir, signal, progress);
+
+  return {
+    datasetId,
+    format,
+    images: plan.images.length,
+    annotations: plan.images.reduce((n, image) => n + image.boxes.length, 0),
+    categories: plan.categories.length,
+    duplicates: plan.duplicates,
+    skipped: plan.skipped,
+    warnings: [...plan.warnings, ...thumbnailWarnings],
+  };
+}
+
+function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new UserError('cancelled', 'The import was cancelled: nothing was imported.');
+}
+
+/** Reads, hashes and measures every image once, a batch at a time. */
+async function probeAll(
+  source: SourceDataset,
+  signal: AbortSignal | undefined,
+  progress: (p: ImportProgress) => void,
+): Promise<Probed> {
+  const paths = [...new Set(source.images.map((image) => image.path))];
+  const probed: Probed = new Map();
+  progress({ phase: 'hashing', done: 0, total: paths.length });
+  for (let start = 0; start < paths.length; start += batchSize) {
+    throwIfCancelled(signal);
+    const batch = paths.slice(start, start + batchSize);
+    const results = await Promise.all(batch.map(probeFile));
+    batch.forEach((file, i) => probed.set(file, results[i]!));
+    progress({ phase: 'hashing', done: Math.min(start + batchSize, paths.length), total: paths.length });
+  }
+  return probed;
+}
+
+async function probeFile(file: string): Promise<ImageProbe | { error: string }> {
+  try {
+    return probeImage(await readFile(file));
+  } catch (error) {
+    if (error instanceof ImageFileError) return { error: error.message };
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code) return { error: `cannot be read (${code})` };
+    throw error;
+  }
+}
+
+/** Decides every row before anything is written: duplicates, skips, boxes in pixels. */
+function planImport(input: string, source: SourceDataset, probed: Probed): Plan {
+  const plan: Plan = {
+    categories: [...source.categories],
+    images: [],
+    duplicates: [],
+    skipped: [...source.missing],
+    warnings: [...source.warnings],
+  };
+  const bySha = new Map<string, PlannedImage>();
+  const notes: Notes = { clamped: [], sizes: [] };
+  for (const image of source.images) {
+    const probe = probed.get(image.path)!;
+    if ('error' in probe) {
+      plan.skipped.push({ path: image.path, reason: probe.error });
+      continue;
+    }
+    const planned = planImage(image, probe, notes);
+    const first = bySha.get(planned.sha256);
+    if (first) {
+      plan.duplicates.push({ path: image.path, sameAs: first.path });
+      for (const b of planned.boxes) if (!first.boxes.some((f) => sameBox(f, b))) first.boxes.push(b);
+      first.statedEmpty ||= planned.statedEmpty;
+    } else {
+      bySha.set(planned.sha256, planned);
+      plan.images.push(planned);
+    }
+  }
+  if (plan.images.length === 0) noImages(input, plan);
+  const known = new Set(plan.categories);
+  for (const image of plan.images) {
+    image.negative = image.statedEmpty && image.boxes.length === 0;
+    for (const { category } of image.boxes) {
+      if (!known.has(category)) plan.categories.push(category);
+      known.add(category);
+    }
+  }
+  if (notes.clamped.length > 0) {
+    const n = notes.clamped.length;
+    plan.warnings.push(
+      `${n} box${n === 1 ? '' : 'es'} reached outside the image and ${n === 1 ? 'was' : 'were'} ` +
+        `clamped to its edges (the first: ${notes.clamped[0]})`,
+    );
+  }
+  plan.warnings.push(...summarise(notes.sizes, 'more images whose stated size differs'));
+  return plan;
+}
+
+/** What planning noticed along the way, reported as warnings. */
+interface Notes {
+  clamped: string[];
+  sizes: string[];
+}
+
+/** One image as it will be written: its size as shown and its boxes in pixels of that size. */
+function planImage(image: SourceImage, probe: ImageProbe, notes: Notes): PlannedImage {
+  const size = { width: probe.displayWidth, height: probe.displayHeight };
+  const declared = image.declaredSize;
+  if (declared && (declared.width !== size.width || declared.height !== size.height)) {
+    notes.sizes.push(
+      `${image.where} says ${declared.width}×${declared.height} but ${image.path} shows ` +
+        `${size.width}×${size.height}${probe.orientation > 1 ? ' (EXIF-rotated)' : ''}: ` +
+        'boxes are read on the image as shown',
+    );
+  }
+  const boxes = image.boxes.map((b) => {
+    const { box, wasClamped } = pixelBox(b, size);
+    if (wasClamped) notes.clamped.push(`${b.file}, ${b.where}`);
+    return { category: b.category, box };
+  });
+  return {
+    path: image.path,
+    sha256: probe.sha256,
+    ...size,
+    negative: false,
+    statedEmpty: image.statedEmpty,
+    boxes,
+  };
+}
+
+function noImages(input: string, plan: Plan): never {
+  const first = plan.skipped[0];
+  throw new UserError(
+    'invalid_input',
+    first
+      ? `None of the ${plan.skipped.length} images of ${input} could be imported (${first.path}: ` +
+          `${first.reason}): check that the image files are where the annotation file says.`
+      : `${input} names no images: nothing was imported.`,
+  );
+}
+
+/** The box in pixels of the image as shown, clamped to it; a box with no area left is refused. */
+function pixelBox(b: SourceBox, size: Size): { box: Box; wasClamped: boolean } {
+  const box =
+    b.frame === 'yolo'
+      ? yoloToBox(b.cxcywh, size)
+      : b.frame === 'norm1000'
+        ? toPixels(b.box, 'norm1000', { image: size })
+        : b.box;
+  const inside = clampBox(box, size);
+  if (isDegenerate(inside)) {
+    const shown = [box.x1, box.y1, box.x2, box.y2].map((v) => Number(v.toFixed(2))).join(', ');
+    refuse(
+      b.file,
+      b.where,
+      `the box [${shown}] (pixels, x1 y1 x2 y2) has no area inside the ${size.width}×${size.height} image`,
+    );
+  }
+  const wasClamped =
+    inside.x1 !== box.x1 || inside.y1 !== box.y1 || inside.x2 !== box.x2 || inside.y2 !== box.y2;
+  return { box: inside, wasClamped };
+}
+
+function sameBox(a: { category: string; box: Box }, b: { category: string; box: Box }): boolean {
+  return (
+    a.category === b.category &&
+    a.box.x1 === b.box.x1 &&
+    a.box.y1 === b.box.y1 &&
+    a.box.x2 === b.box.x2 &&
+    a.box.y2 === b.box.y2
+  );
+}
+
+/** The first few of a long list of warnings, and how many more there were. */
+function summarise(warnings: string[], more: string, keep = 5): string[] {
+  if (warnings.length <= keep) return warnings;
+  return [...warnings.slice(0, keep), `…and ${warnings.length - keep} ${more}`];
+}
+
+function writeDataset(db: Db, name: string, description: string, plan: Plan): number {
+  return transaction(db, () => {
+    const dataset = createDataset(db, { name, description });
+    const categoryIds = new Map(
+      plan.categories.map((category) => [
+        category,
+        addCategory(db, { datasetId: dataset.id, name: category }).id,
+      ]),
+    );
+    for (const image of plan.images) {
+      const imageId = addImage(db, {
+        datasetId: dataset.id,
+        path: image.path,
+        sha256: image.sha256,
+        width: image.width,
+        height: image.height,
+        negative: image.negative,
+      });
+      for (const { category, box } of image.boxes) {
+        addAnnotation(db, { imageId, categoryId: categoryIds.get(category)!, box, source: 'human' });
+      }
+    }
+    return dataset.id;
+  });
+}
+
+/** Larger images are left to the viewer: decoding one would take seconds and gigabytes. */
+const maxThumbnailPixels = 40_000_000;
+
+/**
+ * Thumbnails of the imported images that have none yet (the cache is keyed by content, so a
+ * re-import reuses them). A cancel here stops making them; the import itself has been committed.
+ * An image without one is shown from its file: a PNG already within the thumbnail size needs none,
+ * and a WebP gets none where its decoder cannot load.
+ */
+async function cacheThumbnails(
+  images: PlannedImage[],
+  dataDir: string,
+  signal: AbortSignal | undefined,
+  progress: (p: ImportProgress) => void,
+): Promise<string[]> {
+  const dir = path.join(dataDir, 'thumbnails');
+  mkdirSync(dir, { recursive: true });
+  const warnings: string[] = [];
+  const wanted = images.filter(
+    (image) => image.width * image.height <= maxThumbnailPixels && !existsSync(thumbnailFile(dir, image)),
+  );
+  // A batch at a time, its files read and written in parallel: waiting on the disk one image at
+  // a time costs more than making a small thumbnail.
+  for (let start = 0; start < wanted.length; start += batchSize) {
+    if (signal?.aborted) {
+      warnings.push(
+        `Thumbnails stopped after ${start} of ${wanted.length} (cancelled): the rest show at full size.`,
+      );
+      break;
+    }
+    const batch = wanted.slice(start, start + batchSize);
+    const problems = await Promise.all(batch.map((image) => cacheThumbnail(dir, image)));
+    for (const problem of problems) if (problem) warnings.push(problem);
+    progress({ phase: 'thumbnails', done: start + batch.length, total: wanted.length });
+  }
+  return warnings;
+}
+
+function thumbnailFile(dir: string, image: PlannedImage): string {
+  return path.join(dir, `${image.sha256}.png`);
+}
+
+/** Makes one thumbnail; a problem is returned as a warning (WebP without its decoder is not one). */
+async function cacheThumbnail(dir: string, image: PlannedImage): Promise<string | undefined> {
+  const file = thumbnailFile(dir, image);
+  const temporary = `${file}.tmp-${process.pid}`;
+  try {
+    const bytes = await readFile(image.path);
+    const thumbnail = makeThumbnail(bytes);
+    if (thumbnail === bytes) return undefined; // a small PNG: the viewer shows the file itself
+    await writeFile(temporary, thumbnail);
+    await rename(temporary, file);
+  } catch (error) {
+    if (error instanceof UserError && error.code === 'unavailable') return undefined;
+    return `${image.path}: no thumbnail (${(error as Error).message})`;
+  }
+  return undefined;
+}

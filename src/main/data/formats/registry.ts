@@ -1,0 +1,123 @@
+/** Every format by name, and telling which one a path holds. */
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../../../shared/errors';
+import { cocoFormat, cocoWriter } from './coco';
+import { isImageFile, listFiles, readJsonFile } from './files';
+import { folderFormat } from './folder';
+import type { DatasetFormat, ExportFormat, ExportWriter, ImportFormat } from './types';
+import { visualRftFormat, visualRftWriter } from './visualrft';
+import { vlmR1Format, vlmR1Writer } from './vlmr1';
+import { vocFormat, vocWriter } from './voc';
+import { findClassFile, yoloFormat, yoloWriter } from './yolo';
+
+export const readers: Record<ImportFormat, DatasetFormat> = {
+  folder: folderFormat,
+  coco: cocoFormat,
+  yolo: yoloFormat,
+  voc: vocFormat,
+  visualrft: visualRftFormat,
+  vlmr1: vlmR1Format,
+};
+
+export const writers: Record<ExportFormat, ExportWriter> = {
+  coco: cocoWriter,
+  yolo: yoloWriter,
+  voc: vocWriter,
+  visualrft: visualRftWriter,
+  vlmr1: vlmR1Writer,
+};
+
+const folderFormats: readonly ImportFormat[] = ['folder', 'yolo', 'voc'];
+
+function kind(input: string): 'folder' | 'file' {
+  try {
+    return statSync(input).isDirectory() ? 'folder' : 'file';
+  } catch {
+    throw new UserError('not_found', `${input} does not exist: check the path.`);
+  }
+}
+
+/** Refuses a file given for a folder format, or the other way round, before reading anything. */
+export function checkInputKind(input: string, format: ImportFormat): void {
+  const wants = folderFormats.includes(format) ? 'folder' : 'file';
+  if (kind(input) !== wants) {
+    throw new UserError(
+      'invalid_input',
+      wants === 'folder'
+        ? `${input} is a file, but ${format} imports a folder: pick the folder.`
+        : `${input} is a folder, but ${format} imports one annotation file: pick the .json${format === 'vlmr1' ? 'l' : ''} file.`,
+    );
+  }
+}
+
+/**
+ * The format of a file or folder:
+ * - a folder: voc if it holds .xml files, yolo if it has a class list or a labels/ folder and
+ *   .txt label files, else a plain folder of images;
+ * - .jsonl: vlmr1; .json: coco if an object with "images" and "annotations", visualrft if a list
+ *   of {image_path, problem, solution}.
+ */
+export function detectFormat(input: string): ImportFormat {
+  if (kind(input) === 'folder') return detectFolder(input);
+  const ext = path.extname(input).toLowerCase();
+  if (ext === '.jsonl') return 'vlmr1';
+  if (ext === '.json') {
+    const data = readJsonFile(input);
+    if (
+      data &&
+      typeof data === 'object' &&
+      !Array.isArray(data) &&
+      'images' in data &&
+      'annotations' in data
+    ) {
+      return 'coco';
+    }
+    const first: unknown = Array.isArray(data) ? data[0] : undefined;
+    if (
+      first &&
+      typeof first === 'object' &&
+      ['image_path', 'problem', 'solution'].every((k) => k in first)
+    ) {
+      return 'visualrft';
+    }
+    throw new UserError(
+      'invalid_input',
+      `${input} is neither COCO ({"images", "annotations", "categories"}) nor Visual-RFT ` +
+        '([{"image_path", "problem", "solution"}, …]): pick the format if it is one of them.',
+    );
+  }
+  throw new UserError(
+    'invalid_input',
+    `${input}: a ${ext || 'file without extension'} is none of the formats vrft reads (a folder of images, ` +
+      'YOLO or Pascal VOC; a COCO or Visual-RFT .json; a VLM-R1 .jsonl).',
+  );
+}
+
+function detectFolder(dir: string): ImportFormat {
+  let xml = false;
+  let labels = false;
+  let images = false;
+  listFiles(dir, (name) => {
+    const lower = name.toLowerCase();
+    if (lower.endsWith('.xml')) xml = true;
+    else if (lower.endsWith('.txt') && lower !== 'images.txt' && lower !== 'classes.txt') labels = true;
+    else if (isImageFile(name)) images = true;
+    return false;
+  });
+  if (xml) return 'voc';
+  const hasLabelsFolder = (() => {
+    try {
+      return statSync(path.join(dir, 'labels')).isDirectory();
+    } catch {
+      return false;
+    }
+  })();
+  if (labels && (findClassFile(dir) !== undefined || hasLabelsFolder)) return 'yolo';
+  if (images) return 'folder';
+  throw new UserError(
+    'invalid_input',
+    `${dir} holds no images, Pascal VOC .xml files or YOLO labels (looked for folder, voc and yolo): ` +
+      'pick the folder that holds the dataset.',
+  );
+}

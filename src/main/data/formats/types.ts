@@ -1,0 +1,81 @@
+/**
+ * What every dataset format reads into and writes from. Readers only parse annotation files and
+ * find image paths; the importer then hashes and measures the images, turns every box into
+ * original-image pixels and writes the lot in one transaction.
+ */
+import type { Box, Size } from '../../../shared/boxes';
+
+export const importFormats = ['folder', 'coco', 'yolo', 'voc', 'visualrft', 'vlmr1'] as const;
+export type ImportFormat = (typeof importFormats)[number];
+
+export const exportFormats = ['coco', 'yolo', 'voc', 'visualrft', 'vlmr1'] as const;
+export type ExportFormat = (typeof exportFormats)[number];
+
+/**
+ * A box as its file wrote it. Pixel and 0–1000 boxes are xyxy; YOLO's are centre and size on 0–1.
+ * All become pixels of the image as displayed once its size is known.
+ */
+export type SourceBox = {
+  category: string;
+  /** The annotation file and the place in it, for a message if the box must be refused. */
+  file: string;
+  where: string;
+} & (
+  { frame: 'pixels' | 'norm1000'; box: Box } | { frame: 'yolo'; cxcywh: [number, number, number, number] }
+);
+
+export interface SourceImage {
+  /** Absolute. */
+  path: string;
+  /** Where the annotation file names the image, for messages ("annotations.json images[3]"). */
+  where: string;
+  boxes: SourceBox[];
+  /** The size the file states (COCO, VOC), checked against the image as displayed. */
+  declaredSize?: Size;
+  /**
+   * The file lists this image and says there is nothing in it (an empty YOLO label file, a VOC
+   * file without objects, 'No Objects'): it becomes a negative image if it ends up with no box.
+   */
+  statedEmpty: boolean;
+}
+
+export interface SourceDataset {
+  /** Category names in the order the file gives them: that becomes the dataset's order. */
+  categories: string[];
+  images: SourceImage[];
+  /** Images the annotation file names but that are not on disk. */
+  missing: { path: string; reason: string }[];
+  warnings: string[];
+}
+
+export interface ReadContext {
+  signal?: AbortSignal;
+  /** Files read so far, for formats spread over many files. */
+  progress?(done: number, total: number): void;
+}
+
+export interface ExportImage {
+  /** Absolute. */
+  path: string;
+  /** As displayed, which is what the boxes refer to. */
+  width: number;
+  height: number;
+  /** Original-image pixels, xyxy; empty for negative and not-yet-labelled images. */
+  boxes: { category: string; box: Box }[];
+}
+
+export interface ExportData {
+  datasetName: string;
+  /** In `ord` order. */
+  categories: string[];
+  images: ExportImage[];
+}
+
+export interface DatasetFormat {
+  read(input: string, context: ReadContext): Promise<SourceDataset>;
+}
+
+export interface ExportWriter {
+  /** Writes the export at `out` (a file or a folder, by format); returns the files written. */
+  write(data: ExportData, out: string): string[];
+}

@@ -1,0 +1,80 @@
+/**
+ * Visual-RFT detection data: a JSON list of {image_path, problem, solution}, one record per
+ * (image, category). The problem is the paper's detection prompt naming the category; the
+ * solution lists the boxes as integers on 0–1000 of the image as displayed (pixel = v · W / 1000),
+ * or says 'No Objects'. Records are written one per line so the file diffs and greps well.
+ */
+import path from 'node:path';
+import type { Box } from '../../../shared/boxes';
+import { fromPixelsRounded } from '../../rewards/frames';
+import { exportFile, ImagesByPath, readJsonFile, refuse, writeFileAtomic } from './files';
+import { readVisualRftSolution, visualRftCategory, visualRftPrompt, visualRftSolution } from './prompts';
+import type { DatasetFormat, ExportImage, ExportWriter } from './types';
+
+export const visualRftFormat: DatasetFormat = {
+  async read(file) {
+    const data = readJsonFile(file);
+    if (!Array.isArray(data))
+      refuse(file, '', 'must be a JSON list of {"image_path", "problem", "solution"}');
+    const images = new ImagesByPath(path.dirname(file));
+    const categories: string[] = [];
+    data.forEach((raw: unknown, i) => {
+      const record = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+      for (const field of ['image_path', 'problem', 'solution']) {
+        if (typeof record[field] !== 'string') refuse(file, `[${i}].${field}`, 'is missing or not text');
+      }
+      const category = visualRftCategory(record.problem as string);
+      if (!category) {
+        refuse(
+          file,
+          `[${i}].problem`,
+          'does not name a category (expected the Visual-RFT detection prompt ' +
+            `"Detect all objects belonging to the category '…' in the image…")`,
+        );
+      }
+      const solution = readVisualRftSolution(record.solution as string);
+      if ('problem' in solution) refuse(file, `[${i}].solution`, solution.problem);
+      if (!categories.includes(category)) categories.push(category);
+      const image = images.get(record.image_path as string, `[${i}].image_path`);
+      solution.boxes.forEach((box, k) =>
+        image?.boxes.push({ category, file, where: `[${i}].solution box ${k + 1}`, frame: 'norm1000', box }),
+      );
+    });
+    return { categories, images: images.list(), missing: images.missing(), warnings: [] };
+  },
+};
+
+/**
+ * The box on 0–1000, rounded as a model would write it. A box thinner than one unit would round
+ * to nothing and be refused on the way back in, so it keeps one unit: within the format's
+ * quantisation, like every other box.
+ */
+function norm1000(box: Box, image: ExportImage): Box {
+  const b = fromPixelsRounded(box, 'norm1000', { image });
+  const [x1, x2] = atLeastOneUnit(b.x1, b.x2);
+  const [y1, y2] = atLeastOneUnit(b.y1, b.y2);
+  return { x1, y1, x2, y2 };
+}
+
+function atLeastOneUnit(low: number, high: number): [number, number] {
+  if (high > low) return [low, high];
+  return low < 1000 ? [low, low + 1] : [high - 1, high];
+}
+
+export const visualRftWriter: ExportWriter = {
+  write(data, out) {
+    const file = exportFile(out, 'visualrft.json');
+    // Every category of every image: the negatives teach the model to answer 'No Objects'.
+    const records = data.images.flatMap((image) =>
+      data.categories.map((category) => ({
+        image_path: image.path,
+        problem: visualRftPrompt(category),
+        solution: visualRftSolution(
+          image.boxes.filter((b) => b.category === category).map((b) => norm1000(b.box, image)),
+        ),
+      })),
+    );
+    writeFileAtomic(file, `[\n${records.map((r) => JSON.stringify(r)).join(',\n')}\n]\n`);
+    return [file];
+  },
+};
