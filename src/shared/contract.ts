@@ -50,6 +50,74 @@ export type RunSummary = z.infer<typeof runSummary>;
 
 const runId = z.object({ id }).strict();
 
+/** Original-image pixels, xyxy, continuous: the one frame boxes are stored in. */
+export const pixelBox = z
+  .object({ x1: z.number(), y1: z.number(), x2: z.number(), y2: z.number() })
+  .refine((b) => [b.x1, b.y1, b.x2, b.y2].every(Number.isFinite), 'box coordinates must be finite numbers')
+  .refine((b) => b.x2 > b.x1 && b.y2 > b.y1, 'a box needs x2 > x1 and y2 > y1');
+
+export const imageListing = z.object({
+  id,
+  path: z.string(),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  verified: z.boolean(),
+  negative: z.boolean(),
+  boxCount: z.number().int().nonnegative(),
+});
+export type ImageListing = z.infer<typeof imageListing>;
+
+export const annotation = z.object({
+  id,
+  imageId: id,
+  categoryId: id,
+  x1: z.number(),
+  y1: z.number(),
+  x2: z.number(),
+  y2: z.number(),
+  source: z.enum(['human', 'model']),
+});
+export type Annotation = z.infer<typeof annotation>;
+
+export const category = z.object({
+  id,
+  datasetId: id,
+  name: z.string(),
+  ord: z.number().int(),
+  color: z.string().nullable(),
+});
+export type Category = z.infer<typeof category>;
+
+export const splitListing = z.object({
+  id,
+  name: z.string(),
+  kind: z.enum(['train', 'eval']),
+  k: z.number().int().nullable(),
+  seed: z.number().int().nullable(),
+  imageCount: z.number().int().nonnegative(),
+  perCategory: z.record(z.string(), z.number().int()),
+});
+export type SplitListing = z.infer<typeof splitListing>;
+
+export const importFormats = ['auto', 'folder', 'coco', 'yolo', 'voc', 'visualrft', 'vlmr1'] as const;
+export const exportFormats = ['coco', 'yolo', 'voc', 'visualrft', 'vlmr1'] as const;
+
+export const importReport = z.object({
+  datasetId: id,
+  format: z.string(),
+  images: z.number().int().nonnegative(),
+  annotations: z.number().int().nonnegative(),
+  categories: z.number().int().nonnegative(),
+  duplicates: z.array(z.object({ path: z.string(), sameAs: z.string() })),
+  skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
+  warnings: z.array(z.string()),
+});
+export type ImportReport = z.infer<typeof importReport>;
+
+const categoryName = z.string().trim().min(1, 'a category needs a name').max(200);
+const color = z.string().regex(/^#[0-9a-f]{6}$/i, 'a colour is #rrggbb');
+const ok = z.object({ ok: z.literal(true) });
+
 export const calls = {
   'app.info': { input: z.object({}).strict(), output: appInfo },
   'datasets.list': { input: z.object({}).strict(), output: z.array(dataset) },
@@ -62,15 +130,117 @@ export const calls = {
     input: z.object({ id }).strict(),
     output: z.object({ deleted: z.literal(true) }),
   },
+  /** One page of a dataset's images (import order) and the filtered total. */
+  'images.list': {
+    input: z
+      .object({
+        datasetId: id,
+        offset: z.number().int().nonnegative().default(0),
+        limit: z.number().int().positive().max(500).default(100),
+        filter: z.enum(['all', 'unlabelled', 'labelled', 'verified', 'negative']).default('all'),
+        splitId: id.optional(),
+      })
+      .strict(),
+    output: z.object({ total: z.number().int().nonnegative(), items: z.array(imageListing) }),
+  },
+  /** The image file (or its cached thumbnail), base64: the renderer shows it as a blob URL. */
+  'images.file': {
+    input: z.object({ id, thumbnail: z.boolean().default(false) }).strict(),
+    output: z.object({ mime: z.string(), base64: z.string() }),
+  },
+  'images.setFlags': {
+    input: z.object({ id, verified: z.boolean().optional(), negative: z.boolean().optional() }).strict(),
+    output: imageListing,
+  },
+  /** The image before or after this one in import order; null at either end. */
+  'images.neighbour': {
+    input: z.object({ id, direction: z.union([z.literal(1), z.literal(-1)]) }).strict(),
+    output: z.object({ id: id.nullable() }),
+  },
+  'annotations.list': { input: z.object({ imageId: id }).strict(), output: z.array(annotation) },
+  'annotations.add': {
+    input: z.object({ imageId: id, categoryId: id, box: pixelBox }).strict(),
+    output: annotation,
+  },
+  'annotations.update': {
+    input: z.object({ id, box: pixelBox.optional(), categoryId: id.optional() }).strict(),
+    output: annotation,
+  },
+  'annotations.delete': { input: z.object({ id }).strict(), output: ok },
+  /** Sets an image's boxes to exactly these (undo, redo, copy from the previous image). */
+  'annotations.replace': {
+    input: z
+      .object({
+        imageId: id,
+        boxes: z.array(z.object({ categoryId: id, box: pixelBox })).max(10_000),
+      })
+      .strict(),
+    output: z.array(annotation),
+  },
+  'categories.list': { input: z.object({ datasetId: id }).strict(), output: z.array(category) },
+  'categories.add': {
+    input: z.object({ datasetId: id, name: categoryName, color: color.optional() }).strict(),
+    output: category,
+  },
+  'categories.update': {
+    input: z.object({ id, name: categoryName.optional(), color: color.optional() }).strict(),
+    output: category,
+  },
+  /** Moves every box of `id` to `into` and deletes `id`. */
+  'categories.merge': { input: z.object({ id, into: id }).strict(), output: category },
+  'categories.reorder': {
+    input: z.object({ datasetId: id, ids: z.array(id).max(10_000) }).strict(),
+    output: z.array(category),
+  },
+  'categories.delete': { input: z.object({ id }).strict(), output: ok },
+  'splits.list': { input: z.object({ datasetId: id }).strict(), output: z.array(splitListing) },
+  /** Visual-RFT few-shot sampling: k images per category and a disjoint evaluation split. */
+  'splits.createFewShot': {
+    input: z
+      .object({
+        datasetId: id,
+        name: z.string().trim().min(1, 'a split needs a name').max(200),
+        k: z.number().int().min(1).max(10_000),
+        seed: z
+          .number()
+          .int()
+          .nonnegative()
+          .max(2 ** 31),
+        evalName: z.string().trim().min(1, 'the evaluation split needs a name').max(200),
+        evalPerCategory: z.number().int().positive().max(100_000).optional(),
+      })
+      .strict(),
+    output: z.array(splitListing),
+  },
+  'splits.delete': { input: z.object({ id }).strict(), output: ok },
+  /** Imports a folder or annotation file as a new dataset; progress arrives as `import.progress`. */
+  'datasets.import': {
+    input: z
+      .object({ path: z.string().min(1), name: datasetName, format: z.enum(importFormats).default('auto') })
+      .strict(),
+    output: importReport,
+  },
+  'datasets.cancelImport': { input: z.object({}).strict(), output: ok },
+  'datasets.export': {
+    input: z
+      .object({
+        datasetId: id,
+        splitId: id.optional(),
+        format: z.enum(exportFormats),
+        out: z.string().min(1),
+      })
+      .strict(),
+    output: z.object({ images: z.number().int(), annotations: z.number().int(), files: z.array(z.string()) }),
+  },
   'runs.list': { input: z.object({}).strict(), output: z.array(runSummary) },
   /** Creates a run from a config (validated as `vrft train` does) and starts it in a trainer process. */
   'runs.start': {
     input: z.object({ method: z.enum(['sft', 'grpo']), config: z.record(z.string(), z.unknown()) }).strict(),
     output: z.object({ runId: id }),
   },
-  'runs.pause': { input: runId, output: z.object({ ok: z.literal(true) }) },
-  'runs.resume': { input: runId, output: z.object({ ok: z.literal(true) }) },
-  'runs.cancel': { input: runId, output: z.object({ ok: z.literal(true) }) },
+  'runs.pause': { input: runId, output: ok },
+  'runs.resume': { input: runId, output: ok },
+  'runs.cancel': { input: runId, output: ok },
   'runs.metrics': {
     input: z.object({ id, keys: z.array(z.string()).max(64).optional() }).strict(),
     output: z.record(z.string(), z.array(z.object({ step: z.number(), value: z.number() }))),
@@ -86,6 +256,11 @@ export const events = {
     etaSeconds: z.number().nonnegative().nullable(),
   }),
   'job.state': z.object({ runId: id, state: runStatus, error: z.string().nullable() }),
+  'import.progress': z.object({
+    phase: z.string(),
+    done: z.number().int().nonnegative(),
+    total: z.number().int().nonnegative(),
+  }),
   /** The tensor backend the trainer will use, once the host has found it. */
   'engine.ready': z.object({ backend: z.string(), notUsed: z.array(z.string()) }),
 } as const;

@@ -3,7 +3,6 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { openStore, workspaceDbPath } from '../../src/main/store/db';
 import { listDatasets } from '../../src/main/store/datasets';
 import { launchBrowser, pageErrors, serveHost, type ServedHost } from './support/env';
-import { AnnotatePage } from './pages/AnnotatePage';
 import { ComparePage } from './pages/ComparePage';
 import { DatasetsPage } from './pages/DatasetsPage';
 import { TracesPage } from './pages/TracesPage';
@@ -93,7 +92,6 @@ describe('browser mode', () => {
       { open(): Promise<void>; placeholder: { textContent(): Promise<string | null> } },
       RegExp,
     ][] = [
-      [new AnnotatePage(page), /annotation/i],
       [new ComparePage(page), /SFT-vs-RFT/],
       [new TracesPage(page), /trace replay/i],
     ];

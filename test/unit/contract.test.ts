@@ -14,7 +14,11 @@ const dataset = {
 };
 
 function handlers(overrides: Partial<Handlers> = {}): Handlers {
+  const unused = Object.fromEntries(
+    callNames.map((name) => [name, () => Promise.reject(new Error(`${name} is not part of this test`))]),
+  ) as unknown as Handlers;
   return {
+    ...unused,
     'app.info': () => ({ version: '0', backend: 'unknown', dataDir: '/tmp', schemaVersion: 1 }),
     'datasets.list': () => [dataset],
     'datasets.create': ({ name, description }) => ({ ...dataset, name, description }),

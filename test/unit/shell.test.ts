@@ -95,6 +95,7 @@ describe('the client over the Electron bridge', () => {
         dataDir: '/tmp',
         version: 't',
         backend: () => 'unknown',
+        broadcast: () => {},
         jobs: new JobSupervisor(
           db,
           '/tmp',

@@ -8,7 +8,8 @@ import { ConfigError, grpoConfigSchema, parseConfig, sftConfigSchema } from '../
 import { createCheckedRun } from '../train/createRun';
 import { UserError } from '../../shared/errors';
 import type { Handlers } from './dispatch';
-import type { JobSupervisor } from './jobs';
+import { createDatasetHandlers } from './datasetHandlers';
+import type { Broadcast, JobSupervisor } from './jobs';
 
 export interface HostContext {
   db: Database;
@@ -17,6 +18,7 @@ export interface HostContext {
   /** The tensor backend the trainer reports; 'unknown' until the engine has been found. */
   backend: () => string;
   jobs: JobSupervisor;
+  broadcast: Broadcast;
 }
 
 /** A run config from a client, checked as `vrft train` checks a config file. */
@@ -38,6 +40,7 @@ export function createHandlers(ctx: HostContext): Handlers {
   const { db, jobs } = ctx;
   const ok = { ok: true as const };
   return {
+    ...createDatasetHandlers(ctx),
     'app.info': () => ({
       version: ctx.version,
       backend: ctx.backend(),

@@ -50,6 +50,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     version: options.version,
     backend: () => backend,
     jobs,
+    broadcast: (event, payload) => broadcast(event, payload),
   });
   try {
     const server = await startServer({

@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { prepare } from './db';
+import { prepare, transaction } from './db';
 
 /** Original-image pixels, xyxy: the one frame boxes are stored in. */
 export interface PixelBox {
@@ -51,4 +51,41 @@ export function listDatasetAnnotations(db: Database, datasetId: number): Annotat
        a.created_at AS createdAt, a.updated_at AS updatedAt
      FROM annotation a JOIN image i ON i.id = a.image_id WHERE i.dataset_id = ? ORDER BY a.id`,
   ).all(datasetId);
+}
+
+export function getAnnotation(db: Database, id: number): Annotation | undefined {
+  return prepare<Annotation>(db, `SELECT ${columns} FROM annotation WHERE id = ?`).get(id);
+}
+
+/** Moves, resizes or recategorises one box; undefined when there is no such box. */
+export function updateAnnotation(
+  db: Database,
+  id: number,
+  change: { box?: PixelBox; categoryId?: number },
+): Annotation | undefined {
+  const current = getAnnotation(db, id);
+  if (!current) return undefined;
+  const box = change.box ?? current;
+  prepare(
+    db,
+    `UPDATE annotation SET x1 = ?, y1 = ?, x2 = ?, y2 = ?, category_id = ?, updated_at = ? WHERE id = ?`,
+  ).run(box.x1, box.y1, box.x2, box.y2, change.categoryId ?? current.categoryId, Date.now(), id);
+  return getAnnotation(db, id);
+}
+
+export function deleteAnnotation(db: Database, id: number): boolean {
+  return prepare(db, 'DELETE FROM annotation WHERE id = ?').run(id).changes > 0;
+}
+
+/** Sets an image's boxes to exactly `boxes` in one transaction (undo, redo, copy from another image). */
+export function replaceAnnotations(
+  db: Database,
+  imageId: number,
+  boxes: readonly { categoryId: number; box: PixelBox; source?: AnnotationSource }[],
+): Annotation[] {
+  return transaction(db, () => {
+    prepare(db, 'DELETE FROM annotation WHERE image_id = ?').run(imageId);
+    for (const b of boxes) addAnnotation(db, { imageId, ...b });
+    return listAnnotations(db, imageId);
+  });
 }

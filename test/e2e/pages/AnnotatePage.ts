@@ -1,9 +1,85 @@
-import type { Page } from 'playwright-core';
-import { PlaceholderView } from './AppShell';
+import type { Locator, Page } from 'playwright-core';
+import { AppShell } from './AppShell';
 
-/** The Annotate view (filled by a later capability). */
-export class AnnotatePage extends PlaceholderView {
-  constructor(page: Page) {
-    super(page, 'annotate', 'Annotate');
+export interface ImagePoint {
+  x: number;
+  y: number;
+}
+
+/** The annotator, in the user's steps: points are image pixels, turned into mouse positions here. */
+export class AnnotatePage {
+  readonly shell: AppShell;
+  readonly canvas: Locator;
+  readonly saveStatus: Locator;
+  readonly position: Locator;
+  readonly boxList: Locator;
+  readonly error: Locator;
+
+  constructor(readonly page: Page) {
+    this.shell = new AppShell(page);
+    this.canvas = page.getByTestId('canvas');
+    this.saveStatus = page.getByTestId('save-status');
+    this.position = page.getByTestId('image-position');
+    this.boxList = page.getByTestId('box-list').locator('li');
+    this.error = page.getByRole('alert');
+  }
+
+  /** Waits until the image `imageId` (any, when absent) is shown. */
+  async waitForImage(imageId?: number): Promise<void> {
+    const selector = imageId === undefined ? '[data-image]' : `[data-image="${imageId}"]`;
+    await this.page.locator(`[data-testid="canvas"]${selector}`).waitFor();
+    await this.page.waitForFunction(() => {
+      const c = document.querySelector('[data-testid="canvas"]');
+      return c?.querySelector('canvas') !== null;
+    });
+  }
+
+  async imageId(): Promise<number> {
+    return Number(await this.canvas.getAttribute('data-image'));
+  }
+
+  /** The page position of an image point under the current zoom and pan. */
+  async screen(p: ImagePoint): Promise<ImagePoint> {
+    const [scale, x, y] = await Promise.all(
+      ['data-scale', 'data-x', 'data-y'].map(async (a) => Number(await this.canvas.getAttribute(a))),
+    );
+    const box = (await this.canvas.boundingBox())!;
+    return { x: box.x + x! + p.x * scale!, y: box.y + y! + p.y * scale! };
+  }
+
+  async drag(from: ImagePoint, to: ImagePoint, options: { button?: 'left' | 'middle' } = {}): Promise<void> {
+    const a = await this.screen(from);
+    const b = await this.screen(to);
+    await this.page.mouse.move(a.x, a.y);
+    await this.page.mouse.down({ button: options.button ?? 'left' });
+    await this.page.mouse.move((a.x + b.x) / 2, (a.y + b.y) / 2, { steps: 4 });
+    await this.page.mouse.move(b.x, b.y, { steps: 4 });
+    await this.page.mouse.up({ button: options.button ?? 'left' });
+  }
+
+  async clickAt(p: ImagePoint, modifiers: ('Alt' | 'Shift')[] = []): Promise<void> {
+    const s = await this.screen(p);
+    for (const m of modifiers) await this.page.keyboard.down(m);
+    await this.page.mouse.click(s.x, s.y);
+    for (const m of modifiers) await this.page.keyboard.up(m);
+  }
+
+  async addCategory(name: string): Promise<void> {
+    const input = this.page.getByLabel('New category');
+    await input.fill(name);
+    await input.press('Enter');
+    await this.page
+      .getByTestId('categories')
+      .getByRole('button', { name: new RegExp(name) })
+      .waitFor();
+    await input.blur();
+  }
+
+  async press(keys: string): Promise<void> {
+    await this.page.keyboard.press(keys);
+  }
+
+  async waitSaved(): Promise<void> {
+    await this.page.locator('[data-testid="save-status"]:text-is("Saved")').waitFor();
   }
 }

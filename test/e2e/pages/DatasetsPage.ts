@@ -50,6 +50,21 @@ export class DatasetsPage {
     await dialog.waitFor({ state: 'detached' });
   }
 
+  /** Imports a folder or file through the import form; resolves when the report shows. */
+  async import(source: string, name: string, format = 'auto'): Promise<void> {
+    const form = this.page.getByTestId('import-form');
+    await form.getByLabel('Import path').fill(source);
+    await form.getByLabel('Import format').selectOption(format);
+    await form.getByLabel('Imported dataset name').fill(name);
+    await form.getByRole('button', { name: 'Import' }).click();
+    await this.page.locator('[data-testid="import-report"], [data-testid="error"]').first().waitFor();
+  }
+
+  async openDataset(name: string): Promise<void> {
+    await this.row(name).getByTestId('dataset-link').click();
+    await this.page.getByTestId('dataset-title').filter({ hasText: name }).waitFor();
+  }
+
   counts(name: string): { images: Locator; annotations: Locator } {
     return {
       images: this.row(name).getByTestId('image-count'),

@@ -1,0 +1,172 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UserError } from '../../src/shared/errors';
+import { openStore, type Db } from '../../src/main/store/db';
+import { createDataset } from '../../src/main/store/datasets';
+import {
+  addCategory,
+  listCategories,
+  mergeCategories,
+  reorderCategories,
+  updateCategory,
+} from '../../src/main/store/categories';
+import { addImage, neighbourImage, pageImages, setImageFlags } from '../../src/main/store/images';
+import {
+  addAnnotation,
+  deleteAnnotation,
+  listAnnotations,
+  replaceAnnotations,
+  updateAnnotation,
+} from '../../src/main/store/annotations';
+import { createSplit, deleteSplit, listSplits } from '../../src/main/store/splits';
+
+let db: Db;
+let datasetId: number;
+let images: number[];
+
+function expectUserError(fn: () => unknown, code: UserError['code'], message: RegExp): void {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(UserError);
+    expect((e as UserError).code).toBe(code);
+    expect((e as UserError).message).toMatch(message);
+    return;
+  }
+  throw new Error('expected a UserError');
+}
+
+beforeEach(() => {
+  db = openStore(':memory:');
+  datasetId = createDataset(db, { name: 'd' }).id;
+  images = Array.from({ length: 5 }, (_, i) =>
+    addImage(db, { datasetId, path: `/x/${i}.png`, sha256: `h${i}`, width: 100, height: 80 }),
+  );
+});
+afterEach(() => db.close());
+
+describe('categories', () => {
+  it('renames, recolours, and refuses a name already taken', () => {
+    const [a, b] = ['cat', 'dog'].map((name) => addCategory(db, { datasetId, name }));
+    expect(updateCategory(db, a!.id, { name: ' kitten ', color: '#ff0000' })).toMatchObject({
+      name: 'kitten',
+      color: '#ff0000',
+      ord: 0,
+    });
+    expectUserError(() => updateCategory(db, b!.id, { name: 'kitten' }), 'conflict', /merge/);
+  });
+
+  it('reorders to exactly the given order, and refuses a partial or repeated list', () => {
+    const ids = ['a', 'b', 'c'].map((name) => addCategory(db, { datasetId, name }).id);
+    expect(reorderCategories(db, datasetId, [ids[2]!, ids[0]!, ids[1]!]).map((c) => c.name)).toEqual([
+      'c',
+      'a',
+      'b',
+    ]);
+    expect(listCategories(db, datasetId).map((c) => c.ord)).toEqual([0, 1, 2]);
+    expectUserError(
+      () => reorderCategories(db, datasetId, [ids[0]!, ids[1]!]),
+      'invalid_input',
+      /every category/,
+    );
+    expectUserError(
+      () => reorderCategories(db, datasetId, [ids[0]!, ids[0]!, ids[1]!]),
+      'invalid_input',
+      /once/,
+    );
+  });
+
+  it('merges: boxes move over, exact duplicates are dropped, the others keep their order numbers', () => {
+    const [cat, kitty, dog] = ['cat', 'kitty', 'dog'].map((name) => addCategory(db, { datasetId, name }));
+    const box = { x1: 1, y1: 2, x2: 30, y2: 40 };
+    addAnnotation(db, { imageId: images[0]!, categoryId: cat!.id, box });
+    addAnnotation(db, { imageId: images[0]!, categoryId: kitty!.id, box });
+    addAnnotation(db, { imageId: images[1]!, categoryId: kitty!.id, box });
+    mergeCategories(db, kitty!.id, cat!.id);
+    expect(listCategories(db, datasetId).map((c) => [c.name, c.ord])).toEqual([
+      ['cat', 0],
+      ['dog', 2],
+    ]);
+    expect(listAnnotations(db, images[0]!).map((a) => a.categoryId)).toEqual([cat!.id]);
+    expect(listAnnotations(db, images[1]!).map((a) => a.categoryId)).toEqual([cat!.id]);
+    expectUserError(() => mergeCategories(db, dog!.id, dog!.id), 'invalid_input', /two different/);
+  });
+});
+
+describe('images and boxes', () => {
+  it('pages images with box counts and filters, and finds neighbours in import order', () => {
+    const c = addCategory(db, { datasetId, name: 'c' }).id;
+    addAnnotation(db, { imageId: images[1]!, categoryId: c, box: { x1: 0, y1: 0, x2: 5, y2: 5 } });
+    addAnnotation(db, { imageId: images[1]!, categoryId: c, box: { x1: 5, y1: 5, x2: 9, y2: 9 } });
+    setImageFlags(db, images[3]!, { negative: true, verified: true });
+    const page = pageImages(db, { datasetId, offset: 1, limit: 2 });
+    expect(page.total).toBe(5);
+    expect(page.items.map((i) => [i.id, i.boxCount])).toEqual([
+      [images[1], 2],
+      [images[2], 0],
+    ]);
+    expect(
+      pageImages(db, { datasetId, offset: 0, limit: 10, filter: 'unlabelled' }).items.map((i) => i.id),
+    ).toEqual([images[0], images[2], images[4]]);
+    expect(pageImages(db, { datasetId, offset: 0, limit: 10, filter: 'labelled' }).total).toBe(2);
+    expect(pageImages(db, { datasetId, offset: 0, limit: 10, filter: 'negative' }).items[0]!.verified).toBe(
+      true,
+    );
+    expect(neighbourImage(db, images[0]!, 1)).toBe(images[1]);
+    expect(neighbourImage(db, images[0]!, -1)).toBeUndefined();
+    expect(neighbourImage(db, images[4]!, 1)).toBeUndefined();
+  });
+
+  it('refuses to mark an image with boxes as "no objects"', () => {
+    const c = addCategory(db, { datasetId, name: 'c' }).id;
+    addAnnotation(db, { imageId: images[0]!, categoryId: c, box: { x1: 0, y1: 0, x2: 5, y2: 5 } });
+    expectUserError(() => setImageFlags(db, images[0]!, { negative: true }), 'conflict', /delete them/);
+  });
+
+  it('updates, deletes and replaces boxes', () => {
+    const [a, b] = ['a', 'b'].map((name) => addCategory(db, { datasetId, name }).id);
+    const id = addAnnotation(db, {
+      imageId: images[0]!,
+      categoryId: a!,
+      box: { x1: 0, y1: 0, x2: 5, y2: 5 },
+    });
+    expect(updateAnnotation(db, id, { box: { x1: 1, y1: 2, x2: 3, y2: 4 } })).toMatchObject({
+      x1: 1,
+      x2: 3,
+      categoryId: a,
+    });
+    expect(updateAnnotation(db, id, { categoryId: b })).toMatchObject({ x1: 1, categoryId: b });
+    expect(updateAnnotation(db, 9999, { categoryId: b })).toBeUndefined();
+    const replaced = replaceAnnotations(db, images[0]!, [
+      { categoryId: a!, box: { x1: 10, y1: 10, x2: 20, y2: 20 } },
+      { categoryId: b!, box: { x1: 30, y1: 30, x2: 40, y2: 40 } },
+    ]);
+    expect(replaced.map((r) => [r.categoryId, r.x1])).toEqual([
+      [a, 10],
+      [b, 30],
+    ]);
+    expect(deleteAnnotation(db, replaced[0]!.id)).toBe(true);
+    expect(listAnnotations(db, images[0]!)).toHaveLength(1);
+  });
+});
+
+describe('splits', () => {
+  it('lists splits with image counts and per-category counts, and deletes them', () => {
+    const [a, b] = ['a', 'b'].map((name) => addCategory(db, { datasetId, name }).id);
+    addAnnotation(db, { imageId: images[0]!, categoryId: a!, box: { x1: 0, y1: 0, x2: 5, y2: 5 } });
+    addAnnotation(db, { imageId: images[0]!, categoryId: a!, box: { x1: 6, y1: 6, x2: 9, y2: 9 } });
+    addAnnotation(db, { imageId: images[1]!, categoryId: b!, box: { x1: 0, y1: 0, x2: 5, y2: 5 } });
+    const id = createSplit(db, {
+      datasetId,
+      name: 's',
+      kind: 'train',
+      k: 1,
+      seed: 3,
+      imageIds: [images[0]!, images[1]!, images[2]!],
+    });
+    expect(listSplits(db, datasetId)).toMatchObject([
+      { name: 's', imageCount: 3, k: 1, seed: 3, perCategory: { a: 1, b: 1 } },
+    ]);
+    expect(deleteSplit(db, id)).toBe(true);
+    expect(listSplits(db, datasetId)).toEqual([]);
+  });
+});
