@@ -18,6 +18,8 @@ import {
   updateAnnotation,
 } from '../../src/main/store/annotations';
 import { createSplit, deleteSplit, listSplits } from '../../src/main/store/splits';
+import { createDatasetHandlers } from '../../src/main/host/datasetHandlers';
+import { createDispatch, type Handlers } from '../../src/main/host/dispatch';
 
 let db: Db;
 let datasetId: number;
@@ -168,5 +170,104 @@ describe('splits', () => {
     ]);
     expect(deleteSplit(db, id)).toBe(true);
     expect(listSplits(db, datasetId)).toEqual([]);
+  });
+});
+
+describe('the dataset calls', () => {
+  function dispatcher() {
+    const handlers = createDatasetHandlers({ db, dataDir: '/nonexistent', broadcast: () => {} });
+    return createDispatch(handlers as unknown as Handlers);
+  }
+
+  it('clamps boxes to the image and refuses boxes outside it, of another dataset, or on a negative image', async () => {
+    const call = dispatcher();
+    const category = addCategory(db, { datasetId, name: 'c' }).id;
+    const other = createDataset(db, { name: 'other' }).id;
+    const foreign = addCategory(db, { datasetId: other, name: 'x' }).id;
+    const added = await call('annotations.add', {
+      imageId: images[0],
+      categoryId: category,
+      box: { x1: -10, y1: 5, x2: 500, y2: 50 },
+    });
+    expect(added).toMatchObject({ ok: true, value: { x1: 0, y1: 5, x2: 100, y2: 50 } });
+    expect(
+      await call('annotations.add', {
+        imageId: images[0],
+        categoryId: category,
+        box: { x1: 200, y1: 5, x2: 300, y2: 50 },
+      }),
+    ).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_input', message: expect.stringMatching(/outside the image/) },
+    });
+    expect(
+      await call('annotations.add', {
+        imageId: images[0],
+        categoryId: foreign,
+        box: { x1: 1, y1: 1, x2: 9, y2: 9 },
+      }),
+    ).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_input', message: expect.stringMatching(/not a category of this dataset/) },
+    });
+    expect(
+      await call('annotations.add', {
+        imageId: images[0],
+        categoryId: category,
+        box: { x1: 9, y1: 1, x2: 1, y2: 9 },
+      }),
+    ).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_input', message: expect.stringMatching(/x2 > x1/) },
+    });
+    await call('images.setFlags', { id: images[1], negative: true });
+    expect(
+      await call('annotations.add', {
+        imageId: images[1],
+        categoryId: category,
+        box: { x1: 1, y1: 1, x2: 9, y2: 9 },
+      }),
+    ).toMatchObject({
+      ok: false,
+      error: { code: 'conflict', message: expect.stringMatching(/no objects/) },
+    });
+  });
+
+  it('says what to do when an image file is gone', async () => {
+    const result = await dispatcher()('images.file', { id: images[0] });
+    expect(result).toMatchObject({
+      ok: false,
+      error: { code: 'not_found', message: expect.stringMatching(/\/x\/0\.png is gone: put the file back/) },
+    });
+  });
+
+  it('creates Visual-RFT few-shot splits and lists them with per-category counts', async () => {
+    const call = dispatcher();
+    const [a, b] = ['a', 'b'].map((name) => addCategory(db, { datasetId, name }).id);
+    images.forEach((imageId, i) =>
+      addAnnotation(db, { imageId, categoryId: i % 2 ? a! : b!, box: { x1: 0, y1: 0, x2: 5, y2: 5 } }),
+    );
+    const result = await call('splits.createFewShot', {
+      datasetId,
+      name: '1-shot',
+      k: 1,
+      seed: 4,
+      evalName: '1-shot eval',
+    });
+    expect(result).toMatchObject({
+      ok: true,
+      value: [
+        { name: '1-shot', kind: 'train', k: 1, seed: 4, imageCount: 2, perCategory: { a: 1, b: 1 } },
+        { name: '1-shot eval', kind: 'eval', imageCount: 3 },
+      ],
+    });
+    const again = await call('splits.createFewShot', {
+      datasetId,
+      name: '1-shot',
+      k: 1,
+      seed: 4,
+      evalName: 'e2',
+    });
+    expect(again).toMatchObject({ ok: false, error: { code: 'conflict' } });
   });
 });
