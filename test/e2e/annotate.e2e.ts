@@ -54,6 +54,21 @@ function boxesInDatabase(): {
   }
 }
 
+function flags(): [string, number, number][] {
+  const db = new Database(workspaceDbPath(host.dataDir), { readonly: true });
+  try {
+    return (
+      db.prepare('SELECT path, verified, negative FROM image ORDER BY id').all() as {
+        path: string;
+        verified: number;
+        negative: number;
+      }[]
+    ).map((r) => [path.basename(r.path), r.verified, r.negative]);
+  } finally {
+    db.close();
+  }
+}
+
 beforeAll(async () => {
   mkdirSync(folder, { recursive: true });
   writeFileSync(path.join(folder, 'a.png'), picture(400, 300, 1));
@@ -143,6 +158,46 @@ describe('annotating a folder', () => {
     expect(errors).toEqual([]);
   });
 
+  it('copies the previous image\'s boxes, and sets the verified and "no objects" flags', async () => {
+    const annotate = new AnnotatePage(page);
+    await annotate.press('d');
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="box-list"]')?.children.length === 0,
+    );
+    await annotate.press('Control+Shift+V');
+    await annotate.waitSaved();
+    await expect
+      .poll(() =>
+        boxesInDatabase()
+          .filter((b) => b.file === 'b.png')
+          .map(near),
+      )
+      .toEqual([
+        [20, 30, 120, 110],
+        [50, 180, 150, 240],
+        [200, 40, 300, 140],
+      ]);
+    await annotate.press('v');
+    await annotate.press('d');
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="box-list"]')?.children.length === 0,
+    );
+    await annotate.press('n');
+    await expect
+      .poll(() => flags())
+      .toEqual([
+        ['a.png', 0, 0],
+        ['b.png', 1, 0],
+        ['c.png', 0, 1],
+      ]);
+    // A negative image takes no boxes: the refusal says what to do, and nothing is saved.
+    await annotate.drag({ x: 10, y: 10 }, { x: 90, y: 90 });
+    await annotate.error.filter({ hasText: 'no objects' }).waitFor();
+    expect(boxesInDatabase().filter((b) => b.file === 'c.png')).toEqual([]);
+    await page.getByRole('button', { name: 'Dismiss' }).click();
+    expect(errors).toEqual([]);
+  });
+
   it('exports the boxes as COCO', async () => {
     const out = path.join(dir, 'export', 'photos.json');
     await page.goto(`${host.url}#/datasets`);
@@ -168,6 +223,7 @@ describe('annotating a folder', () => {
     const a = coco.images[0]!.id;
     expect(
       coco.annotations
+        .filter((x) => x.image_id === a)
         .map((x) => [x.image_id, x.category_id, ...x.bbox.map((v) => Math.round(v))])
         .sort((p, q) => p[2]! - q[2]!),
     ).toEqual([
