@@ -57,8 +57,8 @@ beforeAll(async () => {
 });
 
 describe('the kernels on wasm are the project’s', () => {
-  it('registers UnsortedSegmentSum, BatchMatMul and _FusedMatMul on wasm', () => {
-    for (const name of ['UnsortedSegmentSum', 'BatchMatMul', '_FusedMatMul']) {
+  it('registers UnsortedSegmentSum, Conv2DBackpropFilter, BatchMatMul and _FusedMatMul on wasm', () => {
+    for (const name of ['UnsortedSegmentSum', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul']) {
       expect(isProjectKernel(name), name).toBe(true);
     }
   });
@@ -336,5 +336,32 @@ describe('_FusedMatMul equals cpu', () => {
         });
       });
     }
+  }
+});
+
+describe('Conv2DBackpropFilter equals cpu', () => {
+  const cases: [string, number[], number, number, number, number | 'same' | 'valid'][] = [
+    ['3×3, stride 1, padding 1 (the stem’s first layer)', [2, 16, 16, 3], 3, 8, 1, 1],
+    ['3×3, stride 2, padding 1', [2, 16, 16, 8], 3, 16, 2, 1],
+    ['2×2, stride 2, no padding (the stem’s last layer)', [3, 8, 8, 16], 2, 12, 2, 0],
+    ['5×5, stride 1, same padding', [1, 9, 7, 4], 5, 6, 1, 'same'],
+    ['3×3, stride 2, valid, odd size', [2, 11, 13, 5], 3, 7, 2, 'valid'],
+  ];
+  for (const [label, xShape, k, out, stride, pad] of cases) {
+    it(label, async () => {
+      const x = randomValues(xShape);
+      const filter = randomValues([k, k, xShape[3]!, out]);
+      const compute = () => {
+        const xt = tf.tensor4d(x, xShape as [number, number, number, number]);
+        const ft = tf.tensor4d(filter, [k, k, xShape[3]!, out]);
+        // Both gradients: the filter's is our kernel, the input's the backend's own.
+        const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.sin(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad))),
+        )([xt, ft]);
+        return grads;
+      };
+      expect(isProjectKernel(tf.Conv2DBackpropFilter)).toBe(true);
+      await expectWasmEqualsCpu(compute);
+    });
   }
 });

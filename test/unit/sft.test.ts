@@ -67,8 +67,11 @@ describe('SFT', () => {
     policy.dispose();
   });
 
-  it('analytic gradients equal finite differences', () => {
-    const policy = TinyVlmPolicy.create({ ...config, dModel: 8 }, tokenizer, 3);
+  it.each([
+    ['a patch embedding', 'patch', ['vision.patch_embed.weight']],
+    ['a convolutional stem', 'conv', ['vision.stem.0.weight', 'vision.stem.3.weight', 'vision.stem.1.bias']],
+  ] as const)('analytic gradients equal finite differences (%s)', (_, stem, visionWeights) => {
+    const policy = TinyVlmPolicy.create({ ...config, dModel: 8, stem }, tokenizer, 3);
     const named = new Map([...policy.model.weights]);
     const batch = examples.slice(0, 2);
     const { grads } = gradients(policy, named, () => sftLoss(policy, batch, true));
@@ -76,7 +79,7 @@ describe('SFT', () => {
     let checked = 0;
     for (const name of [
       'decoder.layers.0.attn.q_proj.weight',
-      'vision.patch_embed.weight',
+      ...visionWeights,
       'decoder.embed_tokens.weight',
       'decoder.layers.0.mlp.fc.bias',
     ]) {
@@ -101,7 +104,7 @@ describe('SFT', () => {
         checked++;
       }
     }
-    expect(checked).toBe(12);
+    expect(checked).toBe(3 * (3 + visionWeights.length));
     tf.dispose([...grads.values()]);
     policy.dispose();
   });

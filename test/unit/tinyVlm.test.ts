@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildWordTokenizerJson, TextTokenizer } from '../../src/main/models/tokenizer';
 import { TinyVlmPolicy } from '../../src/main/models/tiny-vlm/policy';
-import { patchCount } from '../../src/main/models/tiny-vlm/model';
+import { convStemLayers, patchCount } from '../../src/main/models/tiny-vlm/model';
 import type { RgbImage } from '../../src/main/models/policy';
 
 const tokenizer = new TextTokenizer(buildWordTokenizerJson(['Find', 'every', 'circle', 'red']) as never);
@@ -114,5 +114,71 @@ describe('tiny-vlm', () => {
     expect(moved).not.toEqual(base);
     prepared.dispose();
     policy.dispose();
+  });
+});
+
+describe('the convolutional stem', () => {
+  it('is the convolutions its layers name (kernel, stride, padding, GELU between), to 1e-5', () => {
+    const c = { ...config, imageSize: 16, patchSize: 4, dModel: 16, stem: 'conv' as const };
+    const policy = TinyVlmPolicy.create(c, tokenizer, 7);
+    const rows = 2;
+    const pixels = tf.randomUniform([rows * 16 * 16, 3], -1, 1, 'float32', 3) as tf.Tensor2D;
+    const ours = policy.model.convStem(pixels, rows).arraySync();
+    // Plain loops, NHWC, as a textbook writes a convolution.
+    let x = Array.from(pixels.dataSync());
+    let side = 16;
+    let channels = 3;
+    const layers = convStemLayers(policy.model.config);
+    layers.forEach(([k, stride, pad, out], i) => {
+      const w = policy.model.weights.get(`vision.stem.${i}.weight`)!.dataSync();
+      const bias = policy.model.weights.get(`vision.stem.${i}.bias`)!.dataSync();
+      const outSide = Math.floor((side + 2 * pad - k) / stride) + 1;
+      const y: number[] = [];
+      for (let r = 0; r < rows; r++)
+        for (let oy = 0; oy < outSide; oy++)
+          for (let ox = 0; ox < outSide; ox++)
+            for (let co = 0; co < out; co++) {
+              let sum = bias[co]!;
+              for (let ky = 0; ky < k; ky++)
+                for (let kx = 0; kx < k; kx++) {
+                  const iy = oy * stride + ky - pad;
+                  const ix = ox * stride + kx - pad;
+                  if (iy < 0 || ix < 0 || iy >= side || ix >= side) continue;
+                  for (let ci = 0; ci < channels; ci++)
+                    sum +=
+                      x[((r * side + iy) * side + ix) * channels + ci]! *
+                      w[((ky * k + kx) * channels + ci) * out + co]!;
+                }
+              const gelu = 0.5 * sum * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (sum + 0.044715 * sum ** 3)));
+              y.push(i < layers.length - 1 ? gelu : sum);
+            }
+      x = y;
+      side = outSide;
+      channels = out;
+    });
+    expect(ours.length).toBe(rows * patchCount(policy.model.config));
+    ours.flat().forEach((v, i) => expect(Math.abs(v - x[i]!)).toBeLessThan(1e-5));
+    pixels.dispose();
+    policy.dispose();
+  });
+
+  it('samples with the KV cache exactly as a full recompute, and round-trips through save/load', () => {
+    const policy = TinyVlmPolicy.create({ ...config, stem: 'conv' }, tokenizer, 8);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vrft-tiny-conv-'));
+    dirs.push(dir);
+    policy.save(dir);
+    const loaded = TinyVlmPolicy.load(dir);
+    const batch = [{ image: image(6), prompt: 'Find every circle' }];
+    const options = { n: 2, temperature: 1, topP: 1, maxNewTokens: 8, seed: 2 };
+    const [pa, pb] = [policy.prepare(batch), loaded.prepare(batch)];
+    const samples = policy.sample(pa, options);
+    expect(loaded.sample(pb, options)).toEqual(samples);
+    const { logProbs } = policy.logProbs(pa, samples);
+    const recomputed = logProbs.arraySync();
+    samples.forEach((s, i) =>
+      s.logProbs.forEach((lp, j) => expect(Math.abs(lp - recomputed[i]![j]!)).toBeLessThan(1e-4)),
+    );
+    logProbs.dispose();
+    for (const x of [pa, pb, policy, loaded]) x.dispose();
   });
 });

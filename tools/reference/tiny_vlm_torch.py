@@ -39,10 +39,23 @@ class Block(nn.Module):
 
 
 class TinyVlm(nn.Module):
-    def __init__(self, image_size=64, patch_size=8, d=128, heads=4, layers=3, vision_layers=1, mlp_ratio=4, vocab=1227, positions=224):
+    def __init__(self, image_size=64, patch_size=8, d=128, heads=4, layers=3, vision_layers=1, mlp_ratio=4, vocab=1227, positions=224, stem="patch"):
         super().__init__()
         self.patches = (image_size // patch_size) ** 2
-        self.patch_embed = nn.Linear(patch_size * patch_size * 3, d)
+        self.image_size = image_size
+        if stem == "conv":
+            # As convStemLayers: 3×3 at full size, 3×3 stride-2 steps, a 2×2 stride-2 to dModel.
+            channels, convs = 3, []
+            steps = int(math.log2(patch_size))
+            for i in range(steps):
+                out = 32 if i == 0 else min(32 * 2 ** (i - 1), d)
+                convs.append(nn.Conv2d(channels, out, 3, stride=1 if i == 0 else 2, padding=1))
+                channels = out
+            convs.append(nn.Conv2d(channels, d, 2, stride=2))
+            self.stem = nn.ModuleList(convs)
+        else:
+            self.stem = None
+            self.patch_embed = nn.Linear(patch_size * patch_size * 3, d)
         self.pos_embed = nn.Parameter(torch.randn(self.patches, d) * 0.02)
         self.vision = nn.ModuleList(Block(d, heads, mlp_ratio) for _ in range(vision_layers))
         self.ln_post = nn.LayerNorm(d)
@@ -54,7 +67,15 @@ class TinyVlm(nn.Module):
 
     def forward(self, patches, tokens, target_rows):
         b = patches.shape[0]
-        x = self.patch_embed(patches) + self.pos_embed
+        if self.stem is not None:
+            x = patches.view(b, self.image_size, self.image_size, 3).permute(0, 3, 1, 2)
+            for i, conv in enumerate(self.stem):
+                x = conv(x)
+                if i < len(self.stem) - 1:
+                    x = F.gelu(x, approximate="tanh")
+            x = x.flatten(2).transpose(1, 2) + self.pos_embed
+        else:
+            x = self.patch_embed(patches) + self.pos_embed
         for block in self.vision:
             x = block(x, None)
         table = self.embed_tokens + self.number_code
@@ -75,11 +96,13 @@ def main():
     p.add_argument("--completion", type=int, default=90)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--stem", choices=["patch", "conv"], default="patch")
+    p.add_argument("--vision-layers", type=int, default=1)
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = TinyVlm()
+    model = TinyVlm(stem=args.stem, vision_layers=args.vision_layers)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     b, length = args.batch, args.prompt + args.completion
     patches = torch.randn(b, model.patches, 192)

@@ -1,9 +1,11 @@
 /**
- * The project's own kernels on the wasm backend: the one it lacks for training
- * (UnsortedSegmentSum, the gradient of gather) and fast transposed matMuls. Registered by
+ * The project's own kernels on the wasm backend: the ones it lacks for training
+ * (UnsortedSegmentSum, the gradient of gather; Conv2DBackpropFilter, a convolution's filter
+ * gradient) and fast transposed matMuls. Registered by
  * initEngine when it picks wasm; unregisterWasmKernels restores the backend's own (for benches).
  */
 import { tf } from '../tf';
+import { conv2dBackpropFilterConfig } from './conv2dBackpropFilter';
 import { matMulConfigs } from './matMul';
 import { unsortedSegmentSumConfig } from './unsortedSegmentSum';
 
@@ -31,8 +33,13 @@ function prepare(): void {
     fusedMatMul: required(tf._FusedMatMul),
     transpose: required(tf.Transpose),
   };
-  for (const ours of [unsortedSegmentSumConfig, ...matMulConfigs(originals)]) {
-    installed.set(ours.kernelName, { ours, original: wasmKernel(ours.kernelName) });
+  const ours = [
+    unsortedSegmentSumConfig,
+    conv2dBackpropFilterConfig(originals.batchMatMul),
+    ...matMulConfigs(originals),
+  ];
+  for (const config of ours) {
+    installed.set(config.kernelName, { ours: config, original: wasmKernel(config.kernelName) });
   }
 }
 

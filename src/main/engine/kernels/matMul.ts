@@ -18,6 +18,7 @@ import {
   callKernel,
   disposeIntermediate,
   input,
+  withShape,
   wasmBackendOf,
   type KernelArgs,
   type TensorInfo,
@@ -38,10 +39,6 @@ export interface WasmMatMulOriginals {
 const minSliceWork = 8 * 1024;
 
 const untransposedAttrs = { transposeA: false, transposeB: false };
-
-function withShape(x: TensorInfo, shape: number[]): TensorInfo {
-  return { dataId: x.dataId, shape, dtype: x.dtype };
-}
 
 /** Tensors a kernel makes for itself, freed when it is done. */
 class Scratch {

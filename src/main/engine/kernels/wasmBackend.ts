@@ -32,3 +32,8 @@ export function callKernel(
 export function disposeIntermediate(backend: WasmBackend, info: TensorInfo): void {
   backend.disposeData(info.dataId);
 }
+
+/** The same data seen with another shape (same size, same layout): nothing is copied. */
+export function withShape(x: TensorInfo, shape: number[]): TensorInfo {
+  return { dataId: x.dataId, shape, dtype: x.dtype };
+}

@@ -1,6 +1,7 @@
 /**
  * Image → model input: resized to the model's square input (area averaging, so a 2× downscale is
- * an exact 2×2 mean), scaled to [−1, 1], cut into row-major patches of patchSize² × RGB.
+ * an exact 2×2 mean), scaled to [−1, 1], cut into row-major patches of patchSize² × RGB (or,
+ * for a convolutional stem, left as rows of pixels).
  */
 import type { RgbImage } from '../policy';
 import { patchCount, patchDim, type TinyVlmConfig } from './model';
@@ -8,6 +9,8 @@ import { patchCount, patchDim, type TinyVlmConfig } from './model';
 export function imagePatches(image: RgbImage, config: TinyVlmConfig): Float32Array {
   const side = config.imageSize;
   const resized = resizeArea(image, side, side);
+  // The convolutional stem reads whole rows of pixels; it cuts its own patches.
+  if (config.stem === 'conv') return resized.map((v) => v / 127.5 - 1);
   const { patchSize } = config;
   const perRow = side / patchSize;
   const out = new Float32Array(patchCount(config) * patchDim(config));

@@ -31,7 +31,24 @@ export interface TinyVlmConfig {
   maxPositions: number;
   /** For each token id, its integer value 0–1000, or −1. */
   numberValues: number[];
+  /**
+   * How pixels become patch tokens: 'patch' (default) embeds each patchSize² patch linearly;
+   * 'conv' runs convolutions (3×3 at full size, then stride-2 steps down to one token per patch),
+   * which learn where an edge lies within a patch far sooner — what box coordinates need.
+   */
+  stem?: 'patch' | 'conv';
   lora?: { rank: number; alpha: number } | null;
+}
+
+/** The convolutional stem: [kernel, stride, padding, output channels] per layer, the last = dModel. */
+export function convStemLayers(c: TinyVlmConfig): [number, number, number, number][] {
+  const steps = Math.log2(c.patchSize);
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new Error('a convolutional stem needs a power-of-two patchSize');
+  const layers: [number, number, number, number][] = [[3, 1, 1, 32]];
+  for (let i = 1; i < steps; i++) layers.push([3, 2, 1, Math.min(32 * 2 ** (i - 1), c.dModel)]);
+  layers.push([2, 2, 0, c.dModel]);
+  return layers;
 }
 
 export const loraTargets = ['attn.q_proj', 'attn.k_proj', 'attn.v_proj', 'attn.o_proj', 'mlp.fc', 'mlp.proj'];
@@ -88,9 +105,22 @@ export class TinyVlm {
       add(`${prefix}.mlp.proj.weight`, normal([d * mlpRatio, d], residualStd));
       add(`${prefix}.mlp.proj.bias`, tf.zeros([d]));
     };
-    // Xavier-like, so patch content is not drowned by the fixed position code it is added to.
-    add('vision.patch_embed.weight', normal([patchDim(config), d], Math.sqrt(2 / (patchDim(config) + d))));
-    add('vision.patch_embed.bias', tf.zeros([d]));
+    if (config.stem === 'conv') {
+      // Weights as im2col matrices [kernel²·in, out]; variance 1/(3·fan-in), PyTorch's default.
+      let channels = 3;
+      convStemLayers(config).forEach(([k, , , out], i) => {
+        add(
+          `vision.stem.${i}.weight`,
+          normal([k * k * channels, out], Math.sqrt(1 / (3 * k * k * channels))),
+        );
+        add(`vision.stem.${i}.bias`, tf.zeros([out]));
+        channels = out;
+      });
+    } else {
+      // Xavier-like, so patch content is not drowned by the fixed position code it is added to.
+      add('vision.patch_embed.weight', normal([patchDim(config), d], Math.sqrt(2 / (patchDim(config) + d))));
+      add('vision.patch_embed.bias', tf.zeros([d]));
+    }
     // Learned on top of a fixed 2-D sin-cos code of each patch's place (patchPositionCode).
     add('vision.pos_embed', tf.zeros([patchCount(config), d]));
     for (let i = 0; i < visionLayers; i++) block(`vision.blocks.${i}`, visionLayers);
@@ -200,15 +230,38 @@ export class TinyVlm {
     return tf.add(x2, this.mlp(this.layerNorm(x2, `${prefix}.ln_2`), prefix)) as tf.Tensor2D;
   }
 
-  /** Image patches [rows, P, patchDim] → image tokens [rows·P, d]. */
+  /**
+   * Image patches [rows, P, patchDim] → image tokens [rows·P, d]. With the convolutional stem the
+   * same numbers are the image's pixels row by row (imagePatches lays them out so).
+   */
   encodeImages(patches: tf.Tensor3D): tf.Tensor2D {
     const [rows, count, dim] = patches.shape;
-    let x = this.linear(tf.reshape(patches, [rows * count, dim]), 'vision.patch_embed');
+    let x =
+      this.config.stem === 'conv'
+        ? this.convStem(tf.reshape(patches, [rows * count * (dim / 3), 3]), rows)
+        : this.linear(tf.reshape(patches, [rows * count, dim]), 'vision.patch_embed');
     const position = tf.add(this.w('vision.pos_embed'), this.patchCode);
     x = tf.reshape(tf.add(tf.reshape(x, [rows, count, -1]), position), [rows * count, -1]);
     for (let i = 0; i < this.config.visionLayers; i++)
       x = this.block(x, `vision.blocks.${i}`, rows, count, null);
     return this.layerNorm(x, 'vision.ln_post');
+  }
+
+  /**
+   * The convolutional stem over pixels [rows·H·W, 3] → [rows·P, d], one token per patch in
+   * row-major order. Weights are stored as [kernel²·in, out] (the im2col layout, the same memory
+   * as tf.conv2d's [kernel, kernel, in, out] filter).
+   */
+  convStem(pixels: tf.Tensor2D, rows: number): tf.Tensor2D {
+    const layers = convStemLayers(this.config);
+    const side = this.config.imageSize;
+    let x = tf.reshape(pixels, [rows, side, side, 3]) as tf.Tensor4D;
+    layers.forEach(([k, stride, pad, out], i) => {
+      const filter = tf.reshape(this.w(`vision.stem.${i}.weight`), [k, k, x.shape[3], out]) as tf.Tensor4D;
+      x = tf.add(tf.conv2d(x, filter, stride, pad), this.w(`vision.stem.${i}.bias`));
+      if (i < layers.length - 1) x = gelu(x);
+    });
+    return tf.reshape(x, [rows * patchCount(this.config), this.config.dModel]);
   }
 
   /** The token embedding with the fixed number code added: [vocab, d]. Also the output head. */
@@ -318,7 +371,7 @@ export class TinyVlm {
 }
 
 /** GELU, tanh approximation (as GPT-2). */
-function gelu(x: tf.Tensor2D): tf.Tensor2D {
+function gelu<T extends tf.Tensor>(x: T): T {
   const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
 }
