@@ -9,6 +9,7 @@ import type { RgbImage } from '../../src/main/models/policy';
 import { gradients, sftLoss, sftTargets, type SftExample } from '../../src/main/train/sft';
 import { listSource, NonFiniteLossError, runSft, type SftOptions } from '../../src/main/train/sftRun';
 import { learningRate } from '../../src/main/train/optimizer';
+import { shapeWorldSource } from '../../src/main/train/shapeworldExamples';
 
 const tokenizer = new TextTokenizer(
   buildWordTokenizerJson(['Find', 'every', 'circle', 'square', 'one']) as never,
@@ -64,7 +65,43 @@ describe('SFT', () => {
     const thinkTokens = tokenizer.encode('<think>one</think>').length;
     expect(answerOnly.weights.slice(0, thinkTokens)).toEqual(new Array(thinkTokens).fill(0));
     expect(withThink.weights.every((w) => w === 1)).toBe(true);
+    // A weight in between: the thinking counts that much, the answer fully.
+    const partial = sftTargets(policy, examples[0]!, 0.3);
+    expect(partial.weights.slice(0, thinkTokens)).toEqual(new Array(thinkTokens).fill(0.3));
+    expect(partial.weights.slice(thinkTokens).every((w) => w === 1)).toBe(true);
     policy.dispose();
+  });
+
+  it('ShapeWorld detection thinking: the whole scene, or only the asked category', () => {
+    const scene = shapeWorldSource({ seed: 3, split: 'base', mix: { detection: 1 }, negativeRate: 0 }).batch(
+      0,
+      4,
+    );
+    const focused = shapeWorldSource({
+      seed: 3,
+      split: 'base',
+      mix: { detection: 1 },
+      negativeRate: 0,
+      detectionThinking: 'focus',
+    }).batch(0, 4);
+    focused.forEach((f, i) => {
+      const category = /Find every (\w+)\./.exec(f.prompt)![1]!;
+      expect(f.think).toMatch(new RegExp(`^Find every ${category}: (A [a-z ]+ ${category} [a-z ]+\\. ?)+$`));
+      expect(scene[i]!.think.endsWith(f.think)).toBe(true);
+      expect(scene[i]!.think.length).toBeGreaterThan(f.think.length);
+      expect(f.answer).toBe(scene[i]!.answer);
+    });
+    const negatives = shapeWorldSource({
+      seed: 3,
+      split: 'base',
+      mix: { detection: 1 },
+      negativeRate: 1,
+      detectionThinking: 'focus',
+    }).batch(0, 3);
+    for (const n of negatives) {
+      expect(n.think).toMatch(/^Find every \w+: No Objects\.$/);
+      expect(n.answer).toBe('No Objects');
+    }
   });
 
   it.each([

@@ -5,6 +5,10 @@
  * to resources/models/tiny-vlm-base/ (model.safetensors, config.json, tokenizer.json, quality.json).
  *
  *   node out/main/pretrain.js [--steps N] [--batch B] [--out DIR] [--eval-images N] [--resume]
+ *     [--minutes M] [--negative-rate R] [--think-weight W] [--detection-thinking scene|focus]
+ *
+ * `--minutes` ends training at that wall-clock budget (the learning rate schedule still runs over
+ * --steps, so a stop short of them keeps a higher final rate).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -29,6 +33,10 @@ async function main(): Promise<void> {
       'eval-images': { type: 'string', default: '60' },
       resume: { type: 'boolean', default: false },
       seed: { type: 'string', default: '1' },
+      minutes: { type: 'string', default: '58' },
+      'negative-rate': { type: 'string', default: '0.35' },
+      'think-weight': { type: 'string', default: '0.3' },
+      'detection-thinking': { type: 'string', default: 'focus' },
       /** Only measure the weights in this folder (a checkpoint or a model) and print the figures. */
       evaluate: { type: 'string' },
     },
@@ -58,11 +66,15 @@ async function main(): Promise<void> {
     split: 'base',
     mix: { detection: 0.7, rec: 0.12, classification: 0.1, ovd: 0.08 },
     width: 128,
+    // The evaluation asks every category of every image, so most questions have no answer: the
+    // stream must show enough of them for the model to say "No Objects".
+    negativeRate: Number(values['negative-rate']),
+    detectionThinking: values['detection-thinking'] === 'scene' ? 'scene' : 'focus',
   });
   const started = Date.now();
   let peakRss = 0;
   let recent: number[] = [];
-  await runSft(
+  const { step: trained } = await runSft(
     policy,
     source,
     {
@@ -74,12 +86,14 @@ async function main(): Promise<void> {
       weightDecay: 0.01,
       maxGradNorm: 1,
       seed: Number(values.seed),
-      trainThink: true,
+      trainThink: Number(values['think-weight']),
       checkpointEvery: 250,
     },
     {
       checkpointRoot: checkpoints,
       resume: values.resume,
+      // The budget is wall-clock: pretraining must finish within the hour on these machines.
+      shouldStop: () => Date.now() - started > Number(values.minutes) * 60_000,
       onStep(step, m) {
         recent.push(m.loss);
         peakRss = Math.max(peakRss, memoryNow().rssMB);
@@ -97,12 +111,21 @@ async function main(): Promise<void> {
   );
   const trainMinutes = (Date.now() - started) / 60000;
   mkdirSync(out, { recursive: true });
-  policy.save(out, { steps: String(steps) });
+  policy.save(out, { steps: String(trained) });
   console.log(`saved ${out} after ${trainMinutes.toFixed(1)} min`);
 
   const evalCount = Number(values['eval-images']);
   const quality: Record<string, unknown> = {
-    steps,
+    steps: trained,
+    scheduledSteps: steps,
+    recipe: {
+      stem: tinyVlmBaseConfig.stem,
+      visionLayers: tinyVlmBaseConfig.visionLayers,
+      negativeRate: Number(values['negative-rate']),
+      thinkWeight: Number(values['think-weight']),
+      detectionThinking: values['detection-thinking'],
+      lr: Number(values.lr),
+    },
     batch: Number(values.batch),
     trainMinutes,
     peakRssMB: peakRss,

@@ -14,22 +14,29 @@ export interface SftExample {
   answer: string;
 }
 
-/** Completion tokens (through the end token) and a 0/1 weight per token: what the loss trains on. */
+/**
+ * Whether (true/false) or how much (a weight in [0, 1]) the loss trains on the thinking text: a
+ * partial weight keeps the model writing its thinking while most of the signal goes to the answer.
+ */
+export type ThinkTraining = boolean | number;
+
+/** Completion tokens (through the end token) and a weight per token: what the loss trains on. */
 export function sftTargets(
   policy: Policy,
   example: SftExample,
-  trainThink: boolean,
+  trainThink: ThinkTraining,
 ): { tokenIds: number[]; weights: number[] } {
   const { tokenizer } = policy;
   const thinking = tokenizer.encode(completionText(example.think, '').replace(/<answer><\/answer>$/, ''));
   const answer = tokenizer.encode(`<answer>${example.answer}</answer>`);
   const tokenIds = [...thinking, ...answer, tokenizer.eos];
-  const weights = tokenIds.map((_, i) => (i >= thinking.length || trainThink ? 1 : 0));
+  const thinkWeight = typeof trainThink === 'number' ? trainThink : trainThink ? 1 : 0;
+  const weights = tokenIds.map((_, i) => (i >= thinking.length ? 1 : thinkWeight));
   return { tokenIds, weights };
 }
 
 /** Mean negative log-likelihood of the weighted target tokens (a scalar, differentiable). */
-export function sftLoss(policy: Policy, batch: SftExample[], trainThink: boolean): tf.Scalar {
+export function sftLoss(policy: Policy, batch: SftExample[], trainThink: ThinkTraining): tf.Scalar {
   const prepared = policy.prepare(batch.map((e) => ({ image: e.image, prompt: e.prompt })));
   try {
     const targets = batch.map((e) => sftTargets(policy, e, trainThink));
@@ -73,7 +80,7 @@ export function sftStep(
   named: Map<string, tf.Variable>,
   optimizer: AdamW,
   batch: SftExample[],
-  options: { lr: number; maxGradNorm: number; trainThink: boolean },
+  options: { lr: number; maxGradNorm: number; trainThink: ThinkTraining },
 ): StepResult {
   const { loss, grads } = gradients(policy, named, () => sftLoss(policy, batch, options.trainThink));
   if (!Number.isFinite(loss)) {

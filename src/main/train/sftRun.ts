@@ -8,7 +8,7 @@ import { seeded } from '../../shared/random';
 import type { TinyVlmPolicy } from '../models/tiny-vlm/policy';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { AdamW, learningRate } from './optimizer';
-import { sftStep, type SftExample } from './sft';
+import { sftStep, type SftExample, type ThinkTraining } from './sft';
 
 export interface SftOptions {
   steps: number;
@@ -19,7 +19,7 @@ export interface SftOptions {
   weightDecay: number;
   maxGradNorm: number;
   seed: number;
-  trainThink: boolean;
+  trainThink: ThinkTraining;
   checkpointEvery: number;
 }
 

@@ -22,7 +22,18 @@ import { fromPixelsRounded } from '../rewards/frames';
 import type { ExampleSource } from './sftRun';
 import type { SftExample } from './sft';
 
-export function exampleOf(scene: Scene, task: TaskItem): SftExample {
+/**
+ * Detection thinking: 'scene' describes every object and then the asked ones; 'focus' only the
+ * asked ones ("Find every star: A small red star at the top left."), which ties the answer to the
+ * asked category more directly (the other task kinds keep the whole description).
+ */
+export type DetectionThinking = 'scene' | 'focus';
+
+export function exampleOf(
+  scene: Scene,
+  task: TaskItem,
+  detectionThinking: DetectionThinking = 'scene',
+): SftExample {
   const image = { width: scene.width, height: scene.height, rgb: scene.rgb };
   const size = { width: scene.width, height: scene.height };
   const think = scene.description;
@@ -36,7 +47,8 @@ export function exampleOf(scene: Scene, task: TaskItem): SftExample {
             .map((o) => `A ${objectPhrase(o)} ${positionPhrase(o.box, scene.width, scene.height)}.`)
             .join(' ')
         : 'No Objects.';
-      const thinking = `${think} ${detectionPrompt(task.category).replace(/\.$/, ':')} ${focus}`;
+      const asked = `${detectionPrompt(task.category).replace(/\.$/, ':')} ${focus}`;
+      const thinking = detectionThinking === 'focus' ? asked : `${think} ${asked}`;
       return {
         image,
         prompt: detectionPrompt(task.category),
@@ -65,6 +77,7 @@ export interface MixOptions {
   mix: Partial<Record<TaskKind, number>>;
   width?: number;
   negativeRate?: number;
+  detectionThinking?: DetectionThinking;
 }
 
 /** An endless, deterministic stream: example i of step s depends on (seed, s, i) only. */
@@ -89,7 +102,7 @@ export function shapeWorldSource(options: MixOptions): ExampleSource {
           height: options.width ?? 128,
           negativeRate: options.negativeRate ?? 0.2,
         });
-        return exampleOf(scene, task);
+        return exampleOf(scene, task, options.detectionThinking);
       });
     },
   };

@@ -24,9 +24,12 @@ export const tinyVlmBaseConfig = {
   dModel: 128,
   nHeads: 4,
   nLayers: 3,
-  visionLayers: 1,
+  visionLayers: 2,
   mlpRatio: 4,
   maxPositions: 224,
+  // A linear patch embedding localised a quarter of its boxes after 6,000 steps, this stem 60%
+  // (measured in PyTorch on the same data; see the base model's quality.json).
+  stem: 'conv' as const,
 };
 
 /** Every word tiny-vlm's prompts, thinking text and answers use, novel categories included. */
