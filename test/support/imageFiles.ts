@@ -1,4 +1,5 @@
 /** Image files for tests, made in memory: PNG (via our encoder), JPEG (jpeg-js) and WebP, with EXIF. */
+import { crc32 } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { encodePng } from '../../src/main/data/png';
 
@@ -91,4 +92,14 @@ export function webpWithOrientation(orientation: number): Buffer {
   riff.write('RIFF', 0, 'latin1');
   riff.writeUInt32LE(body.length, 4);
   return Buffer.concat([riff, body]);
+}
+
+/** One PNG chunk: length, type, data, CRC — for tests that hand-build PNG files. */
+export function pngChunk(type: string, data: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const out = Buffer.alloc(body.length + 8);
+  out.writeUInt32BE(data.length, 0);
+  body.copy(out, 4);
+  out.writeUInt32BE(crc32(body), body.length + 4);
+  return out;
 }

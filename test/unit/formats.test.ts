@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { applyOrientation, type Orientation } from '../../src/main/data/exif';
 import { uniqueStems } from '../../src/main/data/formats/files';
@@ -18,6 +18,7 @@ import { decodeImage, ImageFileError, makeThumbnail, probeImage } from '../../sr
 import { decodePng, encodePng } from '../../src/main/data/png';
 import {
   jpegFile,
+  pngChunk,
   pngFile,
   rgbImage,
   webp3x2,
@@ -399,14 +400,7 @@ function pngOf(o: {
       }
     }
   }
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const out = Buffer.alloc(body.length + 8);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc32(body), body.length + 4);
-    return out;
-  };
+  const chunk = pngChunk;
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(o.width, 0);
   ihdr.writeUInt32BE(o.height, 4);

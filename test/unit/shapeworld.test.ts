@@ -1,4 +1,4 @@
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodePng, encodePng } from '../../src/main/data/png';
 import {
@@ -23,6 +23,7 @@ import {
   type TaskKind,
 } from '../../src/main/data/shapeworld/index';
 import { seeded } from '../support/random';
+import { pngChunk } from '../support/imageFiles';
 
 const seeds = (n: number, from = 1) => Array.from({ length: n }, (_, i) => from + i);
 
@@ -59,14 +60,7 @@ function pngWith(opts: {
       raw[y * (stride + 1) + 1 + x] = (pixels[y * stride + x]! - predicted) & 0xff;
     }
   }
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const out = Buffer.alloc(body.length + 8);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc32(body), body.length + 4);
-    return out;
-  };
+  const chunk = pngChunk;
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
