@@ -177,6 +177,17 @@ describe('annotating a folder', () => {
         [50, 180, 150, 240],
         [200, 40, 300, 140],
       ]);
+    // Keyboard only: Tab selects the first box, 3 makes it a bird.
+    await annotate.press('Tab');
+    await annotate.press('3');
+    await annotate.waitSaved();
+    await expect
+      .poll(() =>
+        boxesInDatabase()
+          .filter((b) => b.file === 'b.png')
+          .map((b) => b.category),
+      )
+      .toEqual(['bird', 'cat', 'dog']);
     await annotate.press('v');
     await annotate.press('d');
     await page.waitForFunction(

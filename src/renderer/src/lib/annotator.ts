@@ -171,6 +171,7 @@ export const shortcuts: Shortcut[] = [
   { keys: 'Drag, or click twice', action: 'Draw a box (in draw mode)' },
   { keys: 'Alt + click', action: 'Select a box while drawing' },
   { keys: 'Esc', action: 'Cancel the box being drawn, then leave draw mode' },
+  { keys: 'Tab / Shift + Tab', action: 'Select the next / previous box' },
   { keys: 'Del / Backspace', action: 'Delete the selected box' },
   { keys: 'Arrows (Shift: 10 px)', action: 'Nudge the selected box by 1 image pixel' },
   { keys: 'Wheel / Ctrl + wheel', action: 'Zoom at the cursor' },
