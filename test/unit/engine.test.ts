@@ -45,7 +45,12 @@ describe('initEngine', () => {
       expect(report.tried[1]?.reason).toMatch(/^not installed .*npm install @tensorflow\/tfjs-node\b/);
       expect(report.simd).toBe(true);
       expect(report.threads).toBe(1);
-      expect(report.kernels).toEqual(['UnsortedSegmentSum', 'BatchMatMul', '_FusedMatMul']);
+      expect(report.kernels).toEqual([
+        'UnsortedSegmentSum',
+        'Conv2DBackpropFilter',
+        'BatchMatMul',
+        '_FusedMatMul',
+      ]);
       expect(tf.getBackend()).toBe('wasm');
       expect(isProjectKernel('UnsortedSegmentSum')).toBe(true);
     } else {
