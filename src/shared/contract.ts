@@ -148,6 +148,15 @@ export const calls = {
     input: z.object({ id, thumbnail: z.boolean().default(false) }).strict(),
     output: z.object({ mime: z.string(), base64: z.string() }),
   },
+  /** One image's listing and its place in its dataset ("12 / 480"). */
+  'images.get': {
+    input: z.object({ id }).strict(),
+    output: z.object({
+      image: imageListing,
+      index: z.number().int().positive(),
+      total: z.number().int().positive(),
+    }),
+  },
   'images.setFlags': {
     input: z.object({ id, verified: z.boolean().optional(), negative: z.boolean().optional() }).strict(),
     output: imageListing,

@@ -9,7 +9,13 @@ import {
   reorderCategories,
   updateCategory,
 } from '../../src/main/store/categories';
-import { addImage, neighbourImage, pageImages, setImageFlags } from '../../src/main/store/images';
+import {
+  addImage,
+  imageWithPosition,
+  neighbourImage,
+  pageImages,
+  setImageFlags,
+} from '../../src/main/store/images';
 import {
   addAnnotation,
   deleteAnnotation,
@@ -116,6 +122,12 @@ describe('images and boxes', () => {
     expect(neighbourImage(db, images[0]!, 1)).toBe(images[1]);
     expect(neighbourImage(db, images[0]!, -1)).toBeUndefined();
     expect(neighbourImage(db, images[4]!, 1)).toBeUndefined();
+    expect(imageWithPosition(db, images[1]!)).toMatchObject({
+      index: 2,
+      total: 5,
+      image: { id: images[1], boxCount: 2 },
+    });
+    expect(imageWithPosition(db, 9999)).toBeUndefined();
   });
 
   it('refuses to mark an image with boxes as "no objects"', () => {

@@ -27,7 +27,14 @@ import {
   updateCategory,
 } from '../store/categories';
 import { getDataset } from '../store/datasets';
-import { getImage, neighbourImage, pageImages, setImageFlags, type Image } from '../store/images';
+import {
+  getImage,
+  imageWithPosition,
+  neighbourImage,
+  pageImages,
+  setImageFlags,
+  type Image,
+} from '../store/images';
 import { deleteSplit, listSplits } from '../store/splits';
 import type { Handlers } from './dispatch';
 import type { Broadcast } from './jobs';
@@ -119,6 +126,11 @@ export function createDatasetHandlers(ctx: {
       }
       const mime = mimeTypes[path.extname(image.path).toLowerCase()] ?? 'application/octet-stream';
       return { mime, base64: bytes.toString('base64') };
+    },
+    'images.get': ({ id }) => {
+      const found = imageWithPosition(db, id);
+      if (!found) throw new UserError('not_found', `Image ${id} does not exist: reload the dataset.`);
+      return found;
     },
     'images.setFlags': ({ id, ...flags }) => {
       const image = setImageFlags(db, id, flags);

@@ -155,3 +155,19 @@ export function setImageFlags(
   );
   return getImage(db, id);
 }
+
+/** An image's listing and its place (1-based) among its dataset's images in import order. */
+export function imageWithPosition(
+  db: Database,
+  id: number,
+): { image: ImageListing; index: number; total: number } | undefined {
+  const image = getImage(db, id);
+  if (!image) return undefined;
+  const { index, total, boxCount } = prepare<{ index: number; total: number; boxCount: number }>(
+    db,
+    `SELECT (SELECT count(*) FROM image WHERE dataset_id = @datasetId AND id <= @id) AS "index",
+       (SELECT count(*) FROM image WHERE dataset_id = @datasetId) AS total,
+       (SELECT count(*) FROM annotation WHERE image_id = @id) AS boxCount`,
+  ).get({ id, datasetId: image.datasetId })!;
+  return { image: { ...image, boxCount }, index, total };
+}
