@@ -1,9 +1,10 @@
 /**
  * tiny-vlm: a small vision-language model of the same shape as the real ones, readable top to
- * bottom. Image patches → a linear patch embedding and a small bidirectional encoder → image tokens
- * in front of a causal decoder that writes `<think>…</think><answer>…</answer>`.
+ * bottom. An image → patch tokens (a linear patch embedding, or a small convolutional stem) and a
+ * small bidirectional encoder → image tokens in front of a causal decoder that writes
+ * `<think>…</think><answer>…</answer>`.
  *
- *   image [P × patchDim] ─ vision.patch_embed ─ + vision.pos_embed ─ vision.blocks.* ─ vision.ln_post ─┐
+ *   image ─ vision.patch_embed | vision.stem.* ─ + vision.pos_embed ─ vision.blocks.* ─ vision.ln_post ─┐
  *   prompt + answer ids ─ decoder.embed_tokens (+ fixed number encoding) ───────────────────────────────┴─ concat
  *     ─ + decoder.embed_positions ─ decoder.layers.* (causal) ─ decoder.ln_f ─ logits (tied to the embedding)
  *
@@ -14,6 +15,7 @@
  * weights when configured; `setAdapters(false)` gives the base model (the GRPO reference).
  */
 import * as tf from '@tensorflow/tfjs';
+import { numberEncoding, patchPositionCode } from './codes';
 
 export interface TinyVlmConfig {
   /** Side of the square model input, pixels. */
@@ -374,45 +376,4 @@ export class TinyVlm {
 function gelu<T extends tf.Tensor>(x: T): T {
   const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
-}
-
-/**
- * A fixed 2-D sin-cos code of each patch's centre, in the answers' own 0–1000 units (x in the first
- * half of the channels, y in the second), as MAE's encoder uses: without it a from-scratch patch
- * encoder spends thousands of steps learning where its patches are.
- */
-function patchPositionCode(c: TinyVlmConfig): tf.Tensor2D {
-  const d = c.dModel;
-  const side = c.imageSize / c.patchSize;
-  const half = d / 2;
-  const data = new Float32Array(side * side * d);
-  for (let py = 0; py < side; py++) {
-    for (let px = 0; px < side; px++) {
-      const at = (py * side + px) * d;
-      const centre = [((px + 0.5) * 1000) / side, ((py + 0.5) * 1000) / side];
-      centre.forEach((v, axis) => {
-        for (let i = 0; i < half / 2; i++) {
-          const angle = v / 1000 ** ((2 * i) / half);
-          data[at + axis * half + 2 * i] = 0.5 * Math.sin(angle);
-          data[at + axis * half + 2 * i + 1] = 0.5 * Math.cos(angle);
-        }
-      });
-    }
-  }
-  return tf.keep(tf.tensor2d(data, [side * side, d]));
-}
-
-/** A fixed sinusoidal code of each number token's value (0 rows for other tokens), scaled small. */
-function numberEncoding(c: TinyVlmConfig): tf.Tensor2D {
-  const d = c.dModel;
-  const data = new Float32Array(c.vocabSize * d);
-  c.numberValues.forEach((value, id) => {
-    if (value < 0) return;
-    for (let i = 0; i < d / 2; i++) {
-      const angle = value / 1000 ** ((2 * i) / d);
-      data[id * d + 2 * i] = 0.25 * Math.sin(angle);
-      data[id * d + 2 * i + 1] = 0.25 * Math.cos(angle);
-    }
-  });
-  return tf.keep(tf.tensor2d(data, [c.vocabSize, d]));
 }
