@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { Size } from '../../shared/boxes';
+import { UserError } from '../../shared/errors';
+import { openStore, workspaceDbPath, type Db } from '../store/db';
 
 /** A mistake in how the command was called, or in a file it was given: one line, exit 2. */
 export class UsageError extends Error {}
@@ -84,4 +86,20 @@ export function parseUserJson(file: string, text: string): unknown {
 
 export function failFile(file: string, problem: string): never {
   throw new UsageError(`${file}: ${problem}`);
+}
+
+/**
+ * Runs `fn` on the workspace in `dataDir` and closes it after. A UserError (a bad file, a taken
+ * name, a missing record) is the user's to fix: it becomes a one-line usage error, exit 2.
+ */
+export async function inWorkspace<T>(dataDir: string, fn: (db: Db) => T | Promise<T>): Promise<T> {
+  const db = openStore(workspaceDbPath(dataDir));
+  try {
+    return await fn(db);
+  } catch (error) {
+    if (error instanceof UserError) throw new UsageError(error.message);
+    throw error;
+  } finally {
+    db.close();
+  }
 }

@@ -7,15 +7,14 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UserError } from '../../shared/errors';
 import { importShapeWorld, writeShapeWorld } from '../data/shapeworld';
 import { createFewShotSplits } from '../data/splits';
 import { defaultDataDir } from '../host/paths';
 import { findDatasetByName } from '../store/datasets';
-import { openStore, workspaceDbPath, type Db } from '../store/db';
+import type { Db } from '../store/db';
 import { findSplit } from '../store/splits';
 import { runDir } from '../train/runFiles';
-import { oneOf, UsageError, type Command, type Values } from './command';
+import { inWorkspace, oneOf, UsageError, type Command, type Values } from './command';
 import { compare, formatComparison, type ComparedColumn } from './compare';
 import { evaluate } from './eval';
 import { createCheckedRun, superviseRun } from './runs';
@@ -67,8 +66,7 @@ async function experiment(values: Values): Promise<number> {
       : builtInModel;
   if (!existsSync(path.join(model, 'config.json')))
     throw new UsageError(`--base ${model} is not a model folder (no config.json there)`);
-  const db = openStore(workspaceDbPath(dataDir));
-  try {
+  return inWorkspace(dataDir, async (db) => {
     const dataset = demo
       ? demoDataset(db, dataDir, seed)
       : typeof values.dataset === 'string'
@@ -153,12 +151,7 @@ async function experiment(values: Values): Promise<number> {
         : formatComparison(comparison),
     );
     return 0;
-  } catch (error) {
-    if (error instanceof UserError) throw new UsageError(error.message);
-    throw error;
-  } finally {
-    db.close();
-  }
+  });
 }
 
 export const experimentCommand: Command = {

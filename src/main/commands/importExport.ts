@@ -14,7 +14,7 @@ import { defaultDataDir } from '../host/paths';
 import { findDatasetByName } from '../store/datasets';
 import { openStore, workspaceDbPath } from '../store/db';
 import { findSplit } from '../store/splits';
-import { oneOf, requiredString, UsageError, type Command, type Values } from './command';
+import { inWorkspace, oneOf, requiredString, UsageError, type Command, type Values } from './command';
 
 /** Exit status of an import stopped with Ctrl+C (128 + SIGINT, as shells report it). */
 const cancelledStatus = 130;
@@ -121,8 +121,7 @@ async function runExport(values: Values): Promise<number> {
   const dataDir = dataDirOf(values);
   if (!existsSync(workspaceDbPath(dataDir)))
     throw new UsageError(`there is no workspace in ${dataDir} (--data)`);
-  const db = openStore(workspaceDbPath(dataDir));
-  try {
+  return inWorkspace(dataDir, async (db) => {
     const dataset = findDatasetByName(db, name);
     if (!dataset) throw new UsageError(`there is no dataset named "${name}" in ${dataDir}`);
     const splitName = typeof values.split === 'string' ? values.split : undefined;
@@ -136,12 +135,7 @@ async function runExport(values: Values): Promise<number> {
         `${count(result.files.length, 'file', 'files')} at ${out}\n`,
     );
     return 0;
-  } catch (error) {
-    if (error instanceof UserError) throw new UsageError(error.message);
-    throw error;
-  } finally {
-    db.close();
-  }
+  });
 }
 
 export const importCommand: Command = {
