@@ -48,8 +48,11 @@ describe('initEngine', () => {
       expect(report.kernels).toEqual([
         'UnsortedSegmentSum',
         'Conv2DBackpropFilter',
+        'Conv2DBackpropInput',
         'BatchMatMul',
         '_FusedMatMul',
+        'VrftGelu',
+        'VrftGeluGrad',
       ]);
       expect(tf.getBackend()).toBe('wasm');
       expect(isProjectKernel('UnsortedSegmentSum')).toBe(true);

@@ -2,6 +2,7 @@
 // through the gradients that use them.
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  gelu,
   initEngine,
   isProjectKernel,
   msPerCall,
@@ -57,8 +58,15 @@ beforeAll(async () => {
 });
 
 describe('the kernels on wasm are the project’s', () => {
-  it('registers UnsortedSegmentSum, Conv2DBackpropFilter, BatchMatMul and _FusedMatMul on wasm', () => {
-    for (const name of ['UnsortedSegmentSum', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul']) {
+  it('registers UnsortedSegmentSum, both convolution gradients, BatchMatMul and _FusedMatMul on wasm', () => {
+    const names = [
+      'UnsortedSegmentSum',
+      'Conv2DBackpropFilter',
+      'Conv2DBackpropInput',
+      'BatchMatMul',
+      '_FusedMatMul',
+    ];
+    for (const name of names) {
       expect(isProjectKernel(name), name).toBe(true);
     }
   });
@@ -339,7 +347,7 @@ describe('_FusedMatMul equals cpu', () => {
   }
 });
 
-describe('Conv2DBackpropFilter equals cpu', () => {
+describe('Conv2DBackpropFilter and Conv2DBackpropInput equal cpu', () => {
   const cases: [string, number[], number, number, number, number | 'same' | 'valid'][] = [
     ['3×3, stride 1, padding 1 (the stem’s first layer)', [2, 16, 16, 3], 3, 8, 1, 1],
     ['3×3, stride 2, padding 1', [2, 16, 16, 8], 3, 16, 2, 1],
@@ -354,14 +362,38 @@ describe('Conv2DBackpropFilter equals cpu', () => {
       const compute = () => {
         const xt = tf.tensor4d(x, xShape as [number, number, number, number]);
         const ft = tf.tensor4d(filter, [k, k, xShape[3]!, out]);
-        // Both gradients: the filter's is our kernel, the input's the backend's own.
+        // Both gradients, each our kernel.
         const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
           tf.sum(tf.sin(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad))),
         )([xt, ft]);
         return grads;
       };
       expect(isProjectKernel(tf.Conv2DBackpropFilter)).toBe(true);
+      expect(isProjectKernel(tf.Conv2DBackpropInput)).toBe(true);
       await expectWasmEqualsCpu(compute);
     });
   }
+});
+
+describe('GELU equals cpu', () => {
+  it('fused on wasm: values and gradients equal the cpu backend’s composite, to 1e-5', async () => {
+    // Wide values: the tails (tanh saturates) and around 0, where the cubic term matters least.
+    const x = randomValues([37, 129]).map((v, i) => v * (i % 3 === 0 ? 6 : 1.5));
+    const upstream = randomValues([37, 129]);
+    const compute = () => {
+      const xt = tf.tensor2d(x, [37, 129]);
+      const dy = tf.tensor2d(upstream, [37, 129]);
+      const [dx] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(gelu(a), dy)))([xt]);
+      return [gelu(xt), dx!];
+    };
+    await initEngine({ force: 'wasm' });
+    expect(isProjectKernel('VrftGelu')).toBe(true);
+    expect(isProjectKernel('VrftGeluGrad')).toBe(true);
+    await expectWasmEqualsCpu(compute);
+  });
+
+  it('is PyTorch’s tanh GELU: gelu(1) = 0.841192, gelu(−2) = −0.045402', async () => {
+    const values = await on('wasm', () => gelu(tf.tensor1d([1, -2])));
+    expect(values[0]!.slice(1).map((v) => Number(v.toFixed(6)))).toEqual([0.841192, -0.045402]);
+  });
 });
