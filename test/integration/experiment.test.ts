@@ -57,6 +57,18 @@ describe('vrft experiment', { timeout: 180_000 }, () => {
       expect([sft.kind, rft.kind, sft.status, rft.status]).toEqual(['sft', 'grpo', 'completed', 'completed']);
       expect(sft.splitId).toBe(rft.splitId); // the same split, the same budget
       expect(sft.config.steps).toBe(rft.config.steps);
+      // SFT learns the empty thinking tags it is asked to write; GRPO asks positive questions only.
+      expect([sft.config.trainThink, rft.config.negativeShare]).toEqual([true, 0]);
+      const asked = db
+        .prepare(
+          `SELECT r.prompt, (SELECT group_concat(c.name) FROM annotation a JOIN category c ON c.id = a.category_id
+             WHERE a.image_id = r.image_id) AS present FROM rollout r WHERE r.run_id = ?`,
+        )
+        .all(rft.id) as { prompt: string; present: string | null }[];
+      for (const { prompt, present } of asked) {
+        const category = /^Find every (\w+)\.$/.exec(prompt)?.[1];
+        expect(present?.split(','), prompt).toContain(category);
+      }
       // Every rollout of every step: 3 steps × 2 prompts × 8 samples.
       expect(countRollouts(db, rft.id)).toBe(48);
       expect(listMetrics(db, rft.id, 'reward')).toHaveLength(3);

@@ -122,6 +122,9 @@ async function experiment(values: Values): Promise<number> {
       split: trainSplit,
       batchSize: 4,
       learningRate: 3e-4,
+      // The empty <think></think> is trained too: untrained, the model writes its own thinking at
+      // test time into a context SFT never saw, and the answer after it breaks.
+      trainThink: true,
       warmupSteps: Math.floor(steps / 20),
       checkpointEvery: 25,
     });
@@ -129,6 +132,9 @@ async function experiment(values: Values): Promise<number> {
     const rft = await train(db, dataDir, 'grpo', {
       ...common,
       split: trainSplit,
+      // Positive questions only: a policy that cannot localise yet earns most from "No Objects" on
+      // negatives, and GRPO then teaches it to answer that everywhere (measured: AP fell to 0).
+      negativeShare: 0,
       promptsPerStep: 2,
       numGenerations: 8,
       temperature: 1,

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { detectionQuestions, type DatasetImage } from '../../src/main/train/datasetExamples';
+
+const box = { x1: 1, y1: 1, x2: 5, y2: 5 };
+/** 8 images of 4 categories, each image holding one of them: 8 positive and 24 negative questions. */
+const images: DatasetImage[] = Array.from({ length: 8 }, (_, i) => ({
+  imageId: i + 1,
+  image: { width: 8, height: 8, rgb: new Uint8Array(8 * 8 * 3) },
+  boxes: [{ category: ['a', 'b', 'c', 'd'][i % 4]!, box }],
+}));
+const categories = ['a', 'b', 'c', 'd'];
+const positive = (q: { img: DatasetImage; category: string }) =>
+  q.img.boxes.some((b) => b.category === q.category);
+
+describe('detection questions', () => {
+  it('asks every positive and, with share 0, no negative', () => {
+    const questions = detectionQuestions(images, categories, 0, 1);
+    expect(questions).toHaveLength(8);
+    expect(questions.every(positive)).toBe(true);
+  });
+
+  it('keeps negatives to the share, drawn reproducibly from the seed, in image then category order', () => {
+    const questions = detectionQuestions(images, categories, 0.25, 1);
+    const negatives = questions.filter((q) => !positive(q));
+    expect(questions.filter(positive)).toHaveLength(8);
+    expect(negatives).toHaveLength(2); // 2 of 10 ≤ 25 %
+    expect(detectionQuestions(images, categories, 0.25, 1)).toEqual(questions);
+    const keys = questions.map((q) => q.img.imageId * 4 + categories.indexOf(q.category));
+    expect(keys).toEqual([...keys].sort((a, b) => a - b));
+    const other = detectionQuestions(images, categories, 0.25, 2).filter((q) => !positive(q));
+    expect(other.map((q) => `${q.img.imageId}${q.category}`)).not.toEqual(
+      negatives.map((q) => `${q.img.imageId}${q.category}`),
+    );
+  });
+
+  it('asks every question with share 1', () => {
+    expect(detectionQuestions(images, categories, 1, 1)).toHaveLength(32);
+  });
+});
