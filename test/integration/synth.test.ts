@@ -11,6 +11,7 @@ import {
   novelCategories,
   sampleTask,
   shapeNames,
+  shapeWorldVersion,
   writeShapeWorld,
   deriveSeed,
   type ShapeWorldArgs,
@@ -144,7 +145,7 @@ describe('writeShapeWorld', () => {
           supercategory: novelCategories.includes(name) ? 'novel' : 'base',
         })),
       );
-      expect(coco.vrft).toMatchObject({ generator: 'shapeworld', version: 1, task, seed: 3, split: 'base' });
+      expect(coco.vrft).toMatchObject({ generator: 'shapeworld', version: shapeWorldVersion, task, seed: 3, split: 'base' });
       expect(summary).toEqual({
         dir: out,
         images: 5,

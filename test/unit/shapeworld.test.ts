@@ -301,15 +301,15 @@ function namedAttributes(expression: string): Partial<SceneObject> | undefined {
 }
 
 describe('tasks', () => {
-  it('classification scenes hold one object, labelled texture + shape', () => {
+  it('classification scenes hold one object, labelled by its shape (its COCO category)', () => {
     for (const seed of seeds(40)) {
       const { scene, task } = sampleTask('classification', seed, { split: 'all' });
       expect(scene.objects.length).toBe(1);
       const [o] = scene.objects as [SceneObject];
       expect(task).toEqual({
         kind: 'classification',
-        label: `${o.texture} ${o.shape}`,
-        synonyms: o.texture === 'solid' ? [o.shape] : [],
+        label: o.shape,
+        synonyms: [`${o.texture} ${o.shape}`],
       });
     }
     expect(() => makeClassificationTask(generateScene(3, { minObjects: 2 }))).toThrow(/one-object scene/);

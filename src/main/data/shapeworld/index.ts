@@ -52,6 +52,7 @@ export {
   annotationsFile,
   cocoCategories,
   imageFileName,
+  shapeWorldVersion,
   writeShapeWorld,
   type ShapeWorldArgs,
   type ShapeWorldSummary,

@@ -5,9 +5,9 @@
  *
  * - detection: one category and all its boxes; sometimes (`negativeRate`) a category absent from
  *   the image, with no boxes.
- * - classification (one-object scenes): label = texture + shape, e.g. "striped hexagon", "solid
- *   pentagon" — fine-grained on both axes (pentagon / hexagon / heptagon, striped / dotted); a
- *   solid shape may also be called by its bare name.
+ * - classification (one-object scenes): label = the shape, the COCO category a dataset of these
+ *   scenes carries — fine-grained within families (pentagon / hexagon / heptagon, square /
+ *   diamond, circle / ring); texture + shape ("striped hexagon") is accepted as a synonym.
  * - rec: an expression that denotes exactly one object (see referring.ts) and its box.
  * - ovd: several categories asked (at least one present, one or two absent) and the labelled boxes
  *   of the asked ones.
@@ -88,8 +88,8 @@ export function makeClassificationTask(scene: Scene): ClassificationTask {
   }
   return {
     kind: 'classification',
-    label: `${object.texture} ${object.shape}`,
-    synonyms: object.texture === 'solid' ? [object.shape] : [],
+    label: object.shape,
+    synonyms: [`${object.texture} ${object.shape}`],
   };
 }
 

@@ -14,7 +14,8 @@ import { sampleTask, type TaskItem, type TaskKind } from './tasks';
 import { shapeCategories, type SplitName } from './vocabulary';
 
 export const annotationsFile = 'annotations.json';
-export const shapeWorldVersion = 1;
+/** Bumped when the same seed would write different files (2: classification labels are the shape). */
+export const shapeWorldVersion = 2;
 
 export interface ShapeWorldArgs {
   task: TaskKind;
