@@ -88,7 +88,7 @@ describe('jobs through the contract', { timeout: 120_000 }, () => {
     process.kill(Number(pid), 'SIGKILL');
     await expect.poll(() => lastState(runId), { timeout: 30_000 }).toBe('failed');
     expect(states.filter((s) => s.runId === runId).at(-1)?.error).toMatch(
-      /stopped unexpectedly \(SIGKILL\); resume the run/,
+      /killed \(SIGKILL\)\. If you did not kill it, the system ran out of memory .*continues from its last checkpoint/,
     );
     await client.call('runs.resume', { id: runId });
     await expect.poll(() => lastState(runId), { timeout: 60_000 }).toBe('completed');

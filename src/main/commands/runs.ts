@@ -5,6 +5,7 @@
 import { fork } from 'node:child_process';
 import { UserError } from '../../shared/errors';
 import type { Db } from '../store/db';
+import { describeTrainerExit } from '../train/failures';
 import { trainerScript } from '../train/runFiles';
 import type { TrainerMessage } from '../train/jobs';
 import { UsageError } from './command';
@@ -22,7 +23,13 @@ function formatDuration(seconds: number | null): string {
 export function superviseRun(runId: number, dataDir: string, resume: boolean): Promise<number> {
   const trainer = trainerScript(import.meta.url);
   const child = fork(trainer, ['--run', String(runId), '--data', dataDir, ...(resume ? ['--resume'] : [])], {
-    stdio: 'inherit',
+    stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
+  });
+  // Passed through, and its tail kept to tell a crash (out of memory) from other exits.
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    process.stderr.write(chunk);
+    stderr = (stderr + chunk.toString()).slice(-2000);
   });
   const tty = process.stdout.isTTY;
   let lastLine = 0;
@@ -30,6 +37,7 @@ export function superviseRun(runId: number, dataDir: string, resume: boolean): P
   process.on('SIGINT', interrupt);
   return new Promise((resolve) => {
     let outcome = 1;
+    let finished = false;
     child.on('message', (m: TrainerMessage) => {
       if (m.type === 'started') {
         const from = m.fromStep ? `, resuming at step ${m.fromStep}` : '';
@@ -63,13 +71,14 @@ export function superviseRun(runId: number, dataDir: string, resume: boolean): P
         if (m.status === 'cancelled')
           process.stdout.write(`resume it with: vrft train --resume ${m.runId}\n`);
         outcome = m.status === 'failed' ? 1 : 0;
+        finished = true;
       }
     });
     child.on('exit', (code, signal) => {
       process.off('SIGINT', interrupt);
-      if (signal)
+      if (!finished && (signal || code !== 0))
         process.stderr.write(
-          `vrft: the trainer was killed (${signal}); resume with: vrft train --resume ${runId}\n`,
+          `vrft: ${describeTrainerExit(code, signal, stderr)}\nresume with: vrft train --resume ${runId}\n`,
         );
       resolve(signal ? 1 : code === 0 ? outcome : (code ?? 1));
     });

@@ -9,6 +9,7 @@ import { UserError } from '../../shared/errors';
 import type { EventName, EventPayload } from '../../shared/contract';
 import type { Db } from '../store/db';
 import { getRun, setRunStatus } from '../store/runs';
+import { describeTrainerExit } from '../train/failures';
 import type { TrainerMessage, TrainerRequest } from '../train/jobs';
 
 export type Broadcast = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
@@ -62,7 +63,7 @@ export class JobSupervisor {
     child.on('exit', (code, signal) => {
       if (this.running.get(runId) === child) this.running.delete(runId);
       if (finished) return;
-      const error = `the trainer stopped unexpectedly (${signal ?? `exit ${code}`}); resume the run to continue from its last checkpoint.${stderr ? ` ${stderr.trim().split('\n').at(-1)}` : ''}`;
+      const error = describeTrainerExit(code, signal, stderr);
       this.log(`run ${runId}: ${error}`);
       setRunStatus(this.db, runId, 'failed', error);
       this.broadcast('job.state', { runId, state: 'failed', error });

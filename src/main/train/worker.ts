@@ -19,19 +19,12 @@ import { NonFiniteGrpoLoss } from './grpo/trainer';
 import { jobs, type Job, type TrainerMessage, type TrainerRequest } from './jobs';
 import { runDir } from './runFiles';
 import { NonFiniteLossError } from './sftRun';
+import { describeFailure } from './failures';
 
 const send = (message: TrainerMessage) => {
   if (process.send) process.send(message);
   else if (message.type !== 'progress') process.stdout.write(`${JSON.stringify(message)}\n`);
 };
-
-function describeFailure(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  if (/out of memory|\bOOM\b|Cannot allocate|allocation failed|Array buffer allocation/i.test(message)) {
-    return `out of memory: ${message.split('\n')[0]} — lower batchSize (or promptsPerStep), or use LoRA, and resume.`;
-  }
-  return message;
-}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -1,0 +1,27 @@
+/**
+ * What to tell the user when a trainer fails: an exception it caught, or a process that died
+ * (a V8 heap exhausted, a signal). Out of memory is named as such, with what to change.
+ */
+
+const outOfMemory =
+  /out of memory|\bOOM\b|Cannot allocate|allocation failed|Array buffer allocation|Reached heap limit/i;
+const lowerMemory = 'lower batchSize (or promptsPerStep / numGenerations), or use LoRA, and resume the run';
+
+/** An exception the trainer caught. */
+export function describeFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (outOfMemory.test(message)) return `out of memory: ${message.split('\n')[0]} — ${lowerMemory}.`;
+  return message;
+}
+
+/** A trainer process that exited without reporting how it finished. */
+export function describeTrainerExit(code: number | null, signal: string | null, stderrTail: string): string {
+  const last = stderrTail.trim().split('\n').filter(Boolean).at(-1) ?? '';
+  if (outOfMemory.test(stderrTail)) {
+    return `out of memory: the trainer's JavaScript heap ran out (${last.trim()}) — ${lowerMemory}.`;
+  }
+  if (signal === 'SIGKILL') {
+    return `the trainer was killed (SIGKILL). If you did not kill it, the system ran out of memory (the kernel's OOM killer sends SIGKILL): ${lowerMemory}; it continues from its last checkpoint.`;
+  }
+  return `the trainer stopped unexpectedly (${signal ?? `exit ${code}`}); resume the run to continue from its last checkpoint.${last ? ` ${last}` : ''}`;
+}
