@@ -11,6 +11,12 @@ export interface Box {
   y2: number;
 }
 
+/** A point on the screen (stage pixels) or in the image, by context. */
+export interface Point {
+  x: number;
+  y: number;
+}
+
 export interface View {
   scale: number;
   x: number;
