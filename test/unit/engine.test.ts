@@ -51,8 +51,6 @@ describe('initEngine', () => {
         'Conv2DBackpropInput',
         'BatchMatMul',
         '_FusedMatMul',
-        'VrftGelu',
-        'VrftGeluGrad',
       ]);
       expect(tf.getBackend()).toBe('wasm');
       expect(isProjectKernel('UnsortedSegmentSum')).toBe(true);

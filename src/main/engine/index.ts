@@ -14,5 +14,4 @@ export {
 } from './backend';
 export { explainLoadFailure, notInstalledReason } from './loadFailures';
 export { isProjectKernel, registerWasmKernels, unregisterWasmKernels } from './kernels';
-export { gelu } from './kernels/gelu';
 export { matMulFlops, measureMatMulGflops, msPerCall } from './speed';

@@ -1,14 +1,13 @@
 /**
  * The project's own kernels on the wasm backend: the ones it lacks for training
  * (UnsortedSegmentSum, the gradient of gather; Conv2DBackpropFilter, a convolution's filter
- * gradient), and fast versions of ones it runs slowly (transposed matMuls; Conv2DBackpropInput), and GELU fused into
- * one kernel each way. Registered by
- * initEngine when it picks wasm; unregisterWasmKernels restores the backend's own (for benches).
+ * gradient), and fast versions of ones it runs slowly (transposed matMuls, Conv2DBackpropInput).
+ * Registered by initEngine when it picks wasm; unregisterWasmKernels restores the backend's own
+ * (for benches).
  */
 import { tf } from '../tf';
 import { conv2dBackpropFilterConfig } from './conv2dBackpropFilter';
 import { conv2dBackpropInputConfig } from './conv2dBackpropInput';
-import { geluConfigs } from './gelu';
 import { matMulConfigs } from './matMul';
 import { unsortedSegmentSumConfig } from './unsortedSegmentSum';
 
@@ -41,7 +40,6 @@ function prepare(): void {
     conv2dBackpropFilterConfig(originals.batchMatMul),
     conv2dBackpropInputConfig(originals.batchMatMul),
     ...matMulConfigs(originals),
-    ...geluConfigs,
   ];
   for (const config of ours) {
     installed.set(config.kernelName, { ours: config, original: wasmKernel(config.kernelName) });
