@@ -118,49 +118,62 @@ describe('tiny-vlm', () => {
 });
 
 describe('the convolutional stem', () => {
-  it('is the convolutions its layers name (kernel, stride, padding, GELU between), to 1e-5', () => {
-    const c = { ...config, imageSize: 16, patchSize: 4, dModel: 16, stem: 'conv' as const };
-    const policy = TinyVlmPolicy.create(c, tokenizer, 7);
-    const rows = 2;
-    const pixels = tf.randomUniform([rows * 16 * 16, 3], -1, 1, 'float32', 3) as tf.Tensor2D;
-    const ours = policy.model.convStem(pixels, rows).arraySync();
-    // Plain loops, NHWC, as a textbook writes a convolution.
-    let x = Array.from(pixels.dataSync());
-    let side = 16;
-    let channels = 3;
-    const layers = convStemLayers(policy.model.config);
-    layers.forEach(([k, stride, pad, out], i) => {
-      const w = policy.model.weights.get(`vision.stem.${i}.weight`)!.dataSync();
-      const bias = policy.model.weights.get(`vision.stem.${i}.bias`)!.dataSync();
-      const outSide = Math.floor((side + 2 * pad - k) / stride) + 1;
-      const y: number[] = [];
-      for (let r = 0; r < rows; r++)
-        for (let oy = 0; oy < outSide; oy++)
-          for (let ox = 0; ox < outSide; ox++)
-            for (let co = 0; co < out; co++) {
-              let sum = bias[co]!;
-              for (let ky = 0; ky < k; ky++)
-                for (let kx = 0; kx < k; kx++) {
-                  const iy = oy * stride + ky - pad;
-                  const ix = ox * stride + kx - pad;
-                  if (iy < 0 || ix < 0 || iy >= side || ix >= side) continue;
-                  for (let ci = 0; ci < channels; ci++)
-                    sum +=
-                      x[((r * side + iy) * side + ix) * channels + ci]! *
-                      w[((ky * k + kx) * channels + ci) * out + co]!;
-                }
-              const gelu = 0.5 * sum * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (sum + 0.044715 * sum ** 3)));
-              y.push(i < layers.length - 1 ? gelu : sum);
-            }
-      x = y;
-      side = outSide;
-      channels = out;
-    });
-    expect(ours.length).toBe(rows * patchCount(policy.model.config));
-    ours.flat().forEach((v, i) => expect(Math.abs(v - x[i]!)).toBeLessThan(1e-5));
-    pixels.dispose();
-    policy.dispose();
+  it('lays out its layers: conv strides the 3×3 layers after the first, conv-s2 all but the last', () => {
+    const strides = (stem: 'conv' | 'conv-s2') =>
+      convStemLayers({ ...config, vocabSize: 10, numberValues: [], patchSize: 8, stem }).map(
+        ([k, stride]) => `${k}/${stride}`,
+      );
+    expect(strides('conv')).toEqual(['3/1', '3/2', '3/2', '2/2']);
+    expect(strides('conv-s2')).toEqual(['3/2', '3/2', '3/1', '2/2']);
   });
+
+  it.each(['conv', 'conv-s2'] as const)(
+    '%s is the convolutions its layers name (kernel, stride, padding, GELU between), to 1e-5',
+    (stem) => {
+      const c = { ...config, imageSize: 16, patchSize: 4, dModel: 16, stem };
+      const policy = TinyVlmPolicy.create(c, tokenizer, 7);
+      const rows = 2;
+      const pixels = tf.randomUniform([rows * 16 * 16, 3], -1, 1, 'float32', 3) as tf.Tensor2D;
+      const ours = policy.model.convStem(pixels, rows).arraySync();
+      // Plain loops, NHWC, as a textbook writes a convolution.
+      let x = Array.from(pixels.dataSync());
+      let side = 16;
+      let channels = 3;
+      const layers = convStemLayers(policy.model.config);
+      layers.forEach(([k, stride, pad, out], i) => {
+        const w = policy.model.weights.get(`vision.stem.${i}.weight`)!.dataSync();
+        const bias = policy.model.weights.get(`vision.stem.${i}.bias`)!.dataSync();
+        const outSide = Math.floor((side + 2 * pad - k) / stride) + 1;
+        const y: number[] = [];
+        for (let r = 0; r < rows; r++)
+          for (let oy = 0; oy < outSide; oy++)
+            for (let ox = 0; ox < outSide; ox++)
+              for (let co = 0; co < out; co++) {
+                let sum = bias[co]!;
+                for (let ky = 0; ky < k; ky++)
+                  for (let kx = 0; kx < k; kx++) {
+                    const iy = oy * stride + ky - pad;
+                    const ix = ox * stride + kx - pad;
+                    if (iy < 0 || ix < 0 || iy >= side || ix >= side) continue;
+                    for (let ci = 0; ci < channels; ci++)
+                      sum +=
+                        x[((r * side + iy) * side + ix) * channels + ci]! *
+                        w[((ky * k + kx) * channels + ci) * out + co]!;
+                  }
+                const gelu =
+                  0.5 * sum * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (sum + 0.044715 * sum ** 3)));
+                y.push(i < layers.length - 1 ? gelu : sum);
+              }
+        x = y;
+        side = outSide;
+        channels = out;
+      });
+      expect(ours.length).toBe(rows * patchCount(policy.model.config));
+      ours.flat().forEach((v, i) => expect(Math.abs(v - x[i]!)).toBeLessThan(1e-5));
+      pixels.dispose();
+      policy.dispose();
+    },
+  );
 
   it('samples with the KV cache exactly as a full recompute, and round-trips through save/load', () => {
     const policy = TinyVlmPolicy.create({ ...config, stem: 'conv' }, tokenizer, 8);

@@ -43,13 +43,18 @@ class TinyVlm(nn.Module):
         super().__init__()
         self.patches = (image_size // patch_size) ** 2
         self.image_size = image_size
-        if stem == "conv":
-            # As convStemLayers: 3×3 at full size, 3×3 stride-2 steps, a 2×2 stride-2 to dModel.
+        if stem in ("conv", "conv-s2"):
+            # As convStemLayers: 3×3 at full size, 3×3 stride-2 steps, a 2×2 stride-2 to dModel;
+            # conv-s2 strides the first layer and not the last 3×3 one.
             channels, convs = 3, []
             steps = int(math.log2(patch_size))
             for i in range(steps):
                 out = 32 if i == 0 else min(32 * 2 ** (i - 1), d)
-                convs.append(nn.Conv2d(channels, out, 3, stride=1 if i == 0 else 2, padding=1))
+                if stem == "conv-s2":
+                    stride = 2 if i < steps - 1 else 1
+                else:
+                    stride = 1 if i == 0 else 2
+                convs.append(nn.Conv2d(channels, out, 3, stride=stride, padding=1))
                 channels = out
             convs.append(nn.Conv2d(channels, d, 2, stride=2))
             self.stem = nn.ModuleList(convs)
@@ -96,7 +101,7 @@ def main():
     p.add_argument("--completion", type=int, default=90)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--stem", choices=["patch", "conv"], default="patch")
+    p.add_argument("--stem", choices=["patch", "conv", "conv-s2"], default="patch")
     p.add_argument("--vision-layers", type=int, default=1)
     args = p.parse_args()
     if args.threads:

@@ -10,7 +10,7 @@
  * `--minutes` ends training at that wall-clock budget (the learning rate schedule still runs over
  * --steps, so a stop short of them keeps a higher final rate).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { baseCategories, novelCategories } from '../data/shapeworld';
@@ -18,10 +18,14 @@ import { initEngine, memoryNow } from '../engine';
 import { buildWordTokenizerJson, TextTokenizer } from '../models/tokenizer';
 import { readSafetensors } from '../models/safetensors';
 import { TinyVlmPolicy } from '../models/tiny-vlm/policy';
+import { evaluateClassification } from './evaluateClassification';
 import { evaluateDetection } from './evaluateDetection';
 import { shapeWorldSource } from './shapeworldExamples';
-import { heldOutImages, tinyVlmBaseConfig, tinyVlmWords } from './tinyVlmBase';
+import { heldOutImages, heldOutShapes, tinyVlmBaseConfig, tinyVlmWords } from './tinyVlmBase';
 import { runSft } from './sftRun';
+
+/** The task kinds of the pretraining stream, by share. */
+const pretrainMix = { detection: 0.6, rec: 0.12, classification: 0.2, ovd: 0.08 };
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -54,8 +58,14 @@ async function main(): Promise<void> {
   const tokenizer = new TextTokenizer(buildWordTokenizerJson(tinyVlmWords()) as never);
   const policy = TinyVlmPolicy.create(tinyVlmBaseConfig, tokenizer, Number(values.seed));
   if (values.evaluate) {
+    // Measures again and updates the folder's quality.json (its training figures are kept).
+    const file = path.join(values.evaluate, 'quality.json');
+    const quality = existsSync(file)
+      ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>)
+      : {};
     policy.loadWeights(readSafetensors(path.join(values.evaluate, 'model.safetensors')).tensors);
-    measure(policy, Number(values['eval-images']), {});
+    measure(policy, Number(values['eval-images']), quality);
+    writeFileSync(file, `${JSON.stringify(quality, null, 2)}\n`);
     return;
   }
   console.log(
@@ -64,7 +74,9 @@ async function main(): Promise<void> {
   const source = shapeWorldSource({
     seed: Number(values.seed),
     split: 'base',
-    mix: { detection: 0.7, rec: 0.12, classification: 0.1, ovd: 0.08 },
+    // Classification (name the one shape) is the most direct signal for telling shapes apart,
+    // which detection needs and a from-scratch model learns last.
+    mix: pretrainMix,
     width: 128,
     // The evaluation asks every category of every image, so most questions have no answer: the
     // stream must show enough of them for the model to say "No Objects".
@@ -125,6 +137,7 @@ async function main(): Promise<void> {
       thinkWeight: Number(values['think-weight']),
       detectionThinking: values['detection-thinking'],
       lr: Number(values.lr),
+      mix: pretrainMix,
     },
     batch: Number(values.batch),
     trainMinutes,
@@ -136,11 +149,17 @@ async function main(): Promise<void> {
   writeFileSync(path.join(out, 'quality.json'), `${JSON.stringify(quality, null, 2)}\n`);
 }
 
-/** Detection quality on held-out scenes, base vs novel categories: AP, AP50, valid format. */
+/**
+ * Quality on held-out scenes, base vs novel categories: detection AP, AP50 and valid format, and
+ * the accuracy of naming the shape of a one-object scene.
+ */
 function measure(policy: TinyVlmPolicy, images: number, into: Record<string, unknown>): void {
   for (const split of ['base', 'novel'] as const) {
     const categories = split === 'base' ? [...baseCategories] : [...novelCategories];
     const result = evaluateDetection(policy, heldOutImages(images, split, 900_000_000), categories, {
+      maxNewTokens: 150,
+    });
+    const named = evaluateClassification(policy, heldOutShapes(images, split, 950_000_000), {
       maxNewTokens: 150,
     });
     into[split] = {
@@ -149,9 +168,10 @@ function measure(policy: TinyVlmPolicy, images: number, into: Record<string, unk
       formatOk: result.formatOk,
       ap50PerCategory: result.ap50PerCategory,
       answers: result.answers,
+      classificationAccuracy: named.accuracy,
     };
     console.log(
-      `${split}: AP ${result.stats[0]!.toFixed(3)} AP50 ${result.stats[1]!.toFixed(3)} format ${(100 * result.formatOk).toFixed(1)}% (${result.answers} answers)`,
+      `${split}: AP ${result.stats[0]!.toFixed(3)} AP50 ${result.stats[1]!.toFixed(3)} format ${(100 * result.formatOk).toFixed(1)}% (${result.answers} answers); shape named ${(100 * named.accuracy).toFixed(1)}% of ${named.answers}`,
     );
   }
 }

@@ -4,13 +4,13 @@
  * for a convolutional stem, left as rows of pixels).
  */
 import type { RgbImage } from '../policy';
-import { patchCount, patchDim, type TinyVlmConfig } from './model';
+import { hasConvStem, patchCount, patchDim, type TinyVlmConfig } from './model';
 
 export function imagePatches(image: RgbImage, config: TinyVlmConfig): Float32Array {
   const side = config.imageSize;
   const resized = resizeArea(image, side, side);
   // The convolutional stem reads whole rows of pixels; it cuts its own patches.
-  if (config.stem === 'conv') return resized.map((v) => v / 127.5 - 1);
+  if (hasConvStem(config)) return resized.map((v) => v / 127.5 - 1);
   const { patchSize } = config;
   const perRow = side / patchSize;
   const out = new Float32Array(patchCount(config) * patchDim(config));
