@@ -77,6 +77,19 @@ describe('vrft experiment', { timeout: 180_000 }, () => {
         expect(e.metrics).toHaveProperty('AP50');
         // Every category in use asked of every evaluation image: only the novel shapes here.
         expect(Object.keys(e.perCategory).sort()).toEqual(['arrow', 'diamond', 'heart', 'hexagon', 'ring']);
+        // Every question's answer is stored: its boxes with their scores, or one row without a box.
+        const questions = db
+          .prepare(
+            `SELECT image_id, category_id, count(*) AS rows, sum(x1 IS NULL) AS empty,
+               sum(x1 IS NOT NULL AND score IS NULL) AS unscored, min(length(completion)) AS text
+             FROM prediction WHERE evaluation_id = ? GROUP BY image_id, category_id`,
+          )
+          .all(e.id) as { rows: number; empty: number; unscored: number; text: number }[];
+        expect(questions).toHaveLength(e.metrics.answers as number);
+        for (const q of questions) {
+          expect(q.empty === 0 || q.rows === 1).toBe(true);
+          expect([q.unscored, q.text > 0]).toEqual([0, true]);
+        }
       }
     } finally {
       db.close();

@@ -17,6 +17,7 @@ export interface EvalImage {
   boxes: { category: string; box: Box }[];
 }
 
+/** One predicted box, or one answer with none (box and score null); each keeps its completion. */
 export interface EvalPrediction {
   /** Index into the evaluated images. */
   image: number;
@@ -79,6 +80,7 @@ export function evaluateDetection(
         image: { width: img.image.width, height: img.image.height },
         frame: policy.frame,
       });
+      const category = categories[s.promptIndex]!;
       for (const box of parsed.boxes) {
         detections.push({
           image_id: i + 1,
@@ -86,6 +88,18 @@ export function evaluateDetection(
           bbox: boxToCoco(box),
           score: box.confidence,
         });
+        const { x1, y1, x2, y2 } = box;
+        predictions.push({
+          image: i,
+          category,
+          box: { x1, y1, x2, y2 },
+          score: box.confidence,
+          completion: s.text,
+        });
+      }
+      // An answer without boxes ("No Objects", or nothing parseable) is kept too, for its text.
+      if (parsed.boxes.length === 0) {
+        predictions.push({ image: i, category, box: null, score: null, completion: s.text });
       }
     });
     options.onProgress?.((i + 1) * categories.length, total);
