@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { detectionQuestions, type DatasetImage } from '../../src/main/train/datasetExamples';
+import { detectionExamples, detectionQuestions, type DatasetImage } from '../../src/main/train/datasetExamples';
 
 const box = { x1: 1, y1: 1, x2: 5, y2: 5 };
 /** 8 images of 4 categories, each image holding one of them: 8 positive and 24 negative questions. */
@@ -35,5 +35,29 @@ describe('detection questions', () => {
 
   it('asks every question with share 1', () => {
     expect(detectionQuestions(images, categories, 1, 1)).toHaveLength(32);
+  });
+});
+
+describe('detection SFT examples', () => {
+  it('fill the thinking template with the category and its objects in tiny-vlm’s words', () => {
+    const img: DatasetImage = {
+      imageId: 1,
+      image: { width: 90, height: 90, rgb: new Uint8Array(90 * 90 * 3) },
+      boxes: [
+        { category: 'heart', box: { x1: 2, y1: 2, x2: 20, y2: 20 } },
+        { category: 'heart', box: { x1: 35, y1: 35, x2: 55, y2: 55 } },
+      ],
+    };
+    const [found, absent] = detectionExamples(
+      [
+        { img, category: 'heart' },
+        { img, category: 'ring' },
+      ],
+      'Find every {category}: {objects}',
+    );
+    expect(found!.think).toBe('Find every heart: A heart at the top left. A heart in the center.');
+    expect(found!.answer).toMatch(/^\[\{'Position': \[22, 22, 222, 222\]/);
+    expect(absent!.think).toBe('Find every ring: No Objects.');
+    expect(absent!.answer).toBe('No Objects');
   });
 });

@@ -8,6 +8,7 @@ import type { Box } from '../../shared/boxes';
 import { UserError } from '../../shared/errors';
 import { seeded } from '../../shared/random';
 import { decodeImage } from '../data/imageFiles';
+import { positionPhrase } from '../data/shapeworld';
 import type { RgbImage } from '../models/policy';
 import { boxesAnswer, classificationPrompt, detectionPrompt } from '../models/tiny-vlm/prompts';
 import { listDatasetAnnotations } from '../store/annotations';
@@ -135,16 +136,25 @@ export interface DetectionQuestion {
   category: string;
 }
 
+/**
+ * SFT examples of detection. The thinking is `thinkTemplate` with `{category}` and `{objects}`
+ * filled in: the objects as tiny-vlm's own thinking names them ("A heart at the top left. A heart
+ * at the centre.", or "No Objects."), without the colour and size a dataset does not record.
+ */
 export function detectionExamples(questions: DetectionQuestion[], thinkTemplate: string): SftExample[] {
-  return questions.map(({ img, category }) => ({
-    image: img.image,
-    prompt: detectionPrompt(category),
-    think: thinkTemplate.replaceAll('{category}', category),
-    answer: boxesAnswer(
-      img.boxes.filter((b) => b.category === category).map((b) => b.box),
-      { width: img.image.width, height: img.image.height },
-    ),
-  }));
+  return questions.map(({ img, category }) => {
+    const { width, height } = img.image;
+    const boxes = img.boxes.filter((b) => b.category === category).map((b) => b.box);
+    const objects = boxes.length
+      ? boxes.map((box) => `A ${category} ${positionPhrase(box, width, height)}.`).join(' ')
+      : 'No Objects.';
+    return {
+      image: img.image,
+      prompt: detectionPrompt(category),
+      think: thinkTemplate.replaceAll('{category}', category).replaceAll('{objects}', objects),
+      answer: boxesAnswer(boxes, { width, height }),
+    };
+  });
 }
 
 /** The one category an image shows (classification): its boxes' category, or none when mixed. */
