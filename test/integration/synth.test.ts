@@ -145,7 +145,13 @@ describe('writeShapeWorld', () => {
           supercategory: novelCategories.includes(name) ? 'novel' : 'base',
         })),
       );
-      expect(coco.vrft).toMatchObject({ generator: 'shapeworld', version: shapeWorldVersion, task, seed: 3, split: 'base' });
+      expect(coco.vrft).toMatchObject({
+        generator: 'shapeworld',
+        version: shapeWorldVersion,
+        task,
+        seed: 3,
+        split: 'base',
+      });
       expect(summary).toEqual({
         dir: out,
         images: 5,

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { detectionExamples, detectionQuestions, type DatasetImage } from '../../src/main/train/datasetExamples';
+import {
+  detectionExamples,
+  detectionQuestions,
+  type DatasetImage,
+} from '../../src/main/train/datasetExamples';
 
 const box = { x1: 1, y1: 1, x2: 5, y2: 5 };
 /** 8 images of 4 categories, each image holding one of them: 8 positive and 24 negative questions. */
