@@ -139,7 +139,7 @@ export interface DetectionQuestion {
 /**
  * SFT examples of detection. The thinking is `thinkTemplate` with `{category}` and `{objects}`
  * filled in: the objects as tiny-vlm's own thinking names them ("A heart at the top left. A heart
- * at the centre.", or "No Objects."), without the colour and size a dataset does not record.
+ * in the center.", or "No Objects."), without the colour and size a dataset does not record.
  */
 export function detectionExamples(questions: DetectionQuestion[], thinkTemplate: string): SftExample[] {
   return questions.map(({ img, category }) => {
