@@ -8,6 +8,7 @@
  * times dy as [N, co], with the backend's XNNPACK matMul. Dilations are 1 (tf.conv2d's gradient).
  */
 import { tf } from '../tf';
+import { convInfo, forEachTap } from './convTaps';
 import {
   callKernel,
   disposeIntermediate,
@@ -22,44 +23,17 @@ function conv2dBackpropFilter(args: KernelArgs, batchMatMul: tf.KernelConfig): T
   const backend = wasmBackendOf(args);
   const x = input(args, 'x');
   const dy = input(args, 'dy');
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
-    args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  tf.util.assert(dataFormat === 'NHWC', () => `Conv2DBackpropFilter on wasm takes NHWC, not ${dataFormat}`);
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-  );
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
-  const { filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
-  const pixels = batchSize * outHeight * outWidth;
-  const taps = filterHeight * filterWidth * inChannels;
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  const info = convInfo('Conv2DBackpropFilter', attrs, x.shape, attrs.filterShape);
+  const { inChannels, outChannels, pixels, taps } = info;
   const columns = backend.makeOutput([taps, pixels], 'float32');
   // Heap views only after makeOutput: an allocation may grow (and so move) the heap.
   const c = backend.typedArrayFromHeap(columns) as Float32Array;
   const xs = backend.typedArrayFromHeap(x) as Float32Array;
   c.fill(0);
-  let n = 0;
-  for (let b = 0; b < batchSize; b++) {
-    for (let oy = 0; oy < outHeight; oy++) {
-      for (let ox = 0; ox < outWidth; ox++, n++) {
-        for (let ky = 0; ky < filterHeight; ky++) {
-          const iy = oy * strideHeight + ky - padInfo.top;
-          if (iy < 0 || iy >= inHeight) continue;
-          for (let kx = 0; kx < filterWidth; kx++) {
-            const ix = ox * strideWidth + kx - padInfo.left;
-            if (ix < 0 || ix >= inWidth) continue;
-            const from = ((b * inHeight + iy) * inWidth + ix) * inChannels;
-            const row = (ky * filterWidth + kx) * inChannels;
-            for (let ci = 0; ci < inChannels; ci++) c[(row + ci) * pixels + n] = xs[from + ci]!;
-          }
-        }
-      }
-    }
-  }
+  forEachTap(info, (n, from, row) => {
+    for (let ci = 0; ci < inChannels; ci++) c[(row + ci) * pixels + n] = xs[from + ci]!;
+  });
   const product = callKernel(
     batchMatMul,
     backend,
@@ -67,7 +41,7 @@ function conv2dBackpropFilter(args: KernelArgs, batchMatMul: tf.KernelConfig): T
     { transposeA: false, transposeB: false },
   );
   disposeIntermediate(backend, columns);
-  return withShape(product, [...filterShape]);
+  return withShape(product, [...attrs.filterShape]);
 }
 
 export function conv2dBackpropFilterConfig(batchMatMul: tf.KernelConfig): tf.KernelConfig {

@@ -10,6 +10,7 @@
  * read padding are dropped). Dilations are 1 (tf.conv2d's gradient).
  */
 import { tf } from '../tf';
+import { convInfo, forEachTap } from './convTaps';
 import {
   callKernel,
   disposeIntermediate,
@@ -24,21 +25,9 @@ function conv2dBackpropInput(args: KernelArgs, batchMatMul: tf.KernelConfig): Te
   const backend = wasmBackendOf(args);
   const dy = input(args, 'dy');
   const filter = input(args, 'filter');
-  const { strides, pad, dataFormat, dimRoundingMode, inputShape } =
-    args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
-  tf.util.assert(dataFormat === 'NHWC', () => `Conv2DBackpropInput on wasm takes NHWC, not ${dataFormat}`);
-  const info = tf.backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-  );
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
-  const { filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
-  const pixels = batchSize * outHeight * outWidth;
-  const taps = filterHeight * filterWidth * inChannels;
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+  const info = convInfo('Conv2DBackpropInput', attrs, attrs.inputShape, filter.shape);
+  const { inChannels, outChannels, pixels, taps } = info;
   // filterᵀ [co, taps], so the product is a plain (fast) matMul.
   const transposed = backend.makeOutput([outChannels, taps], 'float32');
   {
@@ -54,29 +43,15 @@ function conv2dBackpropInput(args: KernelArgs, batchMatMul: tf.KernelConfig): Te
     { transposeA: false, transposeB: false },
   );
   disposeIntermediate(backend, transposed);
-  const dx = backend.makeOutput([...inputShape], 'float32');
+  const dx = backend.makeOutput([...attrs.inputShape], 'float32');
   // Heap views only after makeOutput: an allocation may grow (and so move) the heap.
   const out = backend.typedArrayFromHeap(dx) as Float32Array;
   const c = backend.typedArrayFromHeap(columns) as Float32Array;
   out.fill(0);
-  let n = 0;
-  for (let b = 0; b < batchSize; b++) {
-    for (let oy = 0; oy < outHeight; oy++) {
-      for (let ox = 0; ox < outWidth; ox++, n++) {
-        for (let ky = 0; ky < filterHeight; ky++) {
-          const iy = oy * strideHeight + ky - padInfo.top;
-          if (iy < 0 || iy >= inHeight) continue;
-          for (let kx = 0; kx < filterWidth; kx++) {
-            const ix = ox * strideWidth + kx - padInfo.left;
-            if (ix < 0 || ix >= inWidth) continue;
-            const to = ((b * inHeight + iy) * inWidth + ix) * inChannels;
-            const from = n * taps + (ky * filterWidth + kx) * inChannels;
-            for (let ci = 0; ci < inChannels; ci++) out[to + ci] = out[to + ci]! + c[from + ci]!;
-          }
-        }
-      }
-    }
-  }
+  forEachTap(info, (n, to, tap) => {
+    const from = n * taps + tap;
+    for (let ci = 0; ci < inChannels; ci++) out[to + ci] = out[to + ci]! + c[from + ci]!;
+  });
   disposeIntermediate(backend, columns);
   return dx;
 }
