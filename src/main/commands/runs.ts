@@ -5,7 +5,7 @@
 import { fork } from 'node:child_process';
 import { UserError } from '../../shared/errors';
 import type { Db } from '../store/db';
-import { describeTrainerExit } from '../train/failures';
+import { describeTrainerExit, stderrTail } from '../train/failures';
 import { trainerScript } from '../train/runFiles';
 import type { TrainerMessage } from '../train/jobs';
 import { UsageError } from './command';
@@ -26,11 +26,7 @@ export function superviseRun(runId: number, dataDir: string, resume: boolean): P
     stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
   });
   // Passed through, and its tail kept to tell a crash (out of memory) from other exits.
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    process.stderr.write(chunk);
-    stderr = (stderr + chunk.toString()).slice(-2000);
-  });
+  const stderr = stderrTail(child, (chunk) => process.stderr.write(chunk));
   const tty = process.stdout.isTTY;
   let lastLine = 0;
   const interrupt = () => child.send({ type: 'stop' });
@@ -78,7 +74,7 @@ export function superviseRun(runId: number, dataDir: string, resume: boolean): P
       process.off('SIGINT', interrupt);
       if (!finished && (signal || code !== 0))
         process.stderr.write(
-          `vrft: ${describeTrainerExit(code, signal, stderr)}\nresume with: vrft train --resume ${runId}\n`,
+          `vrft: ${describeTrainerExit(code, signal, stderr())}\nresume with: vrft train --resume ${runId}\n`,
         );
       resolve(signal ? 1 : code === 0 ? outcome : (code ?? 1));
     });

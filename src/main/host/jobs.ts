@@ -9,7 +9,7 @@ import { UserError } from '../../shared/errors';
 import type { EventName, EventPayload } from '../../shared/contract';
 import type { Db } from '../store/db';
 import { getRun, setRunStatus } from '../store/runs';
-import { describeTrainerExit } from '../train/failures';
+import { describeTrainerExit, stderrTail } from '../train/failures';
 import type { TrainerMessage, TrainerRequest } from '../train/jobs';
 
 export type Broadcast = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
@@ -39,8 +39,7 @@ export class JobSupervisor {
       },
     );
     let finished = false;
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+    const stderr = stderrTail(child);
     this.running.set(runId, child);
     this.broadcast('job.state', { runId, state: 'queued', error: null });
     child.on('message', (m: TrainerMessage) => {
@@ -63,7 +62,7 @@ export class JobSupervisor {
     child.on('exit', (code, signal) => {
       if (this.running.get(runId) === child) this.running.delete(runId);
       if (finished) return;
-      const error = describeTrainerExit(code, signal, stderr);
+      const error = describeTrainerExit(code, signal, stderr());
       this.log(`run ${runId}: ${error}`);
       setRunStatus(this.db, runId, 'failed', error);
       this.broadcast('job.state', { runId, state: 'failed', error });

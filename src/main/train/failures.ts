@@ -2,6 +2,7 @@
  * What to tell the user when a trainer fails: an exception it caught, or a process that died
  * (a V8 heap exhausted, a signal). Out of memory is named as such, with what to change.
  */
+import type { ChildProcess } from 'node:child_process';
 
 const outOfMemory =
   /out of memory|\bOOM\b|Cannot allocate|allocation failed|Array buffer allocation|Reached heap limit/i;
@@ -24,4 +25,17 @@ export function describeTrainerExit(code: number | null, signal: string | null, 
     return `the trainer was killed (SIGKILL). If you did not kill it, the system ran out of memory (the kernel's OOM killer sends SIGKILL): ${lowerMemory}; it continues from its last checkpoint.`;
   }
   return `the trainer stopped unexpectedly (${signal ?? `exit ${code}`}); resume the run to continue from its last checkpoint.${last ? ` ${last}` : ''}`;
+}
+
+/**
+ * Keeps the last 2,000 characters a trainer writes to stderr (each chunk is also passed to
+ * `onChunk`), for describeTrainerExit; returns them when asked.
+ */
+export function stderrTail(child: ChildProcess, onChunk?: (chunk: Buffer) => void): () => string {
+  let tail = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    onChunk?.(chunk);
+    tail = (tail + chunk.toString()).slice(-2000);
+  });
+  return () => tail;
 }
