@@ -74,7 +74,7 @@ export function heldOutImages(count: number, split: 'base' | 'novel', seed: numb
 /** Held-out one-object scenes (classification), labelled by their shape. */
 export function heldOutShapes(count: number, split: 'base' | 'novel', seed: number): DatasetImage[] {
   return Array.from({ length: count }, (_, i) => {
-    const { scene, task } = sampleTask('classification', seed + i, { split, width: 128, height: 128 });
+    const { scene, task } = sampleTask('classification', seed + i, { split });
     if (task.kind !== 'classification') throw new Error('sampleTask returned another kind');
     return {
       imageId: i + 1,
