@@ -9,7 +9,8 @@ import type { RgbImage } from '../../src/main/models/policy';
 import { gradients, sftLoss, sftTargets, type SftExample } from '../../src/main/train/sft';
 import { listSource, NonFiniteLossError, runSft, type SftOptions } from '../../src/main/train/sftRun';
 import { learningRate } from '../../src/main/train/optimizer';
-import { shapeWorldSource } from '../../src/main/train/shapeworldExamples';
+import { patchLabels, shapeWorldSource } from '../../src/main/train/shapeworldExamples';
+import { shapeNames, type Scene } from '../../src/main/data/shapeworld';
 
 const tokenizer = new TextTokenizer(
   buildWordTokenizerJson(['Find', 'every', 'circle', 'square', 'one']) as never,
@@ -24,6 +25,8 @@ const config = {
   mlpRatio: 2,
   maxPositions: 64,
 };
+// The patch classifier's classes 1 and 2, scored by these words' embeddings.
+const patchWords = ['circle', 'square'].map((w) => tokenizer.encode(w)[0]!);
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -40,6 +43,8 @@ const examples: SftExample[] = [0, 1, 2, 3].map((k) => ({
   prompt: k % 2 ? 'Find every circle.' : 'Find every square.',
   think: 'one',
   answer: `[{'Position': [${k * 100}, 10, ${k * 100 + 50}, 90], 'Confidence': 1}]`,
+  // 2 × 2 patches: background or one of two shapes.
+  patchLabels: [0, k % 3, 1, (k + 1) % 3],
 }));
 
 const options: SftOptions = {
@@ -104,15 +109,64 @@ describe('SFT', () => {
     }
   });
 
+  it('labels each patch with the shape whose box holds its centre, the smallest box on overlap', () => {
+    const object = (shape: string, x1: number, y1: number, x2: number, y2: number) =>
+      ({ shape, box: { x1, y1, x2, y2 } }) as Scene['objects'][number];
+    const scene = {
+      width: 40,
+      height: 40,
+      objects: [
+        object('star', 0, 0, 25, 25),
+        object('circle', 15, 15, 40, 40),
+        object('cross', 12, 0, 40, 9),
+      ],
+    } as Scene;
+    // Centres at 5, 15, 25, 35 on each axis; at (15, 15) the star and the circle tie: the first.
+    expect(patchLabels(scene, 4)).toEqual(
+      [
+        ['star', 'cross', 'cross', 'cross'],
+        ['star', 'star', 'circle', 'circle'],
+        [null, 'circle', 'circle', 'circle'],
+        [null, 'circle', 'circle', 'circle'],
+      ]
+        .flat()
+        .map((shape) => (shape ? 1 + shapeNames.indexOf(shape) : 0)),
+    );
+    // The stream labels every example when asked, with one label per patch.
+    const [labelled] = shapeWorldSource({
+      seed: 3,
+      split: 'base',
+      mix: { detection: 1 },
+      patchGrid: 8,
+    }).batch(0, 1);
+    expect(labelled!.patchLabels).toHaveLength(64);
+    expect(labelled!.patchLabels!.some((l) => l > 0)).toBe(true);
+  });
+
   it.each([
-    ['a patch embedding', 'patch', ['vision.patch_embed.weight']],
-    ['a convolutional stem', 'conv', ['vision.stem.0.weight', 'vision.stem.3.weight', 'vision.stem.1.bias']],
-  ] as const)('analytic gradients equal finite differences (%s)', (_, stem, visionWeights) => {
-    const policy = TinyVlmPolicy.create({ ...config, dModel: 8, stem }, tokenizer, 3);
+    ['a patch embedding', 'patch', ['vision.patch_embed.weight'], 0],
+    [
+      'a convolutional stem',
+      'conv',
+      ['vision.stem.0.weight', 'vision.stem.3.weight', 'vision.stem.1.bias'],
+      0,
+    ],
+    [
+      'the cnn stem and the patch classifier',
+      'cnn',
+      ['vision.stem.0.weight', 'vision.stem.6.weight', 'vision.patch_head.background'],
+      0.5,
+    ],
+  ] as const)('analytic gradients equal finite differences (%s)', (_, stem, visionWeights, patchLoss) => {
+    const policy = TinyVlmPolicy.create(
+      { ...config, dModel: 8, stem, ...(patchLoss && { patchClassTokens: patchWords }) },
+      tokenizer,
+      3,
+    );
     const named = new Map([...policy.model.weights]);
     const batch = examples.slice(0, 2);
-    const { grads } = gradients(policy, named, () => sftLoss(policy, batch, true));
-    const lossAt = () => tf.tidy(() => sftLoss(policy, batch, true).dataSync()[0]!);
+    const { grads } = gradients(policy, named, () => sftLoss(policy, batch, true, patchLoss));
+    const lossAt = () => tf.tidy(() => sftLoss(policy, batch, true, patchLoss).dataSync()[0]!);
     let checked = 0;
     for (const name of [
       'decoder.layers.0.attn.q_proj.weight',
@@ -143,6 +197,33 @@ describe('SFT', () => {
     }
     expect(checked).toBe(3 * (3 + visionWeights.length));
     tf.dispose([...grads.values()]);
+    policy.dispose();
+  });
+
+  it("trains the patch classifier on the examples' patch labels, and only when asked", async () => {
+    const policy = TinyVlmPolicy.create({ ...config, patchClassTokens: patchWords }, tokenizer, 2);
+    const patchLoss = () =>
+      tf.tidy(() => {
+        const prepared = policy.prepare(examples);
+        const result = policy.logProbs(prepared, [{ promptIndex: 0, tokenIds: [tokenizer.eos] }]);
+        prepared.dispose();
+        return result.patchLoss!.dataSync()[0]!;
+      });
+    const before = patchLoss();
+    expect(before).toBeCloseTo(Math.log(3), 1);
+    // Without a weight the labels are not even looked at: the head stays where it was.
+    const head = policy.model.weights.get('vision.patch_head.background')!;
+    const initial = head.dataSync().slice();
+    await runSft(policy, listSource(examples, 7), { ...options, steps: 4, weightDecay: 0 });
+    expect(head.dataSync()).toEqual(initial);
+    await runSft(policy, listSource(examples, 7), { ...options, steps: 40, lr: 2e-2, patchLossWeight: 1 });
+    expect(patchLoss()).toBeLessThan(before * 0.5);
+    policy.dispose();
+  });
+
+  it('refuses patch labels a policy has no classifier for', () => {
+    const policy = TinyVlmPolicy.create(config, tokenizer, 2);
+    expect(() => sftLoss(policy, examples, false, 0.5)).toThrow(/patch classifier \(patchClassTokens\)/);
     policy.dispose();
   });
 

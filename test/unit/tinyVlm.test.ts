@@ -119,15 +119,18 @@ describe('tiny-vlm', () => {
 
 describe('the convolutional stem', () => {
   it('lays out its layers: conv strides the 3×3 layers after the first, conv-s2 all but the last', () => {
-    const strides = (stem: 'conv' | 'conv-s2') =>
+    const strides = (stem: 'conv' | 'conv-s2' | 'cnn') =>
       convStemLayers({ ...config, vocabSize: 10, numberValues: [], patchSize: 8, stem }).map(
-        ([k, stride]) => `${k}/${stride}`,
+        ([k, stride, , out]) => `${k}/${stride}/${out}`,
       );
-    expect(strides('conv')).toEqual(['3/1', '3/2', '3/2', '2/2']);
-    expect(strides('conv-s2')).toEqual(['3/2', '3/2', '3/1', '2/2']);
+    // (their channels double from 32, at most dModel)
+    expect(strides('conv')).toEqual(['3/1/32', '3/2/16', '3/2/16', '2/2/16']);
+    expect(strides('conv-s2')).toEqual(['3/2/32', '3/2/16', '3/1/16', '2/2/16']);
+    // cnn: per halving a stride-2 and a stride-1 3×3 layer, channels doubling, 1×1 to dModel.
+    expect(strides('cnn')).toEqual(['3/2/32', '3/1/64', '3/2/64', '3/1/128', '3/2/128', '3/1/128', '1/1/16']);
   });
 
-  it.each(['conv', 'conv-s2'] as const)(
+  it.each(['conv', 'conv-s2', 'cnn'] as const)(
     '%s is the convolutions its layers name (kernel, stride, padding, GELU between), to 1e-5',
     (stem) => {
       const c = { ...config, imageSize: 16, patchSize: 4, dModel: 16, stem };

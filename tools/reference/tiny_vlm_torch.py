@@ -43,7 +43,20 @@ class TinyVlm(nn.Module):
         super().__init__()
         self.patches = (image_size // patch_size) ** 2
         self.image_size = image_size
-        if stem in ("conv", "conv-s2"):
+        if stem == "cnn":
+            # As convStemLayers: per halving a 3×3 stride-2 and a 3×3 stride-1 layer, channels
+            # doubling from 32, one more 3×3, then 1×1 to dModel.
+            steps = int(math.log2(patch_size))
+            shape = [(3, 2, 32)]
+            for i in range(1, steps):
+                shape += [(3, 1, 32 * 2**i), (3, 2, 32 * 2**i)]
+            shape += [(3, 1, 32 * 2 ** (steps - 1)), (1, 1, d)]
+            channels, convs = 3, []
+            for k, stride, out in shape:
+                convs.append(nn.Conv2d(channels, out, k, stride=stride, padding=k // 2))
+                channels = out
+            self.stem = nn.ModuleList(convs)
+        elif stem in ("conv", "conv-s2"):
             # As convStemLayers: 3×3 at full size, 3×3 stride-2 steps, a 2×2 stride-2 to dModel;
             # conv-s2 strides the first layer and not the last 3×3 one.
             channels, convs = 3, []
@@ -101,7 +114,7 @@ def main():
     p.add_argument("--completion", type=int, default=90)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--stem", choices=["patch", "conv", "conv-s2"], default="patch")
+    p.add_argument("--stem", choices=["patch", "conv", "conv-s2", "cnn"], default="patch")
     p.add_argument("--vision-layers", type=int, default=1)
     args = p.parse_args()
     if args.threads:

@@ -27,6 +27,11 @@ export interface PromptInput {
   image: RgbImage;
   /** The task text, already in the model's own prompt template. */
   prompt: string;
+  /**
+   * Training only, for a policy with a patch classifier (tiny-vlm in pretraining): the class of
+   * each image patch, row by row. `logProbs` then also returns the classifier's loss.
+   */
+  patchLabels?: number[];
 }
 
 export interface Prepared {
@@ -70,13 +75,14 @@ export interface Policy {
   sample(prepared: Prepared, options: SampleOptions): Sample[];
   /**
    * Per-token log-probs [completions, maxLength] of each completion (0 past its end) and the mask
-   * [completions, maxLength] of real tokens; `temperature` divides the logits first.
+   * [completions, maxLength] of real tokens; `temperature` divides the logits first. With
+   * `patchLabels` prepared, also the patch classifier's mean cross-entropy over those patches.
    */
   logProbs(
     prepared: Prepared,
     completions: CompletionRef[],
     temperature?: number,
-  ): { logProbs: tf.Tensor2D; mask: tf.Tensor2D };
+  ): { logProbs: tf.Tensor2D; mask: tf.Tensor2D; patchLoss?: tf.Scalar };
   trainableVariables(): tf.Variable[];
   /** Runs fn with LoRA adapters on or off (off: the base model, the reference of a LoRA run). */
   withAdapters<T>(on: boolean, fn: () => T): T;

@@ -6,6 +6,7 @@
  *
  *   node out/main/pretrain.js [--steps N] [--batch B] [--out DIR] [--eval-images N] [--resume]
  *     [--minutes M] [--negative-rate R] [--think-weight W] [--detection-thinking scene|focus]
+ *     [--patch-loss W]
  *
  * `--minutes` ends training at that wall-clock budget (the learning rate schedule still runs over
  * --steps, so a stop short of them keeps a higher final rate).
@@ -21,7 +22,13 @@ import { TinyVlmPolicy } from '../models/tiny-vlm/policy';
 import { evaluateClassification } from './evaluateClassification';
 import { evaluateDetection } from './evaluateDetection';
 import { shapeWorldSource } from './shapeworldExamples';
-import { heldOutImages, heldOutShapes, tinyVlmBaseConfig, tinyVlmWords } from './tinyVlmBase';
+import {
+  heldOutImages,
+  heldOutShapes,
+  patchClassTokens,
+  tinyVlmBaseConfig,
+  tinyVlmWords,
+} from './tinyVlmBase';
 import { runSft } from './sftRun';
 
 /** The task kinds of the pretraining stream, by share. */
@@ -30,9 +37,9 @@ const pretrainMix = { detection: 0.6, rec: 0.12, classification: 0.2, ovd: 0.08 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      steps: { type: 'string', default: '7600' },
+      steps: { type: 'string', default: '5300' },
       batch: { type: 'string', default: '8' },
-      lr: { type: 'string', default: '1e-3' },
+      lr: { type: 'string', default: '2e-3' },
       out: { type: 'string', default: 'resources/models/tiny-vlm-base' },
       'eval-images': { type: 'string', default: '60' },
       resume: { type: 'boolean', default: false },
@@ -41,6 +48,7 @@ async function main(): Promise<void> {
       'negative-rate': { type: 'string', default: '0.35' },
       'think-weight': { type: 'string', default: '0.3' },
       'detection-thinking': { type: 'string', default: 'focus' },
+      'patch-loss': { type: 'string', default: '1' },
       /** Only measure the weights in this folder (a checkpoint or a model) and print the figures. */
       evaluate: { type: 'string' },
     },
@@ -56,7 +64,11 @@ async function main(): Promise<void> {
   const out = path.resolve(values.out!);
   const checkpoints = path.resolve('node_modules/.cache/vrft-pretrain');
   const tokenizer = new TextTokenizer(buildWordTokenizerJson(tinyVlmWords()) as never);
-  const policy = TinyVlmPolicy.create(tinyVlmBaseConfig, tokenizer, Number(values.seed));
+  const policy = TinyVlmPolicy.create(
+    { ...tinyVlmBaseConfig, patchClassTokens: patchClassTokens(tokenizer) },
+    tokenizer,
+    Number(values.seed),
+  );
   if (values.evaluate) {
     // Measures again and updates the folder's quality.json (its training figures are kept).
     const file = path.join(values.evaluate, 'quality.json');
@@ -82,6 +94,8 @@ async function main(): Promise<void> {
     // stream must show enough of them for the model to say "No Objects".
     negativeRate: Number(values['negative-rate']),
     detectionThinking: values['detection-thinking'] === 'scene' ? 'scene' : 'focus',
+    // Which shape each patch lies on: the patch classifier's dense target.
+    patchGrid: tinyVlmBaseConfig.imageSize / tinyVlmBaseConfig.patchSize,
   });
   const started = Date.now();
   let peakRss = 0;
@@ -100,6 +114,7 @@ async function main(): Promise<void> {
       seed: Number(values.seed),
       trainThink: Number(values['think-weight']),
       checkpointEvery: 250,
+      patchLossWeight: Number(values['patch-loss']),
     },
     {
       checkpointRoot: checkpoints,
@@ -138,6 +153,7 @@ async function main(): Promise<void> {
       detectionThinking: values['detection-thinking'],
       lr: Number(values.lr),
       mix: pretrainMix,
+      patchLoss: Number(values['patch-loss']),
     },
     batch: Number(values.batch),
     trainMinutes,

@@ -12,6 +12,8 @@ export interface SftExample {
   prompt: string;
   think: string;
   answer: string;
+  /** Each image patch's class, for a policy with a patch classifier (see PromptInput). */
+  patchLabels?: number[];
 }
 
 /**
@@ -35,12 +37,26 @@ export function sftTargets(
   return { tokenIds, weights };
 }
 
-/** Mean negative log-likelihood of the weighted target tokens (a scalar, differentiable). */
-export function sftLoss(policy: Policy, batch: SftExample[], trainThink: ThinkTraining): tf.Scalar {
-  const prepared = policy.prepare(batch.map((e) => ({ image: e.image, prompt: e.prompt })));
+/**
+ * Mean negative log-likelihood of the weighted target tokens (a scalar, differentiable), plus
+ * `patchLossWeight` × the patch classifier's loss when the examples carry patch labels.
+ */
+export function sftLoss(
+  policy: Policy,
+  batch: SftExample[],
+  trainThink: ThinkTraining,
+  patchLossWeight = 0,
+): tf.Scalar {
+  const prepared = policy.prepare(
+    batch.map((e) => ({
+      image: e.image,
+      prompt: e.prompt,
+      ...(patchLossWeight > 0 && { patchLabels: e.patchLabels }),
+    })),
+  );
   try {
     const targets = batch.map((e) => sftTargets(policy, e, trainThink));
-    const { logProbs, mask } = policy.logProbs(
+    const { logProbs, mask, patchLoss } = policy.logProbs(
       prepared,
       targets.map((t, promptIndex) => ({ promptIndex, tokenIds: t.tokenIds })),
     );
@@ -48,7 +64,8 @@ export function sftLoss(policy: Policy, batch: SftExample[], trainThink: ThinkTr
     const w = new Float32Array(batch.length * maxLength);
     targets.forEach((t, row) => t.weights.forEach((x, j) => (w[row * maxLength + j] = x)));
     const weights = tf.mul(tf.tensor2d(w, [batch.length, maxLength]), mask);
-    return tf.div(tf.neg(tf.sum(tf.mul(logProbs, weights))), tf.maximum(tf.sum(weights), 1)) as tf.Scalar;
+    const loss = tf.div(tf.neg(tf.sum(tf.mul(logProbs, weights))), tf.maximum(tf.sum(weights), 1));
+    return (patchLoss ? tf.add(loss, tf.mul(patchLoss, patchLossWeight)) : loss) as tf.Scalar;
   } finally {
     prepared.dispose();
   }
@@ -80,9 +97,11 @@ export function sftStep(
   named: Map<string, tf.Variable>,
   optimizer: AdamW,
   batch: SftExample[],
-  options: { lr: number; maxGradNorm: number; trainThink: ThinkTraining },
+  options: { lr: number; maxGradNorm: number; trainThink: ThinkTraining; patchLossWeight?: number },
 ): StepResult {
-  const { loss, grads } = gradients(policy, named, () => sftLoss(policy, batch, options.trainThink));
+  const { loss, grads } = gradients(policy, named, () =>
+    sftLoss(policy, batch, options.trainThink, options.patchLossWeight),
+  );
   if (!Number.isFinite(loss)) {
     tf.dispose([...grads.values()]);
     return { loss, gradNorm: Number.NaN };

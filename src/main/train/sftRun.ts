@@ -21,6 +21,8 @@ export interface SftOptions {
   seed: number;
   trainThink: ThinkTraining;
   checkpointEvery: number;
+  /** Weight of the patch classifier's loss (examples with patch labels; pretraining only). */
+  patchLossWeight?: number;
 }
 
 /** Where batches come from: the same (step, size) always gives the same batch. */
@@ -117,6 +119,7 @@ export async function runSft(
         lr,
         maxGradNorm: options.maxGradNorm,
         trainThink: options.trainThink,
+        patchLossWeight: options.patchLossWeight,
       });
       if (!Number.isFinite(result.loss)) {
         throw new NonFiniteLossError(

@@ -6,6 +6,7 @@ import {
   objectPhrase,
   positionPhrase,
   sampleTask,
+  shapeNames,
   type Scene,
   type TaskItem,
   type TaskKind,
@@ -70,6 +71,32 @@ export function exampleOf(
   }
 }
 
+/**
+ * Which shape each cell of a grid × grid partition of the image lies on, by its centre: 0 for the
+ * background, else 1 + the shape's index in `shapeNames` (the smallest box wins where boxes
+ * overlap). The dense target of tiny-vlm's patch classifier in pretraining.
+ */
+export function patchLabels(scene: Scene, grid: number): number[] {
+  const labels: number[] = [];
+  for (let row = 0; row < grid; row++) {
+    for (let col = 0; col < grid; col++) {
+      const x = ((col + 0.5) * scene.width) / grid;
+      const y = ((row + 0.5) * scene.height) / grid;
+      let label = 0;
+      let smallest = Infinity;
+      for (const { box, shape } of scene.objects) {
+        const area = (box.x2 - box.x1) * (box.y2 - box.y1);
+        if (x >= box.x1 && x < box.x2 && y >= box.y1 && y < box.y2 && area < smallest) {
+          smallest = area;
+          label = 1 + shapeNames.indexOf(shape);
+        }
+      }
+      labels.push(label);
+    }
+  }
+  return labels;
+}
+
 export interface MixOptions {
   seed: number;
   split: SplitName;
@@ -78,6 +105,8 @@ export interface MixOptions {
   width?: number;
   negativeRate?: number;
   detectionThinking?: DetectionThinking;
+  /** Also label each cell of a grid × grid partition (patchLabels), for the patch classifier. */
+  patchGrid?: number;
 }
 
 /** An endless, deterministic stream: example i of step s depends on (seed, s, i) only. */
@@ -102,7 +131,10 @@ export function shapeWorldSource(options: MixOptions): ExampleSource {
           height: options.width ?? 128,
           negativeRate: options.negativeRate ?? 0.2,
         });
-        return exampleOf(scene, task, options.detectionThinking);
+        const example = exampleOf(scene, task, options.detectionThinking);
+        return options.patchGrid
+          ? { ...example, patchLabels: patchLabels(scene, options.patchGrid) }
+          : example;
       });
     },
   };

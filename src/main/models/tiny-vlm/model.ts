@@ -38,15 +38,32 @@ export interface TinyVlmConfig {
    * 'conv' runs convolutions (3×3 at full size, then stride-2 steps down to one token per patch),
    * which learn where an edge lies within a patch far sooner — what box coordinates need;
    * 'conv-s2' is the same with a stride-2 first layer (a quarter of the cost, the stride-1 layer
-   * moved to half size).
+   * moved to half size); 'cnn' is a deeper convolutional network (per halving a 3×3 stride-2 layer
+   * and a 3×3 stride-1 one, channels doubling from 32, then 1×1 to dModel), whose receptive field
+   * covers a whole shape, so its tokens say which shape they lie on.
    */
-  stem?: 'patch' | 'conv' | 'conv-s2';
+  stem?: 'patch' | 'conv' | 'conv-s2' | 'cnn';
+  /**
+   * The patch classifier, which pretraining trains to say which shape (or background, class 0)
+   * each patch lies on: a dense signal that teaches the encoder to recognise shapes long before
+   * the decoder's answers would. Class k ≥ 1 is scored by the embedding of the word naming it
+   * (these token ids), so a patch's features come to resemble its shape's word, the word a
+   * question asks for. Absent: no classifier. Generation never uses it.
+   */
+  patchClassTokens?: number[];
   lora?: { rank: number; alpha: number } | null;
 }
 
 /** The convolutional stem: [kernel, stride, padding, output channels] per layer, the last = dModel. */
 export function convStemLayers(c: TinyVlmConfig): [number, number, number, number][] {
   const steps = Math.log2(c.patchSize);
+  if (c.stem === 'cnn') {
+    if (!Number.isInteger(steps) || steps < 1) throw new Error('a cnn stem needs a power-of-two patchSize');
+    const layers: [number, number, number, number][] = [[3, 2, 1, 32]];
+    for (let i = 1; i < steps; i++) layers.push([3, 1, 1, 32 * 2 ** i], [3, 2, 1, 32 * 2 ** i]);
+    layers.push([3, 1, 1, 32 * 2 ** (steps - 1)], [1, 1, 0, c.dModel]);
+    return layers;
+  }
   const strided = c.stem === 'conv-s2';
   if (!Number.isInteger(steps) || steps < (strided ? 2 : 1))
     throw new Error(`a ${c.stem} stem needs a power-of-two patchSize ≥ ${strided ? 4 : 2}`);
@@ -60,7 +77,7 @@ export function convStemLayers(c: TinyVlmConfig): [number, number, number, numbe
 }
 
 export function hasConvStem(c: TinyVlmConfig): boolean {
-  return c.stem === 'conv' || c.stem === 'conv-s2';
+  return c.stem === 'conv' || c.stem === 'conv-s2' || c.stem === 'cnn';
 }
 
 export const loraTargets = ['attn.q_proj', 'attn.k_proj', 'attn.v_proj', 'attn.o_proj', 'mlp.fc', 'mlp.proj'];
@@ -138,6 +155,10 @@ export class TinyVlm {
     for (let i = 0; i < visionLayers; i++) block(`vision.blocks.${i}`, visionLayers);
     add('vision.ln_post.weight', tf.ones([d]));
     add('vision.ln_post.bias', tf.zeros([d]));
+    if (config.patchClassTokens) {
+      add('vision.patch_head.background', normal([d, 1], 0.02));
+      add('vision.patch_head.bias', tf.zeros([1 + config.patchClassTokens.length]));
+    }
     add('decoder.embed_tokens.weight', normal([vocabSize, d], 0.02));
     add('decoder.embed_positions.weight', normal([maxPositions, d], 0.02));
     for (let i = 0; i < nLayers; i++) block(`decoder.layers.${i}`, nLayers);
@@ -256,6 +277,13 @@ export class TinyVlm {
     for (let i = 0; i < this.config.visionLayers; i++)
       x = this.block(x, `vision.blocks.${i}`, rows, count, null);
     return this.layerNorm(x, 'vision.ln_post');
+  }
+
+  /** The patch classifier's logits [tokens, 1 + classes] for vision tokens [tokens, d]. */
+  patchLogits(imageTokens: tf.Tensor2D): tf.Tensor2D {
+    const words = tf.gather(this.tokenTable(), tf.tensor1d(this.config.patchClassTokens!, 'int32'));
+    const classes = tf.concat([this.w('vision.patch_head.background'), tf.transpose(words)], 1);
+    return tf.add(tf.matMul(imageTokens, classes), this.w('vision.patch_head.bias'));
   }
 
   /**

@@ -13,6 +13,8 @@ class TinyPrepared implements Prepared {
   constructor(
     readonly patches: tf.Tensor3D,
     readonly prompts: number[][],
+    /** [prompts · patches] class ids, when the inputs carried patch labels. */
+    readonly patchLabels: number[] | null = null,
   ) {}
   get count(): number {
     return this.prompts.length;
@@ -157,9 +159,15 @@ export class TinyVlmPolicy implements Policy {
     const data = new Float32Array(batch.length * patchCount(c) * patchDim(c));
     batch.forEach((item, i) => data.set(imagePatches(item.image, c), i * patchCount(c) * patchDim(c)));
     const patches = tf.tensor3d(data, [batch.length, patchCount(c), patchDim(c)]);
+    const labelled = batch.every((item) => item.patchLabels?.length === patchCount(c));
+    if (batch.some((item) => item.patchLabels) && !(labelled && c.patchClassTokens))
+      throw new Error(
+        `patch labels need a patch classifier (patchClassTokens) and ${patchCount(c)} labels per image`,
+      );
     return new TinyPrepared(
       patches,
       batch.map((item) => this.promptIds(item.prompt)),
+      labelled ? batch.flatMap((item) => item.patchLabels!) : null,
     );
   }
 
@@ -246,13 +254,14 @@ export class TinyVlmPolicy implements Policy {
     prepared: Prepared,
     completions: CompletionRef[],
     temperature = 1,
-  ): { logProbs: tf.Tensor2D; mask: tf.Tensor2D } {
+  ): { logProbs: tf.Tensor2D; mask: tf.Tensor2D; patchLoss?: tf.Scalar } {
     const p = prepared as TinyPrepared;
     const { model } = this;
     return tf.tidy(() => {
       const batch = teacherForcingBatch(p.prompts, completions, this.tokenizer.pad, patchCount(model.config));
+      const tokens = model.encodeImages(p.patches);
       // Vision features once per prompt, gathered per completion (the gradient sums over a group).
-      const perPrompt = tf.reshape(model.encodeImages(p.patches), [p.count, patchCount(model.config), -1]);
+      const perPrompt = tf.reshape(tokens, [p.count, patchCount(model.config), -1]);
       const images = tf.reshape(tf.gather(perPrompt, tf.tensor1d(batch.promptOfRow, 'int32')), [
         -1,
         model.config.dModel,
@@ -268,7 +277,11 @@ export class TinyVlmPolicy implements Policy {
         completions.length,
         batch.maxLength,
       ]) as tf.Tensor2D;
-      return { logProbs: grid, mask: batch.mask };
+      if (!p.patchLabels) return { logProbs: grid, mask: batch.mask };
+      const classes = 1 + model.config.patchClassTokens!.length;
+      const labels = tf.oneHot(tf.tensor1d(p.patchLabels, 'int32'), classes);
+      const patchLoss = tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(model.patchLogits(tokens)), labels), 1)));
+      return { logProbs: grid, mask: batch.mask, patchLoss: patchLoss as tf.Scalar };
     });
   }
 
