@@ -1,0 +1,150 @@
+/**
+ * The boxes of the image open in the annotator, and every edit to them. An edit shows at once, is
+ * sent to the host through one queue (so a box is saved before it is moved or deleted) and is
+ * recorded in the image's undo history as a whole snapshot, so every edit undoes exactly.
+ */
+import type { Annotation, ImageListing } from '../../../shared/contract';
+import { client } from './client';
+import { History, tidyBox, type Box, type BoxItem } from './annotator';
+
+export class BoxEdits {
+  boxes = $state<Annotation[]>([]);
+  selectedId = $state<number | undefined>();
+  /** Edits sent and not yet saved. */
+  pending = $state(0);
+  private image: ImageListing | undefined;
+  // Bookkeeping, not state the page shows: plain maps on purpose.
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
+  private readonly histories = new Map<number, History>();
+  /** Boxes drawn but not yet saved carry a negative id until the host returns the real one. */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
+  private readonly realIds = new Map<number, number>();
+  private nextTempId = -1;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly fail: (e: unknown) => void) {}
+
+  /** Resolves once every edit sent so far has been saved (or refused). */
+  settled(): Promise<unknown> {
+    return this.queue;
+  }
+
+  /** Shows an image's boxes as the host has them. */
+  open(image: ImageListing, boxes: Annotation[]): void {
+    this.image = image;
+    this.boxes = boxes;
+    this.selectedId = undefined;
+  }
+
+  add(box: Box, categoryId: number): void {
+    if (!this.image) return;
+    const tidy = tidyBox(box, this.image);
+    this.history().record(this.snapshot());
+    const temp = this.nextTempId--;
+    const imageId = this.image.id;
+    this.boxes = [...this.boxes, { id: temp, imageId, categoryId, ...tidy, source: 'human' }];
+    this.selectedId = temp;
+    void this.save(async () => {
+      const saved = await client.call('annotations.add', { imageId, categoryId, box: tidy });
+      this.realIds.set(temp, saved.id);
+      this.boxes = this.boxes.map((b) => (b.id === temp ? saved : b));
+      if (this.selectedId === temp) this.selectedId = saved.id;
+    });
+  }
+
+  change(id: number, change: { box?: Box; categoryId?: number }): void {
+    if (!this.image || !this.boxes.some((b) => b.id === id)) return;
+    const box = change.box ? tidyBox(change.box, this.image) : undefined;
+    this.history().record(this.snapshot());
+    this.boxes = this.boxes.map((b) =>
+      b.id === id ? { ...b, ...box, categoryId: change.categoryId ?? b.categoryId } : b,
+    );
+    void this.save(() =>
+      client.call('annotations.update', { id: this.realId(id), box, categoryId: change.categoryId }),
+    );
+  }
+
+  deleteSelected(): void {
+    if (this.selectedId === undefined) return;
+    const id = this.selectedId;
+    this.history().record(this.snapshot());
+    this.boxes = this.boxes.filter((b) => b.id !== id);
+    this.selectedId = undefined;
+    void this.save(() => client.call('annotations.delete', { id: this.realId(id) }));
+  }
+
+  /** Adds boxes (copied from another image), clamped to this one; degenerate ones are dropped. */
+  append(items: BoxItem[]): void {
+    if (!this.image) return;
+    const size = this.image;
+    const kept = items
+      .map((b) => ({ categoryId: b.categoryId, box: tidyBox(b.box, size) }))
+      .filter((b) => b.box.x2 > b.box.x1 && b.box.y2 > b.box.y1);
+    this.history().record(this.snapshot());
+    this.restore([...this.snapshot(), ...kept]);
+  }
+
+  undo(): void {
+    const items = this.image && this.history().undo(this.snapshot());
+    if (items) this.restore(items);
+  }
+
+  redo(): void {
+    const items = this.image && this.history().redo(this.snapshot());
+    if (items) this.restore(items);
+  }
+
+  /** Runs edits one after another; a refused one shows the error and what the host holds. */
+  private save<T>(edit: () => Promise<T>): Promise<T | undefined> {
+    this.pending++;
+    const result = this.queue.then(edit).then(
+      (value) => value,
+      async (e: unknown) => {
+        this.fail(e);
+        const image = this.image;
+        if (image)
+          this.boxes = await client.call('annotations.list', { imageId: image.id }).catch(() => this.boxes);
+        return undefined;
+      },
+    );
+    this.queue = result.finally(() => this.pending--);
+    return result;
+  }
+
+  /** Replaces the image's boxes with a snapshot (undo, redo, append). */
+  private restore(items: BoxItem[]): void {
+    if (!this.image) return;
+    const imageId = this.image.id;
+    this.selectedId = undefined;
+    this.boxes = items.map((b, i) => ({
+      id: this.nextTempId - i,
+      imageId,
+      categoryId: b.categoryId,
+      ...b.box,
+      source: 'human',
+    }));
+    this.nextTempId -= items.length;
+    void this.save(async () => {
+      const saved = await client.call('annotations.replace', { imageId, boxes: items });
+      if (this.image?.id === imageId) this.boxes = saved;
+    });
+  }
+
+  private realId(id: number): number {
+    return id < 0 ? (this.realIds.get(id) ?? id) : id;
+  }
+
+  private snapshot(): BoxItem[] {
+    return this.boxes.map((b) => ({
+      categoryId: b.categoryId,
+      box: { x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2 },
+    }));
+  }
+
+  private history(): History {
+    const id = this.image!.id;
+    let h = this.histories.get(id);
+    if (!h) this.histories.set(id, (h = new History()));
+    return h;
+  }
+}
