@@ -70,13 +70,18 @@ async function main(): Promise<void> {
     Number(values.seed),
   );
   if (values.evaluate) {
-    // Measures again and updates the folder's quality.json (its training figures are kept).
+    // Measures again and updates the folder's quality.json (its training figures are kept). A
+    // model folder brings its own configuration; a checkpoint has today's.
     const file = path.join(values.evaluate, 'quality.json');
     const quality = existsSync(file)
       ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>)
       : {};
-    policy.loadWeights(readSafetensors(path.join(values.evaluate, 'model.safetensors')).tensors);
-    measure(policy, Number(values['eval-images']), quality);
+    const measured = existsSync(path.join(values.evaluate, 'config.json'))
+      ? TinyVlmPolicy.load(values.evaluate)
+      : policy;
+    if (measured === policy)
+      policy.loadWeights(readSafetensors(path.join(values.evaluate, 'model.safetensors')).tensors);
+    measure(measured, Number(values['eval-images']), quality);
     writeFileSync(file, `${JSON.stringify(quality, null, 2)}\n`);
     return;
   }
