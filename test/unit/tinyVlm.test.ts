@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildWordTokenizerJson, TextTokenizer } from '../../src/main/models/tokenizer';
 import { TinyVlmPolicy } from '../../src/main/models/tiny-vlm/policy';
-import { convStemLayers, patchCount } from '../../src/main/models/tiny-vlm/model';
+import { convStemLayers, patchCount } from '../../src/main/models/tiny-vlm/config';
 import type { RgbImage } from '../../src/main/models/policy';
 
 const tokenizer = new TextTokenizer(buildWordTokenizerJson(['Find', 'every', 'circle', 'red']) as never);

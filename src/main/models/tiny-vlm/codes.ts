@@ -4,7 +4,7 @@
  * of numeric nearness.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { TinyVlmConfig } from './model';
+import type { TinyVlmConfig } from './config';
 
 /**
  * A fixed 2-D sin-cos code of each patch's centre, in the answers' own 0–1000 units (x in the first

@@ -4,7 +4,7 @@
  * for a convolutional stem, left as rows of pixels).
  */
 import type { RgbImage } from '../policy';
-import { hasConvStem, patchCount, patchDim, type TinyVlmConfig } from './model';
+import { hasConvStem, patchCount, patchDim, type TinyVlmConfig } from './config';
 
 export function imagePatches(image: RgbImage, config: TinyVlmConfig): Float32Array {
   const side = config.imageSize;

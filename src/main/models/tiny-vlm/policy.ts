@@ -7,7 +7,8 @@ import type { CompletionRef, Policy, Prepared, PromptInput, Sample, SampleOption
 import { readSafetensors, writeSafetensors, type TensorMap } from '../safetensors';
 import { loadTokenizer, type TextTokenizer } from '../tokenizer';
 import { imagePatches } from './image';
-import { patchCount, patchDim, TinyVlm, type KvCache, type TinyVlmConfig } from './model';
+import { patchCount, patchDim, type TinyVlmConfig } from './config';
+import { TinyVlm, type KvCache } from './model';
 
 class TinyPrepared implements Prepared {
   constructor(
