@@ -209,6 +209,16 @@ describe('annotating a folder', () => {
     expect(errors).toEqual([]);
   });
 
+  it('without a dataset lists the datasets, and picking one opens its first image', async () => {
+    await page.goto(`${host.url}#/annotate`);
+    const annotate = new AnnotatePage(page);
+    await annotate.shell.waitConnected();
+    const link = page.getByTestId('annotate-dataset');
+    await link.filter({ hasText: 'photos' }).click();
+    await annotate.waitForImage();
+    expect(page.url()).toMatch(/#\/annotate\/\d+\/\d+$/);
+  });
+
   it('exports the boxes as COCO', async () => {
     const out = path.join(dir, 'export', 'photos.json');
     await page.goto(`${host.url}#/datasets`);
