@@ -6,12 +6,15 @@
  *
  *   node out/main/pretrain.js [--steps N] [--batch B] [--out DIR] [--eval-images N] [--resume]
  *     [--minutes M] [--negative-rate R] [--think-weight W] [--detection-thinking scene|focus]
- *     [--patch-loss W]
+ *     [--patch-loss W] [--workers 1|2]
  *
+ * `--workers 2` (the default where the backend uses one core: wasm, cpu) trains data-parallel on
+ * two cores, half of each batch on a gradient worker thread.
  * `--minutes` ends training at that wall-clock budget (the learning rate schedule still runs over
  * --steps, so a stop short of them keeps a higher final rate).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { baseCategories, novelCategories } from '../data/shapeworld';
@@ -21,6 +24,7 @@ import { readSafetensors } from '../models/safetensors';
 import { TinyVlmPolicy } from '../models/tiny-vlm/policy';
 import { evaluateClassification } from './evaluateClassification';
 import { evaluateDetection } from './evaluateDetection';
+import { GradientWorker } from './dataParallel';
 import { shapeWorldSource } from './shapeworldExamples';
 import {
   heldOutImages,
@@ -37,7 +41,8 @@ const pretrainMix = { detection: 0.6, rec: 0.12, classification: 0.2, ovd: 0.08 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      steps: { type: 'string', default: '5300' },
+      /** Default: what fits the hour here, 5,300 on one core, 7,400 on two (0.44 s/step). */
+      steps: { type: 'string' },
       batch: { type: 'string', default: '8' },
       lr: { type: 'string', default: '2e-3' },
       out: { type: 'string', default: 'resources/models/tiny-vlm-base' },
@@ -49,6 +54,7 @@ async function main(): Promise<void> {
       'think-weight': { type: 'string', default: '0.3' },
       'detection-thinking': { type: 'string', default: 'focus' },
       'patch-loss': { type: 'string', default: '1' },
+      workers: { type: 'string' },
       /** Only measure the weights in this folder (a checkpoint or a model) and print the figures. */
       evaluate: { type: 'string' },
     },
@@ -60,7 +66,10 @@ async function main(): Promise<void> {
       .map((t) => `${t.name}: ${t.reason}`)
       .join('; ')}`,
   );
-  const steps = Number(values.steps);
+  const singleCore = engine.backend === 'wasm' || engine.backend === 'cpu';
+  const workers = Number(values.workers ?? (singleCore && os.availableParallelism() > 1 ? 2 : 1));
+  if (workers !== 1 && workers !== 2) throw new Error(`--workers ${values.workers}: use 1 or 2`);
+  const steps = Number(values.steps ?? (workers === 2 ? 7400 : 5300));
   const out = path.resolve(values.out!);
   const checkpoints = path.resolve('node_modules/.cache/vrft-pretrain');
   const tokenizer = new TextTokenizer(buildWordTokenizerJson(tinyVlmWords()) as never);
@@ -102,6 +111,7 @@ async function main(): Promise<void> {
     // Which shape each patch lies on: the patch classifier's dense target.
     patchGrid: tinyVlmBaseConfig.imageSize / tinyVlmBaseConfig.patchSize,
   });
+  const gradientWorker = workers === 2 ? await GradientWorker.start(policy, engine.backend) : undefined;
   const started = Date.now();
   let peakRss = 0;
   let recent: number[] = [];
@@ -126,6 +136,7 @@ async function main(): Promise<void> {
       resume: values.resume,
       // The budget is wall-clock: pretraining must finish within the hour on these machines.
       shouldStop: () => Date.now() - started > Number(values.minutes) * 60_000,
+      gradientWorker,
       onStep(step, m) {
         recent.push(m.loss);
         peakRss = Math.max(peakRss, memoryNow().rssMB);
@@ -141,6 +152,7 @@ async function main(): Promise<void> {
       },
     },
   );
+  await gradientWorker?.close();
   const trainMinutes = (Date.now() - started) / 60000;
   mkdirSync(out, { recursive: true });
   policy.save(out, { steps: String(trained) });
@@ -161,6 +173,7 @@ async function main(): Promise<void> {
       patchLoss: Number(values['patch-loss']),
     },
     batch: Number(values.batch),
+    workers,
     trainMinutes,
     peakRssMB: peakRss,
     backend: engine.backend,

@@ -99,9 +99,18 @@ export function sftStep(
   batch: SftExample[],
   options: { lr: number; maxGradNorm: number; trainThink: ThinkTraining; patchLossWeight?: number },
 ): StepResult {
-  const { loss, grads } = gradients(policy, named, () =>
+  const computed = gradients(policy, named, () =>
     sftLoss(policy, batch, options.trainThink, options.patchLossWeight),
   );
+  return applyGradients(optimizer, computed, options);
+}
+
+/** Clips the gradients and takes the AdamW step; a non-finite loss changes nothing. Frees them. */
+export function applyGradients(
+  optimizer: AdamW,
+  { loss, grads }: { loss: number; grads: Map<string, tf.Tensor> },
+  options: { lr: number; maxGradNorm: number },
+): StepResult {
   if (!Number.isFinite(loss)) {
     tf.dispose([...grads.values()]);
     return { loss, gradNorm: Number.NaN };

@@ -8,7 +8,8 @@ import { seeded } from '../../shared/random';
 import type { TinyVlmPolicy } from '../models/tiny-vlm/policy';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { AdamW, learningRate } from './optimizer';
-import { sftStep, type SftExample, type ThinkTraining } from './sft';
+import { dataParallelGradients, type GradientWorker } from './dataParallel';
+import { applyGradients, sftStep, type SftExample, type ThinkTraining } from './sft';
 
 export interface SftOptions {
   steps: number;
@@ -73,6 +74,8 @@ export interface SftHooks {
   onStep?(step: number, metrics: StepMetrics): void;
   onCheckpoint?(step: number, dir: string): void;
   shouldStop?(): boolean;
+  /** Computes half of every batch's gradients on a second core (data-parallel; see dataParallel.ts). */
+  gradientWorker?: GradientWorker;
 }
 
 export class NonFiniteLossError extends Error {}
@@ -115,12 +118,19 @@ export async function runSft(
       const started = performance.now();
       const batch = source.batch(step, options.batchSize);
       const lr = learningRate(step + 1, schedule);
-      const result = sftStep(policy, named, optimizer, batch, {
+      const stepOptions = {
         lr,
         maxGradNorm: options.maxGradNorm,
         trainThink: options.trainThink,
         patchLossWeight: options.patchLossWeight,
-      });
+      };
+      const result = hooks.gradientWorker
+        ? applyGradients(
+            optimizer,
+            await dataParallelGradients(policy, named, batch, stepOptions, hooks.gradientWorker),
+            stepOptions,
+          )
+        : sftStep(policy, named, optimizer, batch, stepOptions);
       if (!Number.isFinite(result.loss)) {
         throw new NonFiniteLossError(
           `the loss became ${result.loss} at step ${step + 1}; the last good checkpoint is kept`,

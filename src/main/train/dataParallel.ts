@@ -1,0 +1,173 @@
+/**
+ * Data-parallel SFT on one machine: a step's batch is split between this thread and a gradient
+ * worker (a worker_thread with its own TensorFlow.js backend), and the two halves' gradients are
+ * averaged, weighted by their example counts, as DistributedDataParallel does. The optimiser lives
+ * here only; the worker receives the trainable weights before each step, so it never drifts.
+ *
+ * Worth it where one backend uses one core (wasm, cpu): two cores give ~1.6× the steps per hour.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import type { BackendName } from '../engine';
+import type { TensorMap } from '../models/safetensors';
+import type { TinyVlmPolicy } from '../models/tiny-vlm/policy';
+import { gradients, sftLoss, type SftExample, type ThinkTraining } from './sft';
+
+export interface LossOptions {
+  trainThink: ThinkTraining;
+  patchLossWeight?: number;
+}
+
+/** Worker → this thread. */
+export type GradientReply =
+  | { type: 'ready' }
+  | { type: 'gradients'; loss: number; grads: Map<string, Float32Array> }
+  | { type: 'error'; message: string };
+
+/** This thread → worker. */
+export type GradientRequest =
+  | {
+      type: 'init';
+      backend: BackendName;
+      config: unknown;
+      tokenizer: unknown;
+      /** Every weight, frozen ones too. */
+      weights: TensorMap;
+    }
+  | {
+      type: 'step';
+      /** The trainable weights, as they are now. */
+      weights: Map<string, Float32Array>;
+      batch: SftExample[];
+      options: LossOptions;
+    };
+
+/** The built worker script, found from wherever the caller's bundle chunk landed. */
+function workerScript(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const found = [path.join(here, 'gradientWorker.js'), path.join(here, '..', 'gradientWorker.js')].find((p) =>
+    existsSync(p),
+  );
+  if (!found)
+    throw new Error(
+      `the gradient worker is not built (no gradientWorker.js near ${here}): run \`npm run build\` first.`,
+    );
+  return found;
+}
+
+export class GradientWorker {
+  private pending: ((reply: GradientReply) => void) | null = null;
+  private failure: Error | null = null;
+
+  private constructor(private readonly worker: Worker) {
+    // A refused step leaves the worker usable; a crash or exit ends it.
+    worker.on('message', (reply: GradientReply) => this.settle(reply));
+    worker.on('error', (error) => this.fail(error.message));
+    worker.on('exit', (code) => this.fail(`it stopped (exit code ${code})`));
+  }
+
+  /** Starts a worker holding a copy of the policy (all its weights) on the same backend. */
+  static async start(
+    policy: TinyVlmPolicy,
+    backend: BackendName,
+    script = workerScript(),
+  ): Promise<GradientWorker> {
+    const peer = new GradientWorker(new Worker(script));
+    await peer.request({
+      type: 'init',
+      backend,
+      config: policy.model.config,
+      tokenizer: policy.tokenizer.json,
+      weights: policy.weightsMap(),
+    });
+    return peer;
+  }
+
+  /** Sends the current trainable weights and the batch; resolves with the mean loss and gradients. */
+  gradients(
+    named: Map<string, tf.Variable>,
+    batch: SftExample[],
+    options: LossOptions,
+  ): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+    const weights = new Map([...named].map(([name, v]) => [name, v.dataSync() as Float32Array]));
+    return this.request({ type: 'step', weights, batch, options }).then((reply) => {
+      if (reply.type !== 'gradients') throw new Error('the gradient worker answered out of turn');
+      return reply;
+    });
+  }
+
+  async close(): Promise<void> {
+    this.failure ??= new Error('the gradient worker was closed');
+    await this.worker.terminate();
+  }
+
+  private request(message: GradientRequest): Promise<GradientReply> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.pending) return Promise.reject(new Error('the gradient worker is busy'));
+    return new Promise((resolve, reject) => {
+      this.pending = (reply) =>
+        reply.type === 'error' ? reject(new Error(`gradient worker: ${reply.message}`)) : resolve(reply);
+      this.worker.postMessage(message);
+    });
+  }
+
+  private fail(message: string): void {
+    this.failure ??= new Error(`gradient worker: ${message}; training stopped, its last checkpoint is kept`);
+    this.settle({ type: 'error', message });
+  }
+
+  private settle(reply: GradientReply): void {
+    const pending = this.pending;
+    this.pending = null;
+    pending?.(reply);
+  }
+}
+
+/**
+ * The batch's loss and gradients, computed half here and half on the worker at the same weights:
+ * each half's mean, averaged by example count (the full batch's mean when the halves carry equal
+ * token weight).
+ */
+export async function dataParallelGradients(
+  policy: TinyVlmPolicy,
+  named: Map<string, tf.Variable>,
+  batch: SftExample[],
+  options: LossOptions,
+  peer: GradientWorker,
+): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
+  const cut = Math.ceil(batch.length / 2);
+  const here = batch.slice(0, cut);
+  const there = batch.slice(cut);
+  if (there.length === 0)
+    return gradients(policy, named, () => sftLoss(policy, here, options.trainThink, options.patchLossWeight));
+  // Posted first, so the worker computes while this thread does.
+  const remote = peer.gradients(named, there, options);
+  let local: ReturnType<typeof gradients>;
+  try {
+    local = gradients(policy, named, () =>
+      sftLoss(policy, here, options.trainThink, options.patchLossWeight),
+    );
+  } catch (error) {
+    await remote.catch(() => undefined); // the worker's answer, whatever it is, is not needed now
+    throw error;
+  }
+  const other = await remote.catch((error: unknown) => {
+    tf.dispose([...local.grads.values()]);
+    throw error;
+  });
+  const a = here.length / batch.length;
+  const grads = new Map<string, tf.Tensor>();
+  for (const [name, g] of local.grads) {
+    const remoteGrad = other.grads.get(name);
+    if (!remoteGrad) throw new Error(`the gradient worker sent no gradient for ${name}`);
+    grads.set(
+      name,
+      tf.tidy(() => tf.add(tf.mul(g, a), tf.mul(tf.tensor(remoteGrad, g.shape), 1 - a))),
+    );
+    g.dispose();
+  }
+  return { loss: a * local.loss + (1 - a) * other.loss, grads };
+}

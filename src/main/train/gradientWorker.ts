@@ -1,0 +1,64 @@
+/**
+ * The gradient worker of data-parallel SFT (dataParallel.ts): a worker_thread with its own
+ * TensorFlow.js backend and a copy of the policy. Per step it takes the trainable weights and its
+ * share of the batch, and answers with the loss and gradients; it never updates weights itself.
+ */
+import { parentPort } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { initEngine } from '../engine';
+import type { TinyVlmConfig } from '../models/tiny-vlm/config';
+import { TinyVlm } from '../models/tiny-vlm/model';
+import { TinyVlmPolicy } from '../models/tiny-vlm/policy';
+import { TextTokenizer } from '../models/tokenizer';
+import type { GradientReply, GradientRequest } from './dataParallel';
+import { gradients, sftLoss } from './sft';
+
+const port = parentPort;
+if (!port) throw new Error('gradientWorker.js runs as a worker_thread of a training process');
+
+let policy: TinyVlmPolicy | null = null;
+let named = new Map<string, tf.Variable>();
+
+function assign(variable: tf.Variable, data: Float32Array): void {
+  tf.tidy(() => variable.assign(tf.tensor(data, variable.shape)));
+}
+
+async function handle(message: GradientRequest): Promise<GradientReply> {
+  if (message.type === 'init') {
+    await initEngine({ force: message.backend });
+    const tokenizer = new TextTokenizer(message.tokenizer as TextTokenizer['json']);
+    policy = new TinyVlmPolicy(new TinyVlm(message.config as TinyVlmConfig), tokenizer);
+    policy.loadWeights(message.weights);
+    named = new Map([...policy.model.weights].filter(([, v]) => v.trainable));
+    return { type: 'ready' };
+  }
+  const current = policy;
+  if (!current) throw new Error('a step came before init');
+  for (const [name, data] of message.weights) {
+    const variable = named.get(name);
+    if (!variable) throw new Error(`the trainer sent ${name}, which is not trainable here`);
+    assign(variable, data);
+  }
+  const { trainThink, patchLossWeight } = message.options;
+  const result = gradients(current, named, () =>
+    sftLoss(current, message.batch, trainThink, patchLossWeight),
+  );
+  const grads = new Map<string, Float32Array>();
+  for (const [name, g] of result.grads) {
+    grads.set(name, g.dataSync() as Float32Array);
+    g.dispose();
+  }
+  return { type: 'gradients', loss: result.loss, grads };
+}
+
+port.on('message', (message: GradientRequest) => {
+  handle(message).then(
+    // Copied, not transferred: on some backends dataSync's array is the tensor store itself.
+    (reply) => port.postMessage(reply),
+    (error: unknown) =>
+      port.postMessage({
+        type: 'error',
+        message: error instanceof Error ? error.message : String(error),
+      } satisfies GradientReply),
+  );
+});

@@ -1,0 +1,182 @@
+// Data-parallel SFT with the built gradient worker (out/main/gradientWorker.js; `npm test` builds it).
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initEngine } from '../../src/main/engine';
+import type { RgbImage } from '../../src/main/models/policy';
+import { TinyVlmPolicy } from '../../src/main/models/tiny-vlm/policy';
+import { buildWordTokenizerJson, TextTokenizer } from '../../src/main/models/tokenizer';
+import { dataParallelGradients, GradientWorker } from '../../src/main/train/dataParallel';
+import { gradients, sftLoss, type SftExample } from '../../src/main/train/sft';
+import { runSft, type BatchSource, type SftOptions } from '../../src/main/train/sftRun';
+
+const script = path.resolve('out/main/gradientWorker.js');
+const tokenizer = new TextTokenizer(
+  buildWordTokenizerJson(['Find', 'every', 'circle', 'square', 'one', 'two']) as never,
+);
+const config = {
+  imageSize: 16,
+  patchSize: 8,
+  dModel: 16,
+  nHeads: 2,
+  nLayers: 1,
+  visionLayers: 1,
+  mlpRatio: 2,
+  maxPositions: 64,
+  stem: 'cnn' as const,
+  patchClassTokens: ['circle', 'square'].map((w) => tokenizer.encode(w)[0]!),
+};
+
+function image(shade: number): RgbImage {
+  return {
+    width: 16,
+    height: 16,
+    rgb: new Uint8Array(16 * 16 * 3).map((_, i) => (shade * 40 + i * 7) % 256),
+  };
+}
+
+// Answers of different lengths, so the per-token mean of a batch weighs examples unequally.
+const examples: SftExample[] = [0, 1, 2, 3].map((k) => ({
+  image: image(k),
+  prompt: k % 2 ? 'Find every circle.' : 'Find every square.',
+  think: k % 2 ? 'one' : 'one two one',
+  answer: `[{'Position': [${k * 100}, 10, ${k * 100 + 50}, 90], 'Confidence': 1}]`.repeat(1 + (k % 2)),
+  patchLabels: [0, k % 3, 1, (k + 1) % 3],
+}));
+const lossOptions = { trainThink: 0.3, patchLossWeight: 1 };
+
+function trainable(policy: TinyVlmPolicy): Map<string, tf.Variable> {
+  return new Map([...policy.model.weights].filter(([, v]) => v.trainable));
+}
+
+function maxAbs(values: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]!));
+  return m;
+}
+
+function maxRelativeError(a: Map<string, tf.Tensor>, b: Map<string, tf.Tensor>): number {
+  let worst = 0;
+  for (const [name, x] of a) {
+    const y = b.get(name)!;
+    const scale = Math.max(1e-6, maxAbs(y.dataSync()));
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(x, y))).dataSync()[0]!);
+    worst = Math.max(worst, diff / scale);
+  }
+  return worst;
+}
+
+let peers: GradientWorker[] = [];
+beforeAll(async () => {
+  await initEngine({ force: 'wasm' });
+});
+afterAll(async () => {
+  await Promise.all(peers.map((p) => p.close()));
+});
+
+async function startPeer(policy: TinyVlmPolicy): Promise<GradientWorker> {
+  const peer = await GradientWorker.start(policy, 'wasm', script);
+  peers.push(peer);
+  return peer;
+}
+
+describe('data-parallel SFT', () => {
+  it.each([
+    ['the full model', {}],
+    ['LoRA adapters over frozen weights', { lora: { rank: 2, alpha: 4 } }],
+  ])(
+    'the halves’ gradients, weighted by examples, are the full batch’s when the halves are alike (%s)',
+    async (_, extra) => {
+      const policy = TinyVlmPolicy.create({ ...config, ...extra }, tokenizer, 3);
+      const peer = await startPeer(policy);
+      const named = trainable(policy);
+      // Alike halves: [a, b | a, b]. The worker must also have the frozen weights to agree.
+      const batch = [examples[0]!, examples[1]!, examples[0]!, examples[1]!];
+      const full = gradients(policy, named, () => sftLoss(policy, batch, 0.3, 1));
+      const split = await dataParallelGradients(policy, named, batch, lossOptions, peer);
+      expect(split.loss).toBeCloseTo(full.loss, 5);
+      expect([...split.grads.keys()].sort()).toEqual([...full.grads.keys()].sort());
+      expect(maxRelativeError(split.grads, full.grads)).toBeLessThan(1e-4);
+
+      // Unlike halves: the mean of the two halves' means, each computed on its own.
+      const uneven = [examples[0]!, examples[2]!, examples[1]!];
+      const here = gradients(policy, named, () => sftLoss(policy, uneven.slice(0, 2), 0.3, 1));
+      const there = gradients(policy, named, () => sftLoss(policy, uneven.slice(2), 0.3, 1));
+      const expected = new Map(
+        [...here.grads].map(([n, g]) => [n, tf.add(tf.mul(g, 2 / 3), tf.mul(there.grads.get(n)!, 1 / 3))]),
+      );
+      const mixed = await dataParallelGradients(policy, named, uneven, lossOptions, peer);
+      expect(mixed.loss).toBeCloseTo((2 / 3) * here.loss + (1 / 3) * there.loss, 5);
+      expect(maxRelativeError(mixed.grads, expected)).toBeLessThan(1e-4);
+      tf.dispose([full, split, here, there, mixed].flatMap((r) => [...r.grads.values()]));
+      tf.dispose([...expected.values()]);
+      policy.dispose();
+    },
+  );
+
+  it('a run on two cores trains the weights one core does (alike halves), and lowers the loss', async () => {
+    const options: SftOptions = {
+      steps: 16,
+      batchSize: 4,
+      lr: 1e-2,
+      warmupSteps: 2,
+      schedule: 'cosine',
+      weightDecay: 0.01,
+      maxGradNorm: 1,
+      seed: 1,
+      trainThink: 0.3,
+      checkpointEvery: 100,
+      patchLossWeight: 1,
+    };
+    const source: BatchSource<SftExample> = {
+      batch: (step) => {
+        const pair = [examples[step % 4]!, examples[(step + 1) % 4]!];
+        return [...pair, ...pair];
+      },
+    };
+    const one = TinyVlmPolicy.create(config, tokenizer, 8);
+    const two = TinyVlmPolicy.create(config, tokenizer, 8);
+    const peer = await startPeer(two);
+    const lossesOne: number[] = [];
+    const lossesTwo: number[] = [];
+    await runSft(one, source, options, { onStep: (_, m) => lossesOne.push(m.loss) });
+    await runSft(two, source, options, { gradientWorker: peer, onStep: (_, m) => lossesTwo.push(m.loss) });
+    lossesTwo.forEach((loss, i) => expect(loss).toBeCloseTo(lossesOne[i]!, 3));
+    expect(lossesTwo.slice(-4).reduce((a, b) => a + b)).toBeLessThan(
+      lossesTwo.slice(0, 4).reduce((a, b) => a + b),
+    );
+    for (const [name, w] of one.model.weights) {
+      // A key bias adds the same to every score of a query: its true gradient is 0, and Adam
+      // turns the rounding noise left in it into full-size steps, differently on each side.
+      if (name.endsWith('k_proj.bias')) continue;
+      const other = two.model.weights.get(name)!.dataSync();
+      const values = w.dataSync();
+      const scale = Math.max(1e-3, maxAbs(values));
+      const worst = maxAbs(values.map((x, i) => x - other[i]!));
+      expect(worst / scale, name).toBeLessThan(1e-3);
+    }
+    one.dispose();
+    two.dispose();
+  });
+
+  it("the worker's failure reaches the trainer with its reason; a closed worker says so", async () => {
+    const policy = TinyVlmPolicy.create(config, tokenizer, 4);
+    const peer = await startPeer(policy);
+    const named = trainable(policy);
+    // Only the worker's half is malformed (three patch labels for four patches).
+    const bad = [examples[0]!, { ...examples[1]!, patchLabels: [0, 1, 2] }];
+    await expect(dataParallelGradients(policy, named, bad, lossOptions, peer)).rejects.toThrow(
+      /gradient worker: patch labels need .* 4 labels per image/,
+    );
+    // The worker stays usable after a refused step.
+    const ok = await dataParallelGradients(policy, named, [examples[0]!, examples[1]!], lossOptions, peer);
+    expect(Number.isFinite(ok.loss)).toBe(true);
+    tf.dispose([...ok.grads.values()]);
+    await peer.close();
+    peers = peers.filter((p) => p !== peer);
+    await expect(
+      dataParallelGradients(policy, named, [examples[0]!, examples[1]!], lossOptions, peer),
+    ).rejects.toThrow(/gradient worker was closed/);
+    policy.dispose();
+  });
+});
