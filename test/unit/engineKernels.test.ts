@@ -57,13 +57,14 @@ beforeAll(async () => {
 });
 
 describe('the kernels on wasm are the project’s', () => {
-  it('registers UnsortedSegmentSum, both convolution gradients, BatchMatMul and _FusedMatMul on wasm', () => {
+  it('registers UnsortedSegmentSum, both convolution gradients, BatchMatMul, _FusedMatMul and Identity on wasm', () => {
     const names = [
       'UnsortedSegmentSum',
       'Conv2DBackpropFilter',
       'Conv2DBackpropInput',
       'BatchMatMul',
       '_FusedMatMul',
+      'Identity',
     ];
     for (const name of names) {
       expect(isProjectKernel(name), name).toBe(true);
@@ -127,6 +128,32 @@ describe('the kernels on wasm are the project’s', () => {
       tf.dispose([q, k]);
     }
     expect(best.ours * 1.5).toBeLessThan(best.own);
+  });
+});
+
+describe('Identity', () => {
+  it('shares the data instead of copying it; a clone outlives its source and frees it last', async () => {
+    await initEngine({ force: 'wasm' });
+    const backend = tf.backend() as unknown as { refCount(id: object): number };
+    const tensors = tf.memory().numTensors;
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    const y = tf.clone(x);
+    expect(y.dataId).toBe(x.dataId);
+    expect(backend.refCount(x.dataId)).toBe(2);
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(y.shape).toEqual([2, 3]);
+    y.dispose();
+    expect(backend.refCount(y.dataId)).toBe(0);
+    expect(tf.memory().numTensors).toBe(tensors);
+  });
+
+  it('gradients through the tensors kept for the backward pass equal cpu', async () => {
+    const [a, b] = [randomValues([6, 5]), randomValues([5, 4])];
+    await expectWasmEqualsCpu(() => {
+      const f = (x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.tanh(tf.matMul(tf.exp(x), w)));
+      return tf.grads(f)([tf.tensor2d(a, [6, 5]), tf.tensor2d(b, [5, 4])]);
+    });
   });
 });
 

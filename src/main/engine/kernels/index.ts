@@ -1,13 +1,15 @@
 /**
  * The project's own kernels on the wasm backend: the ones it lacks for training
  * (UnsortedSegmentSum, the gradient of gather; Conv2DBackpropFilter, a convolution's filter
- * gradient), and fast versions of ones it runs slowly (transposed matMuls, Conv2DBackpropInput).
+ * gradient), and fast versions of ones it runs slowly (transposed matMuls, Conv2DBackpropInput,
+ * an Identity that does not copy).
  * Registered by initEngine when it picks wasm; unregisterWasmKernels restores the backend's own
  * (for benches).
  */
 import { tf } from '../tf';
 import { conv2dBackpropFilterConfig } from './conv2dBackpropFilter';
 import { conv2dBackpropInputConfig } from './conv2dBackpropInput';
+import { identityConfig } from './identity';
 import { matMulConfigs } from './matMul';
 import { unsortedSegmentSumConfig } from './unsortedSegmentSum';
 
@@ -40,6 +42,7 @@ function prepare(): void {
     conv2dBackpropFilterConfig(originals.batchMatMul),
     conv2dBackpropInputConfig(originals.batchMatMul),
     ...matMulConfigs(originals),
+    identityConfig,
   ];
   for (const config of ours) {
     installed.set(config.kernelName, { ours: config, original: wasmKernel(config.kernelName) });
