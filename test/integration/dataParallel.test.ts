@@ -179,4 +179,15 @@ describe('data-parallel SFT', () => {
     ).rejects.toThrow(/gradient worker was closed/);
     policy.dispose();
   });
+
+  it('a worker that dies mid-step fails the step with a message saying the checkpoint is kept', async () => {
+    const policy = TinyVlmPolicy.create(config, tokenizer, 5);
+    const peer = await startPeer(policy);
+    const named = trainable(policy);
+    const step = dataParallelGradients(policy, named, [...examples], lossOptions, peer);
+    // What a crash of the thread looks like from here: it exits without answering.
+    void (peer as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await expect(step).rejects.toThrow(/gradient worker: it stopped .*last checkpoint is kept/);
+    policy.dispose();
+  });
 });
