@@ -7,14 +7,12 @@
  * Worth it where one backend uses one core (wasm, cpu): two cores give ~1.5× the steps per hour
  * (not 2×: each core runs ~25 % slower while the other works, and clipping and AdamW stay serial).
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../engine';
 import type { TensorMap } from '../models/safetensors';
 import type { TinyVlmPolicy } from '../models/tiny-vlm/policy';
+import { builtScript } from './runFiles';
 import { gradients, sftLoss, type SftExample, type ThinkTraining } from './sft';
 
 export interface LossOptions {
@@ -46,19 +44,6 @@ export type GradientRequest =
       options: LossOptions;
     };
 
-/** The built worker script, found from wherever the caller's bundle chunk landed. */
-function workerScript(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const found = [path.join(here, 'gradientWorker.js'), path.join(here, '..', 'gradientWorker.js')].find((p) =>
-    existsSync(p),
-  );
-  if (!found)
-    throw new Error(
-      `the gradient worker is not built (no gradientWorker.js near ${here}): run \`npm run build\` first.`,
-    );
-  return found;
-}
-
 export class GradientWorker {
   private pending: ((reply: GradientReply) => void) | null = null;
   private failure: Error | null = null;
@@ -74,7 +59,7 @@ export class GradientWorker {
   static async start(
     policy: TinyVlmPolicy,
     backend: BackendName,
-    script = workerScript(),
+    script = builtScript('gradientWorker.js', import.meta.url),
   ): Promise<GradientWorker> {
     const peer = new GradientWorker(new Worker(script));
     await peer.request({

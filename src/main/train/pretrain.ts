@@ -6,7 +6,7 @@
  *
  *   node out/main/pretrain.js [--steps N] [--batch B] [--out DIR] [--eval-images N] [--resume]
  *     [--minutes M] [--negative-rate R] [--think-weight W] [--detection-thinking scene|focus]
- *     [--patch-loss W] [--workers 1|2]
+ *     [--patch-loss W] [--workers 1|2] [--mix detection=0.6,rec=0.12,classification=0.2,ovd=0.08]
  *
  * `--workers 2` (the default where the backend uses one core: wasm, cpu) trains data-parallel on
  * two cores, half of each batch on a gradient worker thread.
@@ -35,8 +35,21 @@ import {
 } from './tinyVlmBase';
 import { runSft } from './sftRun';
 
-/** The task kinds of the pretraining stream, by share. */
-const pretrainMix = { detection: 0.6, rec: 0.12, classification: 0.2, ovd: 0.08 };
+/** The task kinds of the pretraining stream, by share (`--mix detection=0.6,rec=0.12,…`). */
+const defaultMix = { detection: 0.6, rec: 0.12, classification: 0.2, ovd: 0.08 };
+
+function parseMix(text: string | undefined): Record<keyof typeof defaultMix, number> {
+  if (text === undefined) return defaultMix;
+  const mix = { detection: 0, rec: 0, classification: 0, ovd: 0 };
+  for (const part of text.split(',')) {
+    const [kind = '', share = ''] = part.split('=');
+    if (!(kind in mix) || !(Number(share) >= 0))
+      throw new Error(`--mix ${text}: write kind=share pairs, kinds ${Object.keys(mix).join(', ')}`);
+    mix[kind as keyof typeof mix] = Number(share);
+  }
+  if (!(Object.values(mix).reduce((a, b) => a + b) > 0)) throw new Error(`--mix ${text}: no share above 0`);
+  return mix;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -55,6 +68,7 @@ async function main(): Promise<void> {
       'detection-thinking': { type: 'string', default: 'focus' },
       'patch-loss': { type: 'string', default: '1' },
       workers: { type: 'string' },
+      mix: { type: 'string' },
       /** Only measure the weights in this folder (a checkpoint or a model) and print the figures. */
       evaluate: { type: 'string' },
     },
@@ -70,6 +84,7 @@ async function main(): Promise<void> {
   const workers = Number(values.workers ?? (singleCore && os.availableParallelism() > 1 ? 2 : 1));
   if (workers !== 1 && workers !== 2) throw new Error(`--workers ${values.workers}: use 1 or 2`);
   const steps = Number(values.steps ?? (workers === 2 ? 7400 : 5300));
+  const pretrainMix = parseMix(values.mix);
   const out = path.resolve(values.out!);
   const checkpoints = path.resolve('node_modules/.cache/vrft-pretrain');
   const tokenizer = new TextTokenizer(buildWordTokenizerJson(tinyVlmWords()) as never);

@@ -9,11 +9,13 @@ export function runDir(dataDir: string, runId: number): string {
 
 /** The built trainer process script, found from wherever the caller's bundle chunk landed. */
 export function trainerScript(fromFileUrl: string): string {
+  return builtScript('trainer.js', fromFileUrl);
+}
+
+/** A built entry script (out/main/NAME) next to the caller's bundle chunk or one folder up. */
+export function builtScript(name: string, fromFileUrl: string): string {
   const here = path.dirname(fileURLToPath(fromFileUrl));
-  const found = [path.join(here, 'trainer.js'), path.join(here, '..', 'trainer.js')].find((p) =>
-    existsSync(p),
-  );
-  if (!found)
-    throw new Error(`the trainer is not built (no trainer.js near ${here}): run \`npm run build\` first.`);
+  const found = [path.join(here, name), path.join(here, '..', name)].find((p) => existsSync(p));
+  if (!found) throw new Error(`${name} is not built (not near ${here}): run \`npm run build\` first.`);
   return found;
 }
