@@ -51,6 +51,7 @@ describe('initEngine', () => {
         'Conv2DBackpropInput',
         'BatchMatMul',
         '_FusedMatMul',
+        'Identity',
       ]);
       expect(tf.getBackend()).toBe('wasm');
       expect(isProjectKernel('UnsortedSegmentSum')).toBe(true);
