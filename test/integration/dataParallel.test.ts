@@ -3,41 +3,26 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../../src/main/engine';
-import type { RgbImage } from '../../src/main/models/policy';
 import { TinyVlmPolicy } from '../../src/main/models/tiny-vlm/policy';
 import { buildWordTokenizerJson, TextTokenizer } from '../../src/main/models/tokenizer';
 import { dataParallelGradients, GradientWorker } from '../../src/main/train/dataParallel';
 import { gradients, sftLoss, type SftExample } from '../../src/main/train/sft';
 import { runSft, type BatchSource, type SftOptions } from '../../src/main/train/sftRun';
+import { shadedImage, tinyConfig } from '../support/tinyModel';
 
 const script = path.resolve('out/main/gradientWorker.js');
 const tokenizer = new TextTokenizer(
   buildWordTokenizerJson(['Find', 'every', 'circle', 'square', 'one', 'two']) as never,
 );
 const config = {
-  imageSize: 16,
-  patchSize: 8,
-  dModel: 16,
-  nHeads: 2,
-  nLayers: 1,
-  visionLayers: 1,
-  mlpRatio: 2,
-  maxPositions: 64,
+  ...tinyConfig,
   stem: 'cnn' as const,
   patchClassTokens: ['circle', 'square'].map((w) => tokenizer.encode(w)[0]!),
 };
 
-function image(shade: number): RgbImage {
-  return {
-    width: 16,
-    height: 16,
-    rgb: new Uint8Array(16 * 16 * 3).map((_, i) => (shade * 40 + i * 7) % 256),
-  };
-}
-
 // Answers of different lengths, so the per-token mean of a batch weighs examples unequally.
 const examples: SftExample[] = [0, 1, 2, 3].map((k) => ({
-  image: image(k),
+  image: shadedImage(k),
   prompt: k % 2 ? 'Find every circle.' : 'Find every square.',
   think: k % 2 ? 'one' : 'one two one',
   answer: `[{'Position': [${k * 100}, 10, ${k * 100 + 50}, 90], 'Confidence': 1}]`.repeat(1 + (k % 2)),

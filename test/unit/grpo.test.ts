@@ -12,18 +12,10 @@ import {
   type GrpoPrompt,
   type PromptSource,
 } from '../../src/main/train/grpo/trainer';
+import { tinyConfig } from '../support/tinyModel';
 
 const tokenizer = new TextTokenizer(buildWordTokenizerJson(['Find', 'every', 'circle']) as never);
-const config = {
-  imageSize: 16,
-  patchSize: 8,
-  dModel: 16,
-  nHeads: 2,
-  nLayers: 1,
-  visionLayers: 1,
-  mlpRatio: 2,
-  maxPositions: 48,
-};
+const config = { ...tinyConfig, maxPositions: 48 };
 const dirs: string[] = [];
 // The backend training runs on (the pure-JS cpu backend is ~30× slower).
 beforeAll(() => initEngine({ force: 'wasm' }), 30_000);

@@ -5,41 +5,24 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildWordTokenizerJson, TextTokenizer } from '../../src/main/models/tokenizer';
 import { TinyVlmPolicy } from '../../src/main/models/tiny-vlm/policy';
-import type { RgbImage } from '../../src/main/models/policy';
 import { gradients, sftLoss, sftTargets, type SftExample } from '../../src/main/train/sft';
 import { listSource, NonFiniteLossError, runSft, type SftOptions } from '../../src/main/train/sftRun';
 import { learningRate } from '../../src/main/train/optimizer';
 import { patchLabels, shapeWorldSource } from '../../src/main/train/shapeworldExamples';
 import { shapeNames, type Scene } from '../../src/main/data/shapeworld';
+import { shadedImage, tinyConfig } from '../support/tinyModel';
 
 const tokenizer = new TextTokenizer(
   buildWordTokenizerJson(['Find', 'every', 'circle', 'square', 'one']) as never,
 );
-const config = {
-  imageSize: 16,
-  patchSize: 8,
-  dModel: 16,
-  nHeads: 2,
-  nLayers: 1,
-  visionLayers: 1,
-  mlpRatio: 2,
-  maxPositions: 64,
-};
+const config = tinyConfig;
 // The patch classifier's classes 1 and 2, scored by these words' embeddings.
 const patchWords = ['circle', 'square'].map((w) => tokenizer.encode(w)[0]!);
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-function image(shade: number): RgbImage {
-  return {
-    width: 16,
-    height: 16,
-    rgb: new Uint8Array(16 * 16 * 3).map((_, i) => (shade * 40 + i * 7) % 256),
-  };
-}
-
 const examples: SftExample[] = [0, 1, 2, 3].map((k) => ({
-  image: image(k),
+  image: shadedImage(k),
   prompt: k % 2 ? 'Find every circle.' : 'Find every square.',
   think: 'one',
   answer: `[{'Position': [${k * 100}, 10, ${k * 100 + 50}, 90], 'Confidence': 1}]`,
