@@ -188,6 +188,23 @@ describe('annotating a folder', () => {
           .map((b) => b.category),
       )
       .toEqual(['bird', 'cat', 'dog']);
+    // Tab walks on to the next box in the image's list (copied in the order a.png's were drawn:
+    // the dog), and the arrow keys nudge it (Shift: 10 pixels).
+    await annotate.press('Tab');
+    await annotate.press('Shift+ArrowRight');
+    await annotate.press('ArrowDown');
+    await annotate.waitSaved();
+    await expect
+      .poll(() =>
+        boxesInDatabase()
+          .filter((b) => b.file === 'b.png')
+          .map(near),
+      )
+      .toEqual([
+        [20, 30, 120, 110],
+        [50, 180, 150, 240],
+        [210, 41, 310, 141],
+      ]);
     await annotate.press('v');
     await annotate.press('d');
     await page.waitForFunction(

@@ -5,7 +5,7 @@
  */
 import type { Annotation, ImageListing } from '../../../shared/contract';
 import { client } from './client';
-import { History, tidyBox, type Box, type BoxItem } from './annotator';
+import { History, moveBox, tidyBox, type Box, type BoxItem } from './annotator';
 
 export class BoxEdits {
   boxes = $state<Annotation[]>([]);
@@ -62,6 +62,22 @@ export class BoxEdits {
     void this.save(() =>
       client.call('annotations.update', { id: this.realId(id), box, categoryId: change.categoryId }),
     );
+  }
+
+  /** Selects the next box (or the previous one), wrapping; with none selected, the first (or last). */
+  selectNext(backwards: boolean): void {
+    const { boxes } = this;
+    if (boxes.length === 0) return;
+    const at = boxes.findIndex((b) => b.id === this.selectedId);
+    const next =
+      at < 0 ? (backwards ? boxes.length - 1 : 0) : (at + (backwards ? -1 : 1) + boxes.length) % boxes.length;
+    this.selectedId = boxes[next]!.id;
+  }
+
+  /** Moves the selected box by (dx, dy) pixels, kept inside the image. */
+  nudgeSelected(dx: number, dy: number): void {
+    const b = this.boxes.find((x) => x.id === this.selectedId);
+    if (b && this.image) this.change(b.id, { box: moveBox(b, dx, dy, this.image) });
   }
 
   deleteSelected(): void {
