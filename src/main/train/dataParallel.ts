@@ -11,7 +11,9 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../engine';
 import type { TensorMap } from '../models/safetensors';
+import type { TinyVlmConfig } from '../models/tiny-vlm/config';
 import type { TinyVlmPolicy } from '../models/tiny-vlm/policy';
+import type { TextTokenizer } from '../models/tokenizer';
 import { builtScript } from './runFiles';
 import { gradients, sftLoss, type SftExample, type ThinkTraining } from './sft';
 
@@ -31,15 +33,15 @@ export type GradientRequest =
   | {
       type: 'init';
       backend: BackendName;
-      config: unknown;
-      tokenizer: unknown;
+      config: TinyVlmConfig;
+      tokenizer: TextTokenizer['json'];
       /** Every weight, frozen ones too. */
       weights: TensorMap;
     }
   | {
       type: 'step';
       /** The trainable weights, as they are now. */
-      weights: Map<string, Float32Array>;
+      weights: TensorMap;
       batch: SftExample[];
       options: LossOptions;
     };
@@ -78,7 +80,9 @@ export class GradientWorker {
     batch: SftExample[],
     options: LossOptions,
   ): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
-    const weights = new Map([...named].map(([name, v]) => [name, v.dataSync() as Float32Array]));
+    const weights: TensorMap = new Map(
+      [...named].map(([name, v]) => [name, { shape: v.shape, data: v.dataSync() as Float32Array }]),
+    );
     return this.request({ type: 'step', weights, batch, options }).then((reply) => {
       if (reply.type !== 'gradients') throw new Error('the gradient worker answered out of turn');
       return reply;
@@ -128,15 +132,14 @@ export async function dataParallelGradients(
   const cut = Math.ceil(batch.length / 2);
   const here = batch.slice(0, cut);
   const there = batch.slice(cut);
-  if (there.length === 0)
-    return gradients(policy, named, () => sftLoss(policy, here, options.trainThink, options.patchLossWeight));
+  const localGradients = () =>
+    gradients(policy, named, () => sftLoss(policy, here, options.trainThink, options.patchLossWeight));
+  if (there.length === 0) return localGradients();
   // Posted first, so the worker computes while this thread does.
   const remote = peer.gradients(named, there, options);
   let local: ReturnType<typeof gradients>;
   try {
-    local = gradients(policy, named, () =>
-      sftLoss(policy, here, options.trainThink, options.patchLossWeight),
-    );
+    local = localGradients();
   } catch (error) {
     await remote.catch(() => undefined); // the worker's answer, whatever it is, is not needed now
     throw error;

@@ -4,9 +4,8 @@
  * share of the batch, and answers with the loss and gradients; it never updates weights itself.
  */
 import { parentPort } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../engine';
-import type { TinyVlmConfig } from '../models/tiny-vlm/config';
 import { TinyVlm } from '../models/tiny-vlm/model';
 import { TinyVlmPolicy } from '../models/tiny-vlm/policy';
 import { TextTokenizer } from '../models/tokenizer';
@@ -19,26 +18,19 @@ if (!port) throw new Error('gradientWorker.js runs as a worker_thread of a train
 let policy: TinyVlmPolicy | null = null;
 let named = new Map<string, tf.Variable>();
 
-function assign(variable: tf.Variable, data: Float32Array): void {
-  tf.tidy(() => variable.assign(tf.tensor(data, variable.shape)));
-}
-
 async function handle(message: GradientRequest): Promise<GradientReply> {
   if (message.type === 'init') {
     await initEngine({ force: message.backend });
-    const tokenizer = new TextTokenizer(message.tokenizer as TextTokenizer['json']);
-    policy = new TinyVlmPolicy(new TinyVlm(message.config as TinyVlmConfig), tokenizer);
+    policy = new TinyVlmPolicy(new TinyVlm(message.config), new TextTokenizer(message.tokenizer));
     policy.loadWeights(message.weights);
     named = new Map([...policy.model.weights].filter(([, v]) => v.trainable));
     return { type: 'ready' };
   }
   const current = policy;
   if (!current) throw new Error('a step came before init');
-  for (const [name, data] of message.weights) {
-    const variable = named.get(name);
-    if (!variable) throw new Error(`the trainer sent ${name}, which is not trainable here`);
-    assign(variable, data);
-  }
+  for (const name of message.weights.keys())
+    if (!named.has(name)) throw new Error(`the trainer sent ${name}, which is not trainable here`);
+  current.loadWeights(message.weights);
   const { trainThink, patchLossWeight } = message.options;
   const result = gradients(current, named, () =>
     sftLoss(current, message.batch, trainThink, patchLossWeight),

@@ -123,7 +123,8 @@ export class TinyVlmPolicy implements Policy {
       if (!w) throw new Error(`the checkpoint has ${name}, which tiny-vlm does not`);
       if (w.shape.join() !== t.shape.join())
         throw new Error(`${name}: checkpoint shape [${t.shape}] ≠ model [${w.shape}]`);
-      w.assign(tf.tensor(t.data as Float32Array, t.shape));
+      // In a tidy, so the loaded tensor is freed once the weight no longer holds it.
+      tf.tidy(() => w.assign(tf.tensor(t.data as Float32Array, t.shape)));
     }
   }
 
