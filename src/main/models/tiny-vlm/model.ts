@@ -339,11 +339,15 @@ export class TinyVlm {
   }
 }
 
-/** GELU, tanh approximation (as GPT-2 and PyTorch's approximate='tanh'). */
+/**
+ * GELU, tanh approximation (as GPT-2 and PyTorch's approximate='tanh'):
+ * 0.5·x·(1 + tanh(z)) with z = √(2/π)·(x + 0.044715·x³), written as the identical x·σ(2z)
+ * because wasm's Sigmoid is ~20× faster than its Tanh (which took 5 % of a training step).
+ */
 function gelu<T extends tf.Tensor>(x: T): T {
   // x·x·x, not tf.pow: wasm's Pow and its gradient (which also differentiates the exponent,
   // through a log) took a seventh of a training step.
   const cube = tf.mul(tf.mul(x, x), x);
-  const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), Math.sqrt(2 / Math.PI));
-  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+  const twiceZ = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), 2 * Math.sqrt(2 / Math.PI));
+  return tf.mul(x, tf.sigmoid(twiceZ));
 }
