@@ -163,14 +163,19 @@ function singleLabel(img: DatasetImage): string | undefined {
   return labels.size === 1 ? [...labels][0] : undefined;
 }
 
-export function classificationExamples(images: DatasetImage[], thinkTemplate: string): SftExample[] {
+/** Classification examples; the prompt lists `categories` (the run's, in the dataset's order). */
+export function classificationExamples(
+  images: DatasetImage[],
+  categories: readonly string[],
+  thinkTemplate: string,
+): SftExample[] {
   return images.flatMap((img) => {
     const label = singleLabel(img);
     return label
       ? [
           {
             image: img.image,
-            prompt: classificationPrompt(),
+            prompt: classificationPrompt(categories),
             think: thinkTemplate.replaceAll('{category}', label),
             answer: label,
           },
@@ -179,7 +184,7 @@ export function classificationExamples(images: DatasetImage[], thinkTemplate: st
   });
 }
 
-export function classificationPrompts(images: DatasetImage[]): GrpoPrompt[] {
+export function classificationPrompts(images: DatasetImage[], categories: readonly string[]): GrpoPrompt[] {
   return images.flatMap((img) => {
     const label = singleLabel(img);
     if (!label) return [];
@@ -188,7 +193,7 @@ export function classificationPrompts(images: DatasetImage[]): GrpoPrompt[] {
         key: `image ${img.imageId}`,
         imageId: img.imageId,
         image: img.image,
-        prompt: classificationPrompt(),
+        prompt: classificationPrompt(categories),
         solution: { label },
         context: { image: { width: img.image.width, height: img.image.height } },
       },

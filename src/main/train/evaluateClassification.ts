@@ -1,6 +1,7 @@
 /**
- * Classification evaluation: every image asked what it shows (greedy decoding), the answer right
- * iff it is the label after normalisation (ALGORITHMS.md) — accuracy overall and per category.
+ * Classification evaluation: every image asked which of the categories it shows (greedy decoding),
+ * the answer right iff it is the label after normalisation (ALGORITHMS.md) — accuracy overall and
+ * per category.
  */
 import { labelMatches } from '../../shared/labels';
 import type { Policy } from '../models/policy';
@@ -19,14 +20,19 @@ export interface ClassificationEvaluation {
 export function evaluateClassification(
   policy: Policy,
   images: DatasetImage[],
-  options: { maxNewTokens: number; onProgress?: (done: number, total: number) => void },
+  options: {
+    /** The candidates the prompt lists: the run's categories. */
+    categories: readonly string[];
+    maxNewTokens: number;
+    onProgress?: (done: number, total: number) => void;
+  },
 ): ClassificationEvaluation {
   const predictions: ClassificationEvaluation['predictions'] = [];
   let formatOk = 0;
   images.forEach((img, i) => {
     const labels = [...new Set(img.boxes.map((b) => b.category))];
     if (labels.length !== 1) return; // not a one-category image: nothing to classify
-    const prepared = policy.prepare([{ image: img.image, prompt: classificationPrompt() }]);
+    const prepared = policy.prepare([{ image: img.image, prompt: classificationPrompt(options.categories) }]);
     const [sample] = policy.sample(prepared, {
       n: 1,
       temperature: 0,
