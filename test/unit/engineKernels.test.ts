@@ -380,6 +380,15 @@ describe('Conv2DBackpropFilter and Conv2DBackpropInput equal cpu', () => {
     ['2×2, stride 2, no padding (the stem’s last layer)', [3, 8, 8, 16], 2, 12, 2, 0],
     ['5×5, stride 1, same padding', [1, 9, 7, 4], 5, 6, 1, 'same'],
     ['3×3, stride 2, valid, odd size', [2, 11, 13, 5], 3, 7, 2, 'valid'],
+    [
+      '3×3, stride 1, valid (the input gradient as a convolution, padded by 2)',
+      [2, 9, 10, 6],
+      3,
+      5,
+      1,
+      'valid',
+    ],
+    ['2×2, stride 1, same (uneven padding: 0 before, 1 after)', [1, 7, 6, 3], 2, 4, 1, 'same'],
   ];
   for (const [label, xShape, k, out, stride, pad] of cases) {
     it(label, async () => {

@@ -7,10 +7,13 @@
  *   dx[b, oy·sy + ky − top, ox·sx + kx − left, ci] += columns[n, (ky·kw + kx)·ci + ci]
  *
  * the second line being col2im, the transpose of the im2col Conv2DBackpropFilter uses (taps that
- * read padding are dropped). Dilations are 1 (tf.conv2d's gradient).
+ * read padding are dropped). With stride 1 the input gradient is itself a convolution, which the
+ * backend's XNNPACK Conv2D runs ~1.5× faster still: dy convolved with the filter turned 180° and
+ * its channels swapped, padded by k − 1 − the forward padding on each side. Dilations are 1
+ * (tf.conv2d's gradient).
  */
 import { tf } from '../tf';
-import { convInfo, forEachTap } from './convTaps';
+import { convInfo, forEachTap, type ConvInfo } from './convTaps';
 import {
   callKernel,
   disposeIntermediate,
@@ -21,13 +24,57 @@ import {
   type TensorInfo,
 } from './wasmBackend';
 
-function conv2dBackpropInput(args: KernelArgs, batchMatMul: tf.KernelConfig): TensorInfo {
+/** The backend's own kernels this one calls. */
+export interface ConvOriginals {
+  batchMatMul: tf.KernelConfig;
+  conv2d: tf.KernelConfig;
+}
+
+/** Stride 1: dx = dy ⋆ the filter turned 180° with ci and co swapped, padded to the input's size. */
+function viaConvolution(args: KernelArgs, info: ConvInfo, conv2d: tf.KernelConfig): TensorInfo {
+  const backend = wasmBackendOf(args);
+  const filter = input(args, 'filter');
+  const { filterHeight: kh, filterWidth: kw, inChannels: ci, outChannels: co, padInfo } = info;
+  const turned = backend.makeOutput([kh, kw, co, ci], 'float32');
+  const t = backend.typedArrayFromHeap(turned) as Float32Array;
+  const f = backend.typedArrayFromHeap(filter) as Float32Array;
+  for (let ky = 0; ky < kh; ky++)
+    for (let kx = 0; kx < kw; kx++) {
+      const from = ((kh - 1 - ky) * kw + (kw - 1 - kx)) * ci * co;
+      const to = (ky * kw + kx) * co * ci;
+      for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) t[to + o * ci + i] = f[from + i * co + o]!;
+    }
+  const pad = [
+    [0, 0],
+    [kh - 1 - padInfo.top, kh - 1 - padInfo.bottom],
+    [kw - 1 - padInfo.left, kw - 1 - padInfo.right],
+    [0, 0],
+  ];
+  const dx = callKernel(conv2d, backend, { x: input(args, 'dy'), filter: turned }, {
+    strides: [1, 1],
+    pad,
+    dataFormat: 'NHWC',
+    dilations: [1, 1],
+  } as unknown as tf.NamedAttrMap);
+  disposeIntermediate(backend, turned);
+  return dx;
+}
+
+function conv2dBackpropInput(args: KernelArgs, originals: ConvOriginals): TensorInfo {
   const backend = wasmBackendOf(args);
   const dy = input(args, 'dy');
   const filter = input(args, 'filter');
   const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
   const info = convInfo('Conv2DBackpropInput', attrs, attrs.inputShape, filter.shape);
-  const { inChannels, outChannels, pixels, taps } = info;
+  const { inChannels, outChannels, pixels, taps, padInfo } = info;
+  const padsFit = Math.max(padInfo.top, padInfo.bottom) < info.filterHeight;
+  if (
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    padsFit &&
+    Math.max(padInfo.left, padInfo.right) < info.filterWidth
+  )
+    return viaConvolution(args, info, originals.conv2d);
   // filterᵀ [co, taps], so the product is a plain (fast) matMul.
   const transposed = backend.makeOutput([outChannels, taps], 'float32');
   {
@@ -37,7 +84,7 @@ function conv2dBackpropInput(args: KernelArgs, batchMatMul: tf.KernelConfig): Te
       for (let co = 0; co < outChannels; co++) t[co * taps + tap] = f[tap * outChannels + co]!;
   }
   const columns = callKernel(
-    batchMatMul,
+    originals.batchMatMul,
     backend,
     { a: withShape(dy, [pixels, outChannels]), b: transposed },
     { transposeA: false, transposeB: false },
@@ -56,10 +103,10 @@ function conv2dBackpropInput(args: KernelArgs, batchMatMul: tf.KernelConfig): Te
   return dx;
 }
 
-export function conv2dBackpropInputConfig(batchMatMul: tf.KernelConfig): tf.KernelConfig {
+export function conv2dBackpropInputConfig(originals: ConvOriginals): tf.KernelConfig {
   return {
     kernelName: tf.Conv2DBackpropInput,
     backendName: 'wasm',
-    kernelFunc: ((args: KernelArgs) => conv2dBackpropInput(args, batchMatMul)) as tf.KernelFunc,
+    kernelFunc: ((args: KernelArgs) => conv2dBackpropInput(args, originals)) as tf.KernelFunc,
   };
 }

@@ -40,7 +40,7 @@ function prepare(): void {
   const ours = [
     unsortedSegmentSumConfig,
     conv2dBackpropFilterConfig(originals.batchMatMul),
-    conv2dBackpropInputConfig(originals.batchMatMul),
+    conv2dBackpropInputConfig({ batchMatMul: originals.batchMatMul, conv2d: required(tf.Conv2D) }),
     ...matMulConfigs(originals),
     identityConfig,
   ];
