@@ -30,6 +30,12 @@ export interface ConvOriginals {
   conv2d: tf.KernelConfig;
 }
 
+/** Whether dx is a convolution of dy: stride 1, and no padding wider than the filter. */
+function isConvolution({ strideHeight, strideWidth, filterHeight, filterWidth, padInfo: p }: ConvInfo) {
+  const padsFit = Math.max(p.top, p.bottom) < filterHeight && Math.max(p.left, p.right) < filterWidth;
+  return strideHeight === 1 && strideWidth === 1 && padsFit;
+}
+
 /** Stride 1: dx = dy ⋆ the filter turned 180° with ci and co swapped, padded to the input's size. */
 function viaConvolution(args: KernelArgs, info: ConvInfo, conv2d: tf.KernelConfig): TensorInfo {
   const backend = wasmBackendOf(args);
@@ -66,15 +72,8 @@ function conv2dBackpropInput(args: KernelArgs, originals: ConvOriginals): Tensor
   const filter = input(args, 'filter');
   const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
   const info = convInfo('Conv2DBackpropInput', attrs, attrs.inputShape, filter.shape);
-  const { inChannels, outChannels, pixels, taps, padInfo } = info;
-  const padsFit = Math.max(padInfo.top, padInfo.bottom) < info.filterHeight;
-  if (
-    info.strideHeight === 1 &&
-    info.strideWidth === 1 &&
-    padsFit &&
-    Math.max(padInfo.left, padInfo.right) < info.filterWidth
-  )
-    return viaConvolution(args, info, originals.conv2d);
+  if (isConvolution(info)) return viaConvolution(args, info, originals.conv2d);
+  const { inChannels, outChannels, pixels, taps } = info;
   // filterᵀ [co, taps], so the product is a plain (fast) matMul.
   const transposed = backend.makeOutput([outChannels, taps], 'float32');
   {
