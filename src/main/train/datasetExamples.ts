@@ -163,19 +163,14 @@ function singleLabel(img: DatasetImage): string | undefined {
   return labels.size === 1 ? [...labels][0] : undefined;
 }
 
-/** Classification examples; the prompt lists `categories` (the run's, in the dataset's order). */
-export function classificationExamples(
-  images: DatasetImage[],
-  categories: readonly string[],
-  thinkTemplate: string,
-): SftExample[] {
+export function classificationExamples(images: DatasetImage[], thinkTemplate: string): SftExample[] {
   return images.flatMap((img) => {
     const label = singleLabel(img);
     return label
       ? [
           {
             image: img.image,
-            prompt: classificationPrompt(categories),
+            prompt: classificationPrompt(),
             think: thinkTemplate.replaceAll('{category}', label),
             answer: label,
           },
@@ -184,7 +179,7 @@ export function classificationExamples(
   });
 }
 
-export function classificationPrompts(images: DatasetImage[], categories: readonly string[]): GrpoPrompt[] {
+export function classificationPrompts(images: DatasetImage[]): GrpoPrompt[] {
   return images.flatMap((img) => {
     const label = singleLabel(img);
     if (!label) return [];
@@ -193,7 +188,7 @@ export function classificationPrompts(images: DatasetImage[], categories: readon
         key: `image ${img.imageId}`,
         imageId: img.imageId,
         image: img.image,
-        prompt: classificationPrompt(categories),
+        prompt: classificationPrompt(),
         solution: { label },
         context: { image: { width: img.image.width, height: img.image.height } },
       },

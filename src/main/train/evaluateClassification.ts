@@ -1,7 +1,6 @@
 /**
- * Classification evaluation: every image asked which of the categories it shows (greedy decoding),
- * the answer right iff it is the label after normalisation (ALGORITHMS.md) — accuracy overall and
- * per category.
+ * Classification evaluation: every image asked what it shows (greedy decoding), the answer right
+ * iff it is the label after normalisation (ALGORITHMS.md) — accuracy overall and per category.
  */
 import { labelMatches } from '../../shared/labels';
 import type { Policy } from '../models/policy';
@@ -20,19 +19,14 @@ export interface ClassificationEvaluation {
 export function evaluateClassification(
   policy: Policy,
   images: DatasetImage[],
-  options: {
-    /** The candidates the prompt lists: the run's categories. */
-    categories: readonly string[];
-    maxNewTokens: number;
-    onProgress?: (done: number, total: number) => void;
-  },
+  options: { maxNewTokens: number; onProgress?: (done: number, total: number) => void },
 ): ClassificationEvaluation {
   const predictions: ClassificationEvaluation['predictions'] = [];
   let formatOk = 0;
   images.forEach((img, i) => {
     const labels = [...new Set(img.boxes.map((b) => b.category))];
     if (labels.length !== 1) return; // not a one-category image: nothing to classify
-    const prepared = policy.prepare([{ image: img.image, prompt: classificationPrompt(options.categories) }]);
+    const prepared = policy.prepare([{ image: img.image, prompt: classificationPrompt() }]);
     const [sample] = policy.sample(prepared, {
       n: 1,
       temperature: 0,

@@ -135,7 +135,7 @@ export async function trainSft(job: Job, raw: unknown) {
   const categories = config.categories ?? loaded.categoriesInUse;
   const examples = atLeastOne(
     config.task === 'classification'
-      ? classificationExamples(loaded.images, categories, config.thinkTemplate)
+      ? classificationExamples(loaded.images, config.thinkTemplate)
       : detectionExamples(questionsOf(loaded, categories, config), config.thinkTemplate),
     config,
   );
@@ -185,7 +185,7 @@ export async function trainGrpo(job: Job, raw: unknown) {
   const policy = TinyVlmPolicy.load(modelDir, { lora: config.lora, seed: config.seed });
   const prompts = atLeastOne(
     config.task === 'classification'
-      ? classificationPrompts(loaded.images, categories)
+      ? classificationPrompts(loaded.images)
       : detectionPrompts(questionsOf(loaded, categories, config), policy.frame),
     config,
   );
@@ -248,7 +248,6 @@ export async function evaluateRun(job: Job, raw: unknown) {
   if (config.task === 'classification') {
     const startedAt = started(job, loaded.images.length);
     const result = evaluateClassification(policy, loaded.images, {
-      categories,
       maxNewTokens: config.maxNewTokens,
       onProgress: (done) => progress(job, startedAt, done, loaded.images.length, {}),
     });

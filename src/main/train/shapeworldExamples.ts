@@ -5,10 +5,8 @@
 import {
   objectPhrase,
   positionPhrase,
-  Rng,
   sampleTask,
   shapeNames,
-  shapesOfSplit,
   type Scene,
   type TaskItem,
   type TaskKind,
@@ -32,12 +30,10 @@ import type { SftExample } from './sft';
  */
 export type DetectionThinking = 'scene' | 'focus';
 
-/** A task as an example; a classification prompt lists `candidates` (every shape by default). */
 export function exampleOf(
   scene: Scene,
   task: TaskItem,
   detectionThinking: DetectionThinking = 'scene',
-  candidates: readonly string[] = shapeNames,
 ): SftExample {
   const image = { width: scene.width, height: scene.height, rgb: scene.rgb };
   const size = { width: scene.width, height: scene.height };
@@ -62,7 +58,7 @@ export function exampleOf(
       };
     }
     case 'classification':
-      return { image, prompt: classificationPrompt(candidates), think, answer: task.label };
+      return { image, prompt: classificationPrompt(), think, answer: task.label };
     case 'rec':
       return { image, prompt: recPrompt(task.expression), think, answer: boxesAnswer([task.box], size) };
     case 'ovd': {
@@ -113,36 +109,6 @@ export interface MixOptions {
   patchGrid?: number;
 }
 
-/**
- * Classification in pre-training, which must teach reading the listed candidates: half the time a
- * one-object scene with some of the split's shapes listed, the right one among them; half the time
- * a scene of several shapes of which exactly one is listed, so only the list tells which to name.
- * A model that answers from the picture alone never learns to pick from the list, and then, asked
- * to choose among novel names, writes the base name it sees and RFT has nothing to reward.
- */
-function listedClassification(seed: number, options: MixOptions): { scene: Scene; example: SftExample } {
-  const rng = new Rng(seed ^ 0x2c1b3c6d);
-  const shapes = shapesOfSplit(options.split);
-  const size = { split: options.split, width: options.width ?? 128, height: options.width ?? 128 };
-  const listed = (label: string, others: readonly string[], most: number) =>
-    rng.shuffle([label, ...rng.shuffle(others).slice(0, rng.int(Math.min(1, others.length), most))]);
-  if (rng.chance(0.5)) {
-    const { scene, task } = sampleTask('classification', seed, size);
-    if (task.kind !== 'classification') throw new Error('sampleTask returned another kind');
-    const others = shapes.filter((s) => s !== task.label);
-    return { scene, example: exampleOf(scene, task, 'scene', listed(task.label, others, others.length)) };
-  }
-  const { scene } = sampleTask('detection', seed, size);
-  const present = [...new Set(scene.objects.map((o) => o.shape))];
-  const label = rng.pick(present);
-  const absent = shapes.filter((s) => !present.includes(s));
-  const task = { kind: 'classification' as const, label, synonyms: [] };
-  return {
-    scene,
-    example: exampleOf(scene, task, 'scene', listed(label, absent, Math.min(4, absent.length))),
-  };
-}
-
 /** An endless, deterministic stream: example i of step s depends on (seed, s, i) only. */
 export function shapeWorldSource(options: MixOptions): ExampleSource {
   const kinds = Object.entries(options.mix).filter(([, w]) => (w ?? 0) > 0) as [TaskKind, number][];
@@ -159,20 +125,13 @@ export function shapeWorldSource(options: MixOptions): ExampleSource {
             break;
           }
         }
-        let scene: Scene;
-        let example: SftExample;
-        if (kind === 'classification') {
-          ({ scene, example } = listedClassification(seed, options));
-        } else {
-          let task: TaskItem;
-          ({ scene, task } = sampleTask(kind, seed, {
-            split: options.split,
-            width: options.width ?? 128,
-            height: options.width ?? 128,
-            negativeRate: options.negativeRate ?? 0.2,
-          }));
-          example = exampleOf(scene, task, options.detectionThinking);
-        }
+        const { scene, task } = sampleTask(kind, seed, {
+          split: options.split,
+          width: options.width ?? 128,
+          height: options.width ?? 128,
+          negativeRate: options.negativeRate ?? 0.2,
+        });
+        const example = exampleOf(scene, task, options.detectionThinking);
         return options.patchGrid
           ? { ...example, patchLabels: patchLabels(scene, options.patchGrid) }
           : example;

@@ -61,7 +61,7 @@ export function tinyVlmWords(): string[] {
     'shape',
     'shapes',
   ].forEach(addText);
-  [detectionPrompt('x'), classificationPrompt([]), recPrompt('x'), ovdPrompt(['x'])].forEach(addText);
+  [detectionPrompt('x'), classificationPrompt(), recPrompt('x'), ovdPrompt(['x'])].forEach(addText);
   for (let seed = 0; seed < 4000; seed++) {
     const kind = (['detection', 'classification', 'rec', 'ovd'] as const)[seed % 4]!;
     const { scene, task } = sampleTask(kind, seed, { split: 'all', width: 64, height: 64 });

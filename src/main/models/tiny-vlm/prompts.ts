@@ -6,12 +6,7 @@ import type { Box, Size } from '../../../shared/boxes';
 import { fromPixelsRounded } from '../../rewards/frames';
 
 export const detectionPrompt = (category: string) => `Find every ${category}.`;
-/**
- * The candidates are listed (tiny-vlm has no world knowledge to name a category it never wrote: with
- * a bare question, RFT on novel categories never samples a right answer and learns nothing).
- */
-export const classificationPrompt = (candidates: readonly string[]) =>
-  candidates.length ? `What shape is this: ${candidates.join(', ')}?` : 'What shape is this?';
+export const classificationPrompt = () => 'What shape is this?';
 export const recPrompt = (expression: string) => `Locate ${expression}.`;
 export const ovdPrompt = (categories: readonly string[]) => `Find every ${categories.join(', ')}.`;
 
