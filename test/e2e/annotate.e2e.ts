@@ -28,7 +28,8 @@ function picture(width: number, height: number, seed: number): Buffer {
   return encodePng(width, height, rgb);
 }
 
-function boxesInDatabase(): {
+/** The boxes in SQLite, of one image file when given, by image and then x1. */
+function boxesInDatabase(file?: string): {
   file: string;
   category: string;
   x1: number;
@@ -48,7 +49,8 @@ function boxesInDatabase(): {
       .map((r) => {
         const row = r as { file: string; category: string; x1: number; y1: number; x2: number; y2: number };
         return { ...row, file: path.basename(row.file) };
-      });
+      })
+      .filter((b) => file === undefined || b.file === file);
   } finally {
     db.close();
   }
@@ -167,11 +169,7 @@ describe('annotating a folder', () => {
     await annotate.press('Control+Shift+V');
     await annotate.waitSaved();
     await expect
-      .poll(() =>
-        boxesInDatabase()
-          .filter((b) => b.file === 'b.png')
-          .map(near),
-      )
+      .poll(() => boxesInDatabase('b.png').map(near))
       .toEqual([
         [20, 30, 120, 110],
         [50, 180, 150, 240],
@@ -181,13 +179,7 @@ describe('annotating a folder', () => {
     await annotate.press('Tab');
     await annotate.press('3');
     await annotate.waitSaved();
-    await expect
-      .poll(() =>
-        boxesInDatabase()
-          .filter((b) => b.file === 'b.png')
-          .map((b) => b.category),
-      )
-      .toEqual(['bird', 'cat', 'dog']);
+    await expect.poll(() => boxesInDatabase('b.png').map((b) => b.category)).toEqual(['bird', 'cat', 'dog']);
     // Tab walks on to the next box in the image's list (copied in the order a.png's were drawn:
     // the dog), and the arrow keys nudge it (Shift: 10 pixels).
     await annotate.press('Tab');
@@ -195,11 +187,7 @@ describe('annotating a folder', () => {
     await annotate.press('ArrowDown');
     await annotate.waitSaved();
     await expect
-      .poll(() =>
-        boxesInDatabase()
-          .filter((b) => b.file === 'b.png')
-          .map(near),
-      )
+      .poll(() => boxesInDatabase('b.png').map(near))
       .toEqual([
         [20, 30, 120, 110],
         [50, 180, 150, 240],
@@ -221,7 +209,7 @@ describe('annotating a folder', () => {
     // A negative image takes no boxes: the refusal says what to do, and nothing is saved.
     await annotate.drag({ x: 10, y: 10 }, { x: 90, y: 90 });
     await annotate.error.filter({ hasText: 'no objects' }).waitFor();
-    expect(boxesInDatabase().filter((b) => b.file === 'c.png')).toEqual([]);
+    expect(boxesInDatabase('c.png')).toEqual([]);
     await page.getByRole('button', { name: 'Dismiss' }).click();
     expect(errors).toEqual([]);
   });
