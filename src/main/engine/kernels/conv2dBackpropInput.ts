@@ -14,6 +14,7 @@
  */
 import { tf } from '../tf';
 import { convInfo, forEachTap, type ConvInfo } from './convTaps';
+import { transposeMatrix } from './transpose';
 import {
   callKernel,
   disposeIntermediate,
@@ -75,13 +76,7 @@ function conv2dBackpropInput(args: KernelArgs, originals: ConvOriginals): Tensor
   if (isConvolution(info)) return viaConvolution(args, info, originals.conv2d);
   const { inChannels, outChannels, pixels, taps } = info;
   // filterᵀ [co, taps], so the product is a plain (fast) matMul.
-  const transposed = backend.makeOutput([outChannels, taps], 'float32');
-  {
-    const t = backend.typedArrayFromHeap(transposed) as Float32Array;
-    const f = backend.typedArrayFromHeap(filter) as Float32Array;
-    for (let tap = 0; tap < taps; tap++)
-      for (let co = 0; co < outChannels; co++) t[co * taps + tap] = f[tap * outChannels + co]!;
-  }
+  const transposed = transposeMatrix(backend, filter, taps, outChannels);
   const columns = callKernel(
     originals.batchMatMul,
     backend,
