@@ -1,6 +1,6 @@
 /**
- * A matrix transpose by tiled copy on the wasm heap, for the convolution gradients' operands. The wasm
- * backend's Transpose is fast (~0.4 ns per element) up to a few hundred thousand elements but
+ * A matrix transpose by tiled copy on the wasm heap, for the convolution gradients' operands. The
+ * wasm backend's Transpose is fast (~0.4 ns per element) up to a few hundred thousand elements but
  * walks without tiling, so past the cache it slows to 14–17 ns per element (an 8192 × 64
  * convolution gradient: 7 ms); this copy stays near 2 ns.
  */
