@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluationFigures } from '../../src/main/commands/compare';
 import { openStore, workspaceDbPath } from '../../src/main/store/db';
 import { latestEvaluationOfRun } from '../../src/main/store/evaluations';
 import { countRollouts } from '../../src/main/store/rollouts';
@@ -46,10 +47,17 @@ describe('vrft experiment', { timeout: 180_000 }, () => {
       comparison: {
         columns: { label: string }[];
         categories: Record<string, Record<string, { ap50: number }>>;
+        interval: { from: string; to: string; level: number; resamples: number; images: number };
       };
     };
     expect(result.comparison.columns.map((c) => c.label)).toEqual(['base', 'SFT', 'RFT']);
     expect(result.trainSplit).toBe('1-shot-seed2');
+    expect(result.comparison.interval).toMatchObject({
+      from: 'base',
+      to: 'RFT',
+      level: 0.95,
+      resamples: 1000,
+    });
     const db = openStore(workspaceDbPath(data));
     try {
       const sft = getRun(db, result.runs.sft)!;
@@ -90,6 +98,13 @@ describe('vrft experiment', { timeout: 180_000 }, () => {
           expect(q.empty === 0 || q.rows === 1).toBe(true);
           expect([q.unscored, q.text > 0]).toEqual([0, true]);
         }
+        // The bootstrap reads the stored predictions back: its identity draw is the evaluation itself.
+        const { imageIds, figures } = evaluationFigures(db, e)!;
+        expect(imageIds).toHaveLength(result.comparison.interval.images);
+        const own = figures(imageIds.map((_, i) => i));
+        expect(own.mean).toBeCloseTo(e.metrics.AP50!, 12);
+        for (const [name, c] of Object.entries(e.perCategory))
+          expect(own.categories[name], name).toBeCloseTo(c.ap50!, 12);
       }
     } finally {
       db.close();
@@ -97,6 +112,23 @@ describe('vrft experiment', { timeout: 180_000 }, () => {
     const compared = vrft('compare', String(result.runs.sft), String(result.runs.rft), '--data', data);
     expect(compared.code).toBe(0);
     expect(compared.stdout).toMatch(/^category\s+sft \d+\s+grpo \d+\s+Δ/m);
+    expect(compared.stdout).toMatch(/^all +.*\[[-+]\d+\.\d, [-+]\d+\.\d\]$/m);
+    expect(compared.stdout).toMatch(
+      /95 % paired bootstrap interval of Δ AP50 over the \d+ evaluation images/,
+    );
+    const plain = vrft(
+      'compare',
+      String(result.runs.sft),
+      String(result.runs.rft),
+      '--resamples',
+      '0',
+      '--data',
+      data,
+    );
+    expect(plain.stdout).not.toMatch(/bootstrap|\[[-+]/);
+    expect(vrft('compare', '1', '2', '--resamples', 'many', '--data', data).stderr).toMatch(
+      /--resamples wants a whole number/,
+    );
     expect(vrft('compare', '999', '1', '--data', data).code).toBe(2);
     const again = vrft('eval', '--run', String(result.runs.rft), '--data', data);
     expect(again.code, again.stderr).toBe(0);
@@ -144,13 +176,17 @@ describe('vrft experiment', { timeout: 180_000 }, () => {
     expect(code, stderr).toBe(0);
     const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
       runs: { rft: number };
-      comparison: { metric: string };
+      comparison: { metric: string; interval: object };
     };
     expect(result.comparison.metric).toBe('classification');
     const db = openStore(workspaceDbPath(data));
     try {
       const e = latestEvaluationOfRun(db, result.runs.rft)!;
       expect(e.metrics).toHaveProperty('accuracy');
+      const { imageIds, figures } = evaluationFigures(db, e)!;
+      expect(imageIds).toHaveLength(e.metrics.answers!);
+      expect(figures(imageIds.map((_, i) => i)).mean).toBeCloseTo(e.metrics.accuracy!, 12);
+      expect(result.comparison.interval).toMatchObject({ from: 'base', to: 'RFT', images: imageIds.length });
       expect(Object.values(e.perCategory).every((c) => typeof c.accuracy === 'number')).toBe(true);
       // GRPO scored every sample with the classification rewards.
       expect(listMetrics(db, result.runs.rft, 'rewards/accuracy/mean')).toHaveLength(2);

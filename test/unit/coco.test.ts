@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatCocoSummary } from '../../src/main/commands/evalMap';
-import { evaluateCoco, iouThresholds, type CocoDetection, type CocoGt } from '../../src/main/eval/coco';
+import {
+  cocoAP50,
+  cocoMeanAP,
+  evaluateCoco,
+  iouThresholds,
+  type CocoDetection,
+  type CocoGt,
+} from '../../src/main/eval/coco';
 
 interface Case {
   name: string;
@@ -49,6 +56,16 @@ describe('COCO box AP equals pycocotools', () => {
         c.dt.filter((d) => d.category_id === id),
       );
       expect(result.perCategoryAP50.get(id)).toBe(one.stats[1]);
+    }
+  });
+
+  it('the AP-only and AP50-only paths equal the full evaluation on every case', () => {
+    for (const c of cases) {
+      const full = evaluateCoco(c.gt, c.dt);
+      expect(cocoMeanAP(c.gt, c.dt), c.name).toBe(full.stats[0]);
+      const ap50 = cocoAP50(c.gt, c.dt);
+      expect(ap50.ap50, c.name).toBe(full.stats[1]);
+      expect(ap50.perCategory, c.name).toEqual(full.perCategoryAP50);
     }
   });
 

@@ -26,6 +26,16 @@ export function requiredString(values: Values, flag: string): string {
   return value;
 }
 
+/** A flag holding a whole number ≥ 0, or the fallback when it is absent. */
+export function wholeNumber(values: Values, flag: string, fallback?: number): number {
+  const raw = values[flag];
+  if (raw === undefined && fallback !== undefined) return fallback;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !Number.isInteger(n) || n < 0)
+    throw new UsageError(`--${flag} wants a whole number, got "${String(raw)}"`);
+  return n;
+}
+
 export function oneOf<T extends string>(
   values: Values,
   flag: string,

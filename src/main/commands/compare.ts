@@ -1,9 +1,21 @@
 import path from 'node:path';
+import {
+  accuracyFigures,
+  detectionFigures,
+  pairedBootstrap,
+  type BootstrapInterval,
+  type DetectionOutcome,
+  type FiguresOf,
+  type Interval,
+} from '../eval/bootstrap';
 import { defaultDataDir } from '../host/paths';
-import { openStore, workspaceDbPath } from '../store/db';
-import { latestEvaluationOfRun, type Evaluation } from '../store/evaluations';
+import { listDatasetAnnotations } from '../store/annotations';
+import { listCategories } from '../store/categories';
+import { openStore, workspaceDbPath, type Db } from '../store/db';
+import { latestEvaluationOfRun, listPredictions, type Evaluation } from '../store/evaluations';
 import { getRun } from '../store/runs';
-import { UsageError, type Command, type Values } from './command';
+import { listSplitImageIds, splitDatasetId } from '../store/splits';
+import { UsageError, wholeNumber, type Command, type Values } from './command';
 
 export interface ComparedColumn {
   label: string;
@@ -19,11 +31,15 @@ export interface Cell {
   secondary?: number;
 }
 
+/** How sure Δ (last column − first) is, or why it could not be measured. */
+export type DeltaInterval = { from: string; to: string } & (BootstrapInterval | { unavailable: string });
+
 export interface Comparison {
   metric: 'detection' | 'classification';
   columns: { label: string; runId: number }[];
   categories: Record<string, Record<string, Cell>>;
   mean: Record<string, Cell>;
+  interval?: DeltaInterval;
 }
 
 const isClassification = (e: Evaluation) => e.metrics.accuracy !== undefined;
@@ -38,7 +54,92 @@ function cellOf(e: Evaluation, category?: string): Cell {
   return { primary: c?.ap50 ?? -1, secondary: c?.ap ?? -1 };
 }
 
-export function compare(columns: ComparedColumn[]): Comparison {
+interface EvaluatedSplit {
+  datasetId: number;
+  imageIds: number[];
+  names: Map<number, string>;
+}
+
+/** Each one-label image's outcome (its row holds its label and score 1 when the answer named it). */
+function classificationOutcomes(db: Db, e: Evaluation, split: EvaluatedSplit) {
+  const byImage = new Map(listPredictions(db, e.id).map((p) => [p.imageId, p]));
+  return split.imageIds
+    .filter((id) => byImage.has(id))
+    .map((id) => {
+      const p = byImage.get(id)!;
+      return { imageId: id, label: split.names.get(p.categoryId ?? -1) ?? '', correct: p.score === 1 };
+    });
+}
+
+/** Each evaluation image's ground truth and the evaluation's boxes on it, in image-id order. */
+function detectionOutcomes(db: Db, e: Evaluation, split: EvaluatedSplit): DetectionOutcome[] {
+  const outcomes = new Map<number, DetectionOutcome>(
+    split.imageIds.map((id) => [id, { truth: [], detections: [] }]),
+  );
+  for (const t of listDatasetAnnotations(db, split.datasetId))
+    outcomes.get(t.imageId)?.truth.push({ category: split.names.get(t.categoryId)!, box: t });
+  for (const p of listPredictions(db, e.id)) {
+    const category = split.names.get(p.categoryId ?? -1);
+    if (p.box !== null && category !== undefined)
+      outcomes.get(p.imageId)?.detections.push({ category, box: p.box, score: p.score ?? 0 });
+  }
+  return [...outcomes.values()];
+}
+
+/**
+ * An evaluation's figure (AP50 or accuracy) on any draw of its images, from its stored predictions;
+ * undefined when it was not of a split. The identity draw gives the evaluation's own figures.
+ */
+export function evaluationFigures(
+  db: Db,
+  e: Evaluation,
+): { imageIds: number[]; figures: FiguresOf } | undefined {
+  const datasetId = e.splitId === null ? undefined : splitDatasetId(db, e.splitId);
+  if (datasetId === undefined) return undefined;
+  const split = {
+    datasetId,
+    imageIds: listSplitImageIds(db, e.splitId!),
+    names: new Map(listCategories(db, datasetId).map((c) => [c.id, c.name])),
+  };
+  if (isClassification(e)) {
+    const outcomes = classificationOutcomes(db, e, split);
+    return { imageIds: outcomes.map((o) => o.imageId), figures: accuracyFigures(outcomes) };
+  }
+  const figures = detectionFigures(detectionOutcomes(db, e, split), Object.keys(e.perCategory));
+  return { imageIds: split.imageIds, figures };
+}
+
+/**
+ * The paired-bootstrap interval of Δ (last − first) over the evaluation images, when both
+ * evaluations asked the same questions about the same images; otherwise why not.
+ */
+export function deltaInterval(
+  db: Db,
+  columns: ComparedColumn[],
+  options: { resamples: number; seed?: number },
+): DeltaInterval {
+  const [first, last] = [columns[0]!, columns.at(-1)!];
+  const head = { from: first.label, to: last.label };
+  const [a, b] = [first.evaluation, last.evaluation];
+  const asked = (e: Evaluation) => Object.keys(e.perCategory).sort().join('\n');
+  const [fa, fb] = [evaluationFigures(db, a), evaluationFigures(db, b)];
+  if (
+    !fa ||
+    !fb ||
+    a.splitId !== b.splitId ||
+    isClassification(a) !== isClassification(b) ||
+    asked(a) !== asked(b) ||
+    fa.imageIds.join() !== fb.imageIds.join() ||
+    fa.imageIds.length === 0
+  )
+    return {
+      ...head,
+      unavailable: 'the two evaluations did not ask the same questions about the same images',
+    };
+  return { ...head, ...pairedBootstrap(fa.imageIds.length, fa.figures, fb.figures, options) };
+}
+
+export function compare(columns: ComparedColumn[], interval?: DeltaInterval): Comparison {
   const names = [...new Set(columns.flatMap((c) => Object.keys(c.evaluation.perCategory)))];
   const categories: Comparison['categories'] = {};
   for (const name of names)
@@ -48,8 +149,18 @@ export function compare(columns: ComparedColumn[]): Comparison {
     columns: columns.map(({ label, runId }) => ({ label, runId })),
     categories,
     mean: Object.fromEntries(columns.map((c) => [c.label, cellOf(c.evaluation)])),
+    ...(interval && { interval }),
   };
 }
+
+/** The comparison of `columns`, with Δ's bootstrap interval unless `resamples` is 0. */
+export function compareInWorkspace(db: Db, columns: ComparedColumn[], resamples: number): Comparison {
+  return compare(columns, resamples > 0 ? deltaInterval(db, columns, { resamples }) : undefined);
+}
+
+/** `--resamples`: how many bootstrap draws the Δ interval takes (0: none). */
+export const resamplesFlag = { resamples: { type: 'string' } } as const;
+export const resamplesOf = (values: Values) => wholeNumber(values, 'resamples', 1000);
 
 /** A Visual-RFT-style table: one row per category, the figure per column, then Δ last − first. */
 export function formatComparison(c: Comparison): string {
@@ -63,19 +174,25 @@ export function formatComparison(c: Comparison): string {
         ? pct(v.primary)
         : `${pct(v.primary)} (${pct(v.secondary)})`
     ).padStart(14);
-  const delta = (row: Record<string, Cell>) => {
+  const measured = c.interval && 'mean' in c.interval ? c.interval : undefined;
+  const delta = (row: Record<string, Cell>, interval: Interval | undefined) => {
     const a = row[labels[0]!];
     const b = row[labels.at(-1)!];
     if (!a || !b || a.primary < 0 || b.primary < 0) return '  –';
     const second =
       a.secondary !== undefined && b.secondary !== undefined ? ` (${signed(b.secondary - a.secondary)})` : '';
-    return `  ${signed(b.primary - a.primary)}${second}`;
+    const range =
+      interval && Number.isFinite(interval.low) ? ` [${signed(interval.low)}, ${signed(interval.high)}]` : '';
+    return `  ${signed(b.primary - a.primary)}${second}${range}`;
   };
   const header = `${'category'.padEnd(16)}${labels.map((l) => l.padStart(14)).join('')}  Δ ${labels.at(-1)}−${labels[0]}`;
   const rows = Object.entries(c.categories)
     .filter(([, row]) => Object.values(row).some((v) => v.primary >= 0))
-    .map(([name, row]) => `${name.padEnd(16)}${labels.map((l) => cell(row[l])).join('')}${delta(row)}`);
-  const mean = `${(c.metric === 'classification' ? 'all images' : 'all').padEnd(16)}${labels.map((l) => cell(c.mean[l])).join('')}${delta(c.mean)}`;
+    .map(
+      ([name, row]) =>
+        `${name.padEnd(16)}${labels.map((l) => cell(row[l])).join('')}${delta(row, measured?.categories[name])}`,
+    );
+  const mean = `${(c.metric === 'classification' ? 'all images' : 'all').padEnd(16)}${labels.map((l) => cell(c.mean[l])).join('')}${delta(c.mean, measured?.mean)}`;
   const what =
     c.metric === 'classification' ? 'accuracy in %, per category' : 'AP50 (AP@[.5:.95]) in %, per category';
   const runs = c.columns.map((x) =>
@@ -83,7 +200,17 @@ export function formatComparison(c: Comparison): string {
       ? `run ${x.runId} (${x.label.split(' ')[0]})`
       : `${x.label} = run ${x.runId}`,
   );
-  return [`${what}; ${runs.join(', ')}`, header, ...rows, mean, ''].join('\n');
+  const figure = c.metric === 'classification' ? 'accuracy' : 'AP50';
+  const note = !c.interval
+    ? []
+    : 'unavailable' in c.interval
+      ? [`no interval for Δ: ${c.interval.unavailable}`]
+      : [
+          `[low, high]: ${Math.round(100 * c.interval.level)} % paired bootstrap interval of Δ ${figure} over the ` +
+            `${c.interval.images} evaluation images (${c.interval.resamples} draws); one that excludes 0 is not ` +
+            'the luck of which images were evaluated',
+        ];
+  return [`${what}; ${runs.join(', ')}`, header, ...rows, mean, ...note, ''].join('\n');
 }
 
 async function compareCommandRun(values: Values, positionals: string[]): Promise<number> {
@@ -99,7 +226,7 @@ async function compareCommandRun(values: Values, positionals: string[]): Promise
         throw new UsageError(`run ${id} has no evaluation yet: vrft eval --run ${id} --split NAME`);
       return { label: `${run.kind} ${run.id}`, runId: run.id, evaluation };
     });
-    const comparison = compare(columns);
+    const comparison = compareInWorkspace(db, columns, resamplesOf(values));
     process.stdout.write(values.json ? `${JSON.stringify(comparison)}\n` : formatComparison(comparison));
     return 0;
   } finally {
@@ -109,8 +236,8 @@ async function compareCommandRun(values: Values, positionals: string[]): Promise
 
 export const compareCommand: Command = {
   summary: 'per-category AP (or accuracy) of runs side by side (their newest evaluations)',
-  usage: 'vrft compare RUN_A RUN_B [RUN…] [--data DIR] [--json]',
-  flags: { data: { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'vrft compare RUN_A RUN_B [RUN…] [--resamples N] [--data DIR] [--json]',
+  flags: { data: { type: 'string' }, json: { type: 'boolean' }, ...resamplesFlag },
   positionals: 8,
   run: compareCommandRun,
 };

@@ -14,23 +14,20 @@ import { findDatasetByName } from '../store/datasets';
 import type { Db } from '../store/db';
 import { findSplit } from '../store/splits';
 import { runDir } from '../train/runFiles';
-import { inWorkspace, oneOf, UsageError, type Command, type Values } from './command';
-import { compare, formatComparison, type ComparedColumn } from './compare';
+import { inWorkspace, oneOf, UsageError, wholeNumber, type Command, type Values } from './command';
+import {
+  compareInWorkspace,
+  formatComparison,
+  resamplesFlag,
+  resamplesOf,
+  type ComparedColumn,
+} from './compare';
 import { evaluate } from './eval';
 import { createCheckedRun, superviseRun } from './runs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The shipped base model, wherever vrft is installed. */
 export const builtInModel = path.resolve(here, '../../resources/models/tiny-vlm-base');
-
-function int(values: Values, flag: string, fallback?: number): number {
-  const raw = values[flag];
-  if (raw === undefined && fallback !== undefined) return fallback;
-  const n = Number(raw);
-  if (typeof raw !== 'string' || !Number.isInteger(n) || n < 0)
-    throw new UsageError(`--${flag} wants a whole number, got "${String(raw)}"`);
-  return n;
-}
 
 /** The demo's data: ShapeWorld novel-category detection, imported once per seed. */
 function demoDataset(db: Db, dataDir: string, seed: number): string {
@@ -58,8 +55,9 @@ async function train(
 
 async function experiment(values: Values): Promise<number> {
   const dataDir = path.resolve(typeof values.data === 'string' ? values.data : defaultDataDir());
-  const steps = int(values, 'steps', 200);
-  const seed = int(values, 'seed', 0);
+  const steps = wholeNumber(values, 'steps', 200);
+  const seed = wholeNumber(values, 'seed', 0);
+  const resamples = resamplesOf(values);
   const demo = values.demo === true;
   const model = demo
     ? builtInModel
@@ -89,7 +87,7 @@ async function experiment(values: Values): Promise<number> {
           `dataset "${dataset}" has no evaluation split "${evalSplit}": name it with --eval-split`,
         );
     } else {
-      const k = int(values, 'shots', demo ? 4 : undefined);
+      const k = wholeNumber(values, 'shots', demo ? 4 : undefined);
       trainSplit = `${k}-shot-seed${seed}`;
       evalSplit = `${trainSplit}-eval`;
       if (!findSplit(db, found.id, trainSplit)) {
@@ -157,7 +155,7 @@ async function experiment(values: Values): Promise<number> {
       { label: 'SFT', runId: sft, evaluation: sftEval.evaluation },
       { label: 'RFT', runId: rft, evaluation: rftEval.evaluation },
     ];
-    const comparison = compare(columns);
+    const comparison = compareInWorkspace(db, columns, resamples);
     process.stdout.write(
       values.json
         ? `${JSON.stringify({ dataset, trainSplit, evalSplit, steps, runs: { base: base.runId, sft, rft }, comparison })}\n`
@@ -170,7 +168,7 @@ async function experiment(values: Values): Promise<number> {
 export const experimentCommand: Command = {
   summary: 'base vs SFT vs GRPO on one few-shot split: train both, evaluate all three, print the table',
   usage:
-    'vrft experiment --dataset D (--split S [--eval-split E] | --shots K [--seed N]) [--task detection|classification] [--base MODEL] [--steps N] [--data DIR] [--json] | vrft experiment --demo [--steps N]',
+    'vrft experiment --dataset D (--split S [--eval-split E] | --shots K [--seed N]) [--task detection|classification] [--base MODEL] [--steps N] [--resamples N] [--data DIR] [--json] | vrft experiment --demo [--steps N]',
   flags: {
     dataset: { type: 'string' },
     split: { type: 'string' },
@@ -183,6 +181,7 @@ export const experimentCommand: Command = {
     json: { type: 'boolean' },
     demo: { type: 'boolean' },
     task: { type: 'string' },
+    ...resamplesFlag,
   },
   run: experiment,
 };

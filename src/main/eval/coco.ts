@@ -94,13 +94,26 @@ function meanOfValid(values: number[]): number {
 }
 
 const everything: Subset = { areas: [0, 1, 2, 3], maxDets: [0, 1, 2] };
+const allAreas100: Subset = { areas: [0], maxDets: [2] };
 
 /**
  * Only AP@[.50:.95] (area all, 100 detections), the figure a reward needs, at a twelfth of the
  * work; equal to stats[0] of evaluateCoco.
  */
 export function cocoMeanAP(gt: CocoGt, detections: CocoDetection[]): number {
-  return evaluate(gt, detections, { areas: [0], maxDets: [2] }).stats[0]!;
+  return evaluate(gt, detections, allAreas100).stats[0]!;
+}
+
+/**
+ * AP50 (area all, 100 detections) overall and per category id, at the same twelfth of the work;
+ * equal to stats[1] and perCategoryAP50 of evaluateCoco.
+ */
+export function cocoAP50(
+  gt: CocoGt,
+  detections: CocoDetection[],
+): { ap50: number; perCategory: Map<number, number> } {
+  const result = evaluate(gt, detections, allAreas100);
+  return { ap50: result.stats[1]!, perCategory: result.perCategoryAP50 };
 }
 
 export function evaluateCoco(gt: CocoGt, detections: CocoDetection[]): CocoEvalResult {
@@ -238,13 +251,15 @@ function evaluate(gt: CocoGt, detections: CocoDetection[], only: Subset): CocoEv
     for (let t = 0; t < T; t++) for (let k = 0; k < K; k++) out.push(recall[rIndex(t, k, a, m)]!);
     return out;
   };
+  const at50 = iouThresholds.indexOf(0.5);
+  const perCategoryAP50 = () =>
+    new Map(categoryIds.map((id, k) => [id, meanOfValid(precisionSlice(at50, 0, 2, k))]));
   if (only !== everything)
     return {
-      stats: [meanOfValid(precisionSlice(undefined, 0, 2))],
+      stats: [meanOfValid(precisionSlice(undefined, 0, 2)), meanOfValid(precisionSlice(at50, 0, 2))],
       perCategoryAP: new Map(),
-      perCategoryAP50: new Map(),
+      perCategoryAP50: perCategoryAP50(),
     };
-  const at50 = iouThresholds.indexOf(0.5);
   const at75 = iouThresholds.indexOf(0.75);
   const stats = [
     meanOfValid(precisionSlice(undefined, 0, 2)),
@@ -263,8 +278,5 @@ function evaluate(gt: CocoGt, detections: CocoDetection[], only: Subset): CocoEv
   const perCategoryAP = new Map(
     categoryIds.map((id, k) => [id, meanOfValid(precisionSlice(undefined, 0, M - 1, k))]),
   );
-  const perCategoryAP50 = new Map(
-    categoryIds.map((id, k) => [id, meanOfValid(precisionSlice(at50, 0, 2, k))]),
-  );
-  return { stats, perCategoryAP, perCategoryAP50 };
+  return { stats, perCategoryAP, perCategoryAP50: perCategoryAP50() };
 }

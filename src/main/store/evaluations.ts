@@ -86,6 +86,30 @@ export function insertPredictions(
   });
 }
 
+export interface StoredPrediction {
+  imageId: number;
+  categoryId: number | null;
+  box: PixelBox | null;
+  score: number | null;
+}
+
+/** An evaluation's predictions in the order they were stored (the order the evaluation scored them). */
+export function listPredictions(db: Database, evaluationId: number): StoredPrediction[] {
+  type Row = Omit<StoredPrediction, 'box'> & Record<keyof PixelBox, number | null>;
+  return prepare<Row>(
+    db,
+    `SELECT image_id AS imageId, category_id AS categoryId, x1, y1, x2, y2, score
+     FROM prediction WHERE evaluation_id = ? ORDER BY id`,
+  )
+    .all(evaluationId)
+    .map(({ imageId, categoryId, x1, y1, x2, y2, score }) => ({
+      imageId,
+      categoryId,
+      box: x1 === null ? null : { x1, y1: y1!, x2: x2!, y2: y2! },
+      score,
+    }));
+}
+
 export function countPredictions(db: Database, evaluationId: number): number {
   return prepare<{ n: number }>(db, 'SELECT count(*) AS n FROM prediction WHERE evaluation_id = ?').get(
     evaluationId,
