@@ -133,6 +133,21 @@ describe('vrft experiment', { timeout: 180_000 }, () => {
     const again = vrft('eval', '--run', String(result.runs.rft), '--data', data);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/^AP \d\.\d{3} +AP50/m);
+    // RFT's newest evaluation is now of its training split: nothing to pair with SFT's.
+    const onTrain = vrft(
+      'eval',
+      '--run',
+      String(result.runs.rft),
+      '--split',
+      result.trainSplit,
+      '--data',
+      data,
+    );
+    expect(onTrain.code, onTrain.stderr).toBe(0);
+    const unpaired = vrft('compare', String(result.runs.sft), String(result.runs.rft), '--data', data);
+    expect(unpaired.stdout).toMatch(
+      /^no interval for Δ: the two evaluations did not ask the same questions/m,
+    );
   });
 
   it('runs the classification task the same way, reporting accuracy per category', () => {
