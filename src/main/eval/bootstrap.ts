@@ -105,34 +105,27 @@ export function detectionFigures(
   categories: readonly string[],
 ): FiguresOf {
   const id = new Map(categories.map((name, k) => [name, k + 1]));
+  // Each image's asked boxes in COCO's terms once; a draw only renumbers the images.
+  const coco = outcomes.map((o) => ({
+    truth: o.truth
+      .filter((t) => id.has(t.category))
+      .map((t) => {
+        const bbox = cocoBox(t.box);
+        return { category_id: id.get(t.category)!, bbox, area: bbox[2]! * bbox[3]! };
+      }),
+    detections: o.detections
+      .filter((d) => id.has(d.category))
+      .map((d) => ({ category_id: id.get(d.category)!, bbox: cocoBox(d.box), score: d.score })),
+  }));
   return (draw) => {
     const annotations: CocoGtAnnotation[] = [];
     const detections: CocoDetection[] = [];
     draw.forEach((index, position) => {
-      const outcome = outcomes[index]!;
-      for (const t of outcome.truth) {
-        const bbox = cocoBox(t.box);
-        const categoryId = id.get(t.category);
-        if (categoryId === undefined) continue; // not asked
-        const area = bbox[2]! * bbox[3]!;
-        annotations.push({
-          id: annotations.length + 1,
-          image_id: position + 1,
-          category_id: categoryId,
-          bbox,
-          area,
-        });
-      }
-      for (const d of outcome.detections) {
-        const categoryId = id.get(d.category);
-        if (categoryId !== undefined)
-          detections.push({
-            image_id: position + 1,
-            category_id: categoryId,
-            bbox: cocoBox(d.box),
-            score: d.score,
-          });
-      }
+      const image_id = position + 1;
+      for (const { category_id, bbox, area } of coco[index]!.truth)
+        annotations.push({ id: annotations.length + 1, image_id, category_id, bbox, area });
+      for (const { category_id, bbox, score } of coco[index]!.detections)
+        detections.push({ image_id, category_id, bbox, score });
     });
     const result = cocoAP50(
       {
