@@ -389,6 +389,7 @@ describe('Conv2DBackpropFilter and Conv2DBackpropInput equal cpu', () => {
       'valid',
     ],
     ['2×2, stride 1, same (uneven padding: 0 before, 1 after)', [1, 7, 6, 3], 2, 4, 1, 'same'],
+    ['1×1, stride 1 (the cnn stem’s last layer)', [2, 5, 5, 8], 1, 6, 1, 0],
   ];
   for (const [label, xShape, k, out, stride, pad] of cases) {
     it(label, async () => {

@@ -1,6 +1,6 @@
 /**
- * What the two convolution-gradient kernels share: a convolution's geometry from its attributes,
- * and a walk over every (output pixel, filter tap) pair that reads the input, not the padding.
+ * A convolution's geometry from its attributes (both convolution-gradient kernels), and a walk over
+ * every (output pixel, filter tap) pair that reads the input, not the padding (col2im).
  */
 import { tf } from '../tf';
 
