@@ -377,7 +377,7 @@ describe('Conv2DBackpropFilter and Conv2DBackpropInput equal cpu', () => {
   const cases: [string, number[], number, number, number, number | 'same' | 'valid'][] = [
     ['3×3, stride 1, padding 1 (the stem’s first layer)', [2, 16, 16, 3], 3, 8, 1, 1],
     ['3×3, stride 2, padding 1', [2, 16, 16, 8], 3, 16, 2, 1],
-    ['2×2, stride 2, no padding (the stem’s last layer)', [3, 8, 8, 16], 2, 12, 2, 0],
+    ['2×2, stride 2, no padding (the conv stems’ last layer)', [3, 8, 8, 16], 2, 12, 2, 0],
     ['5×5, stride 1, same padding', [1, 9, 7, 4], 5, 6, 1, 'same'],
     ['3×3, stride 2, valid, odd size', [2, 11, 13, 5], 3, 7, 2, 'valid'],
     [
