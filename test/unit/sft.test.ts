@@ -8,7 +8,7 @@ import { TinyVlmPolicy } from '../../src/main/models/tiny-vlm/policy';
 import { gradients, sftLoss, sftTargets, type SftExample } from '../../src/main/train/sft';
 import { listSource, NonFiniteLossError, runSft, type SftOptions } from '../../src/main/train/sftRun';
 import { learningRate } from '../../src/main/train/optimizer';
-import { patchLabels, shapeWorldSource } from '../../src/main/train/shapeworldExamples';
+import { patchBoxes, patchLabels, shapeWorldSource } from '../../src/main/train/shapeworldExamples';
 import { shapeNames, type Scene } from '../../src/main/data/shapeworld';
 import { shadedImage, tinyConfig } from '../support/tinyModel';
 
@@ -28,6 +28,12 @@ const examples: SftExample[] = [0, 1, 2, 3].map((k) => ({
   answer: `[{'Position': [${k * 100}, 10, ${k * 100 + 50}, 90], 'Confidence': 1}]`,
   // 2 × 2 patches: background or one of two shapes.
   patchLabels: [0, k % 3, 1, (k + 1) % 3],
+}));
+
+// The same with each patch's shape's box, for the patch box head (the example's own answer box).
+const boxedExamples: SftExample[] = examples.map((e, k) => ({
+  ...e,
+  patchBoxes: e.patchLabels!.map((label) => (label ? [k * 100, 10, k * 100 + 50, 90] : null)),
 }));
 
 const options: SftOptions = {
@@ -115,7 +121,19 @@ describe('SFT', () => {
         .flat()
         .map((shape) => (shape ? 1 + shapeNames.indexOf(shape) : 0)),
     );
-    // The stream labels every example when asked, with one label per patch.
+    // Each cell's box is its shape's, on 0–1000 of the 40-pixel side.
+    const star = [0, 0, 625, 625];
+    const circle = [375, 375, 1000, 1000];
+    const cross = [300, 0, 1000, 225];
+    expect(patchBoxes(scene, 4)).toEqual(
+      [
+        [star, cross, cross, cross],
+        [star, star, circle, circle],
+        [null, circle, circle, circle],
+        [null, circle, circle, circle],
+      ].flat(),
+    );
+    // The stream labels every example when asked, with one label (and box) per patch.
     const [labelled] = shapeWorldSource({
       seed: 3,
       split: 'base',
@@ -124,6 +142,16 @@ describe('SFT', () => {
     }).batch(0, 1);
     expect(labelled!.patchLabels).toHaveLength(64);
     expect(labelled!.patchLabels!.some((l) => l > 0)).toBe(true);
+    expect(labelled!.patchBoxes).toBeUndefined();
+    const [boxed] = shapeWorldSource({
+      seed: 3,
+      split: 'base',
+      mix: { detection: 1 },
+      patchGrid: 8,
+      patchBoxes: true,
+    }).batch(0, 1);
+    expect(boxed!.patchLabels).toEqual(labelled!.patchLabels);
+    expect(boxed!.patchBoxes!.map((box) => box !== null)).toEqual(boxed!.patchLabels!.map((l) => l > 0));
   });
 
   it.each([
@@ -140,16 +168,30 @@ describe('SFT', () => {
       ['vision.stem.0.weight', 'vision.stem.6.weight', 'vision.patch_head.background'],
       0.5,
     ],
+    [
+      'the patch classifier and box head',
+      'patch',
+      ['vision.patch_embed.weight', 'vision.box_head.weight', 'vision.box_head.bias'],
+      0.5,
+    ],
   ] as const)('analytic gradients equal finite differences (%s)', (_, stem, visionWeights, patchLoss) => {
+    const boxes = (visionWeights as readonly string[]).includes('vision.box_head.weight');
     const policy = TinyVlmPolicy.create(
-      { ...config, dModel: 8, stem, ...(patchLoss && { patchClassTokens: patchWords }) },
+      {
+        ...config,
+        dModel: 8,
+        stem,
+        ...(patchLoss && { patchClassTokens: patchWords }),
+        ...(boxes && { patchBoxHead: true }),
+      },
       tokenizer,
       3,
     );
     const named = new Map([...policy.model.weights]);
-    const batch = examples.slice(0, 2);
-    const { grads } = gradients(policy, named, () => sftLoss(policy, batch, true, patchLoss));
-    const lossAt = () => tf.tidy(() => sftLoss(policy, batch, true, patchLoss).dataSync()[0]!);
+    const batch = (boxes ? boxedExamples : examples).slice(0, 2);
+    const boxLoss = boxes ? 0.5 : 0;
+    const { grads } = gradients(policy, named, () => sftLoss(policy, batch, true, patchLoss, boxLoss));
+    const lossAt = () => tf.tidy(() => sftLoss(policy, batch, true, patchLoss, boxLoss).dataSync()[0]!);
     let checked = 0;
     for (const name of [
       'decoder.layers.0.attn.q_proj.weight',
@@ -204,10 +246,15 @@ describe('SFT', () => {
     policy.dispose();
   });
 
-  it('refuses patch labels a policy has no classifier for', () => {
+  it('refuses patch labels a policy has no classifier for, and patch boxes it has no head for', () => {
     const policy = TinyVlmPolicy.create(config, tokenizer, 2);
     expect(() => sftLoss(policy, examples, false, 0.5)).toThrow(/patch classifier \(patchClassTokens\)/);
     policy.dispose();
+    const classifier = TinyVlmPolicy.create({ ...config, patchClassTokens: patchWords }, tokenizer, 2);
+    expect(() => sftLoss(classifier, boxedExamples, false, 0.5, 0.5)).toThrow(
+      /patch box head \(patchBoxHead\)/,
+    );
+    classifier.dispose();
   });
 
   it('lowers the loss on a small split', async () => {

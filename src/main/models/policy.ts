@@ -32,6 +32,12 @@ export interface PromptInput {
    * each image patch, row by row. `logProbs` then also returns the classifier's loss.
    */
   patchLabels?: number[];
+  /**
+   * Training only, with `patchLabels`, for a policy with a patch box head: the box of the shape
+   * each patch lies on ([x1, y1, x2, y2] on 0–1000), null for the background. The loss `logProbs`
+   * returns then also has the head's (`patchBoxLoss`).
+   */
+  patchBoxes?: (readonly number[] | null)[];
 }
 
 export interface Prepared {
@@ -76,13 +82,14 @@ export interface Policy {
   /**
    * Per-token log-probs [completions, maxLength] of each completion (0 past its end) and the mask
    * [completions, maxLength] of real tokens; `temperature` divides the logits first. With
-   * `patchLabels` prepared, also the patch classifier's mean cross-entropy over those patches.
+   * `patchLabels` prepared, also the patch classifier's mean cross-entropy over those patches; with
+   * `patchBoxes`, also the box head's over the edges of the patches on shapes.
    */
   logProbs(
     prepared: Prepared,
     completions: CompletionRef[],
     temperature?: number,
-  ): { logProbs: tf.Tensor2D; mask: tf.Tensor2D; patchLoss?: tf.Scalar };
+  ): { logProbs: tf.Tensor2D; mask: tf.Tensor2D; patchLoss?: tf.Scalar; patchBoxLoss?: tf.Scalar };
   trainableVariables(): tf.Variable[];
   /** Runs fn with LoRA adapters on or off (off: the base model, the reference of a LoRA run). */
   withAdapters<T>(on: boolean, fn: () => T): T;

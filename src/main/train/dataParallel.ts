@@ -20,6 +20,7 @@ import { gradients, sftLoss, type SftExample, type ThinkTraining } from './sft';
 export interface LossOptions {
   trainThink: ThinkTraining;
   patchLossWeight?: number;
+  patchBoxWeight?: number;
 }
 
 /** Worker → this thread. */
@@ -133,7 +134,9 @@ export async function dataParallelGradients(
   const here = batch.slice(0, cut);
   const there = batch.slice(cut);
   const localGradients = () =>
-    gradients(policy, named, () => sftLoss(policy, here, options.trainThink, options.patchLossWeight));
+    gradients(policy, named, () =>
+      sftLoss(policy, here, options.trainThink, options.patchLossWeight, options.patchBoxWeight),
+    );
   if (there.length === 0) return localGradients();
   // Posted first, so the worker computes while this thread does.
   const remote = peer.gradients(named, there, options);

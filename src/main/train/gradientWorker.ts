@@ -31,9 +31,9 @@ async function handle(message: GradientRequest): Promise<GradientReply> {
   for (const name of message.weights.keys())
     if (!named.has(name)) throw new Error(`the trainer sent ${name}, which is not trainable here`);
   current.loadWeights(message.weights);
-  const { trainThink, patchLossWeight } = message.options;
+  const { trainThink, patchLossWeight, patchBoxWeight } = message.options;
   const result = gradients(current, named, () =>
-    sftLoss(current, message.batch, trainThink, patchLossWeight),
+    sftLoss(current, message.batch, trainThink, patchLossWeight, patchBoxWeight),
   );
   const grads = new Map<string, Float32Array>();
   for (const [name, g] of result.grads) {

@@ -6,7 +6,7 @@
  *
  *   node out/main/pretrain.js [--steps N] [--batch B] [--out DIR] [--eval-images N] [--resume]
  *     [--minutes M] [--negative-rate R] [--think-weight W] [--detection-thinking scene|focus]
- *     [--patch-loss W] [--workers 1|2] [--mix detection=0.6,rec=0.12,classification=0.2,ovd=0.08]
+ *     [--patch-loss W] [--patch-boxes W] [--workers 1|2] [--mix detection=0.6,rec=0.12,classification=0.2,ovd=0.08]
  *
  * `--workers 2` (the default where the backend uses one core: wasm, cpu) trains data-parallel on
  * two cores, half of each batch on a gradient worker thread.
@@ -70,6 +70,7 @@ async function main(): Promise<void> {
       'think-weight': { type: 'string', default: '0.3' },
       'detection-thinking': { type: 'string', default: 'focus' },
       'patch-loss': { type: 'string', default: '1' },
+      'patch-boxes': { type: 'string', default: '0.3' },
       workers: { type: 'string' },
       mix: { type: 'string' },
       /** Only measure the weights in this folder (a checkpoint or a model) and print the figures. */
@@ -88,11 +89,15 @@ async function main(): Promise<void> {
   if (workers !== 1 && workers !== 2) throw new Error(`--workers ${values.workers}: use 1 or 2`);
   const steps = Number(values.steps ?? (workers === 2 ? 7400 : 5300));
   const pretrainMix = parseMix(values.mix);
+  const patchBoxWeight = Number(values['patch-boxes']);
+  if (!(patchBoxWeight >= 0))
+    throw new Error(`--patch-boxes ${values['patch-boxes']}: a weight ≥ 0 (0: no box head)`);
+  const patchBoxHead = patchBoxWeight > 0;
   const out = path.resolve(values.out!);
   const checkpoints = path.resolve('node_modules/.cache/vrft-pretrain');
   const tokenizer = new TextTokenizer(buildWordTokenizerJson(tinyVlmWords()) as never);
   const policy = TinyVlmPolicy.create(
-    { ...tinyVlmBaseConfig, patchClassTokens: patchClassTokens(tokenizer) },
+    { ...tinyVlmBaseConfig, patchClassTokens: patchClassTokens(tokenizer), patchBoxHead },
     tokenizer,
     Number(values.seed),
   );
@@ -126,8 +131,12 @@ async function main(): Promise<void> {
     // stream must show enough of them for the model to say "No Objects".
     negativeRate: Number(values['negative-rate']),
     detectionThinking: values['detection-thinking'] === 'scene' ? 'scene' : 'focus',
-    // Which shape each patch lies on: the patch classifier's dense target.
+    // Which shape each patch lies on, and that shape's box: the patch classifier's and the box
+    // head's dense targets. The box head teaches the encoder where shapes end long before the
+    // answers would (in the PyTorch twin, boxes on a shape at IoU ≥ 0.5: 69 % at step 3,000
+    // with it, 25 % without).
     patchGrid: tinyVlmBaseConfig.imageSize / tinyVlmBaseConfig.patchSize,
+    patchBoxes: patchBoxHead,
   });
   const gradientWorker = workers === 2 ? await GradientWorker.start(policy, engine.backend) : undefined;
   const started = Date.now();
@@ -148,6 +157,7 @@ async function main(): Promise<void> {
       trainThink: Number(values['think-weight']),
       checkpointEvery: 250,
       patchLossWeight: Number(values['patch-loss']),
+      patchBoxWeight,
     },
     {
       checkpointRoot: checkpoints,
@@ -189,6 +199,7 @@ async function main(): Promise<void> {
       lr: Number(values.lr),
       mix: pretrainMix,
       patchLoss: Number(values['patch-loss']),
+      patchBoxes: patchBoxWeight,
     },
     batch: Number(values.batch),
     workers,

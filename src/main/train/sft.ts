@@ -14,6 +14,8 @@ export interface SftExample {
   answer: string;
   /** Each image patch's class, for a policy with a patch classifier (see PromptInput). */
   patchLabels?: number[];
+  /** Each patch's shape's box, for a policy with a patch box head (see PromptInput). */
+  patchBoxes?: (readonly number[] | null)[];
 }
 
 /**
@@ -39,24 +41,27 @@ export function sftTargets(
 
 /**
  * Mean negative log-likelihood of the weighted target tokens (a scalar, differentiable), plus
- * `patchLossWeight` × the patch classifier's loss when the examples carry patch labels.
+ * `patchLossWeight` × the patch classifier's loss when the examples carry patch labels, plus
+ * `patchBoxWeight` × the patch box head's when they also carry patch boxes.
  */
 export function sftLoss(
   policy: Policy,
   batch: SftExample[],
   trainThink: ThinkTraining,
   patchLossWeight = 0,
+  patchBoxWeight = 0,
 ): tf.Scalar {
   const prepared = policy.prepare(
     batch.map((e) => ({
       image: e.image,
       prompt: e.prompt,
       ...(patchLossWeight > 0 && { patchLabels: e.patchLabels }),
+      ...(patchLossWeight > 0 && patchBoxWeight > 0 && { patchBoxes: e.patchBoxes }),
     })),
   );
   try {
     const targets = batch.map((e) => sftTargets(policy, e, trainThink));
-    const { logProbs, mask, patchLoss } = policy.logProbs(
+    const { logProbs, mask, patchLoss, patchBoxLoss } = policy.logProbs(
       prepared,
       targets.map((t, promptIndex) => ({ promptIndex, tokenIds: t.tokenIds })),
     );
@@ -65,7 +70,9 @@ export function sftLoss(
     targets.forEach((t, row) => t.weights.forEach((x, j) => (w[row * maxLength + j] = x)));
     const weights = tf.mul(tf.tensor2d(w, [batch.length, maxLength]), mask);
     const loss = tf.div(tf.neg(tf.sum(tf.mul(logProbs, weights))), tf.maximum(tf.sum(weights), 1));
-    return (patchLoss ? tf.add(loss, tf.mul(patchLoss, patchLossWeight)) : loss) as tf.Scalar;
+    let total = patchLoss ? tf.add(loss, tf.mul(patchLoss, patchLossWeight)) : loss;
+    if (patchBoxLoss) total = tf.add(total, tf.mul(patchBoxLoss, patchBoxWeight));
+    return total as tf.Scalar;
   } finally {
     prepared.dispose();
   }
@@ -97,10 +104,16 @@ export function sftStep(
   named: Map<string, tf.Variable>,
   optimizer: AdamW,
   batch: SftExample[],
-  options: { lr: number; maxGradNorm: number; trainThink: ThinkTraining; patchLossWeight?: number },
+  options: {
+    lr: number;
+    maxGradNorm: number;
+    trainThink: ThinkTraining;
+    patchLossWeight?: number;
+    patchBoxWeight?: number;
+  },
 ): StepResult {
   const computed = gradients(policy, named, () =>
-    sftLoss(policy, batch, options.trainThink, options.patchLossWeight),
+    sftLoss(policy, batch, options.trainThink, options.patchLossWeight, options.patchBoxWeight),
   );
   return applyGradients(optimizer, computed, options);
 }

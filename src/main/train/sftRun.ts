@@ -24,6 +24,8 @@ export interface SftOptions {
   checkpointEvery: number;
   /** Weight of the patch classifier's loss (examples with patch labels; pretraining only). */
   patchLossWeight?: number;
+  /** Weight of the patch box head's loss (examples with patch boxes too; pretraining only). */
+  patchBoxWeight?: number;
 }
 
 /** Where batches come from: the same (step, size) always gives the same batch. */
@@ -123,6 +125,7 @@ export async function runSft(
         maxGradNorm: options.maxGradNorm,
         trainThink: options.trainThink,
         patchLossWeight: options.patchLossWeight,
+        patchBoxWeight: options.patchBoxWeight,
       };
       const result = hooks.gradientWorker
         ? applyGradients(

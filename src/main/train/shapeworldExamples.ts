@@ -72,29 +72,50 @@ export function exampleOf(
 }
 
 /**
- * Which shape each cell of a grid × grid partition of the image lies on, by its centre: 0 for the
- * background, else 1 + the shape's index in `shapeNames` (the smallest box wins where boxes
- * overlap). The dense target of tiny-vlm's patch classifier in pretraining.
+ * Which object each cell of a grid × grid partition of the image lies on, by its centre (the
+ * smallest box wins where boxes overlap), or null for the background.
  */
-export function patchLabels(scene: Scene, grid: number): number[] {
-  const labels: number[] = [];
+function patchObjects(scene: Scene, grid: number): (Scene['objects'][number] | null)[] {
+  const objects: (Scene['objects'][number] | null)[] = [];
   for (let row = 0; row < grid; row++) {
     for (let col = 0; col < grid; col++) {
       const x = ((col + 0.5) * scene.width) / grid;
       const y = ((row + 0.5) * scene.height) / grid;
-      let label = 0;
+      let found: Scene['objects'][number] | null = null;
       let smallest = Infinity;
-      for (const { box, shape } of scene.objects) {
+      for (const object of scene.objects) {
+        const { box } = object;
         const area = (box.x2 - box.x1) * (box.y2 - box.y1);
         if (x >= box.x1 && x < box.x2 && y >= box.y1 && y < box.y2 && area < smallest) {
           smallest = area;
-          label = 1 + shapeNames.indexOf(shape);
+          found = object;
         }
       }
-      labels.push(label);
+      objects.push(found);
     }
   }
-  return labels;
+  return objects;
+}
+
+/**
+ * Which shape each cell lies on (see patchObjects): 0 for the background, else 1 + the shape's
+ * index in `shapeNames`. The dense target of tiny-vlm's patch classifier in pretraining.
+ */
+export function patchLabels(scene: Scene, grid: number): number[] {
+  return patchObjects(scene, grid).map((o) => (o ? 1 + shapeNames.indexOf(o.shape) : 0));
+}
+
+/**
+ * The box of the shape each cell lies on, [x1, y1, x2, y2] on 0–1000 as the answers write it,
+ * or null for the background. The dense target of tiny-vlm's patch box head in pretraining.
+ */
+export function patchBoxes(scene: Scene, grid: number): ([number, number, number, number] | null)[] {
+  const image = { width: scene.width, height: scene.height };
+  return patchObjects(scene, grid).map((o) => {
+    if (!o) return null;
+    const n = fromPixelsRounded(o.box, 'norm1000', { image });
+    return [n.x1, n.y1, n.x2, n.y2];
+  });
 }
 
 export interface MixOptions {
@@ -105,8 +126,12 @@ export interface MixOptions {
   width?: number;
   negativeRate?: number;
   detectionThinking?: DetectionThinking;
-  /** Also label each cell of a grid × grid partition (patchLabels), for the patch classifier. */
+  /**
+   * Also label each cell of a grid × grid partition with its shape (patchLabels) and, when
+   * `patchBoxes` is set, that shape's box: the targets of the patch classifier and box head.
+   */
   patchGrid?: number;
+  patchBoxes?: boolean;
 }
 
 /** An endless, deterministic stream: example i of step s depends on (seed, s, i) only. */
@@ -132,9 +157,13 @@ export function shapeWorldSource(options: MixOptions): ExampleSource {
           negativeRate: options.negativeRate ?? 0.2,
         });
         const example = exampleOf(scene, task, options.detectionThinking);
-        return options.patchGrid
-          ? { ...example, patchLabels: patchLabels(scene, options.patchGrid) }
-          : example;
+        const grid = options.patchGrid;
+        if (!grid) return example;
+        return {
+          ...example,
+          patchLabels: patchLabels(scene, grid),
+          ...(options.patchBoxes && { patchBoxes: patchBoxes(scene, grid) }),
+        };
       });
     },
   };

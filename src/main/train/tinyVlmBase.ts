@@ -26,7 +26,10 @@ export const tinyVlmBaseConfig = {
   dModel: 128,
   nHeads: 4,
   nLayers: 3,
-  visionLayers: 1,
+  // Two encoder blocks, with the patch box head in pretraining: in the PyTorch twin (same data,
+  // 6,000 steps) boxes at IoU ≥ 0.5 on the asked shape, recall / precision 0.41 / 0.42, where one
+  // block without the head reached 0.22 / 0.21 (and one block with it 0.30 / 0.22).
+  visionLayers: 2,
   mlpRatio: 4,
   maxPositions: 224,
   // A linear patch embedding localised a quarter of its boxes after 6,000 steps, a conv stem 60%

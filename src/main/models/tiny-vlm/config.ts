@@ -36,6 +36,14 @@ export interface TinyVlmConfig {
    * question asks for. Absent: no classifier. Generation never uses it.
    */
   patchClassTokens?: number[];
+  /**
+   * The patch box head, trained beside the classifier: from each patch on a shape, that shape's
+   * box (x1, y1, x2, y2), each scored over the values 0–1000 by the number tokens' embeddings, as
+   * FCOS regresses a box from every pixel inside it. A dense signal that teaches the encoder where
+   * its shapes end thousands of steps before the decoder's answers would, in the very embeddings
+   * the answers write. Absent: no head. Generation never uses it.
+   */
+  patchBoxHead?: boolean;
   lora?: { rank: number; alpha: number } | null;
 }
 

@@ -11,6 +11,8 @@
  * Weights are `[in, out]` matrices named like the architecture (`decoder.layers.0.attn.q_proj.weight`).
  * Integers 0–1000 are single tokens; their embedding adds a fixed sinusoidal code of the value, so
  * neighbouring coordinates start out alike and the tied output head scores near misses as near.
+ * Pretraining also trains two heads on the image tokens that generation never uses (see config.ts):
+ * `vision.patch_head.*` (which shape a patch lies on) and `vision.box_head.*` (that shape's box).
  * LoRA adapters (`….lora_A`, `….lora_B`, B zero-initialised) sit beside the attention and MLP
  * weights when configured; `setAdapters(false)` gives the base model (the GRPO reference).
  */
@@ -37,6 +39,8 @@ export class TinyVlm {
   private readonly numberCode: tf.Tensor2D;
   private readonly patchCode: tf.Tensor2D;
   private readonly masks = new Map<number, tf.Tensor2D>();
+  /** With the patch box head: the token of each value 0–1000, in value order. */
+  private readonly numberTokens: tf.Tensor1D | null = null;
 
   constructor(
     readonly config: TinyVlmConfig,
@@ -88,6 +92,14 @@ export class TinyVlm {
     if (config.patchClassTokens) {
       add('vision.patch_head.background', normal([d, 1], 0.02));
       add('vision.patch_head.bias', tf.zeros([1 + config.patchClassTokens.length]));
+    }
+    if (config.patchBoxHead) {
+      add('vision.box_head.weight', normal([d, 4 * d], 0.02));
+      add('vision.box_head.bias', tf.zeros([4 * d]));
+      const byValue = new Int32Array(1001).fill(-1);
+      config.numberValues.forEach((value, id) => value >= 0 && (byValue[value] = id));
+      if (byValue.includes(-1)) throw new Error('the patch box head needs a token for every integer 0–1000');
+      this.numberTokens = tf.keep(tf.tensor1d(byValue, 'int32'));
     }
     add('decoder.embed_tokens.weight', normal([vocabSize, d], 0.02));
     add('decoder.embed_positions.weight', normal([maxPositions, d], 0.02));
@@ -217,6 +229,16 @@ export class TinyVlm {
   }
 
   /**
+   * The patch box head's logits [tokens·4, 1001] for vision tokens [tokens, d]: per token, its
+   * shape's x1, y1, x2, y2 (rows in that order), each scored over the values 0–1000 (column = value)
+   * by the number tokens' embeddings, the ones the answers write.
+   */
+  patchBoxLogits(imageTokens: tf.Tensor2D): tf.Tensor2D {
+    const edges = tf.reshape(this.linear(imageTokens, 'vision.box_head'), [-1, this.config.dModel]);
+    return tf.matMul(edges, tf.gather(this.tokenTable(), this.numberTokens!), false, true);
+  }
+
+  /**
    * The convolutional stem over pixels [rows·H·W, 3] → [rows·P, d], one token per patch in
    * row-major order. Weights are stored as [kernel²·in, out] (the im2col layout, the same memory
    * as tf.conv2d's [kernel, kernel, in, out] filter).
@@ -335,6 +357,7 @@ export class TinyVlm {
     for (const w of this.weights.values()) w.dispose();
     this.numberCode.dispose();
     this.patchCode.dispose();
+    this.numberTokens?.dispose();
     for (const m of this.masks.values()) m.dispose();
   }
 }

@@ -16,6 +16,8 @@ class TinyPrepared implements Prepared {
     readonly prompts: number[][],
     /** [prompts · patches] class ids, when the inputs carried patch labels. */
     readonly patchLabels: number[] | null = null,
+    /** [prompts · patches] boxes (null on the background), when the inputs carried patch boxes. */
+    readonly patchBoxes: (readonly number[] | null)[] | null = null,
   ) {}
   get count(): number {
     return this.prompts.length;
@@ -166,10 +168,16 @@ export class TinyVlmPolicy implements Policy {
       throw new Error(
         `patch labels need a patch classifier (patchClassTokens) and ${patchCount(c)} labels per image`,
       );
+    const boxed = batch.every((item) => item.patchBoxes?.length === patchCount(c));
+    if (batch.some((item) => item.patchBoxes) && !(boxed && labelled && c.patchBoxHead))
+      throw new Error(
+        `patch boxes need a patch box head (patchBoxHead), patch labels, and ${patchCount(c)} boxes per image`,
+      );
     return new TinyPrepared(
       patches,
       batch.map((item) => this.promptIds(item.prompt)),
       labelled ? batch.flatMap((item) => item.patchLabels!) : null,
+      boxed ? batch.flatMap((item) => item.patchBoxes!) : null,
     );
   }
 
@@ -256,7 +264,7 @@ export class TinyVlmPolicy implements Policy {
     prepared: Prepared,
     completions: CompletionRef[],
     temperature = 1,
-  ): { logProbs: tf.Tensor2D; mask: tf.Tensor2D; patchLoss?: tf.Scalar } {
+  ): { logProbs: tf.Tensor2D; mask: tf.Tensor2D; patchLoss?: tf.Scalar; patchBoxLoss?: tf.Scalar } {
     const p = prepared as TinyPrepared;
     const { model } = this;
     return tf.tidy(() => {
@@ -283,7 +291,24 @@ export class TinyVlmPolicy implements Policy {
       const classes = 1 + model.config.patchClassTokens!.length;
       const labels = tf.oneHot(tf.tensor1d(p.patchLabels, 'int32'), classes);
       const patchLoss = tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(model.patchLogits(tokens)), labels), 1)));
-      return { logProbs: grid, mask: batch.mask, patchLoss: patchLoss as tf.Scalar };
+      const onShapes = p.patchBoxes?.flatMap((box, i) => (box ? [i] : [])) ?? [];
+      if (!onShapes.length) return { logProbs: grid, mask: batch.mask, patchLoss: patchLoss as tf.Scalar };
+      // The box head's mean cross-entropy over the four edges of every patch on a shape.
+      const edges = model.patchBoxLogits(tf.gather(tokens, tf.tensor1d(onShapes, 'int32')));
+      const values = tf.oneHot(
+        tf.tensor1d(
+          onShapes.flatMap((i) => [...p.patchBoxes![i]!]),
+          'int32',
+        ),
+        1001,
+      );
+      const patchBoxLoss = tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(edges), values), 1)));
+      return {
+        logProbs: grid,
+        mask: batch.mask,
+        patchLoss: patchLoss as tf.Scalar,
+        patchBoxLoss: patchBoxLoss as tf.Scalar,
+      };
     });
   }
 
