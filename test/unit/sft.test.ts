@@ -98,7 +98,7 @@ describe('SFT', () => {
     }
   });
 
-  it('labels each patch with the shape whose box holds its centre, the smallest box on overlap', () => {
+  it('labels each patch with the shape whose box holds its centre (the smallest box on overlap), and with that box', () => {
     const object = (shape: string, x1: number, y1: number, x2: number, y2: number) =>
       ({ shape, box: { x1, y1, x2, y2 } }) as Scene['objects'][number];
     const scene = {

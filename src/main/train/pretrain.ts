@@ -6,7 +6,8 @@
  *
  *   node out/main/pretrain.js [--steps N] [--batch B] [--out DIR] [--eval-images N] [--resume]
  *     [--minutes M] [--negative-rate R] [--think-weight W] [--detection-thinking scene|focus]
- *     [--patch-loss W] [--patch-boxes W] [--workers 1|2] [--mix detection=0.6,rec=0.12,classification=0.2,ovd=0.08]
+ *     [--patch-loss W] [--patch-boxes W] [--workers 1|2]
+ *     [--mix detection=0.6,rec=0.12,classification=0.2,ovd=0.08]
  *
  * `--workers 2` (the default where the backend uses one core: wasm, cpu) trains data-parallel on
  * two cores, half of each batch on a gradient worker thread.
@@ -55,8 +56,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       /**
-       * Default: 5,300 on one core, 7,400 on two (the shipped weights: 50 min at 0.41 s/step; the
-       * faster GELU and convolution gradients since make it 0.37 s/step, ~46 min).
+       * Default: 5,300 on one core, 7,400 on two (the shipped weights, with two encoder blocks and
+       * the box head: 51.8 min, 0.42 s/step).
        */
       steps: { type: 'string' },
       batch: { type: 'string', default: '8' },
@@ -133,8 +134,8 @@ async function main(): Promise<void> {
     detectionThinking: values['detection-thinking'] === 'scene' ? 'scene' : 'focus',
     // Which shape each patch lies on, and that shape's box: the patch classifier's and the box
     // head's dense targets. The box head teaches the encoder where shapes end long before the
-    // answers would (in the PyTorch twin, boxes on a shape at IoU ≥ 0.5: 69 % at step 3,000
-    // with it, 25 % without).
+    // answers would (in the PyTorch twin, one encoder block, weight 1: 69 % of the boxes written
+    // at step 3,000 lay on some shape at IoU ≥ 0.5; 25 % without the head).
     patchGrid: tinyVlmBaseConfig.imageSize / tinyVlmBaseConfig.patchSize,
     patchBoxes: patchBoxHead,
   });

@@ -8,6 +8,7 @@ import {
   sampleTask,
   shapeNames,
   type Scene,
+  type SceneObject,
   type TaskItem,
   type TaskKind,
   type SplitName,
@@ -75,13 +76,13 @@ export function exampleOf(
  * Which object each cell of a grid × grid partition of the image lies on, by its centre (the
  * smallest box wins where boxes overlap), or null for the background.
  */
-function patchObjects(scene: Scene, grid: number): (Scene['objects'][number] | null)[] {
-  const objects: (Scene['objects'][number] | null)[] = [];
+function patchObjects(scene: Scene, grid: number): (SceneObject | null)[] {
+  const objects: (SceneObject | null)[] = [];
   for (let row = 0; row < grid; row++) {
     for (let col = 0; col < grid; col++) {
       const x = ((col + 0.5) * scene.width) / grid;
       const y = ((row + 0.5) * scene.height) / grid;
-      let found: Scene['objects'][number] | null = null;
+      let found: SceneObject | null = null;
       let smallest = Infinity;
       for (const object of scene.objects) {
         const { box } = object;
