@@ -1,5 +1,6 @@
 /** A tiny tiny-vlm for tests: its configuration, a test image, and a model saved to a folder. */
-import type { RgbImage } from '../../src/main/models/policy';
+import * as tf from '@tensorflow/tfjs';
+import type { PromptInput, RgbImage } from '../../src/main/models/policy';
 import { TinyVlmPolicy } from '../../src/main/models/tiny-vlm/policy';
 import { buildWordTokenizerJson, TextTokenizer } from '../../src/main/models/tokenizer';
 import { shapeNames } from '../../src/main/data/shapeworld';
@@ -33,4 +34,20 @@ export function saveTinyModel(dir: string, seed = 0): void {
   const policy = TinyVlmPolicy.create({ ...tinyConfig, maxPositions: 160 }, tokenizer, seed);
   policy.save(dir);
   policy.dispose();
+}
+
+/** The patch losses `logProbs` reports for these inputs: the classifier's, and the box head's if any. */
+export function patchLosses(
+  policy: TinyVlmPolicy,
+  inputs: PromptInput[],
+): { classes: number; boxes?: number } {
+  return tf.tidy(() => {
+    const prepared = policy.prepare(inputs);
+    const result = policy.logProbs(prepared, [{ promptIndex: 0, tokenIds: [policy.tokenizer.eos] }]);
+    prepared.dispose();
+    return {
+      classes: result.patchLoss!.dataSync()[0]!,
+      ...(result.patchBoxLoss && { boxes: result.patchBoxLoss.dataSync()[0]! }),
+    };
+  });
 }

@@ -7,7 +7,7 @@ import { TinyVlmPolicy } from '../../src/main/models/tiny-vlm/policy';
 import type { SftExample } from '../../src/main/train/sft';
 import { listSource, runSft } from '../../src/main/train/sftRun';
 import { shapeWorldSource } from '../../src/main/train/shapeworldExamples';
-import { tinyConfig } from '../support/tinyModel';
+import { patchLosses, tinyConfig } from '../support/tinyModel';
 
 const tokenizer = new TextTokenizer(buildWordTokenizerJson([...shapeNames, 'Find', 'every']) as never);
 // Four ShapeWorld scenes, each 2 × 2 patch labelled with its shape and that shape's box (a short
@@ -37,13 +37,7 @@ describe('the patch box head', () => {
       tokenizer,
       2,
     );
-    const boxLoss = () =>
-      tf.tidy(() => {
-        const prepared = policy.prepare(examples);
-        const result = policy.logProbs(prepared, [{ promptIndex: 0, tokenIds: [tokenizer.eos] }]);
-        prepared.dispose();
-        return result.patchBoxLoss!.dataSync()[0]!;
-      });
+    const boxLoss = () => patchLosses(policy, examples).boxes!;
     // Four edges over 1,001 values each, all about equally likely at the start.
     const before = boxLoss();
     expect(before).toBeCloseTo(Math.log(1001), 0);
@@ -57,7 +51,7 @@ describe('the patch box head', () => {
       maxGradNorm: 1,
       seed: 7,
       trainThink: false,
-      checkpointEvery: 0,
+      checkpointEvery: 40,
       patchLossWeight: 1,
       patchBoxWeight: 1,
     });

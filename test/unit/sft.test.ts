@@ -10,7 +10,7 @@ import { listSource, NonFiniteLossError, runSft, type SftOptions } from '../../s
 import { learningRate } from '../../src/main/train/optimizer';
 import { patchBoxes, patchLabels, shapeWorldSource } from '../../src/main/train/shapeworldExamples';
 import { shapeNames, type Scene } from '../../src/main/data/shapeworld';
-import { shadedImage, tinyConfig } from '../support/tinyModel';
+import { patchLosses, shadedImage, tinyConfig } from '../support/tinyModel';
 
 const tokenizer = new TextTokenizer(
   buildWordTokenizerJson(['Find', 'every', 'circle', 'square', 'one']) as never,
@@ -227,13 +227,7 @@ describe('SFT', () => {
 
   it("trains the patch classifier on the examples' patch labels, and only when asked", async () => {
     const policy = TinyVlmPolicy.create({ ...config, patchClassTokens: patchWords }, tokenizer, 2);
-    const patchLoss = () =>
-      tf.tidy(() => {
-        const prepared = policy.prepare(examples);
-        const result = policy.logProbs(prepared, [{ promptIndex: 0, tokenIds: [tokenizer.eos] }]);
-        prepared.dispose();
-        return result.patchLoss!.dataSync()[0]!;
-      });
+    const patchLoss = () => patchLosses(policy, examples).classes;
     const before = patchLoss();
     expect(before).toBeCloseTo(Math.log(3), 1);
     // Without a weight the labels are not even looked at: the head stays where it was.
