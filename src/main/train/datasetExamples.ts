@@ -210,5 +210,6 @@ export function detectionPrompts(
       boxes: img.boxes.filter((b) => b.category === category).map((b) => ({ ...b.box, label: category })),
     },
     context: { image: { width: img.image.width, height: img.image.height }, frame },
+    asked: category,
   }));
 }

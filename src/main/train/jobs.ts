@@ -211,9 +211,7 @@ export async function trainGrpo(job: Job, raw: unknown) {
         onStep(s, report) {
           const storing = performance.now();
           insertRollouts(job.db, job.runId, report.rollouts);
-          const flags = Object.fromEntries(
-            report.warnings.map((w) => [`warnings/${w.split(': ')[1]?.split(' ')[0] ?? 'other'}`, 1]),
-          );
+          const flags = Object.fromEntries(report.warnings.map((w) => [`warnings/${w.kind}`, 1]));
           metrics.add(s, {
             ...report.metrics,
             ...flags,
@@ -223,7 +221,7 @@ export async function trainGrpo(job: Job, raw: unknown) {
             'time/update': report.timings.update,
             'time/store': (performance.now() - storing) / 1000,
           });
-          for (const message of report.warnings) job.send({ type: 'warning', runId: job.runId, message });
+          for (const { message } of report.warnings) job.send({ type: 'warning', runId: job.runId, message });
           progress(job, startedAt, s, config.steps, report.metrics);
         },
         onCheckpoint(s, dir) {

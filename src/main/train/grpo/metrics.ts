@@ -18,6 +18,14 @@ export interface RolloutFacts {
   zeroStdGroups: boolean[];
   /** Ground-truth boxes per rollout (detection tasks), for the box-count metrics. */
   truthCounts: (number | undefined)[];
+  /** The category each rollout's question asks for (detection), to see if the thinking names it. */
+  asked: (string | undefined)[];
+}
+
+/** Whether `text` has `word` as a whole word, in any case ("Hexagon" yes, "hexagons" no). */
+export function namesWord(text: string, word: string): boolean {
+  const escaped = word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[^\\p{L}\\p{N}])${escaped}($|[^\\p{L}\\p{N}])`, 'iu').test(text);
 }
 
 export function rolloutMetrics(f: RolloutFacts, maxCompletionLength: number): Record<string, number> {
@@ -59,6 +67,13 @@ export function rolloutMetrics(f: RolloutFacts, maxCompletionLength: number): Re
     out['boxes/pred_per_gt'] = predicted / Math.max(truth, 1);
     out['boxes/duplicate_rate'] = read ? duplicates / read : 0;
   }
+  // A policy that thinks "Find every pentagon" when asked for a hexagon is not reading the question
+  // (a word it never learned, say): its boxes follow the word it wrote instead.
+  const thought = f.results.flatMap((r, i) => {
+    const word = f.asked[i];
+    return word && r.parsed.think?.trim() ? [namesWord(r.parsed.think, word)] : [];
+  });
+  if (thought.length) out['thinking/names_asked'] = mean(thought.map(Number));
   return out;
 }
 
@@ -68,6 +83,8 @@ export interface WarningRules {
   predPerGt: number;
   zeroStdFraction: number;
   zeroStdSteps: number;
+  /** Below this share of thinking that names the asked category over the first 20 steps, warn. */
+  namesAsked: number;
 }
 
 export const defaultWarningRules: WarningRules = {
@@ -76,22 +93,30 @@ export const defaultWarningRules: WarningRules = {
   predPerGt: 2,
   zeroStdFraction: 0.9,
   zeroStdSteps: 10,
+  namesAsked: 0.1,
 };
+
+/** A warning of one kind (length, duplicates, boxes, zero-std, unread), said once per run. */
+export interface TrainingWarning {
+  kind: string;
+  message: string;
+}
 
 /** Watches the metrics step by step and says, once per kind, when training looks unhealthy. */
 export class TrainingWatch {
   private readonly firstLengths: number[] = [];
+  private readonly firstNamesAsked: number[] = [];
   private zeroStdRun = 0;
   private readonly said = new Set<string>();
 
   constructor(private readonly rules: WarningRules = defaultWarningRules) {}
 
-  observe(step: number, m: Record<string, number>): string[] {
-    const warnings: string[] = [];
+  observe(step: number, m: Record<string, number>): TrainingWarning[] {
+    const warnings: TrainingWarning[] = [];
     const say = (kind: string, text: string) => {
       if (!this.said.has(kind)) {
         this.said.add(kind);
-        warnings.push(`step ${step}: ${text}`);
+        warnings.push({ kind, message: `step ${step}: ${text}` });
       }
     };
     const length = m['completions/mean_length'] ?? 0;
@@ -101,6 +126,17 @@ export class TrainingWatch {
         'length',
         `completions grew to ${length.toFixed(0)} tokens, over ${this.rules.lengthGrowth}× their first-20-step mean (${mean(this.firstLengths).toFixed(0)}): check for padding or repetition`,
       );
+    }
+    const named = m['thinking/names_asked'];
+    if (named !== undefined && this.firstNamesAsked.length < 20) {
+      this.firstNamesAsked.push(named);
+      const share = mean(this.firstNamesAsked);
+      if (this.firstNamesAsked.length === 20 && share < this.rules.namesAsked) {
+        say(
+          'unread',
+          `the thinking named the asked category in ${(100 * share).toFixed(0)}% of the first 20 steps' rollouts: the policy may not know the word, and its boxes follow the one it wrote instead (see the traces)`,
+        );
+      }
     }
     if ((m['boxes/duplicate_rate'] ?? 0) > this.rules.duplicateRate) {
       say(

@@ -21,7 +21,7 @@ import { gradients } from '../sft';
 import { yieldToEventLoop, type BatchSource } from '../sftRun';
 import { groupAdvantages, type ScaleRewards } from './advantages';
 import { grpoLoss, tokenStatistics, type LossType } from './loss';
-import { rolloutMetrics, TrainingWatch } from './metrics';
+import { rolloutMetrics, TrainingWatch, type TrainingWarning } from './metrics';
 
 export interface GrpoPrompt {
   /** Identifies the prompt across steps and runs (image + question). */
@@ -31,6 +31,8 @@ export interface GrpoPrompt {
   prompt: string;
   solution: Solution;
   context: RewardContext;
+  /** The category a detection question asks for (the thinking metrics check it is named). */
+  asked?: string;
 }
 
 /** The same step always gets the same prompts. */
@@ -186,7 +188,7 @@ export function referenceLogProbs(
 export interface GrpoStepReport {
   metrics: Record<string, number>;
   rollouts: RolloutInput[];
-  warnings: string[];
+  warnings: TrainingWarning[];
   /** Seconds: sampling; rewards and advantages; reference log-probs; loss + backward + AdamW. */
   timings: { sampling: number; scoring: number; reference: number; update: number };
 }
@@ -269,6 +271,7 @@ export async function runGrpo(
               results,
               zeroStdGroups,
               truthCounts: samples.map((s) => prompts[s.promptIndex]!.solution.boxes?.length),
+              asked: samples.map((s) => prompts[s.promptIndex]!.asked),
             },
             o.maxCompletionLength,
           ),
