@@ -265,6 +265,8 @@ export const events = {
     etaSeconds: z.number().nonnegative().nullable(),
   }),
   'job.state': z.object({ runId: id, state: runStatus, error: z.string().nullable() }),
+  /** Training looks unhealthy (reward hacking, no reward spread, …): once per kind and run. */
+  'job.warning': z.object({ runId: id, kind: z.string(), message: z.string() }),
   'import.progress': z.object({
     phase: z.string(),
     done: z.number().int().nonnegative(),

@@ -17,6 +17,7 @@ let host: RunningHost;
 let client: Client;
 const states: EventPayload<'job.state'>[] = [];
 const progress: EventPayload<'job.progress'>[] = [];
+const warnings: EventPayload<'job.warning'>[] = [];
 
 beforeAll(async () => {
   saveTinyModel(model);
@@ -39,6 +40,7 @@ beforeAll(async () => {
   );
   client.on('job.state', (s) => states.push(s));
   client.on('job.progress', (p) => progress.push(p));
+  client.on('job.warning', (w) => warnings.push(w));
 });
 afterAll(async () => {
   client.close();
@@ -92,6 +94,23 @@ describe('jobs through the contract', { timeout: 120_000 }, () => {
     );
     await client.call('runs.resume', { id: runId });
     await expect.poll(() => lastState(runId), { timeout: 60_000 }).toBe('completed');
+  });
+
+  it("streams a GRPO run's warnings as job.warning events and flags them in its metrics", async () => {
+    // An untrained policy never earns a reward: every group's rewards are equal, step after step.
+    const config = { ...sft(12), promptsPerStep: 1, numGenerations: 2, maxCompletionLength: 8 };
+    delete (config as { batchSize?: number }).batchSize;
+    const { runId } = await client.call('runs.start', { method: 'grpo', config });
+    await expect.poll(() => lastState(runId), { timeout: 60_000 }).toBe('completed');
+    expect(warnings.filter((w) => w.runId === runId)).toEqual([
+      {
+        runId,
+        kind: 'zero-std',
+        message: expect.stringMatching(/^step 10: over 90% of groups had identical rewards for 10 steps/),
+      },
+    ]);
+    const series = await client.call('runs.metrics', { id: runId, keys: ['warnings/zero-std'] });
+    expect(series['warnings/zero-std']).toEqual([{ step: 10, value: 1 }]);
   });
 
   it('cancels a paused run; refuses bad configs with the nearest valid key', async () => {

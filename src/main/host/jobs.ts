@@ -52,6 +52,8 @@ export class JobSupervisor {
           metrics: m.metrics,
           etaSeconds: m.etaSeconds,
         });
+      } else if (m.type === 'warning') {
+        this.broadcast('job.warning', { runId, kind: m.kind, message: m.message });
       } else if (m.type === 'finished') {
         // Done training, though the process may take a moment to exit: no longer "running".
         finished = true;

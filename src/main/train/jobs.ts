@@ -44,7 +44,7 @@ export type TrainerMessage =
       metrics: Record<string, number>;
       etaSeconds: number | null;
     }
-  | { type: 'warning'; runId: number; message: string }
+  | { type: 'warning'; runId: number; kind: string; message: string }
   | {
       type: 'finished';
       runId: number;
@@ -221,7 +221,7 @@ export async function trainGrpo(job: Job, raw: unknown) {
             'time/update': report.timings.update,
             'time/store': (performance.now() - storing) / 1000,
           });
-          for (const { message } of report.warnings) job.send({ type: 'warning', runId: job.runId, message });
+          for (const w of report.warnings) job.send({ type: 'warning', runId: job.runId, ...w });
           progress(job, startedAt, s, config.steps, report.metrics);
         },
         onCheckpoint(s, dir) {
