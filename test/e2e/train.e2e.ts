@@ -48,6 +48,24 @@ describe('Train view', () => {
     await page.close();
   });
 
+  it("shows a GRPO run's training warnings under the run", async () => {
+    const page = await browser.newPage();
+    const errors = pageErrors(page);
+    const train = new TrainPage(page);
+    await train.shell.open(host.url);
+    await train.open();
+    // An untrained policy never earns a reward: the groups' rewards stay equal, so it warns at step 10.
+    const config = { dataset: 'shapes', model, steps: 12, promptsPerStep: 1, numGenerations: 2 };
+    await train.start('GRPO', { ...config, maxCompletionLength: 8, checkpointEvery: 12 });
+    await train.row(2).waitFor();
+    await train.waitForStatus(2, 'completed');
+    await expect
+      .poll(() => train.row(2).getByTestId('run-warning').allTextContents())
+      .toEqual([expect.stringMatching(/^⚠ step 10: over 90% of groups had identical rewards for 10 steps/)]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('says what is wrong with a bad config, naming the nearest key', async () => {
     const page = await browser.newPage();
     const train = new TrainPage(page);
