@@ -26,13 +26,19 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A new page on the Train view, with the page errors it collects. */
+async function openTrainView() {
+  const page = await browser.newPage();
+  const errors = pageErrors(page);
+  const train = new TrainPage(page);
+  await train.shell.open(host.url);
+  await train.open();
+  return { page, train, errors };
+}
+
 describe('Train view', () => {
   it('starts a run, shows its progress live, and it completes', async () => {
-    const page = await browser.newPage();
-    const errors = pageErrors(page);
-    const train = new TrainPage(page);
-    await train.shell.open(host.url);
-    await train.open();
+    const { page, train, errors } = await openTrainView();
     await train.start('SFT', {
       dataset: 'shapes',
       model,
@@ -49,11 +55,7 @@ describe('Train view', () => {
   });
 
   it("shows a GRPO run's training warnings under the run", async () => {
-    const page = await browser.newPage();
-    const errors = pageErrors(page);
-    const train = new TrainPage(page);
-    await train.shell.open(host.url);
-    await train.open();
+    const { page, train, errors } = await openTrainView();
     // An untrained policy never earns a reward: the groups' rewards stay equal, so it warns at step 10.
     const config = { dataset: 'shapes', model, steps: 12, promptsPerStep: 1, numGenerations: 2 };
     await train.start('GRPO', { ...config, maxCompletionLength: 8, checkpointEvery: 12 });
@@ -67,10 +69,7 @@ describe('Train view', () => {
   });
 
   it('says what is wrong with a bad config, naming the nearest key', async () => {
-    const page = await browser.newPage();
-    const train = new TrainPage(page);
-    await train.shell.open(host.url);
-    await train.open();
+    const { page, train } = await openTrainView();
     await train.start('GRPO', { dataset: 'shapes', model, steps: 5, numGeneration: 4 });
     await expect
       .poll(() => train.error.textContent())

@@ -98,8 +98,8 @@ describe('jobs through the contract', { timeout: 120_000 }, () => {
 
   it("streams a GRPO run's warnings as job.warning events and flags them in its metrics", async () => {
     // An untrained policy never earns a reward: every group's rewards are equal, step after step.
-    const config = { ...sft(12), promptsPerStep: 1, numGenerations: 2, maxCompletionLength: 8 };
-    delete (config as { batchSize?: number }).batchSize;
+    const { batchSize: _, ...common } = sft(12);
+    const config = { ...common, promptsPerStep: 1, numGenerations: 2, maxCompletionLength: 8 };
     const { runId } = await client.call('runs.start', { method: 'grpo', config });
     await expect.poll(() => lastState(runId), { timeout: 60_000 }).toBe('completed');
     expect(warnings.filter((w) => w.runId === runId)).toEqual([
