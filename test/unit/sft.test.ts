@@ -9,7 +9,7 @@ import { gradients, sftLoss, sftTargets, type SftExample } from '../../src/main/
 import { listSource, NonFiniteLossError, runSft, type SftOptions } from '../../src/main/train/sftRun';
 import { learningRate } from '../../src/main/train/optimizer';
 import { patchBoxes, patchLabels, shapeWorldSource } from '../../src/main/train/shapeworldExamples';
-import { shapeNames, type Scene } from '../../src/main/data/shapeworld';
+import { baseCategories, novelCategories, shapeNames, type Scene } from '../../src/main/data/shapeworld';
 import { patchLosses, shadedImage, tinyConfig } from '../support/tinyModel';
 
 const tokenizer = new TextTokenizer(
@@ -96,6 +96,48 @@ describe('SFT', () => {
       expect(n.think).toMatch(/^Find every \w+: No Objects\.$/);
       expect(n.answer).toBe('No Objects');
     }
+  });
+
+  it('mixes the task kinds in every stretch of the stream, not in long runs of one kind', () => {
+    const mix = { detection: 0.6, rec: 0.12, classification: 0.2, ovd: 0.08 };
+    const source = shapeWorldSource({ seed: 1, split: 'base', mix, width: 64 });
+    const kindOf = (prompt: string) =>
+      prompt.startsWith('Locate') ? 'rec' : prompt.startsWith('What') ? 'classification' : 'find';
+    // 25 steps of 8 anywhere in a pretraining run hold every kind near its share (binomial, n = 200).
+    for (const start of [0, 1000, 4000]) {
+      const counts: Record<string, number> = { rec: 0, classification: 0, find: 0 };
+      for (let step = start; step < start + 25; step++)
+        for (const example of source.batch(step, 8)) counts[kindOf(example.prompt)]!++;
+      expect(counts.classification! / 200).toBeGreaterThan(0.1);
+      expect(counts.classification! / 200).toBeLessThan(0.3);
+      expect(counts.rec! / 200).toBeGreaterThan(0.05);
+      expect(counts.rec! / 200).toBeLessThan(0.2);
+    }
+  });
+
+  it('shows novel shapes only in the task kinds named by allShapesFor', () => {
+    const source = shapeWorldSource({
+      seed: 2,
+      split: 'base',
+      mix: { detection: 0.5, classification: 0.5 },
+      width: 64,
+      allShapesFor: ['classification'],
+    });
+    const named = new Set<string>();
+    const asked = new Set<string>();
+    for (let step = 0; step < 40; step++) {
+      for (const example of source.batch(step, 8)) {
+        const words = new Set(example.think.match(/[a-z]+/g));
+        if (example.prompt === 'What shape is this?') named.add(example.answer);
+        else {
+          asked.add(/^Find every (\w+)\.$/.exec(example.prompt)![1]!);
+          // A detection scene draws base shapes only, so its thinking never names a novel one.
+          for (const word of novelCategories) expect(words.has(word)).toBe(false);
+        }
+      }
+    }
+    expect(novelCategories.filter((c) => named.has(c))).toEqual([...novelCategories]);
+    expect([...asked].every((c) => baseCategories.includes(c))).toBe(true);
   });
 
   it('labels each patch with the shape whose box holds its centre (the smallest box on overlap), and with that box', () => {

@@ -3,7 +3,9 @@
  * description as thinking text, the ground truth in the model's answer format.
  */
 import {
+  deriveSeed,
   objectPhrase,
+  Rng,
   positionPhrase,
   sampleTask,
   shapeNames,
@@ -133,6 +135,12 @@ export interface MixOptions {
    */
   patchGrid?: number;
   patchBoxes?: boolean;
+  /**
+   * Task kinds whose scenes draw from all shapes, novel ones included, whatever `split` says:
+   * pretraining names and locates novel shapes this way without ever asking to find one (see
+   * pretrain.ts).
+   */
+  allShapesFor?: readonly TaskKind[];
 }
 
 /** An endless, deterministic stream: example i of step s depends on (seed, s, i) only. */
@@ -142,8 +150,10 @@ export function shapeWorldSource(options: MixOptions): ExampleSource {
   return {
     batch(step, size) {
       return Array.from({ length: size }, (_, i) => {
-        const seed = (options.seed * 1_000_003 + step * 9973 + i * 131) >>> 0;
-        let pick = ((seed % 10007) / 10007) * total;
+        // Hashed, not a linear function of (step, i): a linear seed taken mod a prime drifts slowly
+        // with the step, which fed ~150-step runs of one task kind, all 8 examples alike.
+        const seed = deriveSeed(options.seed, step, i);
+        let pick = new Rng(seed).next() * total;
         let kind = kinds[0]![0];
         for (const [k, w] of kinds) {
           if ((pick -= w) < 0) {
@@ -152,7 +162,7 @@ export function shapeWorldSource(options: MixOptions): ExampleSource {
           }
         }
         const { scene, task } = sampleTask(kind, seed, {
-          split: options.split,
+          split: options.allShapesFor?.includes(kind) ? 'all' : options.split,
           width: options.width ?? 128,
           height: options.width ?? 128,
           negativeRate: options.negativeRate ?? 0.2,
