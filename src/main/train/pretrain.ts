@@ -152,9 +152,10 @@ async function main(): Promise<void> {
     patchBoxes: patchBoxHead,
     // `--novel-in classification,rec` gives tiny-vlm what the papers' base models have from
     // web-scale data: it names and locates novel shapes, yet is never asked to find every one.
-    // Tried once (7,400 steps): novel words then think of their family's base word ("Find every
-    // hexagon" → "Find every heptagon:"), not themselves, and base AP50 fell to 0.181; so the
-    // default keeps novel shapes out, as ARCHITECTURE.md has it.
+    // Tried once, with well-mixed batches (see shapeWorldSource): novel words then thought of
+    // their family's base word ("Find every hexagon" → "Find every heptagon:"), never themselves;
+    // base AP50 0.181 (0.140 without), novel 0.088. So the default keeps novel shapes out, as
+    // ARCHITECTURE.md has it.
     allShapesFor: novelIn,
   });
   const gradientWorker = workers === 2 ? await GradientWorker.start(policy, engine.backend) : undefined;
