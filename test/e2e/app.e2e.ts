@@ -83,7 +83,7 @@ describe('browser mode', () => {
     // The host finds the backend after it is up: wasm on a machine without tfjs-node(-gpu).
     await expect
       .poll(() => datasets.shell.backend.textContent(), { timeout: 10_000 })
-      .toMatch(/^backend: (wasm|cpu|tfjs-node|tfjs-node-gpu)$/);
+      .toMatch(/^backend: (wasm( \+ native \w+)?|cpu|tfjs-node|tfjs-node-gpu)$/);
   });
 
   it('says what will fill each view that has not landed yet', async () => {

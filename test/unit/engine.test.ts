@@ -49,6 +49,7 @@ describe('initEngine', () => {
         'UnsortedSegmentSum',
         'Conv2DBackpropFilter',
         'Conv2DBackpropInput',
+        'Conv2D',
         'BatchMatMul',
         '_FusedMatMul',
         'Identity',
@@ -171,6 +172,7 @@ describe('vrft doctor', () => {
     memory: { rssMB: 210, heapMB: 45, totalMB: 24036 },
     simd: true,
     kernels: ['UnsortedSegmentSum', 'BatchMatMul', '_FusedMatMul'],
+    native: { loaded: true, isa: 'avx512f' },
     node: 'v20.20.0',
     platform: 'linux x64',
     matMulGflops: 27.34,
@@ -179,7 +181,7 @@ describe('vrft doctor', () => {
   it('formats the backend, why each faster one was not used, threads, memory, Node and matMul speed', () => {
     expect(formatDoctor(report)).toBe(
       [
-        'backend   wasm (SIMD on; threads off; project kernels: UnsortedSegmentSum, BatchMatMul, _FusedMatMul)',
+        'backend   wasm (SIMD on; threads off; project kernels: UnsortedSegmentSum, BatchMatMul, _FusedMatMul; native kernels: avx512f)',
         'not used  tfjs-node-gpu: libcudart.so.11.0 not found — install CUDA 11.2 + cuDNN 8.1',
         '          tfjs-node: not installed (optional)',
         'threads   1',
@@ -189,6 +191,12 @@ describe('vrft doctor', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('says why the native kernels are not used, and how to have them', () => {
+    const reason = 'native/build/Release/vrft_kernels.node is not built — run npm run build:native';
+    const text = formatDoctor({ ...report, native: { loaded: false, reason } });
+    expect(text.split('\n')[0]).toMatch(/; native kernels not used: .* run npm run build:native\)$/);
   });
 
   it('runs on the backend it is asked for and prints JSON with a measured matMul speed', async () => {

@@ -1,14 +1,17 @@
 // The project's wasm kernels against the cpu backend's, on random inputs of several shapes, and
 // through the gradients that use them.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   initEngine,
   isProjectKernel,
   msPerCall,
+  nativeStatus,
   registerWasmKernels,
+  setNativeKernelsEnabled,
   tf,
   unregisterWasmKernels,
 } from '../../src/main/engine';
+import { nativeKernels } from '../../src/main/engine/native';
 import { seeded } from '../support/random';
 
 type Backend = 'wasm' | 'cpu';
@@ -57,9 +60,10 @@ beforeAll(async () => {
 });
 
 describe('the kernels on wasm are the project’s', () => {
-  it('registers UnsortedSegmentSum, both convolution gradients, BatchMatMul, _FusedMatMul and Identity on wasm', () => {
+  it('registers UnsortedSegmentSum, the convolution and its gradients, BatchMatMul, _FusedMatMul and Identity on wasm', () => {
     const names = [
       'UnsortedSegmentSum',
+      'Conv2D',
       'Conv2DBackpropFilter',
       'Conv2DBackpropInput',
       'BatchMatMul',
@@ -128,6 +132,62 @@ describe('the kernels on wasm are the project’s', () => {
       tf.dispose([q, k]);
     }
     expect(best.ours * 1.5).toBeLessThan(best.own);
+  });
+});
+
+describe('the native kernels', () => {
+  // npm install builds them (scripts/build-native.js); CI's machine has the compiler they need.
+  it('load here, on the widest instruction set the CPU has', async () => {
+    const report = await initEngine({ force: 'wasm' });
+    expect(nativeStatus()).toMatchObject({ loaded: true });
+    expect(report.native?.isa).toMatch(/^(avx512f|avx2|sse2|neon|baseline)$/);
+  });
+
+  it('multiply several times faster than the wasm kernels alone (XNNPACK on 128-bit SIMD)', async () => {
+    await initEngine({ force: 'wasm' });
+    const [a, b] = [tf.randomNormal([512, 256]), tf.randomNormal([256, 512])];
+    const best = { native: Infinity, wasm: Infinity };
+    try {
+      for (let round = 0; round < 4; round++) {
+        setNativeKernelsEnabled(false);
+        best.wasm = Math.min(
+          best.wasm,
+          msPerCall(() => tf.matMul(a, b), 10),
+        );
+        setNativeKernelsEnabled(true);
+        best.native = Math.min(
+          best.native,
+          msPerCall(() => tf.matMul(a, b), 10),
+        );
+      }
+    } finally {
+      setNativeKernelsEnabled(true);
+      tf.dispose([a, b]);
+    }
+    expect(best.native * 2).toBeLessThan(best.wasm);
+  });
+
+  it('are off with VRFT_NATIVE=0, saying so', async () => {
+    vi.stubEnv('VRFT_NATIVE', '0');
+    vi.resetModules();
+    try {
+      const fresh = await import('../../src/main/engine/native');
+      expect(fresh.nativeKernels()).toBeUndefined();
+      expect(fresh.nativeStatus()).toEqual({ loaded: false, reason: 'off: VRFT_NATIVE=0' });
+    } finally {
+      vi.unstubAllEnvs();
+      vi.resetModules();
+    }
+  });
+
+  it('refuse operands their strides would read past, and arguments of the wrong kind', async () => {
+    const native = nativeKernels()!;
+    const [a, b, c] = [new Float32Array(6), new Float32Array(6), new Float32Array(4)];
+    native.gemm(a, b, c, 1, 2, 2, 3, 0, 3, 1, 0, 2, 1);
+    expect(() => native.gemm(a, b, c, 1, 2, 2, 4, 0, 4, 1, 0, 2, 1)).toThrow(/reads past an operand/);
+    expect(() => native.gemm(a, b, c, 2, 2, 2, 3, 0, 3, 1, 0, 2, 1)).toThrow(/c is too short/);
+    expect(() => native.gemm(a, b, [] as never, 1, 2, 2, 3, 0, 3, 1, 0, 2, 1)).toThrow(/Float32Arrays/);
+    expect(() => native.im2col(a, c, new Int32Array(3))).toThrow(/geometry/);
   });
 });
 
@@ -231,182 +291,202 @@ function operandShapes(
   return { a: [...batchA, ...(ta ? [k, m] : [m, k])], b: [...batchB, ...(tb ? [n, k] : [k, n])] };
 }
 
-describe('BatchMatMul equals cpu', () => {
-  // Gradients of a broadcast batch do not reduce on any tfjs backend, so only its product is compared.
-  const products: { batchA: number[]; batchB: number[]; m: number; k: number; n: number; grads: boolean }[] =
-    [
-      { batchA: [], batchB: [], m: 33, k: 17, n: 29, grads: true },
-      { batchA: [], batchB: [], m: 64, k: 128, n: 32, grads: true },
-      { batchA: [3], batchB: [3], m: 8, k: 5, n: 6, grads: true },
-      { batchA: [2, 3], batchB: [2, 3], m: 6, k: 4, n: 7, grads: true },
-      { batchA: [], batchB: [], m: 1, k: 9, n: 11, grads: true },
-      { batchA: [], batchB: [], m: 10, k: 1, n: 1, grads: true },
-      { batchA: [1], batchB: [4], m: 5, k: 7, n: 3, grads: false },
-      { batchA: [4], batchB: [1], m: 5, k: 7, n: 3, grads: false },
-      // Large enough for one XNNPACK product per batch entry (attention's [batch, heads, T, d]).
-      { batchA: [3], batchB: [3], m: 32, k: 24, n: 40, grads: true },
-      { batchA: [2, 2], batchB: [2, 2], m: 32, k: 16, n: 32, grads: true },
-      { batchA: [1], batchB: [4], m: 32, k: 24, n: 40, grads: false },
-      // Weights shared across the batch fold into one product.
-      { batchA: [4], batchB: [1], m: 32, k: 24, n: 40, grads: false },
-      { batchA: [2, 3], batchB: [], m: 16, k: 8, n: 12, grads: false },
-    ];
-  for (const { batchA, batchB, m, k, n, grads } of products) {
-    for (const [ta, tb] of transposes) {
-      const label = `[${[...batchA, m, k].join('×')}]·[${[...batchB, k, n].join('×')}] transposeA=${ta} transposeB=${tb}`;
-      it(grads ? `${label}, and its gradients` : label, async () => {
-        const shapes = operandShapes(batchA, batchB, m, k, n, ta, tb);
-        const [a, b] = [randomValues(shapes.a), randomValues(shapes.b)];
-        const w = randomValues([...batchA, m, n]);
-        await expectWasmEqualsCpu(() => {
-          const [x, y] = [tf.tensor(a, shapes.a), tf.tensor(b, shapes.b)];
-          const product = tf.matMul(x, y, ta, tb);
-          if (!grads) return product;
-          const weight = tf.tensor(w, product.shape);
-          const loss = (p: tf.Tensor, q: tf.Tensor) => tf.matMul(p, q, ta, tb).mul(weight).sum();
-          return [product, ...tf.grads(loss)([x, y])];
-        });
-      });
-    }
-  }
+// Every product and convolution is compared twice: on the native kernels (where they load, as in
+// CI) and on the wasm kernels alone.
+for (const native of [true, false]) {
+  describe(native ? 'with the native kernels' : 'on the wasm kernels alone', () => {
+    beforeAll(() => setNativeKernelsEnabled(native));
+    afterAll(() => setNativeKernelsEnabled(true));
 
-  it('rejects mismatched inner dimensions like the backend’s own kernel', async () => {
-    await initEngine({ force: 'wasm' });
-    expect(() => tf.matMul(tf.zeros([3, 4]), tf.zeros([5, 4]), true, true)).toThrow(
-      /inner shapes \(3\) and \(4\)/,
-    );
-  });
-});
-
-describe('_FusedMatMul equals cpu', () => {
-  // One batch goes to the backend's kernel, weights shared across a batch fold into one batch,
-  // the rest is composed (the backend's kernel adds the bias wrongly there).
-  const batches = [
-    { batchA: [], batchB: [] },
-    { batchA: [3], batchB: [] },
-    { batchA: [2], batchB: [2] },
-    { batchA: [1], batchB: [3] },
-  ];
-  const activations = ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu'] as const;
-  const [m, k, n] = [9, 12, 7];
-  const sizes = [
-    [m, k, n],
-    [32, 24, 40],
-  ] as const;
-  for (const activation of activations) {
-    it(`${activation} with a bias, for every batch layout, transpose and size`, async () => {
-      for (const [{ batchA, batchB }, [ta, tb], [m, k, n]] of product(batches, transposes, sizes)) {
-        const shapes = operandShapes(batchA, batchB, m, k, n, ta, tb);
-        const [a, b, bias, alpha] = [
-          randomValues(shapes.a),
-          randomValues(shapes.b),
-          randomValues([n]),
-          randomValues([n]),
-        ];
-        const compute = () =>
-          tf.fused.matMul({
-            a: tf.tensor(a, shapes.a),
-            b: tf.tensor(b, shapes.b),
-            transposeA: ta,
-            transposeB: tb,
-            bias: tf.tensor(bias, [n]),
-            activation,
-            ...(activation === 'prelu' ? { preluActivationWeights: tf.tensor(alpha, [n]) } : {}),
-            ...(activation === 'leakyrelu' ? { leakyreluAlpha: 0.15 } : {}),
+    describe('BatchMatMul equals cpu', () => {
+      // Gradients of a broadcast batch do not reduce on any tfjs backend, so only its product is compared.
+      const products: {
+        batchA: number[];
+        batchB: number[];
+        m: number;
+        k: number;
+        n: number;
+        grads: boolean;
+      }[] = [
+        { batchA: [], batchB: [], m: 33, k: 17, n: 29, grads: true },
+        { batchA: [], batchB: [], m: 64, k: 128, n: 32, grads: true },
+        { batchA: [3], batchB: [3], m: 8, k: 5, n: 6, grads: true },
+        { batchA: [2, 3], batchB: [2, 3], m: 6, k: 4, n: 7, grads: true },
+        { batchA: [], batchB: [], m: 1, k: 9, n: 11, grads: true },
+        { batchA: [], batchB: [], m: 10, k: 1, n: 1, grads: true },
+        { batchA: [1], batchB: [4], m: 5, k: 7, n: 3, grads: false },
+        { batchA: [4], batchB: [1], m: 5, k: 7, n: 3, grads: false },
+        // Large enough for one XNNPACK product per batch entry (attention's [batch, heads, T, d]).
+        { batchA: [3], batchB: [3], m: 32, k: 24, n: 40, grads: true },
+        { batchA: [2, 2], batchB: [2, 2], m: 32, k: 16, n: 32, grads: true },
+        { batchA: [1], batchB: [4], m: 32, k: 24, n: 40, grads: false },
+        // Weights shared across the batch fold into one product.
+        { batchA: [4], batchB: [1], m: 32, k: 24, n: 40, grads: false },
+        { batchA: [2, 3], batchB: [], m: 16, k: 8, n: 12, grads: false },
+      ];
+      for (const { batchA, batchB, m, k, n, grads } of products) {
+        for (const [ta, tb] of transposes) {
+          const label = `[${[...batchA, m, k].join('×')}]·[${[...batchB, k, n].join('×')}] transposeA=${ta} transposeB=${tb}`;
+          it(grads ? `${label}, and its gradients` : label, async () => {
+            const shapes = operandShapes(batchA, batchB, m, k, n, ta, tb);
+            const [a, b] = [randomValues(shapes.a), randomValues(shapes.b)];
+            const w = randomValues([...batchA, m, n]);
+            await expectWasmEqualsCpu(() => {
+              const [x, y] = [tf.tensor(a, shapes.a), tf.tensor(b, shapes.b)];
+              const product = tf.matMul(x, y, ta, tb);
+              if (!grads) return product;
+              const weight = tf.tensor(w, product.shape);
+              const loss = (p: tf.Tensor, q: tf.Tensor) => tf.matMul(p, q, ta, tb).mul(weight).sum();
+              return [product, ...tf.grads(loss)([x, y])];
+            });
           });
-        expectClose(
-          await on('wasm', compute),
-          await on('cpu', compute),
-          `${shapes.a}·${shapes.b} ${ta} ${tb}`,
+        }
+      }
+
+      it('rejects mismatched inner dimensions like the backend’s own kernel', async () => {
+        await initEngine({ force: 'wasm' });
+        expect(() => tf.matMul(tf.zeros([3, 4]), tf.zeros([5, 4]), true, true)).toThrow(
+          /inner shapes \(3\) and \(4\)/,
         );
-      }
+      });
     });
-  }
 
-  it('a bias that broadcasts from [1] or from [m, n], and no bias', async () => {
-    for (const biasShape of [[1], [m, n], undefined]) {
-      for (const batchA of [[], [2]]) {
-        const [a, b] = [randomValues([...batchA, m, k]), randomValues([n, k])];
-        const bias = biasShape && randomValues(biasShape);
-        const compute = () =>
-          tf.fused.matMul({
-            a: tf.tensor(a, [...batchA, m, k]),
-            b: tf.tensor(b, [n, k]),
-            transposeB: true,
-            ...(bias && biasShape ? { bias: tf.tensor(bias, biasShape) } : {}),
-            activation: 'relu',
-          });
-        expectClose(await on('wasm', compute), await on('cpu', compute), `bias ${biasShape} batch ${batchA}`);
-      }
-    }
-  });
-
-  for (const activation of ['linear', 'relu'] as const) {
-    for (const [ta, tb] of transposes) {
-      it(`gradients of ${activation} with a bias, transposeA=${ta} transposeB=${tb}`, async () => {
-        const [m, k, n] = [16, 8, 12];
-        const shapes = operandShapes([], [], m, k, n, ta, tb);
-        const [a, b, bias, w] = [
-          randomValues(shapes.a),
-          randomValues(shapes.b),
-          randomValues([n]),
-          randomValues([m, n]),
-        ];
-        await expectWasmEqualsCpu(() => {
-          const weight = tf.tensor(w, [m, n]);
-          const loss = (x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
-            tf.fused
-              .matMul({
-                a: x as tf.Tensor2D,
-                b: y as tf.Tensor2D,
+    describe('_FusedMatMul equals cpu', () => {
+      // One batch goes to the backend's kernel, weights shared across a batch fold into one batch,
+      // the rest is composed (the backend's kernel adds the bias wrongly there).
+      const batches = [
+        { batchA: [], batchB: [] },
+        { batchA: [3], batchB: [] },
+        { batchA: [2], batchB: [2] },
+        { batchA: [1], batchB: [3] },
+      ];
+      const activations = ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu'] as const;
+      const [m, k, n] = [9, 12, 7];
+      const sizes = [
+        [m, k, n],
+        [32, 24, 40],
+      ] as const;
+      for (const activation of activations) {
+        it(`${activation} with a bias, for every batch layout, transpose and size`, async () => {
+          for (const [{ batchA, batchB }, [ta, tb], [m, k, n]] of product(batches, transposes, sizes)) {
+            const shapes = operandShapes(batchA, batchB, m, k, n, ta, tb);
+            const [a, b, bias, alpha] = [
+              randomValues(shapes.a),
+              randomValues(shapes.b),
+              randomValues([n]),
+              randomValues([n]),
+            ];
+            const compute = () =>
+              tf.fused.matMul({
+                a: tf.tensor(a, shapes.a),
+                b: tf.tensor(b, shapes.b),
                 transposeA: ta,
                 transposeB: tb,
-                bias: z,
+                bias: tf.tensor(bias, [n]),
                 activation,
-              })
-              .mul(weight)
-              .sum();
-          return tf.grads(loss)([tf.tensor(a, shapes.a), tf.tensor(b, shapes.b), tf.tensor(bias, [n])]);
+                ...(activation === 'prelu' ? { preluActivationWeights: tf.tensor(alpha, [n]) } : {}),
+                ...(activation === 'leakyrelu' ? { leakyreluAlpha: 0.15 } : {}),
+              });
+            expectClose(
+              await on('wasm', compute),
+              await on('cpu', compute),
+              `${shapes.a}·${shapes.b} ${ta} ${tb}`,
+            );
+          }
         });
-      });
-    }
-  }
-});
+      }
 
-describe('Conv2DBackpropFilter and Conv2DBackpropInput equal cpu', () => {
-  const cases: [string, number[], number, number, number, number | 'same' | 'valid'][] = [
-    ['3×3, stride 1, padding 1 (the stem’s first layer)', [2, 16, 16, 3], 3, 8, 1, 1],
-    ['3×3, stride 2, padding 1', [2, 16, 16, 8], 3, 16, 2, 1],
-    ['2×2, stride 2, no padding (the conv stems’ last layer)', [3, 8, 8, 16], 2, 12, 2, 0],
-    ['5×5, stride 1, same padding', [1, 9, 7, 4], 5, 6, 1, 'same'],
-    ['3×3, stride 2, valid, odd size', [2, 11, 13, 5], 3, 7, 2, 'valid'],
-    [
-      '3×3, stride 1, valid (the input gradient as a convolution, padded by 2)',
-      [2, 9, 10, 6],
-      3,
-      5,
-      1,
-      'valid',
-    ],
-    ['2×2, stride 1, same (uneven padding: 0 before, 1 after)', [1, 7, 6, 3], 2, 4, 1, 'same'],
-    ['1×1, stride 1 (the cnn stem’s last layer)', [2, 5, 5, 8], 1, 6, 1, 0],
-  ];
-  for (const [label, xShape, k, out, stride, pad] of cases) {
-    it(label, async () => {
-      const x = randomValues(xShape);
-      const filter = randomValues([k, k, xShape[3]!, out]);
-      const compute = () => {
-        const xt = tf.tensor4d(x, xShape as [number, number, number, number]);
-        const ft = tf.tensor4d(filter, [k, k, xShape[3]!, out]);
-        // Both gradients, each our kernel.
-        const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-          tf.sum(tf.sin(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad))),
-        )([xt, ft]);
-        return grads;
-      };
-      expect(isProjectKernel(tf.Conv2DBackpropFilter)).toBe(true);
-      expect(isProjectKernel(tf.Conv2DBackpropInput)).toBe(true);
-      await expectWasmEqualsCpu(compute);
+      it('a bias that broadcasts from [1] or from [m, n], and no bias', async () => {
+        for (const biasShape of [[1], [m, n], undefined]) {
+          for (const batchA of [[], [2]]) {
+            const [a, b] = [randomValues([...batchA, m, k]), randomValues([n, k])];
+            const bias = biasShape && randomValues(biasShape);
+            const compute = () =>
+              tf.fused.matMul({
+                a: tf.tensor(a, [...batchA, m, k]),
+                b: tf.tensor(b, [n, k]),
+                transposeB: true,
+                ...(bias && biasShape ? { bias: tf.tensor(bias, biasShape) } : {}),
+                activation: 'relu',
+              });
+            expectClose(
+              await on('wasm', compute),
+              await on('cpu', compute),
+              `bias ${biasShape} batch ${batchA}`,
+            );
+          }
+        }
+      });
+
+      for (const activation of ['linear', 'relu'] as const) {
+        for (const [ta, tb] of transposes) {
+          it(`gradients of ${activation} with a bias, transposeA=${ta} transposeB=${tb}`, async () => {
+            const [m, k, n] = [16, 8, 12];
+            const shapes = operandShapes([], [], m, k, n, ta, tb);
+            const [a, b, bias, w] = [
+              randomValues(shapes.a),
+              randomValues(shapes.b),
+              randomValues([n]),
+              randomValues([m, n]),
+            ];
+            await expectWasmEqualsCpu(() => {
+              const weight = tf.tensor(w, [m, n]);
+              const loss = (x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
+                tf.fused
+                  .matMul({
+                    a: x as tf.Tensor2D,
+                    b: y as tf.Tensor2D,
+                    transposeA: ta,
+                    transposeB: tb,
+                    bias: z,
+                    activation,
+                  })
+                  .mul(weight)
+                  .sum();
+              return tf.grads(loss)([tf.tensor(a, shapes.a), tf.tensor(b, shapes.b), tf.tensor(bias, [n])]);
+            });
+          });
+        }
+      }
     });
-  }
-});
+
+    describe('Conv2D, Conv2DBackpropFilter and Conv2DBackpropInput equal cpu', () => {
+      const cases: [string, number[], number, number, number, number | 'same' | 'valid'][] = [
+        ['3×3, stride 1, padding 1 (the stem’s first layer)', [2, 16, 16, 3], 3, 8, 1, 1],
+        ['3×3, stride 2, padding 1', [2, 16, 16, 8], 3, 16, 2, 1],
+        ['2×2, stride 2, no padding (the conv stems’ last layer)', [3, 8, 8, 16], 2, 12, 2, 0],
+        ['5×5, stride 1, same padding', [1, 9, 7, 4], 5, 6, 1, 'same'],
+        ['3×3, stride 2, valid, odd size', [2, 11, 13, 5], 3, 7, 2, 'valid'],
+        [
+          '3×3, stride 1, valid (the input gradient as a convolution, padded by 2)',
+          [2, 9, 10, 6],
+          3,
+          5,
+          1,
+          'valid',
+        ],
+        ['2×2, stride 1, same (uneven padding: 0 before, 1 after)', [1, 7, 6, 3], 2, 4, 1, 'same'],
+        ['1×1, stride 1 (the cnn stem’s last layer)', [2, 5, 5, 8], 1, 6, 1, 0],
+      ];
+      for (const [label, xShape, k, out, stride, pad] of cases) {
+        it(label, async () => {
+          const x = randomValues(xShape);
+          const filter = randomValues([k, k, xShape[3]!, out]);
+          const compute = () => {
+            const xt = tf.tensor4d(x, xShape as [number, number, number, number]);
+            const ft = tf.tensor4d(filter, [k, k, xShape[3]!, out]);
+            // The convolution and both gradients, each our kernel.
+            const conv = (a: tf.Tensor, b: tf.Tensor) =>
+              tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad);
+            const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.sin(conv(a, b))))([xt, ft]);
+            return [conv(xt, ft), ...grads];
+          };
+          expect(isProjectKernel(tf.Conv2D)).toBe(true);
+          expect(isProjectKernel(tf.Conv2DBackpropFilter)).toBe(true);
+          expect(isProjectKernel(tf.Conv2DBackpropInput)).toBe(true);
+          await expectWasmEqualsCpu(compute);
+        });
+      }
+    });
+  });
+}

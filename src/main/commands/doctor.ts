@@ -18,6 +18,12 @@ function describeBackend(report: EngineReport): string {
   if (report.simd !== undefined) details.push(report.simd ? 'SIMD on' : 'SIMD off');
   if (report.backend === 'wasm') details.push('threads off');
   if (report.kernels?.length) details.push(`project kernels: ${report.kernels.join(', ')}`);
+  if (report.native)
+    details.push(
+      report.native.loaded
+        ? `native kernels: ${report.native.isa}`
+        : `native kernels not used: ${report.native.reason}`,
+    );
   const caveat = report.tried.find((t) => t.name === report.backend)?.reason;
   if (caveat) details.push(caveat);
   return details.length > 0 ? `${report.backend} (${details.join('; ')})` : report.backend;

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { registerWasmKernels } from './kernels';
+import { nativeStatus, type NativeStatus } from './native';
 import {
   explainLoadFailure,
   nativePackages,
@@ -36,6 +37,8 @@ export interface EngineReport {
   simd?: boolean;
   /** wasm only: the kernels the project registered on it. */
   kernels?: string[];
+  /** wasm only: whether the project's native CPU kernels run its products and convolutions. */
+  native?: NativeStatus;
 }
 
 export interface EngineOptions {
@@ -51,6 +54,7 @@ interface Outcome {
   threads?: number;
   simd?: boolean;
   kernels?: string[];
+  native?: NativeStatus;
 }
 
 // Resolved at run time from the bundle's own location (out/main/*.js or the source file).
@@ -132,7 +136,13 @@ async function tryWasm(): Promise<Outcome> {
   if (!(await tf.setBackend('wasm'))) {
     return { ok: false, reason: `${binary} failed to start (see the warning above)` };
   }
-  return { ok: true, threads: wasm.getThreadsCount(), simd: Boolean(simd), kernels: registerWasmKernels() };
+  return {
+    ok: true,
+    threads: wasm.getThreadsCount(),
+    simd: Boolean(simd),
+    kernels: registerWasmKernels(),
+    native: nativeStatus(),
+  };
 }
 
 async function tryCpu(): Promise<Outcome> {
@@ -180,6 +190,7 @@ async function select(force: Forced | undefined): Promise<EngineReport> {
     const report: EngineReport = { backend: name, tried, threads: outcome.threads ?? 1, memory: memoryNow() };
     if (outcome.simd !== undefined) report.simd = outcome.simd;
     if (outcome.kernels !== undefined) report.kernels = outcome.kernels;
+    if (outcome.native !== undefined) report.native = outcome.native;
     return report;
   }
   throw new EngineError(

@@ -13,5 +13,6 @@ export {
   type TriedBackend,
 } from './backend';
 export { explainLoadFailure, notInstalledReason } from './loadFailures';
+export { nativeStatus, setNativeKernelsEnabled, type NativeStatus } from './native';
 export { isProjectKernel, registerWasmKernels, unregisterWasmKernels } from './kernels';
 export { matMulFlops, measureMatMulGflops, msPerCall } from './speed';

@@ -67,8 +67,10 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       import('../engine')
         .then(({ initEngine }) => initEngine())
         .then((report) => {
-          backend = report.backend;
+          const native = report.native;
+          backend = native?.loaded ? `${report.backend} + native ${native.isa}` : report.backend;
           const notUsed = report.tried.filter((t) => !t.ok).map((t) => `${t.name}: ${t.reason ?? ''}`);
+          if (native && !native.loaded) notUsed.push(`native kernels: ${native.reason ?? ''}`);
           server.broadcast('engine.ready', { backend, notUsed });
         })
         // Training reports its own failure; the host keeps serving with the backend 'unknown'.

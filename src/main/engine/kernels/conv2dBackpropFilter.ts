@@ -10,9 +10,11 @@
  * (the other order, dyᵀ · im2col, spent as long packing the im2col as multiplying). Each row of
  * the transposed im2col is one input channel shifted by one tap, so it is written from x
  * transposed to channel-major [ci, batch·H·W], a contiguous run per output row. Dilations are 1
- * (tf.conv2d's gradient).
+ * (tf.conv2d's gradient). Where the native kernels load, they do it all (convNative.ts).
  */
+import { nativeKernels } from '../native';
 import { tf } from '../tf';
+import { nativeConv2dBackpropFilter } from './convNative';
 import { convInfo } from './convTaps';
 import { transposeMatrix } from './transpose';
 import {
@@ -31,6 +33,8 @@ function conv2dBackpropFilter(args: KernelArgs, batchMatMul: tf.KernelConfig): T
   const dy = input(args, 'dy');
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   const info = convInfo('Conv2DBackpropFilter', attrs, x.shape, attrs.filterShape);
+  const native = nativeKernels();
+  if (native) return nativeConv2dBackpropFilter(backend, native, x, dy, info, [...attrs.filterShape]);
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, pixels, taps } = info;
   const { filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
   const plane = batchSize * inHeight * inWidth;

@@ -10,9 +10,11 @@
  * read padding are dropped). With stride 1 the input gradient is itself a convolution, which the
  * backend's XNNPACK Conv2D runs ~1.5× faster still: dy convolved with the filter turned 180° and
  * its channels swapped, padded by k − 1 − the forward padding on each side. Dilations are 1
- * (tf.conv2d's gradient).
+ * (tf.conv2d's gradient). Where the native kernels load, they do it all (convNative.ts).
  */
+import { nativeKernels } from '../native';
 import { tf } from '../tf';
+import { nativeConv2dBackpropInput } from './convNative';
 import { convInfo, forEachTap, type ConvInfo } from './convTaps';
 import { transposeMatrix } from './transpose';
 import {
@@ -73,6 +75,8 @@ function conv2dBackpropInput(args: KernelArgs, originals: ConvOriginals): Tensor
   const filter = input(args, 'filter');
   const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
   const info = convInfo('Conv2DBackpropInput', attrs, attrs.inputShape, filter.shape);
+  const native = nativeKernels();
+  if (native) return nativeConv2dBackpropInput(backend, native, dy, filter, info, [...attrs.inputShape]);
   if (isConvolution(info)) return viaConvolution(args, info, originals.conv2d);
   const { inChannels, outChannels, pixels, taps } = info;
   // filterᵀ [co, taps], so the product is a plain (fast) matMul.

@@ -2,11 +2,13 @@
  * The project's own kernels on the wasm backend: the ones it lacks for training
  * (UnsortedSegmentSum, the gradient of gather; Conv2DBackpropFilter, a convolution's filter
  * gradient), and fast versions of ones it runs slowly (transposed matMuls, Conv2DBackpropInput,
- * an Identity that does not copy).
+ * an Identity that does not copy), and, where the native kernels load (../native.ts), products and
+ * convolutions on the CPU's own vector width.
  * Registered by initEngine when it picks wasm; unregisterWasmKernels restores the backend's own
  * (for benches).
  */
 import { tf } from '../tf';
+import { conv2dConfig } from './conv2d';
 import { conv2dBackpropFilterConfig } from './conv2dBackpropFilter';
 import { conv2dBackpropInputConfig } from './conv2dBackpropInput';
 import { identityConfig } from './identity';
@@ -36,11 +38,13 @@ function prepare(): void {
     batchMatMul: required(tf.BatchMatMul),
     fusedMatMul: required(tf._FusedMatMul),
     transpose: required(tf.Transpose),
+    conv2d: required(tf.Conv2D),
   };
   const ours = [
     unsortedSegmentSumConfig,
     conv2dBackpropFilterConfig(originals.batchMatMul),
-    conv2dBackpropInputConfig({ batchMatMul: originals.batchMatMul, conv2d: required(tf.Conv2D) }),
+    conv2dBackpropInputConfig({ batchMatMul: originals.batchMatMul, conv2d: originals.conv2d }),
+    conv2dConfig(originals.conv2d),
     ...matMulConfigs(originals),
     identityConfig,
   ];

@@ -8,11 +8,15 @@
  * batch whose weights are shared folds into one product, and any other batch becomes one fast
  * product per batch entry.
  *
+ * Where the project's native kernels load (../native.ts), every float32 product is theirs instead:
+ * transposes are strides there and a batch is one call, so none of the above is needed.
+ *
  * The backend's _FusedMatMul also adds the bias wrongly when the batch is larger than one, and
  * takes only a bias of one value per column. Ours gives it only single products, and otherwise
  * multiplies, adds the bias and applies the activation with the backend's own kernels, as the cpu
  * backend does.
  */
+import { nativeKernels, type NativeKernels } from '../native';
 import { tf } from '../tf';
 import {
   callKernel,
@@ -142,11 +146,54 @@ function product(a: TensorInfo, b: TensorInfo, backend: WasmBackend, originals: 
   return callKernel(single, backend, { a, b }, untransposedAttrs);
 }
 
+/**
+ * a·b (each transposed as the attributes say) by the native kernels, in one call for the whole
+ * batch; undefined for a batch that broadcasts both ways ([2, 1] with [1, 3]), left to the rest.
+ */
+function nativeProduct(args: KernelArgs, native: NativeKernels): TensorInfo | undefined {
+  const backend = wasmBackendOf(args);
+  const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs;
+  const a = input(args, 'a');
+  const b = input(args, 'b');
+  assertInnerDimsMatch(a, b, transposeA, transposeB);
+  const [outerA, outerB] = [a.shape.slice(0, -2), b.shape.slice(0, -2)];
+  const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
+  const batch = tf.util.sizeFromShape(outer);
+  const [batchA, batchB] = [tf.util.sizeFromShape(outerA), tf.util.sizeFromShape(outerB)];
+  if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return undefined;
+  const [rowsA, colsA] = a.shape.slice(-2) as [number, number];
+  const [rowsB, colsB] = b.shape.slice(-2) as [number, number];
+  const [m, k] = transposeA ? [colsA, rowsA] : [rowsA, colsA];
+  const n = transposeB ? rowsB : colsB;
+  const out = backend.makeOutput([...outer, m, n], 'float32');
+  // Heap views only after makeOutput: an allocation may grow (and so move) the heap.
+  const view = (x: TensorInfo) => backend.typedArrayFromHeap(x) as Float32Array;
+  native.gemm(
+    view(a),
+    view(b),
+    view(out),
+    batch,
+    m,
+    n,
+    k,
+    batchA === 1 ? 0 : rowsA * colsA,
+    transposeA ? 1 : colsA,
+    transposeA ? colsA : 1,
+    batchB === 1 ? 0 : rowsB * colsB,
+    transposeB ? 1 : colsB,
+    transposeB ? colsB : 1,
+  );
+  return out;
+}
+
 function batchMatMul(args: KernelArgs, originals: WasmMatMulOriginals): TensorInfo {
   const backend = wasmBackendOf(args);
   if (input(args, 'a').dtype !== 'float32' || input(args, 'b').dtype !== 'float32') {
     return callKernel(originals.batchMatMul, backend, args.inputs, args.attrs ?? {});
   }
+  const native = nativeKernels();
+  const fromNative = native && nativeProduct(args, native);
+  if (fromNative) return fromNative;
   const scratch = new Scratch(backend);
   try {
     const { a, b } = untransposedOperands(args, originals.transpose, scratch);
@@ -186,6 +233,9 @@ function fusedMatMul(args: KernelArgs, originals: WasmMatMulOriginals): TensorIn
   }
   const scratch = new Scratch(backend);
   try {
+    const native = nativeKernels();
+    const fromNative = native && nativeProduct(args, native);
+    if (fromNative) return biasAndActivate(fromNative, args, backend, scratch);
     const { a, b } = untransposedOperands(args, originals.transpose, scratch);
     // The op hands the kernel rank-3 operands.
     const [batchA, m, k] = a.shape as [number, number, number];
@@ -207,17 +257,23 @@ function fusedMatMul(args: KernelArgs, originals: WasmMatMulOriginals): TensorIn
       );
       return withShape(out, [batchA, m, n]);
     }
-    let out = product(a, b, backend, originals);
-    if (bias !== undefined) {
-      const unbiased = scratch.keep(out);
-      out = callKernel(wasmKernel(tf.Add), backend, { a: unbiased, b: bias }, {});
-    }
-    const activated = activate(out, args, backend);
-    if (activated !== out) scratch.keep(out);
-    return activated;
+    return biasAndActivate(product(a, b, backend, originals), args, backend, scratch);
   } finally {
     scratch.dispose();
   }
+}
+
+/** activation(product + bias), with the backend's own element-wise kernels. */
+function biasAndActivate(product: TensorInfo, args: KernelArgs, backend: WasmBackend, scratch: Scratch) {
+  const { bias } = args.inputs;
+  let out = product;
+  if (bias !== undefined) {
+    scratch.keep(out);
+    out = callKernel(wasmKernel(tf.Add), backend, { a: product, b: bias }, {});
+  }
+  const activated = activate(out, args, backend);
+  if (activated !== out) scratch.keep(out);
+  return activated;
 }
 
 export function matMulConfigs(originals: WasmMatMulOriginals): tf.KernelConfig[] {

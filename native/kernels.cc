@@ -1,0 +1,281 @@
+// vrft's native CPU kernels: a packed, register-blocked float32 matrix product for the wasm
+// backend's BatchMatMul (see src/main/engine/native.ts). tfjs's wasm backend multiplies with
+// XNNPACK on 128-bit wasm SIMD (~30 GFLOP/s on one core here); the same product written for the
+// CPU's own vector width (AVX-512, AVX2) runs several times faster. The operands are read in place
+// from the wasm heap, in any layout (transposes are strides), so nothing is copied or transposed
+// before the product.
+//
+// The product is GotoBLAS-shaped: b is packed into panels of NR columns (row k of a panel is NR
+// contiguous values), a into panels of MR rows (column k of a panel is MR contiguous values), and
+// a micro-kernel keeps an MR × NR block of c in registers while it walks k. Written with GCC/Clang
+// vector extensions, so one source compiles for each instruction set; the widest one the CPU has
+// is chosen once, at load.
+#include <node_api.h>
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+typedef float v16 __attribute__((vector_size(64)));
+
+struct Operand {
+  const float* data;
+  long batchStride, rowStride, colStride;
+};
+
+thread_local std::vector<float> packedA, packedB;
+
+/** c[entry] = a[entry] · b[entry] for each batch entry: a is m × k, b is k × n, c is m × n row-major. */
+template <int MR, int NV>
+inline __attribute__((always_inline)) void gemmBody(int batch, int m, int n, int k, Operand a, Operand b, float* c) {
+  constexpr int NR = 16 * NV;
+  const int rowPanels = (m + MR - 1) / MR, colPanels = (n + NR - 1) / NR;
+  if (packedA.size() < size_t(k) * MR) packedA.resize(size_t(k) * MR);
+  if (packedB.size() < size_t(k) * NR * colPanels) packedB.resize(size_t(k) * NR * colPanels);
+  float* ap = packedA.data();
+  float* bp = packedB.data();
+  for (int entry = 0; entry < batch; entry++) {
+    const float* ae = a.data + entry * a.batchStride;
+    const float* be = b.data + entry * b.batchStride;
+    float* ce = c + long(entry) * m * n;
+    for (int p = 0; p < colPanels; p++) {
+      float* panel = bp + long(p) * k * NR;
+      const int cols = n - p * NR < NR ? n - p * NR : NR;
+      for (int kk = 0; kk < k; kk++) {
+        const float* from = be + kk * b.rowStride + long(p) * NR * b.colStride;
+        float* to = panel + long(kk) * NR;
+        for (int j = 0; j < cols; j++) to[j] = from[j * b.colStride];
+        for (int j = cols; j < NR; j++) to[j] = 0.f;
+      }
+    }
+    for (int q = 0; q < rowPanels; q++) {
+      const int rows = m - q * MR < MR ? m - q * MR : MR;
+      for (int kk = 0; kk < k; kk++) {
+        const float* from = ae + long(q) * MR * a.rowStride + kk * a.colStride;
+        float* to = ap + long(kk) * MR;
+        for (int i = 0; i < rows; i++) to[i] = from[i * a.rowStride];
+        for (int i = rows; i < MR; i++) to[i] = 0.f;
+      }
+      for (int p = 0; p < colPanels; p++) {
+        const float* panel = bp + long(p) * k * NR;
+        v16 acc[MR][NV];
+        for (int i = 0; i < MR; i++)
+          for (int v = 0; v < NV; v++) acc[i][v] = v16{};
+        for (int kk = 0; kk < k; kk++) {
+          v16 bv[NV];
+          for (int v = 0; v < NV; v++) memcpy(&bv[v], panel + long(kk) * NR + 16 * v, sizeof(v16));
+          const float* av = ap + long(kk) * MR;
+          for (int i = 0; i < MR; i++) {
+            const v16 broadcast = v16{} + av[i];
+            for (int v = 0; v < NV; v++) acc[i][v] += broadcast * bv[v];
+          }
+        }
+        const int cols = n - p * NR < NR ? n - p * NR : NR;
+        for (int i = 0; i < rows; i++) {
+          float row[NR];
+          for (int v = 0; v < NV; v++) memcpy(row + 16 * v, &acc[i][v], sizeof(v16));
+          memcpy(ce + long(q * MR + i) * n + p * NR, row, sizeof(float) * cols);
+        }
+      }
+    }
+  }
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define VRFT_X86 1
+// 16 accumulators of 512 bits, of 32 registers.
+__attribute__((target("avx512f"))) void gemmAvx512(int batch, int m, int n, int k, Operand a, Operand b, float* c) {
+  gemmBody<8, 2>(batch, m, n, k, a, b, c);
+}
+// 12 accumulators of 256 bits (6 × 16 floats), of 16 registers.
+__attribute__((target("avx2,fma"))) void gemmAvx2(int batch, int m, int n, int k, Operand a, Operand b, float* c) {
+  gemmBody<6, 1>(batch, m, n, k, a, b, c);
+}
+#endif
+void gemmBaseline(int batch, int m, int n, int k, Operand a, Operand b, float* c) {
+  gemmBody<2, 1>(batch, m, n, k, a, b, c);
+}
+
+using GemmFn = void (*)(int, int, int, int, Operand, Operand, float*);
+
+struct Choice {
+  GemmFn gemm;
+  const char* isa;
+};
+
+Choice choose() {
+#ifdef VRFT_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return {gemmAvx512, "avx512f"};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {gemmAvx2, "avx2"};
+  return {gemmBaseline, "sse2"};
+#elif defined(__aarch64__)
+  return {gemmBaseline, "neon"};
+#else
+  return {gemmBaseline, "baseline"};
+#endif
+}
+
+const Choice chosen = choose();
+
+// ---- N-API glue -------------------------------------------------------------------------------
+
+napi_value fail(napi_env env, const char* message) {
+  napi_throw_type_error(env, nullptr, message);
+  return nullptr;
+}
+
+/** The float32 data of a Float32Array argument, and its length in values. */
+bool floats(napi_env env, napi_value value, float** data, size_t* length) {
+  bool is = false;
+  if (napi_is_typedarray(env, value, &is) != napi_ok || !is) return false;
+  napi_typedarray_type type;
+  void* raw = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, length, &raw, nullptr, nullptr) != napi_ok) return false;
+  if (type != napi_float32_array) return false;
+  *data = static_cast<float*>(raw);
+  return true;
+}
+
+bool integer(napi_env env, napi_value value, int64_t* out) {
+  return napi_get_value_int64(env, value, out) == napi_ok;
+}
+
+/**
+ * gemm(a, b, c, batch, m, n, k, aBatch, aRow, aCol, bBatch, bRow, bCol): for each batch entry e,
+ * c[e·m·n + i·n + j] = Σ_kk a[e·aBatch + i·aRow + kk·aCol] · b[e·bBatch + kk·bRow + j·bCol].
+ * Strides are in values; a batch stride of 0 shares that operand across the batch.
+ */
+napi_value GemmCall(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value args[13];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  if (argc != 13) return fail(env, "gemm takes 13 arguments");
+  float *a, *b, *c;
+  size_t aLength, bLength, cLength;
+  if (!floats(env, args[0], &a, &aLength) || !floats(env, args[1], &b, &bLength) ||
+      !floats(env, args[2], &c, &cLength))
+    return fail(env, "gemm: a, b and c must be Float32Arrays");
+  int64_t d[10];
+  for (int i = 0; i < 10; i++)
+    if (!integer(env, args[3 + i], &d[i])) return fail(env, "gemm: sizes and strides must be numbers");
+  const int64_t batch = d[0], m = d[1], n = d[2], k = d[3];
+  if (batch < 0 || m < 0 || n < 0 || k < 0) return fail(env, "gemm: negative size");
+  for (int i = 4; i < 10; i++)
+    if (d[i] < 0) return fail(env, "gemm: negative stride");
+  if (batch == 0 || m == 0 || n == 0) return nullptr;
+  if (size_t(batch * m * n) > cLength) return fail(env, "gemm: c is too short");
+  if (k == 0) {
+    memset(c, 0, sizeof(float) * batch * m * n);
+    return nullptr;
+  }
+  // The last value each operand's strides reach must lie inside it.
+  const int64_t aLast = (batch - 1) * d[4] + (m - 1) * d[5] + (k - 1) * d[6];
+  const int64_t bLast = (batch - 1) * d[7] + (k - 1) * d[8] + (n - 1) * d[9];
+  if (aLast >= int64_t(aLength) || bLast >= int64_t(bLength)) return fail(env, "gemm: a stride reads past an operand");
+  chosen.gemm(int(batch), int(m), int(n), int(k), Operand{a, long(d[4]), long(d[5]), long(d[6])},
+              Operand{b, long(d[7]), long(d[8]), long(d[9])}, c);
+  return nullptr;
+}
+
+/** A convolution's NHWC geometry (dilations 1), as the Int32Array the calls below take. */
+struct Conv {
+  int batch, inH, inW, inC, outH, outW, kH, kW, strideH, strideW, padTop, padLeft;
+};
+
+bool convGeometry(napi_env env, napi_value value, Conv* conv) {
+  bool is = false;
+  if (napi_is_typedarray(env, value, &is) != napi_ok || !is) return false;
+  napi_typedarray_type type;
+  size_t length;
+  void* raw;
+  if (napi_get_typedarray_info(env, value, &type, &length, &raw, nullptr, nullptr) != napi_ok) return false;
+  if (type != napi_int32_array || length != 12) return false;
+  memcpy(conv, raw, sizeof(Conv));
+  const int* v = static_cast<const int*>(raw);
+  for (int i = 0; i < 12; i++)
+    if (v[i] < (i >= 10 ? -(1 << 20) : 0)) return false;
+  return conv->strideH > 0 && conv->strideW > 0;
+}
+
+/**
+ * Calls visit(to, from) for each output pixel (row `to` of the [pixels, kH·kW·inC] im2col, at the
+ * tap's columns) and each filter tap: `from` is the input pixel's channels, or -1 for padding.
+ */
+template <typename Visit>
+void forEachTap(const Conv& g, Visit visit) {
+  const long taps = long(g.kH) * g.kW * g.inC;
+  long pixel = 0;
+  for (int b = 0; b < g.batch; b++)
+    for (int oy = 0; oy < g.outH; oy++)
+      for (int ox = 0; ox < g.outW; ox++, pixel++)
+        for (int ky = 0; ky < g.kH; ky++) {
+          const int iy = oy * g.strideH + ky - g.padTop;
+          for (int kx = 0; kx < g.kW; kx++) {
+            const int ix = ox * g.strideW + kx - g.padLeft;
+            const long to = pixel * taps + (long(ky) * g.kW + kx) * g.inC;
+            const bool inside = iy >= 0 && iy < g.inH && ix >= 0 && ix < g.inW;
+            visit(to, inside ? ((long(b) * g.inH + iy) * g.inW + ix) * g.inC : -1);
+          }
+        }
+}
+
+bool convOperands(napi_env env, napi_callback_info info, float** x, size_t* xLength, float** cols,
+                  size_t* colsLength, Conv* g) {
+  size_t argc = 3;
+  napi_value args[3];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  if (argc != 3 || !floats(env, args[0], x, xLength) || !floats(env, args[1], cols, colsLength) ||
+      !convGeometry(env, args[2], g))
+    return false;
+  const long pixels = long(g->batch) * g->outH * g->outW;
+  return size_t(long(g->batch) * g->inH * g->inW * g->inC) <= *xLength &&
+         size_t(pixels * g->kH * g->kW * g->inC) <= *colsLength;
+}
+
+/** im2col(x, cols, geometry): cols[pixel, (ky·kW + kx)·inC + ci] = x at that tap, 0 in padding. */
+napi_value Im2col(napi_env env, napi_callback_info info) {
+  float *x, *cols;
+  size_t xLength, colsLength;
+  Conv g;
+  if (!convOperands(env, info, &x, &xLength, &cols, &colsLength, &g))
+    return fail(env, "im2col(x: Float32Array, cols: Float32Array, geometry: Int32Array(12)) with room for both");
+  forEachTap(g, [&](long to, long from) {
+    if (from < 0) memset(cols + to, 0, sizeof(float) * g.inC);
+    else memcpy(cols + to, x + from, sizeof(float) * g.inC);
+  });
+  return nullptr;
+}
+
+/** col2im(dx, cols, geometry): dx = Σ over taps of cols scattered back to the pixels they read. */
+napi_value Col2im(napi_env env, napi_callback_info info) {
+  float *dx, *cols;
+  size_t dxLength, colsLength;
+  Conv g;
+  if (!convOperands(env, info, &dx, &dxLength, &cols, &colsLength, &g))
+    return fail(env, "col2im(dx: Float32Array, cols: Float32Array, geometry: Int32Array(12)) with room for both");
+  memset(dx, 0, sizeof(float) * long(g.batch) * g.inH * g.inW * g.inC);
+  forEachTap(g, [&](long from, long to) {
+    if (to < 0) return;
+    for (int c = 0; c < g.inC; c++) dx[to + c] += cols[from + c];
+  });
+  return nullptr;
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() {
+  napi_value im2col, col2im;
+  napi_create_function(env, "im2col", NAPI_AUTO_LENGTH, Im2col, nullptr, &im2col);
+  napi_set_named_property(env, exports, "im2col", im2col);
+  napi_create_function(env, "col2im", NAPI_AUTO_LENGTH, Col2im, nullptr, &col2im);
+  napi_set_named_property(env, exports, "col2im", col2im);
+  napi_value gemm, isa;
+  napi_create_function(env, "gemm", NAPI_AUTO_LENGTH, GemmCall, nullptr, &gemm);
+  napi_set_named_property(env, exports, "gemm", gemm);
+  napi_create_string_utf8(env, chosen.isa, NAPI_AUTO_LENGTH, &isa);
+  napi_set_named_property(env, exports, "isa", isa);
+  return exports;
+}

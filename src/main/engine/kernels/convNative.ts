@@ -1,0 +1,131 @@
+/**
+ * A convolution and both its gradients by the native kernels (../native.ts), NHWC, dilations 1.
+ * With N = batch·outHeight·outWidth output pixels, the im2col of x [N, kh·kw·ci] and the filter
+ * as [kh·kw·ci, co]:
+ *
+ *   y  = im2col(x) · filter                 (Conv2D)
+ *   dW = im2col(x)ᵀ · dy                    (Conv2DBackpropFilter; the transpose is strides)
+ *   dx = col2im(dy · filterᵀ)               (Conv2DBackpropInput)
+ */
+import type { NativeKernels } from '../native';
+import type { ConvInfo } from './convTaps';
+import { disposeIntermediate, type TensorInfo, type WasmBackend } from './wasmBackend';
+
+function geometry(info: ConvInfo): Int32Array {
+  return Int32Array.from([
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ]);
+}
+
+function view(backend: WasmBackend, x: TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(x) as Float32Array;
+}
+
+/** im2col(x) as a new [N, kh·kw·ci] tensor the caller disposes. */
+function columnsOf(backend: WasmBackend, native: NativeKernels, x: TensorInfo, info: ConvInfo): TensorInfo {
+  const columns = backend.makeOutput([info.pixels, info.taps], 'float32');
+  native.im2col(view(backend, x), view(backend, columns), geometry(info));
+  return columns;
+}
+
+export function nativeConv2d(
+  backend: WasmBackend,
+  native: NativeKernels,
+  x: TensorInfo,
+  filter: TensorInfo,
+  info: ConvInfo,
+): TensorInfo {
+  const { pixels, taps, outChannels: co } = info;
+  const columns = columnsOf(backend, native, x, info);
+  const y = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, co], 'float32');
+  // Heap views only after makeOutput: an allocation may grow (and so move) the heap.
+  native.gemm(
+    view(backend, columns),
+    view(backend, filter),
+    view(backend, y),
+    1,
+    pixels,
+    co,
+    taps,
+    0,
+    taps,
+    1,
+    0,
+    co,
+    1,
+  );
+  disposeIntermediate(backend, columns);
+  return y;
+}
+
+export function nativeConv2dBackpropFilter(
+  backend: WasmBackend,
+  native: NativeKernels,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: ConvInfo,
+  filterShape: number[],
+): TensorInfo {
+  const { pixels, taps, outChannels: co } = info;
+  const columns = columnsOf(backend, native, x, info);
+  const dw = backend.makeOutput(filterShape, 'float32');
+  native.gemm(
+    view(backend, columns),
+    view(backend, dy),
+    view(backend, dw),
+    1,
+    taps,
+    co,
+    pixels,
+    0,
+    1,
+    taps,
+    0,
+    co,
+    1,
+  );
+  disposeIntermediate(backend, columns);
+  return dw;
+}
+
+export function nativeConv2dBackpropInput(
+  backend: WasmBackend,
+  native: NativeKernels,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: ConvInfo,
+  inputShape: number[],
+): TensorInfo {
+  const { pixels, taps, outChannels: co } = info;
+  const columns = backend.makeOutput([pixels, taps], 'float32');
+  native.gemm(
+    view(backend, dy),
+    view(backend, filter),
+    view(backend, columns),
+    1,
+    pixels,
+    taps,
+    co,
+    0,
+    co,
+    1,
+    0,
+    1,
+    co,
+  );
+  const dx = backend.makeOutput(inputShape, 'float32');
+  native.col2im(view(backend, dx), view(backend, columns), geometry(info));
+  disposeIntermediate(backend, columns);
+  return dx;
+}
