@@ -118,7 +118,20 @@ Choice choose() {
 #endif
 }
 
-const Choice chosen = choose();
+Choice chosen = choose();
+
+/** The product for an instruction set this CPU has, by name (tests run each one it has). */
+bool chooseByName(const char* isa) {
+  const Choice best = choose();
+#ifdef VRFT_X86
+  if (!strcmp(isa, "avx512f") && !strcmp(best.isa, "avx512f")) return chosen = best, true;
+  if (!strcmp(isa, "avx2") && (!strcmp(best.isa, "avx512f") || !strcmp(best.isa, "avx2")))
+    return chosen = {gemmAvx2, "avx2"}, true;
+  if (!strcmp(isa, "sse2")) return chosen = {gemmBaseline, "sse2"}, true;
+#endif
+  if (!strcmp(isa, best.isa)) return chosen = best, true;
+  return false;
+}
 
 // ---- N-API glue -------------------------------------------------------------------------------
 
@@ -264,6 +277,22 @@ napi_value Col2im(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+/** isa(): the instruction set in use; isa(name): use that one if this CPU has it, else throw. */
+napi_value Isa(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg;
+  napi_get_cb_info(env, info, &argc, &arg, nullptr, nullptr);
+  if (argc == 1) {
+    char name[16] = {0};
+    size_t length = 0;
+    if (napi_get_value_string_utf8(env, arg, name, sizeof(name), &length) != napi_ok || !chooseByName(name))
+      return fail(env, "isa: not an instruction set this CPU has (avx512f, avx2, sse2, neon)");
+  }
+  napi_value out;
+  napi_create_string_utf8(env, chosen.isa, NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
 }  // namespace
 
 NAPI_MODULE_INIT() {
@@ -275,7 +304,7 @@ NAPI_MODULE_INIT() {
   napi_value gemm, isa;
   napi_create_function(env, "gemm", NAPI_AUTO_LENGTH, GemmCall, nullptr, &gemm);
   napi_set_named_property(env, exports, "gemm", gemm);
-  napi_create_string_utf8(env, chosen.isa, NAPI_AUTO_LENGTH, &isa);
+  napi_create_function(env, "isa", NAPI_AUTO_LENGTH, Isa, nullptr, &isa);
   napi_set_named_property(env, exports, "isa", isa);
   return exports;
 }

@@ -17,9 +17,9 @@ import { seeded } from '../support/random';
 type Backend = 'wasm' | 'cpu';
 const rng = seeded(20261101);
 
-function randomValues(shape: number[]): Float32Array {
+function randomValues(shape: number[], from = rng): Float32Array {
   const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < values.length; i++) values[i] = rng.next() * 2 - 1;
+  for (let i = 0; i < values.length; i++) values[i] = from.next() * 2 - 1;
   return values;
 }
 
@@ -178,6 +178,55 @@ describe('the native kernels', () => {
       vi.unstubAllEnvs();
       vi.resetModules();
     }
+  });
+
+  it('every product the CPU can run (AVX-512, AVX2, SSE2) equals a float64 reference', () => {
+    const native = nativeKernels()!;
+    const best = native.isa();
+    const isas = ['avx512f', 'avx2', 'sse2', 'neon'].filter((isa) => {
+      try {
+        return native.isa(isa) === isa;
+      } catch {
+        return false;
+      }
+    });
+    native.isa(best);
+    // Its own random values, so the other tests' stay as they were.
+    const own = seeded(20261122);
+    // Sizes around the register blocks (8 × 32, 6 × 16, 2 × 16), each operand transposed or not.
+    const cases = [
+      [1, 1, 1],
+      [7, 33, 5],
+      [9, 17, 129],
+      [13, 31, 64],
+    ];
+    try {
+      for (const isa of isas) {
+        native.isa(isa);
+        for (const [m, n, k] of cases as [number, number, number][]) {
+          for (const [ta, tb] of transposes) {
+            const [a, b] = [randomValues([2, m, k], own), randomValues([2, k, n], own)];
+            const c = new Float32Array(2 * m * n);
+            native.gemm(a, b, c, 2, m, n, k, m * k, ta ? 1 : k, ta ? m : 1, k * n, tb ? 1 : n, tb ? k : 1);
+            let worst = 0;
+            for (let e = 0; e < 2; e++)
+              for (let i = 0; i < m; i++)
+                for (let j = 0; j < n; j++) {
+                  let sum = 0;
+                  for (let q = 0; q < k; q++)
+                    sum +=
+                      a[e * m * k + (ta ? q * m + i : i * k + q)]! *
+                      b[e * k * n + (tb ? j * k + q : q * n + j)]!;
+                  worst = Math.max(worst, Math.abs(c[e * m * n + i * n + j]! - sum));
+                }
+            expect(worst, `${isa} ${m}×${n}×${k} ta=${ta} tb=${tb}`).toBeLessThan(1e-5);
+          }
+        }
+      }
+    } finally {
+      native.isa(best);
+    }
+    expect(isas.length, isas.join(', ')).toBeGreaterThanOrEqual(process.arch === 'x64' ? 2 : 1);
   });
 
   it('refuse operands their strides would read past, and arguments of the wrong kind', async () => {
@@ -479,7 +528,8 @@ for (const native of [true, false]) {
             const conv = (a: tf.Tensor, b: tf.Tensor) =>
               tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad);
             const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.sin(conv(a, b))))([xt, ft]);
-            return [conv(xt, ft), ...grads];
+            // Without the native kernels the forward is the backend's own XNNPACK convolution.
+            return native ? [conv(xt, ft), ...grads] : grads;
           };
           expect(isProjectKernel(tf.Conv2D)).toBe(true);
           expect(isProjectKernel(tf.Conv2DBackpropFilter)).toBe(true);

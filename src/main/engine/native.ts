@@ -12,8 +12,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface NativeKernels {
-  /** The instruction set the product was compiled for and chosen at load: avx512f, avx2, sse2, neon. */
-  isa: string;
+  /**
+   * The instruction set the product runs on (avx512f, avx2, sse2, neon: the widest the CPU has, at
+   * load); with a name, switches to that one if the CPU has it, else throws (tests run each).
+   */
+  isa(name?: string): string;
   /**
    * For each batch entry e: c[e·m·n + i·n + j] = Σ_k a[e·aBatch + i·aRow + k·aCol] · b[e·bBatch +
    * k·bRow + j·bCol]. Strides in values; a batch stride of 0 shares that operand.
@@ -82,7 +85,7 @@ function load(): { kernels?: NativeKernels; status: NativeStatus } {
   }
   try {
     const kernels = createRequire(import.meta.url)(file) as NativeKernels;
-    return { kernels, status: { loaded: true, isa: kernels.isa } };
+    return { kernels, status: { loaded: true, isa: kernels.isa() } };
   } catch (error) {
     return {
       status: {
