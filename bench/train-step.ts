@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { initEngine, setNativeKernelsEnabled } from '../src/main/engine';
+import { engineLabel, initEngine, setNativeKernelsEnabled } from '../src/main/engine';
 import { buildWordTokenizerJson, TextTokenizer } from '../src/main/models/tokenizer';
 import { TinyVlmPolicy } from '../src/main/models/tiny-vlm/policy';
 import { AdamW } from '../src/main/train/optimizer';
@@ -64,9 +64,7 @@ if (existsSync(workerScript)) {
 console.log(
   `batch 8 × (64 image + ~${promptLength} prompt + ~${completion} completion tokens), tiny-vlm base config`,
 );
-const kernels = engine.native?.loaded
-  ? `${engine.backend} + native ${engine.native.isa}`
-  : `${engine.backend}${engine.native ? ` (native kernels not used: ${engine.native.reason})` : ''}`;
+const kernels = engineLabel(engine);
 console.log(`tiny-vlm on ${kernels}: median ${ours.toFixed(0)} ms/step`);
 if (wasmAlone !== null)
   console.log(

@@ -1,5 +1,6 @@
-// vrft's native CPU kernels: a packed, register-blocked float32 matrix product for the wasm
-// backend's BatchMatMul (see src/main/engine/native.ts). tfjs's wasm backend multiplies with
+// vrft's native CPU kernels: a packed, register-blocked float32 matrix product, and im2col/col2im
+// to make each convolution one product, for the wasm backend's kernels (see
+// src/main/engine/native.ts). tfjs's wasm backend multiplies with
 // XNNPACK on 128-bit wasm SIMD (~30 GFLOP/s on one core here); the same product written for the
 // CPU's own vector width (AVX-512, AVX2) runs several times faster. The operands are read in place
 // from the wasm heap, in any layout (transposes are strides), so nothing is copied or transposed
@@ -140,16 +141,20 @@ napi_value fail(napi_env env, const char* message) {
   return nullptr;
 }
 
-/** The float32 data of a Float32Array argument, and its length in values. */
-bool floats(napi_env env, napi_value value, float** data, size_t* length) {
+/** The data and length (in values) of a typed array argument of the given type. */
+template <typename T>
+bool typedArray(napi_env env, napi_value value, napi_typedarray_type want, T** data, size_t* length) {
   bool is = false;
   if (napi_is_typedarray(env, value, &is) != napi_ok || !is) return false;
   napi_typedarray_type type;
   void* raw = nullptr;
   if (napi_get_typedarray_info(env, value, &type, length, &raw, nullptr, nullptr) != napi_ok) return false;
-  if (type != napi_float32_array) return false;
-  *data = static_cast<float*>(raw);
-  return true;
+  *data = static_cast<T*>(raw);
+  return type == want;
+}
+
+bool floats(napi_env env, napi_value value, float** data, size_t* length) {
+  return typedArray(env, value, napi_float32_array, data, length);
 }
 
 bool integer(napi_env env, napi_value value, int64_t* out) {
@@ -199,17 +204,12 @@ struct Conv {
 };
 
 bool convGeometry(napi_env env, napi_value value, Conv* conv) {
-  bool is = false;
-  if (napi_is_typedarray(env, value, &is) != napi_ok || !is) return false;
-  napi_typedarray_type type;
+  int32_t* v;
   size_t length;
-  void* raw;
-  if (napi_get_typedarray_info(env, value, &type, &length, &raw, nullptr, nullptr) != napi_ok) return false;
-  if (type != napi_int32_array || length != 12) return false;
-  memcpy(conv, raw, sizeof(Conv));
-  const int* v = static_cast<const int*>(raw);
+  if (!typedArray(env, value, napi_int32_array, &v, &length) || length != 12) return false;
   for (int i = 0; i < 12; i++)
-    if (v[i] < (i >= 10 ? -(1 << 20) : 0)) return false;
+    if (v[i] < 0) return false;
+  memcpy(conv, v, sizeof(Conv));
   return conv->strideH > 0 && conv->strideW > 0;
 }
 
@@ -235,46 +235,49 @@ void forEachTap(const Conv& g, Visit visit) {
         }
 }
 
-bool convOperands(napi_env env, napi_callback_info info, float** x, size_t* xLength, float** cols,
-                  size_t* colsLength, Conv* g) {
+/**
+ * name(image, cols, geometry): parses and checks the arguments, then body(image, cols, g). `image`
+ * is x or dx [batch, inH, inW, inC], `cols` the im2col [pixels, kH·kW·inC].
+ */
+template <typename Body>
+napi_value convCall(napi_env env, napi_callback_info info, const char* usage, Body body) {
   size_t argc = 3;
   napi_value args[3];
   napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
-  if (argc != 3 || !floats(env, args[0], x, xLength) || !floats(env, args[1], cols, colsLength) ||
-      !convGeometry(env, args[2], g))
-    return false;
-  const long pixels = long(g->batch) * g->outH * g->outW;
-  return size_t(long(g->batch) * g->inH * g->inW * g->inC) <= *xLength &&
-         size_t(pixels * g->kH * g->kW * g->inC) <= *colsLength;
+  float *image, *cols;
+  size_t imageLength, colsLength;
+  Conv g;
+  if (argc != 3 || !floats(env, args[0], &image, &imageLength) || !floats(env, args[1], &cols, &colsLength) ||
+      !convGeometry(env, args[2], &g))
+    return fail(env, usage);
+  const long pixels = long(g.batch) * g.outH * g.outW;
+  if (size_t(long(g.batch) * g.inH * g.inW * g.inC) > imageLength || size_t(pixels * g.kH * g.kW * g.inC) > colsLength)
+    return fail(env, usage);
+  body(image, cols, g);
+  return nullptr;
 }
 
 /** im2col(x, cols, geometry): cols[pixel, (ky·kW + kx)·inC + ci] = x at that tap, 0 in padding. */
 napi_value Im2col(napi_env env, napi_callback_info info) {
-  float *x, *cols;
-  size_t xLength, colsLength;
-  Conv g;
-  if (!convOperands(env, info, &x, &xLength, &cols, &colsLength, &g))
-    return fail(env, "im2col(x: Float32Array, cols: Float32Array, geometry: Int32Array(12)) with room for both");
-  forEachTap(g, [&](long to, long from) {
-    if (from < 0) memset(cols + to, 0, sizeof(float) * g.inC);
-    else memcpy(cols + to, x + from, sizeof(float) * g.inC);
-  });
-  return nullptr;
+  return convCall(env, info, "im2col(x: Float32Array, cols: Float32Array, geometry: Int32Array(12)) with room for both",
+                  [](float* x, float* cols, const Conv& g) {
+                    forEachTap(g, [&](long to, long from) {
+                      if (from < 0) memset(cols + to, 0, sizeof(float) * g.inC);
+                      else memcpy(cols + to, x + from, sizeof(float) * g.inC);
+                    });
+                  });
 }
 
 /** col2im(dx, cols, geometry): dx = Σ over taps of cols scattered back to the pixels they read. */
 napi_value Col2im(napi_env env, napi_callback_info info) {
-  float *dx, *cols;
-  size_t dxLength, colsLength;
-  Conv g;
-  if (!convOperands(env, info, &dx, &dxLength, &cols, &colsLength, &g))
-    return fail(env, "col2im(dx: Float32Array, cols: Float32Array, geometry: Int32Array(12)) with room for both");
-  memset(dx, 0, sizeof(float) * long(g.batch) * g.inH * g.inW * g.inC);
-  forEachTap(g, [&](long from, long to) {
-    if (to < 0) return;
-    for (int c = 0; c < g.inC; c++) dx[to + c] += cols[from + c];
-  });
-  return nullptr;
+  return convCall(env, info, "col2im(dx: Float32Array, cols: Float32Array, geometry: Int32Array(12)) with room for both",
+                  [](float* dx, float* cols, const Conv& g) {
+                    memset(dx, 0, sizeof(float) * long(g.batch) * g.inH * g.inW * g.inC);
+                    forEachTap(g, [&](long from, long to) {
+                      if (to < 0) return;
+                      for (int c = 0; c < g.inC; c++) dx[to + c] += cols[from + c];
+                    });
+                  });
 }
 
 /** isa(): the instruction set in use; isa(name): use that one if this CPU has it, else throw. */
@@ -293,18 +296,18 @@ napi_value Isa(napi_env env, napi_callback_info info) {
   return out;
 }
 
+void exportFunction(napi_env env, napi_value exports, const char* name, napi_callback call) {
+  napi_value function;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, call, nullptr, &function);
+  napi_set_named_property(env, exports, name, function);
+}
+
 }  // namespace
 
 NAPI_MODULE_INIT() {
-  napi_value im2col, col2im;
-  napi_create_function(env, "im2col", NAPI_AUTO_LENGTH, Im2col, nullptr, &im2col);
-  napi_set_named_property(env, exports, "im2col", im2col);
-  napi_create_function(env, "col2im", NAPI_AUTO_LENGTH, Col2im, nullptr, &col2im);
-  napi_set_named_property(env, exports, "col2im", col2im);
-  napi_value gemm, isa;
-  napi_create_function(env, "gemm", NAPI_AUTO_LENGTH, GemmCall, nullptr, &gemm);
-  napi_set_named_property(env, exports, "gemm", gemm);
-  napi_create_function(env, "isa", NAPI_AUTO_LENGTH, Isa, nullptr, &isa);
-  napi_set_named_property(env, exports, "isa", isa);
+  exportFunction(env, exports, "gemm", GemmCall);
+  exportFunction(env, exports, "im2col", Im2col);
+  exportFunction(env, exports, "col2im", Col2im);
+  exportFunction(env, exports, "isa", Isa);
   return exports;
 }

@@ -41,6 +41,11 @@ export interface EngineReport {
   native?: NativeStatus;
 }
 
+/** The backend in a few words: `wasm + native avx512f` where the native kernels run, else its name. */
+export function engineLabel(report: EngineReport): string {
+  return report.native?.loaded ? `${report.backend} + native ${report.native.isa}` : report.backend;
+}
+
 export interface EngineOptions {
   force?: BackendName;
 }

@@ -6,6 +6,7 @@ export { tf } from './tf';
 export { backendNames, isBackendName, type BackendName } from './names';
 export {
   EngineError,
+  engineLabel,
   initEngine,
   memoryNow,
   type EngineOptions,

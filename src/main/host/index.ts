@@ -65,11 +65,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     // Which backend training will get, found after the host is up so startup never waits for it.
     if (options.probeEngine !== false) {
       import('../engine')
-        .then(({ initEngine }) => initEngine())
-        .then((report) => {
-          const native = report.native;
-          backend = native?.loaded ? `${report.backend} + native ${native.isa}` : report.backend;
+        .then(async ({ engineLabel, initEngine }) => {
+          const report = await initEngine();
+          backend = engineLabel(report);
           const notUsed = report.tried.filter((t) => !t.ok).map((t) => `${t.name}: ${t.reason ?? ''}`);
+          const native = report.native;
           if (native && !native.loaded) notUsed.push(`native kernels: ${native.reason ?? ''}`);
           server.broadcast('engine.ready', { backend, notUsed });
         })

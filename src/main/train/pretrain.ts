@@ -101,10 +101,9 @@ async function main(): Promise<void> {
   const singleCore = engine.backend === 'wasm' || engine.backend === 'cpu';
   const workers = Number(values.workers ?? (singleCore && os.availableParallelism() > 1 ? 2 : 1));
   if (workers !== 1 && workers !== 2) throw new Error(`--workers ${values.workers}: use 1 or 2`);
-  const native = engine.native?.loaded === true;
-  const steps = Number(
-    values.steps ?? (native ? (workers === 2 ? 16000 : 11000) : workers === 2 ? 7400 : 5300),
-  );
+  // [one core, two cores]
+  const defaultSteps = engine.native?.loaded ? [11000, 16000] : [5300, 7400];
+  const steps = Number(values.steps ?? defaultSteps[workers - 1]);
   const pretrainMix = parseMix(values.mix);
   const novelIn = parseNovelIn(values['novel-in']!);
   const patchBoxWeight = Number(values['patch-boxes']);

@@ -9,6 +9,7 @@
  */
 import type { NativeKernels } from '../native';
 import type { ConvInfo } from './convTaps';
+import { nativeProduct } from './nativeProduct';
 import { disposeIntermediate, type TensorInfo, type WasmBackend } from './wasmBackend';
 
 function geometry(info: ConvInfo): Int32Array {
@@ -49,22 +50,7 @@ export function nativeConv2d(
   const { pixels, taps, outChannels: co } = info;
   const columns = columnsOf(backend, native, x, info);
   const y = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, co], 'float32');
-  // Heap views only after makeOutput: an allocation may grow (and so move) the heap.
-  native.gemm(
-    view(backend, columns),
-    view(backend, filter),
-    view(backend, y),
-    1,
-    pixels,
-    co,
-    taps,
-    0,
-    taps,
-    1,
-    0,
-    co,
-    1,
-  );
+  nativeProduct(backend, native, columns, filter, y, { m: pixels, n: co, k: taps });
   disposeIntermediate(backend, columns);
   return y;
 }
@@ -80,21 +66,7 @@ export function nativeConv2dBackpropFilter(
   const { pixels, taps, outChannels: co } = info;
   const columns = columnsOf(backend, native, x, info);
   const dw = backend.makeOutput(filterShape, 'float32');
-  native.gemm(
-    view(backend, columns),
-    view(backend, dy),
-    view(backend, dw),
-    1,
-    taps,
-    co,
-    pixels,
-    0,
-    1,
-    taps,
-    0,
-    co,
-    1,
-  );
+  nativeProduct(backend, native, columns, dy, dw, { m: taps, n: co, k: pixels, transposeA: true });
   disposeIntermediate(backend, columns);
   return dw;
 }
@@ -109,21 +81,7 @@ export function nativeConv2dBackpropInput(
 ): TensorInfo {
   const { pixels, taps, outChannels: co } = info;
   const columns = backend.makeOutput([pixels, taps], 'float32');
-  native.gemm(
-    view(backend, dy),
-    view(backend, filter),
-    view(backend, columns),
-    1,
-    pixels,
-    taps,
-    co,
-    0,
-    co,
-    1,
-    0,
-    1,
-    co,
-  );
+  nativeProduct(backend, native, dy, filter, columns, { m: pixels, n: taps, k: co, transposeB: true });
   const dx = backend.makeOutput(inputShape, 'float32');
   native.col2im(view(backend, dx), view(backend, columns), geometry(info));
   disposeIntermediate(backend, columns);

@@ -18,6 +18,7 @@
  */
 import { nativeKernels, type NativeKernels } from '../native';
 import { tf } from '../tf';
+import { nativeProduct } from './nativeProduct';
 import {
   callKernel,
   disposeIntermediate,
@@ -150,7 +151,7 @@ function product(a: TensorInfo, b: TensorInfo, backend: WasmBackend, originals: 
  * a·b (each transposed as the attributes say) by the native kernels, in one call for the whole
  * batch; undefined for a batch that broadcasts both ways ([2, 1] with [1, 3]), left to the rest.
  */
-function nativeProduct(args: KernelArgs, native: NativeKernels): TensorInfo | undefined {
+function viaNative(args: KernelArgs, native: NativeKernels): TensorInfo | undefined {
   const backend = wasmBackendOf(args);
   const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs;
   const a = input(args, 'a');
@@ -162,27 +163,19 @@ function nativeProduct(args: KernelArgs, native: NativeKernels): TensorInfo | un
   const [batchA, batchB] = [tf.util.sizeFromShape(outerA), tf.util.sizeFromShape(outerB)];
   if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return undefined;
   const [rowsA, colsA] = a.shape.slice(-2) as [number, number];
-  const [rowsB, colsB] = b.shape.slice(-2) as [number, number];
   const [m, k] = transposeA ? [colsA, rowsA] : [rowsA, colsA];
-  const n = transposeB ? rowsB : colsB;
+  const n = b.shape[b.shape.length - (transposeB ? 2 : 1)] as number;
   const out = backend.makeOutput([...outer, m, n], 'float32');
-  // Heap views only after makeOutput: an allocation may grow (and so move) the heap.
-  const view = (x: TensorInfo) => backend.typedArrayFromHeap(x) as Float32Array;
-  native.gemm(
-    view(a),
-    view(b),
-    view(out),
-    batch,
+  nativeProduct(backend, native, a, b, out, {
     m,
     n,
     k,
-    batchA === 1 ? 0 : rowsA * colsA,
-    transposeA ? 1 : colsA,
-    transposeA ? colsA : 1,
-    batchB === 1 ? 0 : rowsB * colsB,
-    transposeB ? 1 : colsB,
-    transposeB ? colsB : 1,
-  );
+    transposeA,
+    transposeB,
+    batch,
+    sharedA: batchA === 1,
+    sharedB: batchB === 1,
+  });
   return out;
 }
 
@@ -192,7 +185,7 @@ function batchMatMul(args: KernelArgs, originals: WasmMatMulOriginals): TensorIn
     return callKernel(originals.batchMatMul, backend, args.inputs, args.attrs ?? {});
   }
   const native = nativeKernels();
-  const fromNative = native && nativeProduct(args, native);
+  const fromNative = native && viaNative(args, native);
   if (fromNative) return fromNative;
   const scratch = new Scratch(backend);
   try {
@@ -234,7 +227,7 @@ function fusedMatMul(args: KernelArgs, originals: WasmMatMulOriginals): TensorIn
   const scratch = new Scratch(backend);
   try {
     const native = nativeKernels();
-    const fromNative = native && nativeProduct(args, native);
+    const fromNative = native && viaNative(args, native);
     if (fromNative) return biasAndActivate(fromNative, args, backend, scratch);
     const { a, b } = untransposedOperands(args, originals.transpose, scratch);
     // The op hands the kernel rank-3 operands.
