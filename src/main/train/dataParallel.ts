@@ -8,13 +8,14 @@
  * (not 2×: each core runs ~25 % slower while the other works, and clipping and AdamW stay serial).
  */
 import { Worker } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../engine';
 import type { TensorMap } from '../models/safetensors';
 import type { TinyVlmConfig } from '../models/tiny-vlm/config';
 import type { TinyVlmPolicy } from '../models/tiny-vlm/policy';
 import type { TextTokenizer } from '../models/tokenizer';
 import { builtScript } from './runFiles';
+import { readGradients, type HostGradients } from './optimizer';
 import { gradients, sftLoss, type SftExample, type ThinkTraining } from './sft';
 
 export interface LossOptions {
@@ -129,38 +130,36 @@ export async function dataParallelGradients(
   batch: SftExample[],
   options: LossOptions,
   peer: GradientWorker,
-): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
+): Promise<{ loss: number; grads: HostGradients }> {
   const cut = Math.ceil(batch.length / 2);
   const here = batch.slice(0, cut);
   const there = batch.slice(cut);
-  const localGradients = () =>
-    gradients(policy, named, () =>
+  const localGradients = () => {
+    const { loss, grads } = gradients(policy, named, () =>
       sftLoss(policy, here, options.trainThink, options.patchLossWeight, options.patchBoxWeight),
     );
+    return { loss, grads: readGradients(grads) };
+  };
   if (there.length === 0) return localGradients();
   // Posted first, so the worker computes while this thread does.
   const remote = peer.gradients(named, there, options);
-  let local: ReturnType<typeof gradients>;
+  let local: ReturnType<typeof localGradients>;
   try {
     local = localGradients();
   } catch (error) {
     await remote.catch(() => undefined); // the worker's answer, whatever it is, is not needed now
     throw error;
   }
-  const other = await remote.catch((error: unknown) => {
-    tf.dispose([...local.grads.values()]);
-    throw error;
-  });
+  const other = await remote;
   const a = here.length / batch.length;
-  const grads = new Map<string, tf.Tensor>();
+  const grads: HostGradients = new Map();
   for (const [name, g] of local.grads) {
-    const remoteGrad = other.grads.get(name);
-    if (!remoteGrad) throw new Error(`the gradient worker sent no gradient for ${name}`);
-    grads.set(
-      name,
-      tf.tidy(() => tf.add(tf.mul(g, a), tf.mul(tf.tensor(remoteGrad, g.shape), 1 - a))),
-    );
-    g.dispose();
+    const r = other.grads.get(name);
+    if (r?.length !== g.length)
+      throw new Error(`the gradient worker sent no gradient for ${name}, or one of another size`);
+    const mean = new Float32Array(g.length);
+    for (let i = 0; i < g.length; i++) mean[i] = a * g[i]! + (1 - a) * r[i]!;
+    grads.set(name, mean);
   }
   return { loss: a * local.loss + (1 - a) * other.loss, grads };
 }

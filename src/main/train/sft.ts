@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Policy, RgbImage } from '../models/policy';
 import { completionText } from '../models/tiny-vlm/prompts';
-import { clipByGlobalNorm, type AdamW } from './optimizer';
+import { clipScale, globalNorm, readGradients, type AdamW, type HostGradients } from './optimizer';
 
 export interface SftExample {
   image: RgbImage;
@@ -112,24 +112,20 @@ export function sftStep(
     patchBoxWeight?: number;
   },
 ): StepResult {
-  const computed = gradients(policy, named, () =>
+  const { loss, grads } = gradients(policy, named, () =>
     sftLoss(policy, batch, options.trainThink, options.patchLossWeight, options.patchBoxWeight),
   );
-  return applyGradients(optimizer, computed, options);
+  return applyGradients(optimizer, { loss, grads: readGradients(grads) }, options);
 }
 
-/** Clips the gradients and takes the AdamW step; a non-finite loss changes nothing. Frees them. */
+/** Clips the gradients and takes the AdamW step; a non-finite loss changes nothing. */
 export function applyGradients(
   optimizer: AdamW,
-  { loss, grads }: { loss: number; grads: Map<string, tf.Tensor> },
+  { loss, grads }: { loss: number; grads: HostGradients },
   options: { lr: number; maxGradNorm: number },
 ): StepResult {
-  if (!Number.isFinite(loss)) {
-    tf.dispose([...grads.values()]);
-    return { loss, gradNorm: Number.NaN };
-  }
-  const clipped = clipByGlobalNorm(grads, options.maxGradNorm);
-  optimizer.apply(clipped.grads, options.lr);
-  tf.dispose([...clipped.grads.values()]);
-  return { loss, gradNorm: clipped.norm };
+  if (!Number.isFinite(loss)) return { loss, gradNorm: Number.NaN };
+  const norm = globalNorm(grads);
+  optimizer.apply(grads, options.lr, clipScale(norm, options.maxGradNorm));
+  return { loss, gradNorm: norm };
 }

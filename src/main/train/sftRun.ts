@@ -112,46 +112,42 @@ export async function runSft(
     totalSteps: options.steps,
     kind: options.schedule,
   };
-  try {
-    while (step < options.steps) {
-      // Let IPC messages and signals in (a pause or cancel sets shouldStop) between steps.
-      await yieldToEventLoop();
-      if (hooks.shouldStop?.()) break;
-      const started = performance.now();
-      const batch = source.batch(step, options.batchSize);
-      const lr = learningRate(step + 1, schedule);
-      const stepOptions = {
-        lr,
-        maxGradNorm: options.maxGradNorm,
-        trainThink: options.trainThink,
-        patchLossWeight: options.patchLossWeight,
-        patchBoxWeight: options.patchBoxWeight,
-      };
-      const result = hooks.gradientWorker
-        ? applyGradients(
-            optimizer,
-            await dataParallelGradients(policy, named, batch, stepOptions, hooks.gradientWorker),
-            stepOptions,
-          )
-        : sftStep(policy, named, optimizer, batch, stepOptions);
-      if (!Number.isFinite(result.loss)) {
-        throw new NonFiniteLossError(
-          `the loss became ${result.loss} at step ${step + 1}; the last good checkpoint is kept`,
-        );
-      }
-      step++;
-      hooks.onStep?.(step, {
-        loss: result.loss,
-        grad_norm: result.gradNorm,
-        learning_rate: lr,
-        step_time: (performance.now() - started) / 1000,
-      });
-      if (step % options.checkpointEvery === 0 || step === options.steps) checkpoint();
+  while (step < options.steps) {
+    // Let IPC messages and signals in (a pause or cancel sets shouldStop) between steps.
+    await yieldToEventLoop();
+    if (hooks.shouldStop?.()) break;
+    const started = performance.now();
+    const batch = source.batch(step, options.batchSize);
+    const lr = learningRate(step + 1, schedule);
+    const stepOptions = {
+      lr,
+      maxGradNorm: options.maxGradNorm,
+      trainThink: options.trainThink,
+      patchLossWeight: options.patchLossWeight,
+      patchBoxWeight: options.patchBoxWeight,
+    };
+    const result = hooks.gradientWorker
+      ? applyGradients(
+          optimizer,
+          await dataParallelGradients(policy, named, batch, stepOptions, hooks.gradientWorker),
+          stepOptions,
+        )
+      : sftStep(policy, named, optimizer, batch, stepOptions);
+    if (!Number.isFinite(result.loss)) {
+      throw new NonFiniteLossError(
+        `the loss became ${result.loss} at step ${step + 1}; the last good checkpoint is kept`,
+      );
     }
-    // Stopped early (cancel, pause): keep where it got to.
-    if (step < options.steps && step % options.checkpointEvery !== 0) checkpoint();
-  } finally {
-    optimizer.dispose();
+    step++;
+    hooks.onStep?.(step, {
+      loss: result.loss,
+      grad_norm: result.gradNorm,
+      learning_rate: lr,
+      step_time: (performance.now() - started) / 1000,
+    });
+    if (step % options.checkpointEvery === 0 || step === options.steps) checkpoint();
   }
+  // Stopped early (cancel, pause): keep where it got to.
+  if (step < options.steps && step % options.checkpointEvery !== 0) checkpoint();
   return { step };
 }

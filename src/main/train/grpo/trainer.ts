@@ -16,8 +16,8 @@ import {
 } from '../../rewards/registry';
 import type { RolloutInput } from '../../store/rollouts';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../checkpoint';
-import { AdamW, clipByGlobalNorm, learningRate } from '../optimizer';
-import { gradients } from '../sft';
+import { AdamW, learningRate, readGradients } from '../optimizer';
+import { applyGradients, gradients } from '../sft';
 import { yieldToEventLoop, type BatchSource } from '../sftRun';
 import { groupAdvantages, type ScaleRewards } from './advantages';
 import { grpoLoss, tokenStatistics, type LossType } from './loss';
@@ -149,14 +149,12 @@ export function grpoUpdate(
           },
         );
       });
-      if (!Number.isFinite(loss)) {
-        tf.dispose([...grads.values()]);
-        return { loss, gradNorm: Number.NaN };
-      }
-      const clipped = clipByGlobalNorm(grads, o.maxGradNorm);
-      optimizer.apply(clipped.grads, lr);
-      tf.dispose([...clipped.grads.values()]);
-      last = { loss, gradNorm: clipped.norm };
+      last = applyGradients(
+        optimizer,
+        { loss, grads: readGradients(grads) },
+        { lr, maxGradNorm: o.maxGradNorm },
+      );
+      if (!Number.isFinite(loss)) return last;
     }
   } finally {
     tf.dispose([mask, adv, ...(old ? [old] : []), ...(ref ? [ref] : [])]);
@@ -225,103 +223,99 @@ export async function runGrpo(
     hooks.onCheckpoint?.(step, dir);
   };
   const schedule = { lr: o.learningRate, warmupSteps: o.warmupSteps, totalSteps: o.steps, kind: o.schedule };
-  try {
-    while (step < o.steps) {
-      await yieldToEventLoop();
-      if (hooks.shouldStop?.()) break;
-      const started = performance.now();
-      const prompts = source.batch(step, o.promptsPerStep);
-      const prepared = policy.prepare(prompts.map((p) => ({ image: p.image, prompt: p.prompt })));
-      const refPrepared =
-        reference && reference !== 'adapters-off'
-          ? reference.prepare(prompts.map((p) => ({ image: p.image, prompt: p.prompt })))
+  while (step < o.steps) {
+    await yieldToEventLoop();
+    if (hooks.shouldStop?.()) break;
+    const started = performance.now();
+    const prompts = source.batch(step, o.promptsPerStep);
+    const prepared = policy.prepare(prompts.map((p) => ({ image: p.image, prompt: p.prompt })));
+    const refPrepared =
+      reference && reference !== 'adapters-off'
+        ? reference.prepare(prompts.map((p) => ({ image: p.image, prompt: p.prompt })))
+        : undefined;
+    try {
+      const samples = sampleGroups(policy, prepared, o, step);
+      const sampled = performance.now();
+      const results = scoreGroups(prompts, samples, o.rewards);
+      const { advantages, zeroStdGroups } = groupAdvantages(
+        results.map((r) => r.total),
+        o.numGenerations,
+        o.scaleRewards,
+      );
+      const rewarded = performance.now();
+      const ref =
+        o.beta > 0 && reference
+          ? referenceLogProbs(reference, policy, prepared, samples, o.temperature, refPrepared)
           : undefined;
-      try {
-        const samples = sampleGroups(policy, prepared, o, step);
-        const sampled = performance.now();
-        const results = scoreGroups(prompts, samples, o.rewards);
-        const { advantages, zeroStdGroups } = groupAdvantages(
-          results.map((r) => r.total),
-          o.numGenerations,
-          o.scaleRewards,
+      const scored = performance.now();
+      const lr = learningRate(step + 1, schedule);
+      const update = grpoUpdate(policy, named, optimizer, prepared, samples, advantages, ref, o, lr);
+      if (!Number.isFinite(update.loss)) {
+        throw new NonFiniteGrpoLoss(
+          `the loss became ${update.loss} at step ${step + 1}; the last good checkpoint is kept`,
         );
-        const rewarded = performance.now();
-        const ref =
-          o.beta > 0 && reference
-            ? referenceLogProbs(reference, policy, prepared, samples, o.temperature, refPrepared)
-            : undefined;
-        const scored = performance.now();
-        const lr = learningRate(step + 1, schedule);
-        const update = grpoUpdate(policy, named, optimizer, prepared, samples, advantages, ref, o, lr);
-        if (!Number.isFinite(update.loss)) {
-          throw new NonFiniteGrpoLoss(
-            `the loss became ${update.loss} at step ${step + 1}; the last good checkpoint is kept`,
-          );
-        }
-        const updated = performance.now();
-        step++;
-        const stats = tokenStatistics(
-          samples.map((s, i) => ({ logProbs: s.logProbs, refLogProbs: ref?.[i], advantage: advantages[i]! })),
-          o,
-        );
-        const metrics: Record<string, number> = {
-          ...rolloutMetrics(
-            {
-              samples,
-              results,
-              zeroStdGroups,
-              truthCounts: samples.map((s) => prompts[s.promptIndex]!.solution.boxes?.length),
-              asked: samples.map((s) => prompts[s.promptIndex]!.asked),
-            },
-            o.maxCompletionLength,
-          ),
-          kl: stats.kl,
-          'clip_ratio/low_mean': stats.clipLow,
-          'clip_ratio/high_mean': stats.clipHigh,
-          'clip_ratio/region_mean': stats.clipRegion,
-          loss: update.loss,
-          grad_norm: update.gradNorm,
-          learning_rate: lr,
-          step_time: (performance.now() - started) / 1000,
-        };
-        const rollouts: RolloutInput[] = samples.map((s, i) => {
-          const p = prompts[s.promptIndex]!;
-          return {
-            step,
-            promptKey: p.key,
-            imageId: p.imageId,
-            sampleIndex: i % o.numGenerations,
-            prompt: p.prompt,
-            completion: s.text,
-            tokens: s.tokenIds.length,
-            truncated: s.truncated,
-            rewards: results[i]!.components,
-            reward: results[i]!.total,
-            advantage: advantages[i]!,
-            parsed: results[i]!.parsed,
-            meanLogprob: s.logProbs.length ? s.logProbs.reduce((a, b) => a + b, 0) / s.logProbs.length : null,
-          };
-        });
-        hooks.onStep?.(step, {
-          metrics,
-          rollouts,
-          warnings: watch.observe(step, metrics),
-          timings: {
-            sampling: (sampled - started) / 1000,
-            scoring: (rewarded - sampled) / 1000,
-            reference: (scored - rewarded) / 1000,
-            update: (updated - scored) / 1000,
-          },
-        });
-        if (step % o.checkpointEvery === 0 || step === o.steps) checkpoint();
-      } finally {
-        prepared.dispose();
-        refPrepared?.dispose();
       }
+      const updated = performance.now();
+      step++;
+      const stats = tokenStatistics(
+        samples.map((s, i) => ({ logProbs: s.logProbs, refLogProbs: ref?.[i], advantage: advantages[i]! })),
+        o,
+      );
+      const metrics: Record<string, number> = {
+        ...rolloutMetrics(
+          {
+            samples,
+            results,
+            zeroStdGroups,
+            truthCounts: samples.map((s) => prompts[s.promptIndex]!.solution.boxes?.length),
+            asked: samples.map((s) => prompts[s.promptIndex]!.asked),
+          },
+          o.maxCompletionLength,
+        ),
+        kl: stats.kl,
+        'clip_ratio/low_mean': stats.clipLow,
+        'clip_ratio/high_mean': stats.clipHigh,
+        'clip_ratio/region_mean': stats.clipRegion,
+        loss: update.loss,
+        grad_norm: update.gradNorm,
+        learning_rate: lr,
+        step_time: (performance.now() - started) / 1000,
+      };
+      const rollouts: RolloutInput[] = samples.map((s, i) => {
+        const p = prompts[s.promptIndex]!;
+        return {
+          step,
+          promptKey: p.key,
+          imageId: p.imageId,
+          sampleIndex: i % o.numGenerations,
+          prompt: p.prompt,
+          completion: s.text,
+          tokens: s.tokenIds.length,
+          truncated: s.truncated,
+          rewards: results[i]!.components,
+          reward: results[i]!.total,
+          advantage: advantages[i]!,
+          parsed: results[i]!.parsed,
+          meanLogprob: s.logProbs.length ? s.logProbs.reduce((a, b) => a + b, 0) / s.logProbs.length : null,
+        };
+      });
+      hooks.onStep?.(step, {
+        metrics,
+        rollouts,
+        warnings: watch.observe(step, metrics),
+        timings: {
+          sampling: (sampled - started) / 1000,
+          scoring: (rewarded - sampled) / 1000,
+          reference: (scored - rewarded) / 1000,
+          update: (updated - scored) / 1000,
+        },
+      });
+      if (step % o.checkpointEvery === 0 || step === o.steps) checkpoint();
+    } finally {
+      prepared.dispose();
+      refPrepared?.dispose();
     }
-    if (step < o.steps && step % o.checkpointEvery !== 0) checkpoint();
-  } finally {
-    optimizer.dispose();
   }
+  if (step < o.steps && step % o.checkpointEvery !== 0) checkpoint();
   return { step };
 }
