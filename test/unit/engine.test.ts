@@ -53,6 +53,8 @@ describe('initEngine', () => {
         'BatchMatMul',
         '_FusedMatMul',
         'Identity',
+        'Sum',
+        'GatherV2',
       ]);
       expect(tf.getBackend()).toBe('wasm');
       expect(isProjectKernel('UnsortedSegmentSum')).toBe(true);

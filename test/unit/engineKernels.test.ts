@@ -60,7 +60,7 @@ beforeAll(async () => {
 });
 
 describe('the kernels on wasm are the project’s', () => {
-  it('registers UnsortedSegmentSum, the convolution and its gradients, BatchMatMul, _FusedMatMul and Identity on wasm', () => {
+  it('registers UnsortedSegmentSum, the convolution and its gradients, BatchMatMul, _FusedMatMul, Identity, Sum and GatherV2 on wasm', () => {
     const names = [
       'UnsortedSegmentSum',
       'Conv2D',
@@ -69,6 +69,8 @@ describe('the kernels on wasm are the project’s', () => {
       'BatchMatMul',
       '_FusedMatMul',
       'Identity',
+      'Sum',
+      'GatherV2',
     ];
     for (const name of names) {
       expect(isProjectKernel(name), name).toBe(true);
@@ -313,6 +315,98 @@ describe('UnsortedSegmentSum equals cpu', () => {
       )(t);
       return [g0, g1];
     });
+  });
+});
+
+describe('Sum equals cpu', () => {
+  // Leading axes (bias gradients) are the project's; the rest fall back to the backend's own.
+  const cases: [number[], number | number[], boolean][] = [
+    [[400, 128], 0, false],
+    [[7, 5], 0, true],
+    [[4, 9, 6], [0, 1], false],
+    [[4, 9, 6], [1, 0], true],
+    [[3, 5, 2, 4], [0, 1, 2], false],
+    [[4, 9, 6], -3, false],
+    [[4, 9, 6], 2, false],
+    [[4, 9, 6], [0, 2], true],
+    [[6, 5], [0, 1], false],
+    [[11], 0, false],
+  ];
+  for (const [shape, axis, keepDims] of cases) {
+    it(`x ${shape.join('×')} over axis ${JSON.stringify(axis)}${keepDims ? ', dims kept' : ''}`, async () => {
+      const x = randomValues(shape);
+      await expectWasmEqualsCpu(() => tf.sum(tf.tensor(x, shape), axis, keepDims));
+    });
+  }
+
+  it('int32 values, and the bias gradient of a dense layer', async () => {
+    const ints = Int32Array.from({ length: 24 }, () => rng.int(-50, 50));
+    const [x, w, b] = [randomValues([3, 7, 5]), randomValues([5, 4]), randomValues([4])];
+    await expectWasmEqualsCpu(() => {
+      const summed = tf.sum(tf.tensor(ints, [6, 4], 'int32'), 0);
+      const grads = tf.grads((bias: tf.Tensor) =>
+        tf
+          .matMul(tf.tensor(x, [21, 5]), tf.tensor(w, [5, 4]))
+          .add(bias)
+          .square()
+          .sum(),
+      )([tf.tensor(b)]);
+      return [summed, ...grads];
+    });
+  });
+});
+
+describe('GatherV2 equals cpu', () => {
+  const cases: [number[], number[], number][] = [
+    [[1001, 128], [1001], 0],
+    [[50, 16], [4, 12], 0],
+    [[6, 7, 3], [5], 1],
+    [[6, 7, 3], [2, 2], 2],
+    [[6, 7, 3], [3], -1],
+    [[9], [0], 0],
+  ];
+  for (const [shape, idsShape, axis] of cases) {
+    it(`x ${shape.join('×')} at ${idsShape.join('×')} indices on axis ${axis}`, async () => {
+      const x = randomValues(shape);
+      const size = shape.at(axis)!;
+      const ids = Int32Array.from({ length: idsShape.reduce((a, b) => a * b, 1) }, () =>
+        rng.int(0, size - 1),
+      );
+      await expectWasmEqualsCpu(() =>
+        tf.gather(tf.tensor(x, shape), tf.tensor(ids, idsShape, 'int32'), axis),
+      );
+    });
+  }
+
+  it('int32 values, and a batched gather (the backend’s own)', async () => {
+    const ints = Int32Array.from({ length: 30 }, () => rng.int(-50, 50));
+    const x = randomValues([2, 5, 3]);
+    await expectWasmEqualsCpu(() => [
+      tf.gather(tf.tensor(ints, [10, 3], 'int32'), tf.tensor1d([9, 0, 9, 3], 'int32')),
+      tf.gather(
+        tf.tensor(x, [2, 5, 3]),
+        tf.tensor(
+          [
+            [1, 4],
+            [0, 0],
+          ],
+          [2, 2],
+          'int32',
+        ),
+        1,
+        1,
+      ),
+    ]);
+  });
+
+  it('an index out of range throws, as on cpu, and leaks nothing', async () => {
+    await initEngine({ force: 'wasm' });
+    const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const before = tf.memory().numTensors;
+    expect(() => tf.gather(x, tf.tensor1d([0, 2], 'int32'))).toThrow(/index value 2 is not in \[0, 1\]/);
+    expect(() => tf.gather(x, tf.tensor1d([-1], 'int32'))).toThrow(/index value -1/);
+    expect(tf.memory().numTensors).toBe(before + 2); // the two index tensors, made outside a tidy
+    x.dispose();
   });
 });
 

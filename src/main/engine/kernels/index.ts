@@ -2,8 +2,9 @@
  * The project's own kernels on the wasm backend: the ones it lacks for training
  * (UnsortedSegmentSum, the gradient of gather; Conv2DBackpropFilter, a convolution's filter
  * gradient), and fast versions of ones it runs slowly (transposed matMuls, Conv2DBackpropInput,
- * an Identity that does not copy), and, where the native kernels load (../native.ts), products and
- * convolutions on the CPU's own vector width.
+ * an Identity that does not copy, Sum over leading axes for bias gradients, GatherV2 by whole
+ * rows), and, where the native kernels load (../native.ts), products and convolutions on the
+ * CPU's own vector width.
  * Registered by initEngine when it picks wasm; unregisterWasmKernels restores the backend's own
  * (for benches).
  */
@@ -11,8 +12,10 @@ import { tf } from '../tf';
 import { conv2dConfig } from './conv2d';
 import { conv2dBackpropFilterConfig } from './conv2dBackpropFilter';
 import { conv2dBackpropInputConfig } from './conv2dBackpropInput';
+import { gatherConfig } from './gather';
 import { identityConfig } from './identity';
 import { matMulConfigs } from './matMul';
+import { sumConfig } from './sum';
 import { unsortedSegmentSumConfig } from './unsortedSegmentSum';
 
 interface Installed {
@@ -39,6 +42,8 @@ function prepare(): void {
     fusedMatMul: required(tf._FusedMatMul),
     transpose: required(tf.Transpose),
     conv2d: required(tf.Conv2D),
+    sum: required(tf.Sum),
+    gather: required(tf.GatherV2),
   };
   const ours = [
     unsortedSegmentSumConfig,
@@ -47,6 +52,8 @@ function prepare(): void {
     conv2dConfig(originals.conv2d),
     ...matMulConfigs(originals),
     identityConfig,
+    sumConfig(originals.sum),
+    gatherConfig(originals.gather),
   ];
   for (const config of ours) {
     installed.set(config.kernelName, { ours: config, original: wasmKernel(config.kernelName) });
