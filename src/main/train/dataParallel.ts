@@ -15,7 +15,7 @@ import type { TinyVlmConfig } from '../models/tiny-vlm/config';
 import type { TinyVlmPolicy } from '../models/tiny-vlm/policy';
 import type { TextTokenizer } from '../models/tokenizer';
 import { builtScript } from './runFiles';
-import { readGradients, type HostGradients } from './optimizer';
+import type { HostGradients } from './optimizer';
 import { gradients, sftLoss, type SftExample, type ThinkTraining } from './sft';
 
 export interface LossOptions {
@@ -134,12 +134,10 @@ export async function dataParallelGradients(
   const cut = Math.ceil(batch.length / 2);
   const here = batch.slice(0, cut);
   const there = batch.slice(cut);
-  const localGradients = () => {
-    const { loss, grads } = gradients(policy, named, () =>
+  const localGradients = () =>
+    gradients(policy, named, () =>
       sftLoss(policy, here, options.trainThink, options.patchLossWeight, options.patchBoxWeight),
     );
-    return { loss, grads: readGradients(grads) };
-  };
   if (there.length === 0) return localGradients();
   // Posted first, so the worker computes while this thread does.
   const remote = peer.gradients(named, there, options);

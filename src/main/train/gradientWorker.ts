@@ -32,15 +32,10 @@ async function handle(message: GradientRequest): Promise<GradientReply> {
     if (!named.has(name)) throw new Error(`the trainer sent ${name}, which is not trainable here`);
   current.loadWeights(message.weights);
   const { trainThink, patchLossWeight, patchBoxWeight } = message.options;
-  const result = gradients(current, named, () =>
+  const { loss, grads } = gradients(current, named, () =>
     sftLoss(current, message.batch, trainThink, patchLossWeight, patchBoxWeight),
   );
-  const grads = new Map<string, Float32Array>();
-  for (const [name, g] of result.grads) {
-    grads.set(name, g.dataSync() as Float32Array);
-    g.dispose();
-  }
-  return { type: 'gradients', loss: result.loss, grads };
+  return { type: 'gradients', loss, grads };
 }
 
 port.on('message', (message: GradientRequest) => {

@@ -78,19 +78,19 @@ export function sftLoss(
   }
 }
 
-/** Gradients of `lossFn` w.r.t. the policy's trainable weights, by weight name. */
+/** Gradients of `lossFn` w.r.t. the policy's trainable weights, by weight name, read to the host. */
 export function gradients(
   policy: Policy,
   named: Map<string, tf.Variable>,
   lossFn: () => tf.Scalar,
-): { loss: number; grads: Map<string, tf.Tensor> } {
+): { loss: number; grads: HostGradients } {
   const byVariable = new Map([...named].map(([name, v]) => [v.name, name]));
   const { value, grads } = tf.variableGrads(lossFn, policy.trainableVariables());
   const out = new Map<string, tf.Tensor>();
   for (const [variableName, g] of Object.entries(grads)) out.set(byVariable.get(variableName)!, g);
   const loss = value.dataSync()[0]!;
   value.dispose();
-  return { loss, grads: out };
+  return { loss, grads: readGradients(out) };
 }
 
 export interface StepResult {
@@ -112,10 +112,10 @@ export function sftStep(
     patchBoxWeight?: number;
   },
 ): StepResult {
-  const { loss, grads } = gradients(policy, named, () =>
+  const computed = gradients(policy, named, () =>
     sftLoss(policy, batch, options.trainThink, options.patchLossWeight, options.patchBoxWeight),
   );
-  return applyGradients(optimizer, { loss, grads: readGradients(grads) }, options);
+  return applyGradients(optimizer, computed, options);
 }
 
 /** Clips the gradients and takes the AdamW step; a non-finite loss changes nothing. */

@@ -4,10 +4,10 @@
  * convolutions stay the backend's.
  */
 import { nativeKernels } from '../native';
-import { tf } from '../tf';
+import type { tf } from '../tf';
 import { nativeConv2d } from './convNative';
 import { convInfo } from './convTaps';
-import { input, wasmBackendOf, type KernelArgs, type TensorInfo } from './wasmBackend';
+import { input, replacing, wasmBackendOf, type KernelArgs, type TensorInfo } from './wasmBackend';
 
 function conv2d(args: KernelArgs, original: tf.KernelConfig): TensorInfo {
   const native = nativeKernels();
@@ -23,11 +23,5 @@ function conv2d(args: KernelArgs, original: tf.KernelConfig): TensorInfo {
 }
 
 export function conv2dConfig(original: tf.KernelConfig): tf.KernelConfig {
-  return {
-    kernelName: tf.Conv2D,
-    backendName: 'wasm',
-    // The backend's kernel binds its wasm function in setup, which the fallback needs.
-    setupFunc: original.setupFunc,
-    kernelFunc: ((args: KernelArgs) => conv2d(args, original)) as tf.KernelFunc,
-  };
+  return replacing(original, (args) => conv2d(args, original));
 }

@@ -5,7 +5,7 @@
  * Batched gathers (batchDims > 0) and other dtypes stay the backend's.
  */
 import { tf } from '../tf';
-import { input, wasmBackendOf, type KernelArgs, type TensorInfo } from './wasmBackend';
+import { input, replacing, wasmBackendOf, type KernelArgs, type TensorInfo } from './wasmBackend';
 
 function gather(args: KernelArgs, original: tf.KernelConfig): TensorInfo {
   const x = input(args, 'x');
@@ -14,12 +14,12 @@ function gather(args: KernelArgs, original: tf.KernelConfig): TensorInfo {
   if (batchDims || (x.dtype !== 'float32' && x.dtype !== 'int32') || indices.dtype !== 'int32')
     return original.kernelFunc(args) as TensorInfo;
   const backend = wasmBackendOf(args);
-  const [along] = tf.util.parseAxisParam(axis, x.shape);
-  const size = x.shape[along!]!;
+  const along = tf.util.parseAxisParam(axis, x.shape)[0]!;
+  const size = x.shape[along]!;
   const outer = tf.util.sizeFromShape(x.shape.slice(0, along));
-  const row = tf.util.sizeFromShape(x.shape.slice(along! + 1));
+  const row = tf.util.sizeFromShape(x.shape.slice(along + 1));
   const out = backend.makeOutput(
-    [...x.shape.slice(0, along), ...indices.shape, ...x.shape.slice(along! + 1)],
+    [...x.shape.slice(0, along), ...indices.shape, ...x.shape.slice(along + 1)],
     x.dtype,
   );
   // Heap views only after makeOutput: an allocation may grow (and so move) the heap.
@@ -42,11 +42,5 @@ function gather(args: KernelArgs, original: tf.KernelConfig): TensorInfo {
 }
 
 export function gatherConfig(original: tf.KernelConfig): tf.KernelConfig {
-  return {
-    kernelName: tf.GatherV2,
-    backendName: 'wasm',
-    // The backend's kernel binds its wasm function in setup, which the fallback needs.
-    setupFunc: original.setupFunc,
-    kernelFunc: ((args: KernelArgs) => gather(args, original)) as tf.KernelFunc,
-  };
+  return replacing(original, (args) => gather(args, original));
 }

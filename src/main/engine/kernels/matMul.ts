@@ -23,6 +23,7 @@ import {
   callKernel,
   disposeIntermediate,
   input,
+  replacing,
   withShape,
   wasmBackendOf,
   type KernelArgs,
@@ -271,18 +272,7 @@ function biasAndActivate(product: TensorInfo, args: KernelArgs, backend: WasmBac
 
 export function matMulConfigs(originals: WasmMatMulOriginals): tf.KernelConfig[] {
   return [
-    {
-      kernelName: tf.BatchMatMul,
-      backendName: 'wasm',
-      // The backend's kernel binds its wasm function in setup; ours needs the same binding.
-      setupFunc: originals.batchMatMul.setupFunc,
-      kernelFunc: ((args: KernelArgs) => batchMatMul(args, originals)) as tf.KernelFunc,
-    },
-    {
-      kernelName: tf._FusedMatMul,
-      backendName: 'wasm',
-      setupFunc: originals.fusedMatMul.setupFunc,
-      kernelFunc: ((args: KernelArgs) => fusedMatMul(args, originals)) as tf.KernelFunc,
-    },
+    replacing(originals.batchMatMul, (args) => batchMatMul(args, originals)),
+    replacing(originals.fusedMatMul, (args) => fusedMatMul(args, originals)),
   ];
 }

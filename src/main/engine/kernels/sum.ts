@@ -6,7 +6,7 @@
  * Other reductions, and other dtypes, stay the backend's.
  */
 import { tf } from '../tf';
-import { input, wasmBackendOf, type KernelArgs, type TensorInfo } from './wasmBackend';
+import { input, replacing, wasmBackendOf, type KernelArgs, type TensorInfo } from './wasmBackend';
 
 function sum(args: KernelArgs, original: tf.KernelConfig): TensorInfo {
   const x = input(args, 'x');
@@ -36,11 +36,5 @@ function sum(args: KernelArgs, original: tf.KernelConfig): TensorInfo {
 }
 
 export function sumConfig(original: tf.KernelConfig): tf.KernelConfig {
-  return {
-    kernelName: tf.Sum,
-    backendName: 'wasm',
-    // The backend's kernel binds its wasm function in setup, which the fallback needs.
-    setupFunc: original.setupFunc,
-    kernelFunc: ((args: KernelArgs) => sum(args, original)) as tf.KernelFunc,
-  };
+  return replacing(original, (args) => sum(args, original));
 }

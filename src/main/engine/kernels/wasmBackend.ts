@@ -37,3 +37,19 @@ export function disposeIntermediate(backend: WasmBackend, info: TensorInfo): voi
 export function withShape(x: TensorInfo, shape: number[]): TensorInfo {
   return { dataId: x.dataId, shape, dtype: x.dtype };
 }
+
+/**
+ * A project kernel in place of the backend's `original`, which it calls for the cases it leaves
+ * to it: the original's setup binds the wasm function that call (and ours, for matMul) needs.
+ */
+export function replacing(
+  original: tf.KernelConfig,
+  kernel: (args: KernelArgs) => TensorInfo,
+): tf.KernelConfig {
+  return {
+    kernelName: original.kernelName,
+    backendName: 'wasm',
+    setupFunc: original.setupFunc,
+    kernelFunc: kernel as tf.KernelFunc,
+  };
+}

@@ -16,7 +16,7 @@ import {
 } from '../../rewards/registry';
 import type { RolloutInput } from '../../store/rollouts';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../checkpoint';
-import { AdamW, learningRate, readGradients } from '../optimizer';
+import { AdamW, learningRate } from '../optimizer';
 import { applyGradients, gradients } from '../sft';
 import { yieldToEventLoop, type BatchSource } from '../sftRun';
 import { groupAdvantages, type ScaleRewards } from './advantages';
@@ -135,7 +135,7 @@ export function grpoUpdate(
   let last: UpdateResult = { loss: Number.NaN, gradNorm: Number.NaN };
   try {
     for (let k = 0; k < o.numIterations; k++) {
-      const { loss, grads } = gradients(policy, named, () => {
+      const computed = gradients(policy, named, () => {
         const { logProbs } = policy.logProbs(prepared, completions, o.temperature);
         return grpoLoss(
           { logProbs, oldLogProbs: old, refLogProbs: ref, mask, advantages: adv },
@@ -149,12 +149,8 @@ export function grpoUpdate(
           },
         );
       });
-      last = applyGradients(
-        optimizer,
-        { loss, grads: readGradients(grads) },
-        { lr, maxGradNorm: o.maxGradNorm },
-      );
-      if (!Number.isFinite(loss)) return last;
+      last = applyGradients(optimizer, computed, { lr, maxGradNorm: o.maxGradNorm });
+      if (!Number.isFinite(computed.loss)) return last;
     }
   } finally {
     tf.dispose([mask, adv, ...(old ? [old] : []), ...(ref ? [ref] : [])]);
