@@ -1,12 +1,19 @@
 // GFLOP/s of matMul at a small transformer's sizes (batch·tokens 512, width 128, MLP 512,
 // 8×4 attention heads of 64 tokens × 32): untransposed, transposeA and transposeB (the gradients),
-// on cpu and on wasm before and after registering the project's kernels.
-// Usage: node bench/ts.js bench/matmul.ts [msPerCell]
+// on cpu; on wasm with its own kernels (XNNPACK), with the project's wasm kernels, with the native
+// product forced on for each instruction set the CPU has, and as the load-time check chose.
+// Usage: node bench/ts.js bench/matmul.ts [msPerCell]   (VRFT_NATIVE_ISA=avx2 to start narrower)
 import {
+  describeNativeUse,
+  engineLabel,
   initEngine,
+  loadedNativeKernels,
   matMulFlops,
   msPerCall,
+  nativeIsas,
+  nativeStatus,
   registerWasmKernels,
+  setNativeKernelsEnabled,
   tf,
   unregisterWasmKernels,
 } from '../src/main/engine';
@@ -107,8 +114,8 @@ const cases: Case[] = [
   },
 ];
 
-type Column = 'cpu' | 'wasm (own kernels)' | 'wasm (project kernels)';
-const columns: Column[] = ['cpu', 'wasm (own kernels)', 'wasm (project kernels)'];
+/** A column: what runs the product (the native kernels per instruction set the CPU has). */
+type Column = string;
 const rounds = 4;
 
 /**
@@ -139,24 +146,44 @@ for (const c of cases) {
     results.get(c.label)!.set(column, value);
 }
 await initEngine({ force: 'wasm' });
+const native = loadedNativeKernels();
+const isas = native ? nativeIsas(native) : [];
+const chosen = native?.isa();
+const configurations: { column: Column; before: () => void }[] = [
+  { column: 'XNNPACK', before: () => (unregisterWasmKernels(), setNativeKernelsEnabled(false)) },
+  { column: 'project, wasm', before: () => (registerWasmKernels(), setNativeKernelsEnabled(false)) },
+  // Every shape class forced onto the native product, whatever the load-time check chose.
+  ...isas.map((isa) => ({
+    column: `native ${isa}`,
+    before: () => (registerWasmKernels(), setNativeKernelsEnabled('all'), native!.isa(isa)),
+  })),
+  {
+    column: 'project (as chosen)',
+    before: () => (registerWasmKernels(), setNativeKernelsEnabled(true), native?.isa(chosen)),
+  },
+];
 for (const c of cases) {
-  const wasm = measure(c, [
-    { column: 'wasm (own kernels)', before: unregisterWasmKernels },
-    { column: 'wasm (project kernels)', before: registerWasmKernels },
-  ]);
-  for (const [column, value] of wasm) results.get(c.label)!.set(column, value);
+  for (const [column, value] of measure(c, configurations)) results.get(c.label)!.set(column, value);
 }
 registerWasmKernels();
+setNativeKernelsEnabled(true);
+native?.isa(chosen);
 
+const columns = ['cpu', ...configurations.map((c) => c.column)];
 const labelWidth = Math.max(...cases.map((c) => c.label.length));
-const cell = (text: string) => text.padStart(24);
+const cell = (text: string) => text.padStart(Math.max(12, text.length + 2));
+console.log(
+  `${engineLabel(await initEngine({ force: 'wasm' }))}; native kernels: ${describeNativeUse(nativeStatus())}`,
+);
 console.log(`GFLOP/s, float32, best of ${rounds} rounds, ${msPerCell} ms per cell (higher is better)\n`);
-console.log(`${'matMul'.padEnd(labelWidth)}${columns.map(cell).join('')}${cell('project / own')}`);
+console.log(
+  `${'matMul'.padEnd(labelWidth)}${columns.map((col) => cell(col)).join('')}${cell('chosen/XNNPACK')}`,
+);
 for (const c of cases) {
   const r = results.get(c.label)!;
   const value = (column: Column) => r.get(column) ?? NaN;
-  const speedup = value('wasm (project kernels)') / value('wasm (own kernels)');
+  const speedup = value('project (as chosen)') / value('XNNPACK');
   console.log(
-    `${c.label.padEnd(labelWidth)}${columns.map((col) => cell(value(col).toFixed(2))).join('')}${cell(`${speedup.toFixed(1)}×`)}`,
+    `${c.label.padEnd(labelWidth)}${columns.map((col) => cell(value(col).toFixed(2)).padStart(cell(col).length)).join('')}${cell(`${speedup.toFixed(2)}×`).padStart(16)}`,
   );
 }

@@ -19,7 +19,21 @@
 
 namespace {
 
-typedef float v16 __attribute__((vector_size(64)));
+/** W floats in one vector register: 16 (AVX-512), 8 (AVX2), 4 (SSE2, NEON). */
+template <int W>
+struct VectorOf;
+template <>
+struct VectorOf<16> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <>
+struct VectorOf<8> {
+  typedef float type __attribute__((vector_size(32)));
+};
+template <>
+struct VectorOf<4> {
+  typedef float type __attribute__((vector_size(16)));
+};
 
 struct Operand {
   const float* data;
@@ -28,56 +42,87 @@ struct Operand {
 
 thread_local std::vector<float> packedA, packedB;
 
-/** c[entry] = a[entry] · b[entry] for each batch entry: a is m × k, b is k × n, c is m × n row-major. */
-template <int MR, int NV>
+/**
+ * c[entry] = a[entry] · b[entry] for each batch entry: a is m × k, b is k × n, c is m × n
+ * row-major. The micro-kernel keeps MR × (NV vectors of W) of c in registers; k is walked in
+ * blocks of KC so that one packed panel of b (KC × NR) stays in L1 while every panel of a block of
+ * MC rows of a (in L2) passes over it.
+ */
+template <int W, int MR, int NV>
 inline __attribute__((always_inline)) void gemmBody(int batch, int m, int n, int k, Operand a, Operand b, float* c) {
-  constexpr int NR = 16 * NV;
-  const int rowPanels = (m + MR - 1) / MR, colPanels = (n + NR - 1) / NR;
-  if (packedA.size() < size_t(k) * MR) packedA.resize(size_t(k) * MR);
-  if (packedB.size() < size_t(k) * NR * colPanels) packedB.resize(size_t(k) * NR * colPanels);
+  typedef typename VectorOf<W>::type V;
+  constexpr int NR = W * NV;
+  constexpr int KC = 24 * 1024 / (NR * int(sizeof(float)));  // a b panel fills ~24 KiB of L1
+  constexpr int MC = MR * (96 / MR);                          // ~96 rows of a at a time, in L2
+  const int colPanels = (n + NR - 1) / NR;
+  const int kBlock = k < KC ? k : KC;
+  if (packedA.size() < size_t(kBlock) * MC) packedA.resize(size_t(kBlock) * MC);
+  if (packedB.size() < size_t(kBlock) * NR * colPanels) packedB.resize(size_t(kBlock) * NR * colPanels);
   float* ap = packedA.data();
   float* bp = packedB.data();
   for (int entry = 0; entry < batch; entry++) {
     const float* ae = a.data + entry * a.batchStride;
     const float* be = b.data + entry * b.batchStride;
     float* ce = c + long(entry) * m * n;
-    for (int p = 0; p < colPanels; p++) {
-      float* panel = bp + long(p) * k * NR;
-      const int cols = n - p * NR < NR ? n - p * NR : NR;
-      for (int kk = 0; kk < k; kk++) {
-        const float* from = be + kk * b.rowStride + long(p) * NR * b.colStride;
-        float* to = panel + long(kk) * NR;
-        for (int j = 0; j < cols; j++) to[j] = from[j * b.colStride];
-        for (int j = cols; j < NR; j++) to[j] = 0.f;
-      }
-    }
-    for (int q = 0; q < rowPanels; q++) {
-      const int rows = m - q * MR < MR ? m - q * MR : MR;
-      for (int kk = 0; kk < k; kk++) {
-        const float* from = ae + long(q) * MR * a.rowStride + kk * a.colStride;
-        float* to = ap + long(kk) * MR;
-        for (int i = 0; i < rows; i++) to[i] = from[i * a.rowStride];
-        for (int i = rows; i < MR; i++) to[i] = 0.f;
-      }
+    for (int k0 = 0; k0 < k; k0 += KC) {
+      const int kc = k - k0 < KC ? k - k0 : KC;
+      // b's rows k0 … k0+kc, as column panels: row kk of panel p is NR contiguous values.
       for (int p = 0; p < colPanels; p++) {
-        const float* panel = bp + long(p) * k * NR;
-        v16 acc[MR][NV];
-        for (int i = 0; i < MR; i++)
-          for (int v = 0; v < NV; v++) acc[i][v] = v16{};
-        for (int kk = 0; kk < k; kk++) {
-          v16 bv[NV];
-          for (int v = 0; v < NV; v++) memcpy(&bv[v], panel + long(kk) * NR + 16 * v, sizeof(v16));
-          const float* av = ap + long(kk) * MR;
-          for (int i = 0; i < MR; i++) {
-            const v16 broadcast = v16{} + av[i];
-            for (int v = 0; v < NV; v++) acc[i][v] += broadcast * bv[v];
+        float* panel = bp + long(p) * kc * NR;
+        const int cols = n - p * NR < NR ? n - p * NR : NR;
+        for (int kk = 0; kk < kc; kk++) {
+          const float* from = be + long(k0 + kk) * b.rowStride + long(p) * NR * b.colStride;
+          float* to = panel + long(kk) * NR;
+          if (b.colStride == 1) memcpy(to, from, sizeof(float) * cols);
+          else
+            for (int j = 0; j < cols; j++) to[j] = from[j * b.colStride];
+          for (int j = cols; j < NR; j++) to[j] = 0.f;
+        }
+      }
+      for (int m0 = 0; m0 < m; m0 += MC) {
+        const int mc = m - m0 < MC ? m - m0 : MC;
+        const int rowPanels = (mc + MR - 1) / MR;
+        // a's rows m0 … m0+mc, columns k0 … k0+kc, as row panels: column kk of panel q is MR values.
+        for (int q = 0; q < rowPanels; q++) {
+          const int rows = mc - q * MR < MR ? mc - q * MR : MR;
+          float* panel = ap + long(q) * kc * MR;
+          const float* origin = ae + long(m0 + q * MR) * a.rowStride + long(k0) * a.colStride;
+          for (int kk = 0; kk < kc; kk++) {
+            const float* from = origin + kk * a.colStride;
+            float* to = panel + long(kk) * MR;
+            if (a.rowStride == 1) memcpy(to, from, sizeof(float) * rows);
+            else
+              for (int i = 0; i < rows; i++) to[i] = from[i * a.rowStride];
+            for (int i = rows; i < MR; i++) to[i] = 0.f;
           }
         }
-        const int cols = n - p * NR < NR ? n - p * NR : NR;
-        for (int i = 0; i < rows; i++) {
-          float row[NR];
-          for (int v = 0; v < NV; v++) memcpy(row + 16 * v, &acc[i][v], sizeof(v16));
-          memcpy(ce + long(q * MR + i) * n + p * NR, row, sizeof(float) * cols);
+        for (int p = 0; p < colPanels; p++) {
+          const float* bPanel = bp + long(p) * kc * NR;
+          const int cols = n - p * NR < NR ? n - p * NR : NR;
+          for (int q = 0; q < rowPanels; q++) {
+            const float* aPanel = ap + long(q) * kc * MR;
+            V acc[MR][NV];
+            for (int i = 0; i < MR; i++)
+              for (int v = 0; v < NV; v++) acc[i][v] = V{};
+            for (int kk = 0; kk < kc; kk++) {
+              V bv[NV];
+              for (int v = 0; v < NV; v++) memcpy(&bv[v], bPanel + long(kk) * NR + W * v, sizeof(V));
+              const float* av = aPanel + long(kk) * MR;
+              for (int i = 0; i < MR; i++) {
+                const V broadcast = V{} + av[i];
+                for (int v = 0; v < NV; v++) acc[i][v] += broadcast * bv[v];
+              }
+            }
+            const int rows = mc - q * MR < MR ? mc - q * MR : MR;
+            for (int i = 0; i < rows; i++) {
+              float row[NR];
+              for (int v = 0; v < NV; v++) memcpy(row + W * v, &acc[i][v], sizeof(V));
+              float* to = ce + long(m0 + q * MR + i) * n + p * NR;
+              if (k0 == 0) memcpy(to, row, sizeof(float) * cols);
+              else
+                for (int j = 0; j < cols; j++) to[j] += row[j];
+            }
+          }
         }
       }
     }
@@ -86,18 +131,26 @@ inline __attribute__((always_inline)) void gemmBody(int batch, int m, int n, int
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define VRFT_X86 1
-// 16 accumulators of 512 bits, of 32 registers.
+// 24 accumulators of 512 bits (12 × 32 floats), of 32 registers.
 __attribute__((target("avx512f"))) void gemmAvx512(int batch, int m, int n, int k, Operand a, Operand b, float* c) {
-  gemmBody<8, 2>(batch, m, n, k, a, b, c);
+  gemmBody<16, 12, 2>(batch, m, n, k, a, b, c);
 }
 // 12 accumulators of 256 bits (6 × 16 floats), of 16 registers.
 __attribute__((target("avx2,fma"))) void gemmAvx2(int batch, int m, int n, int k, Operand a, Operand b, float* c) {
-  gemmBody<6, 1>(batch, m, n, k, a, b, c);
+  gemmBody<8, 6, 2>(batch, m, n, k, a, b, c);
 }
 #endif
+#if defined(__aarch64__)
+// 16 accumulators of 128 bits (8 × 8 floats), of NEON's 32 registers.
 void gemmBaseline(int batch, int m, int n, int k, Operand a, Operand b, float* c) {
-  gemmBody<2, 1>(batch, m, n, k, a, b, c);
+  gemmBody<4, 8, 2>(batch, m, n, k, a, b, c);
 }
+#else
+// 12 accumulators of 128 bits (6 × 8 floats), of SSE2's 16 registers.
+void gemmBaseline(int batch, int m, int n, int k, Operand a, Operand b, float* c) {
+  gemmBody<4, 6, 2>(batch, m, n, k, a, b, c);
+}
+#endif
 
 using GemmFn = void (*)(int, int, int, int, Operand, Operand, float*);
 

@@ -25,6 +25,8 @@ export const appInfo = z.object({
   version: z.string(),
   /** The tensor backend the trainer uses ('unknown' until the engine reports one). */
   backend: z.string(),
+  /** What the status bar's hover says of it: which work the native kernels run here, and why. */
+  backendDetail: z.string().optional(),
   dataDir: z.string(),
   schemaVersion: z.number().int(),
 });
@@ -273,7 +275,7 @@ export const events = {
     total: z.number().int().nonnegative(),
   }),
   /** The tensor backend the trainer will use, once the host has found it. */
-  'engine.ready': z.object({ backend: z.string(), notUsed: z.array(z.string()) }),
+  'engine.ready': z.object({ backend: z.string(), detail: z.string(), notUsed: z.array(z.string()) }),
 } as const;
 
 export type Calls = typeof calls;

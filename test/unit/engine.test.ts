@@ -2,8 +2,15 @@
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../../src/main/commands/command';
-import { diagnose, doctorCommand, formatDoctor, type DoctorReport } from '../../src/main/commands/doctor';
-import { EngineError, explainLoadFailure, initEngine, isProjectKernel, tf } from '../../src/main/engine';
+import { doctorCommand, formatDoctor, type DoctorReport } from '../../src/main/commands/doctor';
+import {
+  EngineError,
+  engineLabel,
+  explainLoadFailure,
+  initEngine,
+  isProjectKernel,
+  tf,
+} from '../../src/main/engine';
 
 const require = createRequire(import.meta.url);
 function installed(pkg: string): boolean {
@@ -174,7 +181,11 @@ describe('vrft doctor', () => {
     memory: { rssMB: 210, heapMB: 45, totalMB: 24036 },
     simd: true,
     kernels: ['UnsortedSegmentSum', 'BatchMatMul', '_FusedMatMul'],
-    native: { loaded: true, isa: 'avx512f' },
+    native: {
+      loaded: true,
+      isa: 'avx2',
+      classes: { product: { native: true, ratio: 0.31 }, batched: { native: false, ratio: 1.2 } },
+    },
     node: 'v20.20.0',
     platform: 'linux x64',
     matMulGflops: 27.34,
@@ -183,9 +194,10 @@ describe('vrft doctor', () => {
   it('formats the backend, why each faster one was not used, threads, memory, Node and matMul speed', () => {
     expect(formatDoctor(report)).toBe(
       [
-        'backend   wasm (SIMD on; threads off; project kernels: UnsortedSegmentSum, BatchMatMul, _FusedMatMul; native kernels: avx512f)',
+        'backend   wasm (SIMD on; threads off; project kernels: UnsortedSegmentSum, BatchMatMul, _FusedMatMul)',
         'not used  tfjs-node-gpu: libcudart.so.11.0 not found — install CUDA 11.2 + cuDNN 8.1',
         '          tfjs-node: not installed (optional)',
+        'native    avx2 for product 0.31× the wasm time; wasm for batched (native took 1.20× the wasm time), where it measured faster',
         'threads   1',
         'memory    210 MB resident, 45 MB JS heap, 24,036 MB in the machine',
         'node      v20.20.0 (linux x64)',
@@ -195,10 +207,21 @@ describe('vrft doctor', () => {
     );
   });
 
+  it('labels the backend with the native ISA, and how many kinds of work it runs when not all', () => {
+    const all = { product: { native: true, ratio: 0.3 }, conv: { native: true, ratio: 0.5 } };
+    expect(engineLabel({ ...report, native: { loaded: true, isa: 'avx2', classes: all } })).toBe(
+      'wasm + native avx2',
+    );
+    expect(engineLabel(report)).toBe('wasm + native avx2 (1 of 2 kinds)');
+    const none = { product: { native: false, ratio: 1.3 } };
+    expect(engineLabel({ ...report, native: { loaded: true, isa: 'sse2', classes: none } })).toBe('wasm');
+    expect(engineLabel({ ...report, native: { loaded: false, reason: 'off' } })).toBe('wasm');
+  });
+
   it('says why the native kernels are not used, and how to have them', () => {
     const reason = 'native/build/Release/vrft_kernels.node is not built — run npm run build:native';
     const text = formatDoctor({ ...report, native: { loaded: false, reason } });
-    expect(text.split('\n')[0]).toMatch(/; native kernels not used: .* run npm run build:native\)$/);
+    expect(text).toMatch(/\nnative {4}not used: .* run npm run build:native\n/);
   });
 
   it('runs on the backend it is asked for and prints JSON with a measured matMul speed', async () => {
@@ -225,12 +248,6 @@ describe('vrft doctor', () => {
     } finally {
       write.mockRestore();
     }
-  });
-
-  it('wasm with the project kernels is much faster than cpu at a 256×256 matMul', async () => {
-    const wasm = await diagnose('wasm');
-    const cpu = await diagnose('cpu');
-    expect(wasm.matMulGflops).toBeGreaterThan(cpu.matMulGflops * 3);
   });
 
   it('an unknown --backend is a usage error naming the valid ones', async () => {

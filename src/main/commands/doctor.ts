@@ -4,6 +4,7 @@
  */
 import type { EngineReport } from '../engine';
 import { backendNames } from '../engine/names';
+import { describeNativeUse } from '../engine/native';
 import { oneOf, type Command, type Values } from './command';
 
 export interface DoctorReport extends EngineReport {
@@ -18,12 +19,6 @@ function describeBackend(report: EngineReport): string {
   if (report.simd !== undefined) details.push(report.simd ? 'SIMD on' : 'SIMD off');
   if (report.backend === 'wasm') details.push('threads off');
   if (report.kernels?.length) details.push(`project kernels: ${report.kernels.join(', ')}`);
-  if (report.native)
-    details.push(
-      report.native.loaded
-        ? `native kernels: ${report.native.isa}`
-        : `native kernels not used: ${report.native.reason}`,
-    );
   const caveat = report.tried.find((t) => t.name === report.backend)?.reason;
   if (caveat) details.push(caveat);
   return details.length > 0 ? `${report.backend} (${details.join('; ')})` : report.backend;
@@ -33,6 +28,8 @@ export function formatDoctor(report: DoctorReport): string {
   const rows: [string, string][] = [['backend', describeBackend(report)]];
   const notUsed = report.tried.filter((t) => !t.ok);
   notUsed.forEach((t, i) => rows.push([i === 0 ? 'not used' : '', `${t.name}: ${t.reason ?? 'unknown'}`]));
+  // Which work the native kernels run here, and which the load-time check left on wasm.
+  if (report.native) rows.push(['native', describeNativeUse(report.native)]);
   const { rssMB, heapMB, totalMB } = report.memory;
   rows.push(
     ['threads', String(report.threads)],

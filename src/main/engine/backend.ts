@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { registerWasmKernels } from './kernels';
 import { nativeStatus, type NativeStatus } from './native';
+import { chooseNativeWork } from './nativeChoice';
 import {
   explainLoadFailure,
   nativePackages,
@@ -41,9 +42,19 @@ export interface EngineReport {
   native?: NativeStatus;
 }
 
-/** The backend in a few words: `wasm + native avx512f` where the native kernels run, else its name. */
+/**
+ * The backend in a few words: `wasm + native avx2` where the native kernels run every class of
+ * work, `wasm + native avx2 (4 of 6 kinds)` where the load-time check kept some on wasm, else its
+ * name.
+ */
 export function engineLabel(report: EngineReport): string {
-  return report.native?.loaded ? `${report.backend} + native ${report.native.isa}` : report.backend;
+  const native = report.native;
+  if (!native?.loaded) return report.backend;
+  const classes = Object.values(native.classes ?? {});
+  const used = classes.filter((c) => c.native).length;
+  if (classes.length > 0 && used === 0) return report.backend;
+  const part = used < classes.length ? ` (${used} of ${classes.length} kinds)` : '';
+  return `${report.backend} + native ${native.isa}${part}`;
 }
 
 export interface EngineOptions {
@@ -141,13 +152,9 @@ async function tryWasm(): Promise<Outcome> {
   if (!(await tf.setBackend('wasm'))) {
     return { ok: false, reason: `${binary} failed to start (see the warning above)` };
   }
-  return {
-    ok: true,
-    threads: wasm.getThreadsCount(),
-    simd: Boolean(simd),
-    kernels: registerWasmKernels(),
-    native: nativeStatus(),
-  };
+  const kernels = registerWasmKernels();
+  chooseNativeWork();
+  return { ok: true, threads: wasm.getThreadsCount(), simd: Boolean(simd), kernels, native: nativeStatus() };
 }
 
 async function tryCpu(): Promise<Outcome> {

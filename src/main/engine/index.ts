@@ -14,6 +14,13 @@ export {
   type TriedBackend,
 } from './backend';
 export { explainLoadFailure, notInstalledReason } from './loadFailures';
-export { nativeStatus, setNativeKernelsEnabled, type NativeStatus } from './native';
+export {
+  describeNativeUse,
+  loadedNativeKernels,
+  nativeIsas,
+  nativeStatus,
+  setNativeKernelsEnabled,
+  type NativeStatus,
+} from './native';
 export { isProjectKernel, registerWasmKernels, unregisterWasmKernels } from './kernels';
 export { matMulFlops, measureMatMulGflops, msPerCall } from './speed';

@@ -1,10 +1,12 @@
 /**
  * The project's optional native CPU kernels (native/kernels.cc, built by `npm install`'s
  * postinstall with node-gyp; `npm run build:native` builds them again). The wasm backend multiplies
- * on 128-bit wasm SIMD; the native product uses the CPU's own vector width (AVX-512 or AVX2 where
- * it has them) and reads the wasm heap in place, several times faster. Without them (no compiler
- * at install, an unknown platform, VRFT_NATIVE=0) the wasm kernels run alone, slower but the same
- * numbers to 1e-5.
+ * on 128-bit wasm SIMD; the native product uses the CPU's own vector width (AVX-512, AVX2, SSE2 or
+ * NEON) and reads the wasm heap in place. Each class of product runs natively only where a short
+ * check at load (nativeChoice.ts) found it faster on this machine than the wasm path. Without them
+ * (no compiler at install, an unknown platform, VRFT_NATIVE=0) the wasm kernels run alone, slower
+ * but the same numbers to 1e-5. VRFT_NATIVE_ISA=avx2 (or sse2, …) runs a narrower product than
+ * the CPU's widest, to measure what a machine without the wider one gets.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -46,12 +48,37 @@ export interface NativeKernels {
   col2im(dx: Float32Array, cols: Float32Array, geometry: Int32Array): void;
 }
 
+/**
+ * The kinds of work the native kernels can take over from the wasm path, each checked on its own:
+ * an untransposed product (or one whose weights are shared by a batch), a product with a
+ * transposed operand (every matMul gradient), a batch of products (attention's heads), a
+ * convolution and its filter and input gradients.
+ */
+export const productClasses = [
+  'product',
+  'transposed',
+  'batched',
+  'conv',
+  'convFilter',
+  'convInput',
+] as const;
+export type ProductClass = (typeof productClasses)[number];
+
+/** What the load-time check measured for one class: the native time over the wasm path's. */
+export interface ClassChoice {
+  native: boolean;
+  /** native ms / wasm ms at the check's shape: below 1 is a win. */
+  ratio: number;
+}
+
 export interface NativeStatus {
   loaded: boolean;
   /** The instruction set in use, when loaded. */
   isa?: string;
   /** Why they are not in use, in words a user can act on. */
   reason?: string;
+  /** Per class, whether the native kernels run it and what the check measured (once it ran). */
+  classes?: Partial<Record<ProductClass, ClassChoice>>;
 }
 
 const binary = path.join('native', 'build', 'Release', 'vrft_kernels.node');
@@ -70,7 +97,9 @@ function findBinary(): string | undefined {
 }
 
 let loaded: { kernels?: NativeKernels; status: NativeStatus } | undefined;
-let enabled = true;
+/** off: never; measured: the classes the check chose (all until it runs); all: every class. */
+let use: 'off' | 'measured' | 'all' = 'measured';
+let choices: Partial<Record<ProductClass, ClassChoice>> | undefined;
 
 function load(): { kernels?: NativeKernels; status: NativeStatus } {
   if (process.env.VRFT_NATIVE === '0') return { status: { loaded: false, reason: 'off: VRFT_NATIVE=0' } };
@@ -83,9 +112,9 @@ function load(): { kernels?: NativeKernels; status: NativeStatus } {
       },
     };
   }
+  let kernels: NativeKernels;
   try {
-    const kernels = createRequire(import.meta.url)(file) as NativeKernels;
-    return { kernels, status: { loaded: true, isa: kernels.isa() } };
+    kernels = createRequire(import.meta.url)(file) as NativeKernels;
   } catch (error) {
     return {
       status: {
@@ -94,21 +123,80 @@ function load(): { kernels?: NativeKernels; status: NativeStatus } {
       },
     };
   }
+  const isa = process.env.VRFT_NATIVE_ISA?.trim();
+  if (isa) {
+    try {
+      kernels.isa(isa);
+    } catch {
+      return {
+        status: {
+          loaded: false,
+          reason: `VRFT_NATIVE_ISA=${isa}, but this CPU cannot run it (its widest: ${kernels.isa()}) — unset VRFT_NATIVE_ISA`,
+        },
+      };
+    }
+  }
+  return { kernels, status: { loaded: true, isa: kernels.isa() } };
 }
 
-/** The native kernels when they load and are enabled, else undefined. */
-export function nativeKernels(): NativeKernels | undefined {
+/** The loaded kernels, whether or not any class uses them (the check and tests need them). */
+export function loadedNativeKernels(): NativeKernels | undefined {
   loaded ??= load();
-  return enabled ? loaded.kernels : undefined;
+  return loaded.kernels;
+}
+
+/** The instruction sets this CPU can run the product on, widest first (tests and benches try each). */
+export function nativeIsas(kernels: NativeKernels): string[] {
+  const chosen = kernels.isa();
+  const runs = (isa: string) => {
+    try {
+      return kernels.isa(isa) === isa;
+    } catch {
+      return false;
+    }
+  };
+  const isas = ['avx512f', 'avx2', 'sse2', 'neon', 'baseline'].filter(runs);
+  kernels.isa(chosen);
+  return isas;
+}
+
+/** The native kernels when they load and run this class of work here, else undefined. */
+export function nativeKernels(work: ProductClass): NativeKernels | undefined {
+  loaded ??= load();
+  if (use === 'off') return undefined;
+  if (use === 'measured' && choices?.[work]?.native === false) return undefined;
+  return loaded.kernels;
 }
 
 export function nativeStatus(): NativeStatus {
   loaded ??= load();
-  if (loaded.kernels && !enabled) return { loaded: false, reason: 'off: disabled by the caller' };
-  return loaded.status;
+  if (loaded.kernels && use === 'off') return { loaded: false, reason: 'off: disabled by the caller' };
+  return choices === undefined ? loaded.status : { ...loaded.status, classes: { ...choices } };
 }
 
-/** Turns the native kernels off and on again (tests and benches compare both paths). */
-export function setNativeKernelsEnabled(on: boolean): void {
-  enabled = on;
+/**
+ * Turns the native kernels off (false), back to the classes the check chose (true), or onto every
+ * class whatever the check found ('all': tests of their numbers, benches of each path).
+ */
+export function setNativeKernelsEnabled(on: boolean | 'all'): void {
+  use = on === 'all' ? 'all' : on ? 'measured' : 'off';
+}
+
+/** Records the load-time check's outcome (nativeChoice.ts); undefined forgets it. */
+export function setNativeChoices(measured: Partial<Record<ProductClass, ClassChoice>> | undefined): void {
+  choices = measured;
+}
+
+/** The check's outcome in a line: `avx2 for product 0.31×, …; wasm for convInput (native 1.2×)`. */
+export function describeNativeUse(status: NativeStatus): string {
+  if (!status.loaded) return `not used: ${status.reason ?? 'unknown'}`;
+  const classes = Object.entries(status.classes ?? {}) as [ProductClass, ClassChoice][];
+  if (classes.length === 0) return `${status.isa} for every product (not checked against wasm)`;
+  const time = (c: ClassChoice) => `${c.ratio.toFixed(2)}× the wasm time`;
+  const native = classes.filter(([, c]) => c.native).map(([name, c]) => `${name} ${time(c)}`);
+  const wasm = classes.filter(([, c]) => !c.native).map(([name, c]) => `${name} (native took ${time(c)})`);
+  return [
+    native.length > 0 ? `${status.isa} for ${native.join(', ')}` : `${status.isa} for nothing`,
+    ...(wasm.length > 0 ? [`wasm for ${wasm.join(', ')}, where it measured faster`] : []),
+  ].join('; ');
 }

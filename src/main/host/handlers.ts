@@ -17,6 +17,8 @@ export interface HostContext {
   version: string;
   /** The tensor backend the trainer reports; 'unknown' until the engine has been found. */
   backend: () => string;
+  /** The backend's detail for the status bar's hover (which work runs natively), once known. */
+  backendDetail?: () => string | undefined;
   jobs: JobSupervisor;
   broadcast: Broadcast;
 }
@@ -44,6 +46,7 @@ export function createHandlers(ctx: HostContext): Handlers {
     'app.info': () => ({
       version: ctx.version,
       backend: ctx.backend(),
+      ...(ctx.backendDetail?.() ? { backendDetail: ctx.backendDetail() } : {}),
       dataDir: ctx.dataDir,
       schemaVersion: schemaVersion(db),
     }),

@@ -36,6 +36,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const db = openStore(workspaceDbPath(options.dataDir));
   const token = options.token ?? newToken();
   let backend = 'unknown';
+  let backendDetail: string | undefined;
   let broadcast: Broadcast = () => {};
   const jobs = new JobSupervisor(
     db,
@@ -49,6 +50,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     dataDir: options.dataDir,
     version: options.version,
     backend: () => backend,
+    backendDetail: () => backendDetail,
     jobs,
     broadcast: (event, payload) => broadcast(event, payload),
   });
@@ -65,13 +67,17 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     // Which backend training will get, found after the host is up so startup never waits for it.
     if (options.probeEngine !== false) {
       import('../engine')
-        .then(async ({ engineLabel, initEngine }) => {
+        .then(async ({ describeNativeUse, engineLabel, initEngine }) => {
           const report = await initEngine();
           backend = engineLabel(report);
           const notUsed = report.tried.filter((t) => !t.ok).map((t) => `${t.name}: ${t.reason ?? ''}`);
           const native = report.native;
           if (native && !native.loaded) notUsed.push(`native kernels: ${native.reason ?? ''}`);
-          server.broadcast('engine.ready', { backend, notUsed });
+          backendDetail = [
+            ...(native ? [`native kernels: ${describeNativeUse(native)}`] : []),
+            ...notUsed.map((line) => `not used: ${line}`),
+          ].join('\n');
+          server.broadcast('engine.ready', { backend, detail: backendDetail, notUsed });
         })
         // Training reports its own failure; the host keeps serving with the backend 'unknown'.
         .catch((error: unknown) => log(`could not start the tensor engine: ${String(error)}`));

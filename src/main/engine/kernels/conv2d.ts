@@ -10,7 +10,7 @@ import { convInfo } from './convTaps';
 import { input, replacing, wasmBackendOf, type KernelArgs, type TensorInfo } from './wasmBackend';
 
 function conv2d(args: KernelArgs, original: tf.KernelConfig): TensorInfo {
-  const native = nativeKernels();
+  const native = nativeKernels('conv');
   const x = input(args, 'x');
   const filter = input(args, 'filter');
   const attrs = args.attrs as unknown as tf.Conv2DAttrs;

@@ -33,7 +33,7 @@ function conv2dBackpropFilter(args: KernelArgs, batchMatMul: tf.KernelConfig): T
   const dy = input(args, 'dy');
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   const info = convInfo('Conv2DBackpropFilter', attrs, x.shape, attrs.filterShape);
-  const native = nativeKernels();
+  const native = nativeKernels('convFilter');
   if (native) return nativeConv2dBackpropFilter(backend, native, x, dy, info, [...attrs.filterShape]);
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, pixels, taps } = info;
   const { filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;

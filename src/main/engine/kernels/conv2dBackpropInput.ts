@@ -75,7 +75,7 @@ function conv2dBackpropInput(args: KernelArgs, originals: ConvOriginals): Tensor
   const filter = input(args, 'filter');
   const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
   const info = convInfo('Conv2DBackpropInput', attrs, attrs.inputShape, filter.shape);
-  const native = nativeKernels();
+  const native = nativeKernels('convInput');
   if (native) return nativeConv2dBackpropInput(backend, native, dy, filter, info, [...attrs.inputShape]);
   if (isConvolution(info)) return viaConvolution(args, info, originals.conv2d);
   const { inChannels, outChannels, pixels, taps } = info;

@@ -8,15 +8,16 @@
  * batch whose weights are shared folds into one product, and any other batch becomes one fast
  * product per batch entry.
  *
- * Where the project's native kernels load (../native.ts), every float32 product is theirs instead:
- * transposes are strides there and a batch is one call, so none of the above is needed.
+ * Where the project's native kernels load (../native.ts) and were measured faster here for the
+ * class of product (plain, transposed, batched), it is theirs instead: transposes are strides there
+ * and a batch is one call, so none of the above is needed.
  *
  * The backend's _FusedMatMul also adds the bias wrongly when the batch is larger than one, and
  * takes only a bias of one value per column. Ours gives it only single products, and otherwise
  * multiplies, adds the bias and applies the activation with the backend's own kernels, as the cpu
  * backend does.
  */
-import { nativeKernels, type NativeKernels } from '../native';
+import { nativeKernels, type ProductClass } from '../native';
 import { tf } from '../tf';
 import { nativeProduct } from './nativeProduct';
 import {
@@ -150,9 +151,10 @@ function product(a: TensorInfo, b: TensorInfo, backend: WasmBackend, originals: 
 
 /**
  * a·b (each transposed as the attributes say) by the native kernels, in one call for the whole
- * batch; undefined for a batch that broadcasts both ways ([2, 1] with [1, 3]), left to the rest.
+ * batch, where they load and were measured faster for this class of product here; undefined
+ * otherwise, and for a batch that broadcasts both ways ([2, 1] with [1, 3]), left to the rest.
  */
-function viaNative(args: KernelArgs, native: NativeKernels): TensorInfo | undefined {
+function viaNative(args: KernelArgs): TensorInfo | undefined {
   const backend = wasmBackendOf(args);
   const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs;
   const a = input(args, 'a');
@@ -163,6 +165,11 @@ function viaNative(args: KernelArgs, native: NativeKernels): TensorInfo | undefi
   const batch = tf.util.sizeFromShape(outer);
   const [batchA, batchB] = [tf.util.sizeFromShape(outerA), tf.util.sizeFromShape(outerB)];
   if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return undefined;
+  // Weights shared by a batch make one product on the wasm path too; other batches are many.
+  const work: ProductClass =
+    batch > 1 && batchB !== 1 ? 'batched' : transposeA || transposeB ? 'transposed' : 'product';
+  const native = nativeKernels(work);
+  if (!native) return undefined;
   const [rowsA, colsA] = a.shape.slice(-2) as [number, number];
   const [m, k] = transposeA ? [colsA, rowsA] : [rowsA, colsA];
   const n = b.shape[b.shape.length - (transposeB ? 2 : 1)] as number;
@@ -185,8 +192,7 @@ function batchMatMul(args: KernelArgs, originals: WasmMatMulOriginals): TensorIn
   if (input(args, 'a').dtype !== 'float32' || input(args, 'b').dtype !== 'float32') {
     return callKernel(originals.batchMatMul, backend, args.inputs, args.attrs ?? {});
   }
-  const native = nativeKernels();
-  const fromNative = native && viaNative(args, native);
+  const fromNative = viaNative(args);
   if (fromNative) return fromNative;
   const scratch = new Scratch(backend);
   try {
@@ -227,8 +233,7 @@ function fusedMatMul(args: KernelArgs, originals: WasmMatMulOriginals): TensorIn
   }
   const scratch = new Scratch(backend);
   try {
-    const native = nativeKernels();
-    const fromNative = native && viaNative(args, native);
+    const fromNative = viaNative(args);
     if (fromNative) return biasAndActivate(fromNative, args, backend, scratch);
     const { a, b } = untransposedOperands(args, originals.transpose, scratch);
     // The op hands the kernel rank-3 operands.

@@ -1,0 +1,87 @@
+/**
+ * The load-time check that decides, per class of work, whether the native kernels or the wasm
+ * path run it on this machine. A narrow or badly served vector unit (an AVX2 product built for
+ * 512-bit registers, an emulated ISA) can make the native product slower than XNNPACK, so nothing
+ * is assumed: each class is timed both ways at a shape tiny-vlm uses, best of a few alternated
+ * rounds, and runs natively only where that was faster. It costs ~0.1–0.3 s, once per process.
+ */
+import { msPerCall } from './speed';
+import { tf } from './tf';
+import {
+  loadedNativeKernels,
+  productClasses,
+  setNativeChoices,
+  setNativeKernelsEnabled,
+  type ClassChoice,
+  type ProductClass,
+} from './native';
+
+/** Each class's work at a tiny-vlm shape, as one tensor to wait for. */
+function probes(): { run: Record<ProductClass, () => tf.Tensor>; inputs: tf.Tensor[] } {
+  const x = tf.randomNormal([256, 128]);
+  const w = tf.randomNormal([128, 128]);
+  const dy = tf.randomNormal([256, 128]);
+  const q = tf.randomNormal([16, 64, 32]);
+  const k = tf.randomNormal([16, 64, 32]);
+  const image = tf.randomNormal([2, 32, 32, 32]) as tf.Tensor4D;
+  const filter = tf.randomNormal([3, 3, 32, 64]) as tf.Tensor4D;
+  const dImage = tf.randomNormal([2, 16, 16, 64]) as tf.Tensor4D;
+  const conv = { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] } as const;
+  const engine = tf.engine();
+  const run: Record<ProductClass, () => tf.Tensor> = {
+    product: () => tf.matMul(x, w),
+    // xᵀ·dy and dy·Wᵀ, the two gradients of x·W.
+    transposed: () => {
+      tf.matMul(x, dy, true, false).dispose(); // the wasm backend computes as it is called
+      return tf.matMul(dy, w, false, true);
+    },
+    // q·kᵀ over 16 heads.
+    batched: () => tf.matMul(q, k, false, true),
+    conv: () => tf.conv2d(image, filter, 2, 'same'),
+    convFilter: () =>
+      engine.runKernel(tf.Conv2DBackpropFilter, { x: image, dy: dImage }, {
+        ...conv,
+        filterShape: filter.shape,
+      } as never) as tf.Tensor,
+    convInput: () =>
+      engine.runKernel(tf.Conv2DBackpropInput, { dy: dImage, filter }, {
+        ...conv,
+        inputShape: image.shape,
+      } as never) as tf.Tensor,
+  };
+  return { run, inputs: [x, w, dy, q, k, image, filter, dImage] };
+}
+
+let checked = false;
+
+/**
+ * Times each class natively and on the wasm path (the wasm backend and the project's kernels must
+ * be registered) and records which runs it; once per process. Returns what it measured.
+ */
+export function chooseNativeWork(rounds = 3, msPerRound = 4): Partial<Record<ProductClass, ClassChoice>> {
+  if (!loadedNativeKernels()) return {};
+  if (checked) return {};
+  checked = true;
+  const { run, inputs } = probes();
+  const measured: Partial<Record<ProductClass, ClassChoice>> = {};
+  try {
+    for (const work of productClasses) {
+      const best = { native: Infinity, wasm: Infinity };
+      for (let round = 0; round < rounds; round++) {
+        // Alternating which goes first, so that a burst of load elsewhere hits both alike.
+        const order: ('native' | 'wasm')[] = round % 2 === 0 ? ['native', 'wasm'] : ['wasm', 'native'];
+        for (const path of order) {
+          setNativeKernelsEnabled(path === 'native' ? 'all' : false);
+          best[path] = Math.min(best[path], msPerCall(run[work], msPerRound));
+        }
+      }
+      const ratio = best.native / best.wasm;
+      measured[work] = { native: ratio < 1, ratio: Math.round(ratio * 1000) / 1000 };
+    }
+  } finally {
+    setNativeKernelsEnabled(true);
+    tf.dispose(inputs);
+  }
+  setNativeChoices(measured);
+  return measured;
+}
