@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { engineLabel, initEngine, setNativeKernelsEnabled } from '../src/main/engine';
+import { engineLabel, initEngine, setNativeKernelsEnabled, tf } from '../src/main/engine';
 import { buildWordTokenizerJson, TextTokenizer } from '../src/main/models/tokenizer';
 import { TinyVlmPolicy } from '../src/main/models/tiny-vlm/policy';
 import { AdamW } from '../src/main/train/optimizer';
@@ -75,6 +75,30 @@ console.log(
     ? `two cores: skipped, ${workerScript} is not built (npm run build)`
     : `tiny-vlm on ${kernels}, two cores (data-parallel): median ${twoCores.toFixed(0)} ms/step`,
 );
+// Where one step's time goes: kernels by total time (tf.profile times each kernel as it runs).
+const profile = await tf.profile(() => {
+  sftStep(policy, named, optimizer, batch, { lr: 1e-3, maxGradNorm: 1, trainThink: true });
+});
+const byKernel = new Map<string, { calls: number; ms: number }>();
+if (process.env.SHAPES)
+  for (const k of profile.kernels)
+    if (
+      ['BatchMatMul', 'Multiply', 'Cast', '_FusedMatMul'].includes(k.name) &&
+      (k.kernelTimeMs as number) > 0.4
+    )
+      console.log(k.name, JSON.stringify(k.inputShapes), (k.kernelTimeMs as number).toFixed(2));
+for (const k of profile.kernels) {
+  const entry = byKernel.get(k.name) ?? { calls: 0, ms: 0 };
+  entry.calls++;
+  entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+  byKernel.set(k.name, entry);
+}
+const kernelMs = [...byKernel.values()].reduce((sum, e) => sum + e.ms, 0);
+console.log(
+  `profile of one step: ${profile.kernels.length} kernels, ${kernelMs.toFixed(0)} ms in kernels (the rest is dispatch, tape and host work); top 12:`,
+);
+for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12))
+  console.log(`  ${name.padEnd(26)} ${String(e.calls).padStart(5)} calls ${e.ms.toFixed(1).padStart(7)} ms`);
 const python = process.env.VRFT_PYTHON ?? 'python3';
 for (const threads of [1, 0]) {
   const ref = spawnSync(
@@ -96,7 +120,9 @@ for (const threads of [1, 0]) {
     { encoding: 'utf8' },
   );
   if (ref.status !== 0) {
-    console.log(`PyTorch reference unavailable (${python}): ${ref.stderr.trim().split('\n').at(-1)}`);
+    console.log(
+      `PyTorch reference unavailable (${python}): ${ref.error?.message ?? ref.stderr.trim().split('\n').at(-1)}`,
+    );
     break;
   }
   const { ms_per_step, threads: used } = JSON.parse(ref.stdout) as { ms_per_step: number; threads: number };

@@ -129,17 +129,107 @@ inline __attribute__((always_inline)) void gemmBody(int batch, int m, int n, int
   }
 }
 
+// ---- GELU, fused -------------------------------------------------------------------------------
+// tiny-vlm's GELU (the tanh form, as x·sigmoid(2z), z = √(2/π)(x + 0.044715x³)) and its gradient
+// in one pass each, where TensorFlow.js runs seven and ~twelve element-wise kernels over the MLP's
+// activations.
+
+constexpr float kGeluScale = 1.5957691216057308f;  // 2·√(2/π)
+constexpr float kGeluCube = 0.044715f;
+
+/** e^x for each lane: Cephes' expf (range reduction by ln 2, degree-6 polynomial), ~1 ulp. */
+template <typename V>
+inline __attribute__((always_inline)) V expOf(V x) {
+  typedef int32_t I __attribute__((vector_size(sizeof(V))));
+  x = x > 88.3762626647949f ? V{} + 88.3762626647949f : x;
+  x = x < -87.3365447504f ? V{} - 87.3365447504f : x;
+  // n = round(x / ln 2) by the 1.5·2²³ trick (exact for |n| < 2²²).
+  const V magic = V{} + 12582912.f;
+  const V n = (x * 1.44269504088896341f + magic) - magic;
+  const V r = x - n * 0.693359375f - n * -2.12194440e-4f;
+  V p = V{} + 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const V y = p * r * r + r + 1.f;
+  const I bits = (__builtin_convertvector(n, I) + 127) << 23;
+  V scale;
+  memcpy(&scale, &bits, sizeof(V));
+  return y * scale;
+}
+
+/**
+ * Runs lanes(in…, out) on W values at a time of `count`: whole vectors straight from the arrays,
+ * the tail through zero-padded copies.
+ */
+template <int W, int Inputs, typename Lanes>
+inline __attribute__((always_inline)) void elementwise(const float* const (&in)[Inputs], float* out, long count, Lanes lanes) {
+  typedef typename VectorOf<W>::type V;
+  V v[Inputs];
+  long i = 0;
+  for (; i + W <= count; i += W) {
+    for (int j = 0; j < Inputs; j++) memcpy(&v[j], in[j] + i, sizeof(V));
+    const V result = lanes(v);
+    memcpy(out + i, &result, sizeof(V));
+  }
+  if (i == count) return;
+  float padded[Inputs][W] = {}, result[W];
+  for (int j = 0; j < Inputs; j++) {
+    memcpy(padded[j], in[j] + i, sizeof(float) * (count - i));
+    memcpy(&v[j], padded[j], sizeof(V));
+  }
+  const V last = lanes(v);
+  memcpy(result, &last, sizeof(V));
+  memcpy(out + i, result, sizeof(float) * (count - i));
+}
+
+/** y = x·sigmoid(2z). */
+template <int W>
+inline __attribute__((always_inline)) void geluBody(const float* x, float* y, long count) {
+  typedef typename VectorOf<W>::type V;
+  const float* const in[1] = {x};
+  elementwise<W, 1>(in, y, count, [](const V* v) {
+    const V z = v[0] * (1.f + kGeluCube * v[0] * v[0]) * kGeluScale;
+    return v[0] / (1.f + expOf(-z));
+  });
+}
+
+/** dx = dy · d/dx [x·s], s = sigmoid(2z): dy · (s + x·s(1−s)·2z'), 2z' = 2√(2/π)(1 + 3·0.044715x²). */
+template <int W>
+inline __attribute__((always_inline)) void geluGradBody(const float* x, const float* dy, float* dx, long count) {
+  typedef typename VectorOf<W>::type V;
+  const float* const in[2] = {x, dy};
+  elementwise<W, 2>(in, dx, count, [](const V* v) {
+    const V square = v[0] * v[0];
+    const V s = 1.f / (1.f + expOf(-(v[0] * (1.f + kGeluCube * square) * kGeluScale)));
+    const V slope = (1.f + 3.f * kGeluCube * square) * kGeluScale;
+    return v[1] * (s + v[0] * s * (1.f - s) * slope);
+  });
+}
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define VRFT_X86 1
 // 24 accumulators of 512 bits (12 × 32 floats), of 32 registers.
 __attribute__((target("avx512f"))) void gemmAvx512(int batch, int m, int n, int k, Operand a, Operand b, float* c) {
   gemmBody<16, 12, 2>(batch, m, n, k, a, b, c);
 }
+__attribute__((target("avx512f"))) void geluAvx512(const float* x, float* y, long count) { geluBody<16>(x, y, count); }
+__attribute__((target("avx512f"))) void geluGradAvx512(const float* x, const float* dy, float* dx, long count) {
+  geluGradBody<16>(x, dy, dx, count);
+}
 // 12 accumulators of 256 bits (6 × 16 floats), of 16 registers.
 __attribute__((target("avx2,fma"))) void gemmAvx2(int batch, int m, int n, int k, Operand a, Operand b, float* c) {
   gemmBody<8, 6, 2>(batch, m, n, k, a, b, c);
 }
+__attribute__((target("avx2,fma"))) void geluAvx2(const float* x, float* y, long count) { geluBody<8>(x, y, count); }
+__attribute__((target("avx2,fma"))) void geluGradAvx2(const float* x, const float* dy, float* dx, long count) {
+  geluGradBody<8>(x, dy, dx, count);
+}
 #endif
+void geluBaseline(const float* x, float* y, long count) { geluBody<4>(x, y, count); }
+void geluGradBaseline(const float* x, const float* dy, float* dx, long count) { geluGradBody<4>(x, dy, dx, count); }
 #if defined(__aarch64__)
 // 16 accumulators of 128 bits (8 × 8 floats), of NEON's 32 registers.
 void gemmBaseline(int batch, int m, int n, int k, Operand a, Operand b, float* c) {
@@ -153,22 +243,32 @@ void gemmBaseline(int batch, int m, int n, int k, Operand a, Operand b, float* c
 #endif
 
 using GemmFn = void (*)(int, int, int, int, Operand, Operand, float*);
+using GeluFn = void (*)(const float*, float*, long);
+using GeluGradFn = void (*)(const float*, const float*, float*, long);
 
+/** Every kernel on one instruction set. */
 struct Choice {
   GemmFn gemm;
+  GeluFn gelu;
+  GeluGradFn geluGrad;
   const char* isa;
 };
+
+#ifdef VRFT_X86
+const Choice avx512 = {gemmAvx512, geluAvx512, geluGradAvx512, "avx512f"};
+const Choice avx2 = {gemmAvx2, geluAvx2, geluGradAvx2, "avx2"};
+#endif
 
 Choice choose() {
 #ifdef VRFT_X86
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return {gemmAvx512, "avx512f"};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {gemmAvx2, "avx2"};
-  return {gemmBaseline, "sse2"};
+  if (__builtin_cpu_supports("avx512f")) return avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return avx2;
+  return {gemmBaseline, geluBaseline, geluGradBaseline, "sse2"};
 #elif defined(__aarch64__)
-  return {gemmBaseline, "neon"};
+  return {gemmBaseline, geluBaseline, geluGradBaseline, "neon"};
 #else
-  return {gemmBaseline, "baseline"};
+  return {gemmBaseline, geluBaseline, geluGradBaseline, "baseline"};
 #endif
 }
 
@@ -180,8 +280,8 @@ bool chooseByName(const char* isa) {
 #ifdef VRFT_X86
   if (!strcmp(isa, "avx512f") && !strcmp(best.isa, "avx512f")) return chosen = best, true;
   if (!strcmp(isa, "avx2") && (!strcmp(best.isa, "avx512f") || !strcmp(best.isa, "avx2")))
-    return chosen = {gemmAvx2, "avx2"}, true;
-  if (!strcmp(isa, "sse2")) return chosen = {gemmBaseline, "sse2"}, true;
+    return chosen = avx2, true;
+  if (!strcmp(isa, "sse2")) return chosen = {gemmBaseline, geluBaseline, geluGradBaseline, "sse2"}, true;
 #endif
   if (!strcmp(isa, best.isa)) return chosen = best, true;
   return false;
@@ -333,6 +433,32 @@ napi_value Col2im(napi_env env, napi_callback_info info) {
                   });
 }
 
+/** gelu(x, y): y = GELU(x) (tanh form); geluGrad(x, dy, dx): dx = dy · GELU'(x). Same lengths. */
+napi_value GeluCall(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  float *x, *y;
+  size_t xLength, yLength;
+  if (argc != 2 || !floats(env, args[0], &x, &xLength) || !floats(env, args[1], &y, &yLength) || yLength < xLength)
+    return fail(env, "gelu(x: Float32Array, y: Float32Array) with y as long as x");
+  chosen.gelu(x, y, long(xLength));
+  return nullptr;
+}
+
+napi_value GeluGradCall(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value args[3];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  float *x, *dy, *dx;
+  size_t xLength, dyLength, dxLength;
+  if (argc != 3 || !floats(env, args[0], &x, &xLength) || !floats(env, args[1], &dy, &dyLength) ||
+      !floats(env, args[2], &dx, &dxLength) || dyLength < xLength || dxLength < xLength)
+    return fail(env, "geluGrad(x, dy, dx: Float32Array) with dy and dx as long as x");
+  chosen.geluGrad(x, dy, dx, long(xLength));
+  return nullptr;
+}
+
 /** isa(): the instruction set in use; isa(name): use that one if this CPU has it, else throw. */
 napi_value Isa(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -361,6 +487,8 @@ NAPI_MODULE_INIT() {
   exportFunction(env, exports, "gemm", GemmCall);
   exportFunction(env, exports, "im2col", Im2col);
   exportFunction(env, exports, "col2im", Col2im);
+  exportFunction(env, exports, "gelu", GeluCall);
+  exportFunction(env, exports, "geluGrad", GeluGradCall);
   exportFunction(env, exports, "isa", Isa);
   return exports;
 }

@@ -45,6 +45,19 @@ describe('vrft command', () => {
     );
   });
 
+  it('every command that takes --json is one whose stdout these tests parse whole', () => {
+    const names = [...vrft('--help').stdout.matchAll(/^ {2}(\S+) {2,}/gm)].map((m) => m[1]!);
+    const withJson = names.filter((name) => vrft(name, '--help').stdout.includes('--json'));
+    // doctor below; reward, eval-map in cliEval.test.ts; experiment, compare, eval in experiment.test.ts.
+    expect(withJson.sort()).toEqual(['compare', 'doctor', 'eval', 'eval-map', 'experiment', 'reward']);
+  });
+
+  it('doctor --json writes one JSON document to stdout', () => {
+    const { code, stdout, stderr } = vrft('doctor', '--backend', 'cpu', '--json');
+    expect(code, stderr).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ backend: 'cpu', matMulGflops: expect.any(Number) });
+  });
+
   it.each([
     [['frobnicate'], /unknown command "frobnicate"/],
     [['serve', '--bogus'], /unknown flag --bogus/],

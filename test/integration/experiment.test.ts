@@ -40,19 +40,24 @@ describe('vrft experiment', { timeout: 180_000 }, () => {
       '--json',
     );
     expect(code, stderr).toBe(0);
-    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+    // stdout is exactly one JSON document; the split, the runs' progress and ETAs went to stderr.
+    expect(stderr).toMatch(/^experiment on "shapes"/m);
+    expect(stderr).toMatch(/^step 3\/3 /m);
+    const result = JSON.parse(stdout) as {
       trainSplit: string;
       evalSplit: string;
       runs: { base: number; sft: number; rft: number };
       comparison: {
         columns: { label: string }[];
         categories: Record<string, Record<string, { ap50: number }>>;
-        interval: { from: string; to: string; level: number; resamples: number; images: number };
+        intervals: { from: string; to: string; level: number; resamples: number; images: number }[];
       };
     };
     expect(result.comparison.columns.map((c) => c.label)).toEqual(['base', 'SFT', 'RFT']);
     expect(result.trainSplit).toBe('1-shot-seed2');
-    expect(result.comparison.interval).toMatchObject({
+    // RFT against each of the others: base, then SFT.
+    expect(result.comparison.intervals.map((i) => `${i.to}−${i.from}`)).toEqual(['RFT−base', 'RFT−SFT']);
+    expect(result.comparison.intervals[0]).toMatchObject({
       from: 'base',
       to: 'RFT',
       level: 0.95,
@@ -100,7 +105,7 @@ describe('vrft experiment', { timeout: 180_000 }, () => {
         }
         // The bootstrap reads the stored predictions back: its identity draw is the evaluation itself.
         const { imageIds, figures } = evaluationFigures(db, e)!;
-        expect(imageIds).toHaveLength(result.comparison.interval.images);
+        expect(imageIds).toHaveLength(result.comparison.intervals[0]!.images);
         const own = figures(imageIds.map((_, i) => i));
         expect(own.mean).toBeCloseTo(e.metrics.AP50!, 12);
         for (const [name, c] of Object.entries(e.perCategory))
@@ -114,7 +119,7 @@ describe('vrft experiment', { timeout: 180_000 }, () => {
     expect(compared.stdout).toMatch(/^category\s+sft \d+\s+grpo \d+\s+Δ/m);
     expect(compared.stdout).toMatch(/^all +.*\[[-+]\d+\.\d, [-+]\d+\.\d\]$/m);
     expect(compared.stdout).toMatch(
-      /95 % paired bootstrap interval of Δ AP50 over the \d+ evaluation images/,
+      /^Δ grpo \d+−sft \d+ AP50: [-+]\d+\.\d to [-+]\d+\.\d \(95 % paired bootstrap interval over the \d+ evaluation images, 1000 draws\), (ex|in)cludes 0$/m,
     );
     const plain = vrft(
       'compare',
@@ -130,6 +135,20 @@ describe('vrft experiment', { timeout: 180_000 }, () => {
       /--resamples wants a whole number/,
     );
     expect(vrft('compare', '999', '1', '--data', data).code).toBe(2);
+    // compare and eval with --json: one document on stdout, whatever the trainer printed.
+    const comparedJson = vrft(
+      'compare',
+      String(result.runs.sft),
+      String(result.runs.rft),
+      '--data',
+      data,
+      '--json',
+    );
+    expect(JSON.parse(comparedJson.stdout)).toMatchObject({ columns: [{ runId: result.runs.sft }, {}] });
+    const evalJson = vrft('eval', '--run', String(result.runs.sft), '--data', data, '--json');
+    expect(evalJson.code, evalJson.stderr).toBe(0);
+    expect(evalJson.stderr).toMatch(/^run \d+: evaluating/m);
+    expect(JSON.parse(evalJson.stdout)).toHaveProperty('metrics.AP50');
     const again = vrft('eval', '--run', String(result.runs.rft), '--data', data);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/^AP \d\.\d{3} +AP50/m);
@@ -146,7 +165,7 @@ describe('vrft experiment', { timeout: 180_000 }, () => {
     expect(onTrain.code, onTrain.stderr).toBe(0);
     const unpaired = vrft('compare', String(result.runs.sft), String(result.runs.rft), '--data', data);
     expect(unpaired.stdout).toMatch(
-      /^no interval for Δ: the two evaluations did not ask the same questions/m,
+      /^no interval for Δ grpo \d+−sft \d+: the two evaluations did not ask the same questions/m,
     );
   });
 
@@ -189,9 +208,9 @@ describe('vrft experiment', { timeout: 180_000 }, () => {
       '--json',
     );
     expect(code, stderr).toBe(0);
-    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+    const result = JSON.parse(stdout) as {
       runs: { rft: number };
-      comparison: { metric: string; interval: object };
+      comparison: { metric: string; intervals: object[] };
     };
     expect(result.comparison.metric).toBe('classification');
     const db = openStore(workspaceDbPath(data));
@@ -201,7 +220,11 @@ describe('vrft experiment', { timeout: 180_000 }, () => {
       const { imageIds, figures } = evaluationFigures(db, e)!;
       expect(imageIds).toHaveLength(e.metrics.answers!);
       expect(figures(imageIds.map((_, i) => i)).mean).toBeCloseTo(e.metrics.accuracy!, 12);
-      expect(result.comparison.interval).toMatchObject({ from: 'base', to: 'RFT', images: imageIds.length });
+      expect(result.comparison.intervals[0]).toMatchObject({
+        from: 'base',
+        to: 'RFT',
+        images: imageIds.length,
+      });
       expect(Object.values(e.perCategory).every((c) => typeof c.accuracy === 'number')).toBe(true);
       // GRPO scored every sample with the classification rewards.
       expect(listMetrics(db, result.runs.rft, 'rewards/accuracy/mean')).toHaveLength(2);

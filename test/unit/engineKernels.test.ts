@@ -2,6 +2,7 @@
 // through the gradients that use them.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
+  gelu,
   initEngine,
   isProjectKernel,
   nativeStatus,
@@ -256,6 +257,58 @@ describe('Identity', () => {
       const f = (x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.tanh(tf.matMul(tf.exp(x), w)));
       return tf.grads(f)([tf.tensor2d(a, [6, 5]), tf.tensor2d(b, [5, 4])]);
     });
+  });
+});
+
+describe('Cast', () => {
+  it('to the dtype a tensor has shares its data; to another converts', async () => {
+    await initEngine({ force: 'wasm' });
+    const x = tf.tensor1d([1.5, -2, 3]);
+    const same = tf.cast(x, 'float32');
+    const other = tf.cast(x, 'int32');
+    expect(same.dataId).toBe(x.dataId);
+    x.dispose();
+    expect(Array.from(same.dataSync())).toEqual([1.5, -2, 3]);
+    expect(Array.from(other.dataSync())).toEqual([1, -2, 3]);
+    tf.dispose([same, other]);
+  });
+});
+
+describe('fused GELU', () => {
+  // Values across the range where the sigmoid saturates both ways, an odd count for the tail.
+  const x = randomValues([37, 19]).map((v) => v * 12);
+  const dy = randomValues([37, 19]);
+  const geluAndGradient = () => {
+    const input = tf.tensor2d(x, [37, 19]);
+    const [y, grad] = [gelu(input), tf.grad((t: tf.Tensor) => gelu(t))(input, tf.tensor2d(dy, [37, 19]))];
+    return [y, grad!];
+  };
+
+  it('forward and backward on the native kernels equal the composite on cpu, on every ISA', async () => {
+    const native = loadedNativeKernels()!;
+    const best = native.isa();
+    try {
+      for (const isa of nativeIsas(native)) {
+        native.isa(isa);
+        setNativeKernelsEnabled('all');
+        const kernel = vi.spyOn(native, 'gelu');
+        await expectWasmEqualsCpu(geluAndGradient);
+        expect(kernel, isa).toHaveBeenCalled();
+        kernel.mockRestore();
+      }
+    } finally {
+      native.isa(best);
+      setNativeKernelsEnabled(true);
+    }
+  });
+
+  it('falls back to the composite where the native kernels are off', async () => {
+    setNativeKernelsEnabled(false);
+    try {
+      await expectWasmEqualsCpu(geluAndGradient);
+    } finally {
+      setNativeKernelsEnabled(true);
+    }
   });
 });
 

@@ -31,7 +31,7 @@ export interface Cell {
   secondary?: number;
 }
 
-/** How sure Δ (last column − first) is, or why it could not be measured. */
+/** How sure Δ (the last column − an earlier one) is, or why it could not be measured. */
 export type DeltaInterval = { from: string; to: string } & (BootstrapInterval | { unavailable: string });
 
 export interface Comparison {
@@ -39,7 +39,11 @@ export interface Comparison {
   columns: { label: string; runId: number }[];
   categories: Record<string, Record<string, Cell>>;
   mean: Record<string, Cell>;
-  interval?: DeltaInterval;
+  /**
+   * One per earlier column, in column order: Δ of the last column against it (RFT − base and
+   * RFT − SFT for an experiment), with its bootstrap interval.
+   */
+  intervals?: DeltaInterval[];
 }
 
 const isClassification = (e: Evaluation) => e.metrics.accuracy !== undefined;
@@ -115,10 +119,9 @@ export function evaluationFigures(
  */
 export function deltaInterval(
   db: Db,
-  columns: ComparedColumn[],
+  [first, last]: [ComparedColumn, ComparedColumn],
   options: { resamples: number; seed?: number },
 ): DeltaInterval {
-  const [first, last] = [columns[0]!, columns.at(-1)!];
   const head = { from: first.label, to: last.label };
   const [a, b] = [first.evaluation, last.evaluation];
   const asked = (e: Evaluation) => Object.keys(e.perCategory).sort().join('\n');
@@ -139,7 +142,7 @@ export function deltaInterval(
   return { ...head, ...pairedBootstrap(fa.imageIds.length, fa.figures, fb.figures, options) };
 }
 
-export function compare(columns: ComparedColumn[], interval?: DeltaInterval): Comparison {
+export function compare(columns: ComparedColumn[], intervals?: DeltaInterval[]): Comparison {
   const names = [...new Set(columns.flatMap((c) => Object.keys(c.evaluation.perCategory)))];
   const categories: Comparison['categories'] = {};
   for (const name of names)
@@ -149,13 +152,18 @@ export function compare(columns: ComparedColumn[], interval?: DeltaInterval): Co
     columns: columns.map(({ label, runId }) => ({ label, runId })),
     categories,
     mean: Object.fromEntries(columns.map((c) => [c.label, cellOf(c.evaluation)])),
-    ...(interval && { interval }),
+    ...(intervals && { intervals }),
   };
 }
 
 /** The comparison of `columns`, with Δ's bootstrap interval unless `resamples` is 0. */
 export function compareInWorkspace(db: Db, columns: ComparedColumn[], resamples: number): Comparison {
-  return compare(columns, resamples > 0 ? deltaInterval(db, columns, { resamples }) : undefined);
+  const last = columns.at(-1)!;
+  const intervals =
+    resamples > 0
+      ? columns.slice(0, -1).map((column) => deltaInterval(db, [column, last], { resamples }))
+      : undefined;
+  return compare(columns, intervals);
 }
 
 /** `--resamples`: how many bootstrap draws the Δ interval takes (0: none). */
@@ -174,25 +182,55 @@ export function formatComparison(c: Comparison): string {
         ? pct(v.primary)
         : `${pct(v.primary)} (${pct(v.secondary)})`
     ).padStart(14);
-  const measured = c.interval && 'mean' in c.interval ? c.interval : undefined;
-  const delta = (row: Record<string, Cell>, interval: Interval | undefined) => {
-    const a = row[labels[0]!];
-    const b = row[labels.at(-1)!];
-    if (!a || !b || a.primary < 0 || b.primary < 0) return '  –';
+  const last = labels.at(-1)!;
+  // One Δ column per earlier column (for two runs, one), each with its interval where measured.
+  const against = labels.slice(0, -1).map((label, i) => {
+    const interval = c.intervals?.[i];
+    return { label, measured: interval && 'mean' in interval ? interval : undefined };
+  });
+  const delta = (row: Record<string, Cell>, from: string, interval: Interval | undefined) => {
+    const a = row[from];
+    const b = row[last];
+    if (!a || !b || a.primary < 0 || b.primary < 0) return '–';
     const second =
       a.secondary !== undefined && b.secondary !== undefined ? ` (${signed(b.secondary - a.secondary)})` : '';
     const range =
       interval && Number.isFinite(interval.low) ? ` [${signed(interval.low)}, ${signed(interval.high)}]` : '';
-    return `  ${signed(b.primary - a.primary)}${second}${range}`;
+    return `${signed(b.primary - a.primary)}${second}${range}`;
   };
-  const header = `${'category'.padEnd(16)}${labels.map((l) => l.padStart(14)).join('')}  Δ ${labels.at(-1)}−${labels[0]}`;
-  const rows = Object.entries(c.categories)
-    .filter(([, row]) => Object.values(row).some((v) => v.primary >= 0))
-    .map(
-      ([name, row]) =>
-        `${name.padEnd(16)}${labels.map((l) => cell(row[l])).join('')}${delta(row, measured?.categories[name])}`,
-    );
-  const mean = `${(c.metric === 'classification' ? 'all images' : 'all').padEnd(16)}${labels.map((l) => cell(c.mean[l])).join('')}${delta(c.mean, measured?.mean)}`;
+  const deltas = (row: Record<string, Cell>, pick: (m: BootstrapInterval) => Interval | undefined) =>
+    against.map(({ label, measured }) => delta(row, label, measured && pick(measured)));
+  const body = [
+    ...Object.entries(c.categories)
+      .filter(([, row]) => Object.values(row).some((v) => v.primary >= 0))
+      .map(([name, row]) => [
+        name,
+        ...labels.map((l) => cell(row[l])),
+        ...deltas(row, (m) => m.categories[name]),
+      ]),
+    [
+      c.metric === 'classification' ? 'all images' : 'all',
+      ...labels.map((l) => cell(c.mean[l])),
+      ...deltas(c.mean, (m) => m.mean),
+    ],
+  ];
+  const headings = ['category', ...labels, ...against.map(({ label }) => `Δ ${last}−${label}`)];
+  // Δ columns as wide as their widest cell, so that several line up.
+  const widths = headings.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.trim().length)));
+  const line = (row: string[]) =>
+    row
+      .map((text, i) =>
+        i === 0
+          ? text.padEnd(16)
+          : i <= labels.length
+            ? text.trim().padStart(14)
+            : `  ${text.padEnd(widths[i]!)}`,
+      )
+      .join('')
+      .trimEnd();
+  const header = line(headings);
+  const rows = body.slice(0, -1).map(line);
+  const mean = line(body.at(-1)!);
   const what =
     c.metric === 'classification' ? 'accuracy in %, per category' : 'AP50 (AP@[.5:.95]) in %, per category';
   const runs = c.columns.map((x) =>
@@ -201,15 +239,15 @@ export function formatComparison(c: Comparison): string {
       : `${x.label} = run ${x.runId}`,
   );
   const figure = c.metric === 'classification' ? 'accuracy' : 'AP50';
-  const note = !c.interval
-    ? []
-    : 'unavailable' in c.interval
-      ? [`no interval for Δ: ${c.interval.unavailable}`]
-      : [
-          `[low, high]: ${Math.round(100 * c.interval.level)} % paired bootstrap interval of Δ ${figure} over the ` +
-            `${c.interval.images} evaluation images (${c.interval.resamples} draws); one that excludes 0 is not ` +
-            'the luck of which images were evaluated',
-        ];
+  const note = (c.intervals ?? []).map((interval) =>
+    'unavailable' in interval
+      ? `no interval for Δ ${interval.to}−${interval.from}: ${interval.unavailable}`
+      : `Δ ${interval.to}−${interval.from} ${figure}: ${signed(interval.mean.low)} to ${signed(interval.mean.high)} ` +
+        `(${Math.round(100 * interval.level)} % paired bootstrap interval over the ${interval.images} evaluation ` +
+        `images, ${interval.resamples} draws)${interval.mean.low > 0 || interval.mean.high < 0 ? ', excludes 0' : ', includes 0'}`,
+  );
+  if (note.some((n) => n.startsWith('Δ')))
+    note.push('an interval that excludes 0 is not the luck of which images were evaluated');
   return [`${what}; ${runs.join(', ')}`, header, ...rows, mean, ...note, ''].join('\n');
 }
 

@@ -13,8 +13,19 @@ import { defaultDataDir } from '../host/paths';
 import { findDatasetByName } from '../store/datasets';
 import type { Db } from '../store/db';
 import { findSplit } from '../store/splits';
+import { ConfigError, grpoConfigSchema, parseConfig, sftConfigSchema } from '../train/config';
 import { runDir } from '../train/runFiles';
-import { inWorkspace, oneOf, UsageError, wholeNumber, type Command, type Values } from './command';
+import {
+  failFile,
+  inWorkspace,
+  oneOf,
+  parseUserJson,
+  readUserFile,
+  UsageError,
+  wholeNumber,
+  type Command,
+  type Values,
+} from './command';
 import {
   compareInWorkspace,
   formatComparison,
@@ -53,11 +64,67 @@ async function train(
   return runId;
 }
 
+/**
+ * The SFT and GRPO settings an experiment trains with (the same split and step budget for both),
+ * each measured on the demo: bench/demo-recipes.md keeps every recipe tried and its figures.
+ */
+export function experimentRecipe(task: 'detection' | 'classification', steps: number) {
+  return {
+    sft: {
+      batchSize: 4,
+      // At 3e-4 SFT fit the 20 training images and lost AP on the held-out ones (measured on
+      // the demo).
+      learningRate: 5e-5,
+      // The thinking is trained too, templated in the base model's own words for detection:
+      // tiny-vlm finds boxes through its thinking, and SFT on an empty one made it answer from
+      // memory (measured: AP50 0.0 on the demo). Untrained, its own thinking leads into an answer
+      // SFT never saw, which breaks.
+      trainThink: true,
+      ...(task === 'detection' ? { thinkTemplate: 'Find every {category}: {objects}' } : {}),
+      warmupSteps: Math.floor(steps / 20),
+      checkpointEvery: 25,
+    } as Record<string, unknown>,
+    grpo: {
+      // Positive questions only: a policy that cannot localise yet earns most from "No Objects" on
+      // negatives, and GRPO then teaches it to answer that everywhere (measured: AP fell to 0).
+      negativeShare: 0,
+      promptsPerStep: 2,
+      numGenerations: 8,
+      temperature: 1,
+      maxCompletionLength: 160,
+      beta: 0.04,
+      learningRate: 5e-5,
+      warmupSteps: Math.floor(steps / 20),
+      checkpointEvery: 25,
+    } as Record<string, unknown>,
+  };
+}
+
+/** --recipe FILE: {"sft": {…}, "grpo": {…}} laid over the recipe (each run's config checks it). */
+function recipeOverrides(values: Values): { sft: Record<string, unknown>; grpo: Record<string, unknown> } {
+  if (typeof values.recipe !== 'string') return { sft: {}, grpo: {} };
+  const parsed = parseUserJson(values.recipe, readUserFile(values.recipe));
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(parsed)) failFile(values.recipe, 'want an object: {"sft": {…}, "grpo": {…}}');
+  const unknown = Object.keys(parsed).filter((key) => key !== 'sft' && key !== 'grpo');
+  if (unknown.length > 0)
+    failFile(values.recipe, `unknown key "${unknown[0]}": a recipe has "sft" and "grpo" settings`);
+  for (const key of ['sft', 'grpo'] as const)
+    if (parsed[key] !== undefined && !isObject(parsed[key]))
+      failFile(values.recipe, `"${key}" must be an object of ${key} settings`);
+  return {
+    sft: (parsed.sft as Record<string, unknown>) ?? {},
+    grpo: (parsed.grpo as Record<string, unknown>) ?? {},
+  };
+}
+
 async function experiment(values: Values): Promise<number> {
   const dataDir = path.resolve(typeof values.data === 'string' ? values.data : defaultDataDir());
   const steps = wholeNumber(values, 'steps', 200);
   const seed = wholeNumber(values, 'seed', 0);
   const resamples = resamplesOf(values);
+  const overrides = recipeOverrides(values);
   const demo = values.demo === true;
   const model = demo
     ? builtInModel
@@ -98,7 +165,7 @@ async function experiment(values: Values): Promise<number> {
           seed,
           evalName: evalSplit,
         });
-        process.stdout.write(
+        process.stderr.write(
           `split ${trainSplit}: ${Object.entries(drawn.perCategory)
             .map(([c, n]) => `${c} ${n}`)
             .join(', ')}\n`,
@@ -110,45 +177,29 @@ async function experiment(values: Values): Promise<number> {
         ? 'detection'
         : oneOf(values, 'task', ['detection', 'classification'] as const);
     const common = { task, dataset, model, seed, steps, evalSplit };
-    process.stdout.write(
+    process.stderr.write(
       `experiment on "${dataset}": ${trainSplit} for training, ${evalSplit} for evaluation, ${steps} steps each\n`,
     );
     // Every model is evaluated the same way: the same split, the same task, every category asked.
     const evaluateModel = (dir: string, parentRunId: number | null = null) =>
       evaluate(db, dataDir, { task, dataset, split: evalSplit, model: dir, parentRunId });
+    const recipe = experimentRecipe(task, steps);
+    const configs = {
+      sft: { ...common, split: trainSplit, ...recipe.sft, ...overrides.sft },
+      grpo: { ...common, split: trainSplit, ...recipe.grpo, ...overrides.grpo },
+    };
+    // A typo in --recipe is found now, not after the base model's evaluation.
+    try {
+      parseConfig(sftConfigSchema, configs.sft, `${values.recipe ?? 'the recipe'} (sft)`);
+      parseConfig(grpoConfigSchema, configs.grpo, `${values.recipe ?? 'the recipe'} (grpo)`);
+    } catch (error) {
+      if (error instanceof ConfigError) throw new UsageError(error.message);
+      throw error;
+    }
     const base = await evaluateModel(model);
-    const sft = await train(db, dataDir, 'sft', {
-      ...common,
-      split: trainSplit,
-      batchSize: 4,
-      // Both methods at 5e-5: at 3e-4 (SFT) and 2e-4 (GRPO) each fit the 20 training images and
-      // lost AP on the held-out ones (measured on the demo).
-      learningRate: 5e-5,
-      // The thinking is trained too, templated in the base model's own words for detection:
-      // tiny-vlm finds boxes through its thinking, and SFT on an empty one made it answer from
-      // memory (measured: AP50 0.0 on the demo). Untrained, its own thinking leads into an answer
-      // SFT never saw, which breaks.
-      trainThink: true,
-      ...(task === 'detection' ? { thinkTemplate: 'Find every {category}: {objects}' } : {}),
-      warmupSteps: Math.floor(steps / 20),
-      checkpointEvery: 25,
-    });
+    const sft = await train(db, dataDir, 'sft', configs.sft);
     const sftEval = await evaluateModel(path.join(runDir(dataDir, sft), 'model'), sft);
-    const rft = await train(db, dataDir, 'grpo', {
-      ...common,
-      split: trainSplit,
-      // Positive questions only: a policy that cannot localise yet earns most from "No Objects" on
-      // negatives, and GRPO then teaches it to answer that everywhere (measured: AP fell to 0).
-      negativeShare: 0,
-      promptsPerStep: 2,
-      numGenerations: 8,
-      temperature: 1,
-      maxCompletionLength: 160,
-      beta: 0.04,
-      learningRate: 5e-5,
-      warmupSteps: Math.floor(steps / 20),
-      checkpointEvery: 25,
-    });
+    const rft = await train(db, dataDir, 'grpo', configs.grpo);
     const rftEval = await evaluateModel(path.join(runDir(dataDir, rft), 'model'), rft);
     const columns: ComparedColumn[] = [
       { label: 'base', runId: base.runId, evaluation: base.evaluation },
@@ -168,7 +219,7 @@ async function experiment(values: Values): Promise<number> {
 export const experimentCommand: Command = {
   summary: 'base vs SFT vs GRPO on one few-shot split: train both, evaluate all three, print the table',
   usage:
-    'vrft experiment --dataset D (--split S [--eval-split E] | --shots K [--seed N]) [--task detection|classification] [--base MODEL] [--steps N] [--resamples N] [--data DIR] [--json] | vrft experiment --demo [--steps N]',
+    'vrft experiment --dataset D (--split S [--eval-split E] | --shots K [--seed N]) [--task detection|classification] [--base MODEL] [--steps N] [--recipe FILE] [--resamples N] [--data DIR] [--json] | vrft experiment --demo [--steps N] [--recipe FILE] [--json]',
   flags: {
     dataset: { type: 'string' },
     split: { type: 'string' },
@@ -181,6 +232,7 @@ export const experimentCommand: Command = {
     json: { type: 'boolean' },
     demo: { type: 'boolean' },
     task: { type: 'string' },
+    recipe: { type: 'string' },
     ...resamplesFlag,
   },
   run: experiment,

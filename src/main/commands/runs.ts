@@ -1,6 +1,8 @@
 /**
  * Runs from the command line: create a run row after checking what it names, run it in a trainer
- * process, and show its progress (a bar on a TTY, plain lines otherwise).
+ * process, and show its progress (a bar on a TTY, plain lines otherwise). Progress, warnings and
+ * the trainer's own output go to stderr, so that stdout holds only what a command prints as its
+ * result (one JSON document with --json).
  */
 import { fork } from 'node:child_process';
 import { UserError } from '../../shared/errors';
@@ -23,11 +25,13 @@ function formatDuration(seconds: number | null): string {
 export function superviseRun(runId: number, dataDir: string, resume: boolean): Promise<number> {
   const trainer = trainerScript(import.meta.url);
   const child = fork(trainer, ['--run', String(runId), '--data', dataDir, ...(resume ? ['--resume'] : [])], {
-    stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
+    stdio: ['inherit', 'pipe', 'pipe', 'ipc'],
   });
+  child.stdout?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
   // Passed through, and its tail kept to tell a crash (out of memory) from other exits.
   const stderr = stderrTail(child, (chunk) => process.stderr.write(chunk));
-  const tty = process.stdout.isTTY;
+  const progress = process.stderr;
+  const tty = progress.isTTY;
   let lastLine = 0;
   const interrupt = () => child.send({ type: 'stop' });
   process.on('SIGINT', interrupt);
@@ -41,7 +45,7 @@ export function superviseRun(runId: number, dataDir: string, resume: boolean): P
           m.kind === 'eval'
             ? `evaluating (${m.totalSteps} answers)`
             : `training ${m.kind.toUpperCase()} for ${m.totalSteps} steps`;
-        process.stdout.write(`run ${m.runId}: ${what} on ${m.backend}${from}\n`);
+        progress.write(`run ${m.runId}: ${what} on ${m.backend}${from}\n`);
       } else if (m.type === 'progress') {
         const reward = m.metrics.reward === undefined ? '' : `  reward ${m.metrics.reward.toFixed(3)}`;
         const training = m.metrics.loss !== undefined;
@@ -51,21 +55,20 @@ export function superviseRun(runId: number, dataDir: string, resume: boolean): P
         if (tty) {
           const width = 24;
           const filled = Math.round((width * m.step) / m.totalSteps);
-          process.stdout.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${line}   `);
+          progress.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${line}   `);
         } else if (
           m.step - lastLine >= Math.max(1, Math.floor(m.totalSteps / 20)) ||
           m.step === m.totalSteps
         ) {
-          process.stdout.write(`${line}\n`);
+          progress.write(`${line}\n`);
           lastLine = m.step;
         }
       } else if (m.type === 'warning') {
-        process.stdout.write(`${tty ? '\n' : ''}warning: ${m.message}\n`);
+        progress.write(`${tty ? '\n' : ''}warning: ${m.message}\n`);
       } else if (m.type === 'finished') {
-        if (tty) process.stdout.write('\n');
-        process.stdout.write(`run ${m.runId}: ${m.status}${m.error ? `: ${m.error}` : ''}\n`);
-        if (m.status === 'cancelled')
-          process.stdout.write(`resume it with: vrft train --resume ${m.runId}\n`);
+        if (tty) progress.write('\n');
+        progress.write(`run ${m.runId}: ${m.status}${m.error ? `: ${m.error}` : ''}\n`);
+        if (m.status === 'cancelled') progress.write(`resume it with: vrft train --resume ${m.runId}\n`);
         outcome = m.status === 'failed' ? 1 : 0;
         finished = true;
       }

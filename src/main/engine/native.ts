@@ -46,13 +46,17 @@ export interface NativeKernels {
   im2col(x: Float32Array, cols: Float32Array, geometry: Int32Array): void;
   /** The transpose of im2col: dx = the columns summed back onto the input values they read. */
   col2im(dx: Float32Array, cols: Float32Array, geometry: Int32Array): void;
+  /** y = GELU(x), tanh form, for each value (y as long as x). */
+  gelu(x: Float32Array, y: Float32Array): void;
+  /** dx = dy · GELU'(x) for each value. */
+  geluGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
 }
 
 /**
  * The kinds of work the native kernels can take over from the wasm path, each checked on its own:
  * an untransposed product (or one whose weights are shared by a batch), a product with a
  * transposed operand (every matMul gradient), a batch of products (attention's heads), a
- * convolution and its filter and input gradients.
+ * convolution and its filter and input gradients, and GELU fused forward and backward (../fused.ts).
  */
 export const productClasses = [
   'product',
@@ -61,6 +65,7 @@ export const productClasses = [
   'conv',
   'convFilter',
   'convInput',
+  'gelu',
 ] as const;
 export type ProductClass = (typeof productClasses)[number];
 

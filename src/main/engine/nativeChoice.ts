@@ -5,6 +5,7 @@
  * is assumed: each class is timed both ways at a shape tiny-vlm uses, best of a few alternated
  * rounds, and runs natively only where that was faster. It costs ~0.1–0.3 s, once per process.
  */
+import { gelu } from './fused';
 import { msPerCall } from './speed';
 import { tf } from './tf';
 import {
@@ -27,6 +28,7 @@ function probes(): { run: Record<ProductClass, () => tf.Tensor>; inputs: tf.Tens
   const filter = tf.randomNormal([3, 3, 32, 64]) as tf.Tensor4D;
   const dImage = tf.randomNormal([2, 16, 16, 64]) as tf.Tensor4D;
   const conv = { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] } as const;
+  const activations = tf.randomNormal([256, 512]);
   const engine = tf.engine();
   const run: Record<ProductClass, () => tf.Tensor> = {
     product: () => tf.matMul(x, w),
@@ -48,8 +50,10 @@ function probes(): { run: Record<ProductClass, () => tf.Tensor>; inputs: tf.Tens
         ...conv,
         inputShape: image.shape,
       } as never) as tf.Tensor,
+    // Forward and backward, as training runs it.
+    gelu: () => tf.grad((a: tf.Tensor) => gelu(a))(activations),
   };
-  return { run, inputs: [x, w, dy, q, k, image, filter, dImage] };
+  return { run, inputs: [x, w, dy, q, k, image, filter, dImage, activations] };
 }
 
 let checked = false;

@@ -13,7 +13,8 @@ import { conv2dConfig } from './conv2d';
 import { conv2dBackpropFilterConfig } from './conv2dBackpropFilter';
 import { conv2dBackpropInputConfig } from './conv2dBackpropInput';
 import { gatherConfig } from './gather';
-import { identityConfig } from './identity';
+import { geluConfigs } from './gelu';
+import { castConfig, identityConfig } from './identity';
 import { matMulConfigs } from './matMul';
 import { sumConfig } from './sum';
 import { unsortedSegmentSumConfig } from './unsortedSegmentSum';
@@ -44,6 +45,7 @@ function prepare(): void {
     conv2d: required(tf.Conv2D),
     sum: required(tf.Sum),
     gather: required(tf.GatherV2),
+    cast: required(tf.Cast),
   };
   const ours = [
     unsortedSegmentSumConfig,
@@ -52,8 +54,10 @@ function prepare(): void {
     conv2dConfig(originals.conv2d),
     ...matMulConfigs(originals),
     identityConfig,
+    castConfig(originals.cast),
     sumConfig(originals.sum),
     gatherConfig(originals.gather),
+    ...geluConfigs,
   ];
   for (const config of ours) {
     installed.set(config.kernelName, { ours: config, original: wasmKernel(config.kernelName) });

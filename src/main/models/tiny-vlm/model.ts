@@ -17,6 +17,7 @@
  * weights when configured; `setAdapters(false)` gives the base model (the GRPO reference).
  */
 import * as tf from '@tensorflow/tfjs';
+import { gelu } from '../../engine/fused';
 import { numberEncoding, patchPositionCode } from './codes';
 import { convStemLayers, hasConvStem, patchCount, patchDim, type TinyVlmConfig } from './config';
 
@@ -360,17 +361,4 @@ export class TinyVlm {
     this.numberTokens?.dispose();
     for (const m of this.masks.values()) m.dispose();
   }
-}
-
-/**
- * GELU, tanh approximation (as GPT-2 and PyTorch's approximate='tanh'):
- * 0.5·x·(1 + tanh(z)) with z = √(2/π)·(x + 0.044715·x³), written as the identical x·σ(2z)
- * because wasm's Sigmoid is ~20× faster than its Tanh (which took 5 % of a training step).
- */
-function gelu<T extends tf.Tensor>(x: T): T {
-  // x·x·x, not tf.pow: wasm's Pow and its gradient (which also differentiates the exponent,
-  // through a log) took a seventh of a training step.
-  const cube = tf.mul(tf.mul(x, x), x);
-  const twiceZ = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), 2 * Math.sqrt(2 / Math.PI));
-  return tf.mul(x, tf.sigmoid(twiceZ));
 }
