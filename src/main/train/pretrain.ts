@@ -19,13 +19,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { baseCategories, novelCategories } from '../data/shapeworld';
-import { initEngine, memoryNow } from '../engine';
+import { engineLabel, initEngine, memoryNow } from '../engine';
 import { buildWordTokenizerJson, TextTokenizer } from '../models/tokenizer';
 import { readSafetensors } from '../models/safetensors';
 import { TinyVlmPolicy } from '../models/tiny-vlm/policy';
 import { evaluateClassification } from './evaluateClassification';
 import { evaluateDetection } from './evaluateDetection';
-import { GradientWorker } from './dataParallel';
+import { dataParallelGradients, GradientWorker, type LossOptions } from './dataParallel';
+import { gradients, sftLoss } from './sft';
 import { shapeWorldSource } from './shapeworldExamples';
 import {
   heldOutImages,
@@ -35,6 +36,37 @@ import {
   tinyVlmWords,
 } from './tinyVlmBase';
 import { runSft } from './sftRun';
+
+/** The shipped weights' step count; the default is as many of them as fit the budget here. */
+const recipeSteps = 20_000;
+
+/**
+ * Seconds per training step here, as pretraining runs it (data-parallel with the worker when there
+ * is one): the median of six gradient computations after two warm-ups, plus a twentieth for the
+ * optimiser (measured ~5 % of a step). The weights are not changed.
+ */
+async function measureStepSeconds(
+  policy: TinyVlmPolicy,
+  source: ReturnType<typeof shapeWorldSource>,
+  batchSize: number,
+  options: LossOptions,
+  worker: GradientWorker | undefined,
+): Promise<number> {
+  const named = new Map([...policy.model.weights].filter(([, v]) => v.trainable));
+  const times: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const batch = source.batch(i, batchSize);
+    const start = performance.now();
+    if (worker) await dataParallelGradients(policy, named, batch, options, worker);
+    else
+      gradients(policy, named, () =>
+        sftLoss(policy, batch, options.trainThink, options.patchLossWeight, options.patchBoxWeight),
+      );
+    if (i >= 2) times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return (1.05 * times[Math.floor(times.length / 2)]!) / 1000;
+}
 
 /** The task kinds of the pretraining stream, by share (`--mix detection=0.6,rec=0.12,…`). */
 const defaultMix = { detection: 0.6, rec: 0.12, classification: 0.2, ovd: 0.08 };
@@ -102,9 +134,6 @@ async function main(): Promise<void> {
   const singleCore = engine.backend === 'wasm' || engine.backend === 'cpu';
   const workers = Number(values.workers ?? (singleCore && os.availableParallelism() > 1 ? 2 : 1));
   if (workers !== 1 && workers !== 2) throw new Error(`--workers ${values.workers}: use 1 or 2`);
-  // [one core, two cores]
-  const defaultSteps = engine.native?.loaded ? [13500, 20000] : [5300, 7400];
-  const steps = Number(values.steps ?? defaultSteps[workers - 1]);
   const pretrainMix = parseMix(values.mix);
   const novelIn = parseNovelIn(values['novel-in']!);
   const patchBoxWeight = Number(values['patch-boxes']);
@@ -164,6 +193,34 @@ async function main(): Promise<void> {
     allShapesFor: novelIn,
   });
   const gradientWorker = workers === 2 ? await GradientWorker.start(policy, engine.backend) : undefined;
+  const batchSize = Number(values.batch);
+  const lossOptions = {
+    trainThink: Number(values['think-weight']),
+    patchLossWeight: Number(values['patch-loss']),
+    patchBoxWeight,
+  };
+  // A resumed run keeps the step count (and so the schedule) it started with.
+  const scheduleFile = path.join(checkpoints, 'steps.json');
+  let steps = Number(values.steps);
+  if (values.steps === undefined && values.resume && existsSync(scheduleFile)) {
+    steps = (JSON.parse(readFileSync(scheduleFile, 'utf8')) as { steps: number }).steps;
+    console.log(`resuming a run of ${steps} steps`);
+  } else if (values.steps === undefined) {
+    // As many steps as fit the wall-clock budget at this machine's measured pace, up to the
+    // recipe's 20,000 (the shipped weights'; AVX-512 fits them in ~53 min on two cores).
+    const seconds = await measureStepSeconds(policy, source, batchSize, lossOptions, gradientWorker);
+    const budget = 0.95 * Number(values.minutes) * 60; // checkpoints and the odd slow step
+    steps = Math.max(100, Math.min(recipeSteps, Math.floor(budget / seconds / 25) * 25));
+    console.log(
+      `measured ${seconds.toFixed(3)} s/step here (${engineLabel(engine)}, ${workers} core${workers > 1 ? 's' : ''}): ` +
+        `${steps} steps fit ${values.minutes} minutes` +
+        (steps < recipeSteps
+          ? ` — fewer than the shipped weights' ${recipeSteps}, so expect a weaker model (about ${Math.ceil((recipeSteps * seconds) / 60)} minutes here give all of them: --steps ${recipeSteps} --minutes ${Math.ceil((recipeSteps * seconds) / 60) + 2})`
+          : ''),
+    );
+  }
+  mkdirSync(checkpoints, { recursive: true });
+  writeFileSync(scheduleFile, JSON.stringify({ steps }));
   const started = Date.now();
   let peakRss = 0;
   let recent: number[] = [];
@@ -172,17 +229,15 @@ async function main(): Promise<void> {
     source,
     {
       steps,
-      batchSize: Number(values.batch),
+      batchSize,
       lr: Number(values.lr),
       warmupSteps: Math.min(300, Math.floor(steps / 10)),
       schedule: 'cosine',
       weightDecay: 0.01,
       maxGradNorm: 1,
       seed: Number(values.seed),
-      trainThink: Number(values['think-weight']),
+      ...lossOptions,
       checkpointEvery: 250,
-      patchLossWeight: Number(values['patch-loss']),
-      patchBoxWeight,
     },
     {
       checkpointRoot: checkpoints,
