@@ -1,17 +1,21 @@
-// vrft's native CPU kernels: a packed, register-blocked float32 matrix product, and im2col/col2im
-// to make each convolution one product, for the wasm backend's kernels (see
-// src/main/engine/native.ts). tfjs's wasm backend multiplies with
-// XNNPACK on 128-bit wasm SIMD (~30 GFLOP/s on one core here); the same product written for the
-// CPU's own vector width (AVX-512, AVX2) runs several times faster. The operands are read in place
-// from the wasm heap, in any layout (transposes are strides), so nothing is copied or transposed
-// before the product.
+// vrft's native CPU kernels: a packed, register-blocked float32 matrix product, im2col/col2im to
+// make each convolution one product, and a fused GELU, for the wasm backend's kernels (see
+// src/main/engine/native.ts). tfjs's wasm backend multiplies with XNNPACK on 128-bit wasm SIMD
+// (~20–30 GFLOP/s on one core); the same product written for the CPU's own vector width runs
+// several times faster. The operands are read in place from the wasm heap, in any layout
+// (transposes are strides), so nothing is copied or transposed before the product.
 //
 // The product is GotoBLAS-shaped: b is packed into panels of NR columns (row k of a panel is NR
 // contiguous values), a into panels of MR rows (column k of a panel is MR contiguous values), and
 // a micro-kernel keeps an MR × NR block of c in registers while it walks k. Written with GCC/Clang
-// vector extensions, so one source compiles for each instruction set; the widest one the CPU has
-// is chosen once, at load.
+// vector extensions, instantiated once per instruction set at that set's own register width
+// (AVX-512 16 floats, AVX2 8, SSE2 and NEON 4); the widest the CPU has is chosen at load. Where
+// the platform has a well-kept BLAS (Accelerate, a system OpenBLAS) it is one more choice, and the
+// load-time check keeps whichever product measured faster.
 #include <node_api.h>
+#if !defined(_WIN32)
+#include <dlfcn.h>
+#endif
 
 #include <cstdint>
 #include <cstring>
@@ -242,6 +246,39 @@ void gemmBaseline(int batch, int m, int n, int k, Operand a, Operand b, float* c
 }
 #endif
 
+// ---- The platform's BLAS, where it has a well-kept one --------------------------------------------
+// Accelerate on macOS (its sgemm uses the AMX units of Apple silicon) and an OpenBLAS the system
+// provides are loaded at run time, if present, as one more "instruction set": the load-time check
+// (src/main/engine/nativeChoice.ts) times its product against ours and keeps the faster.
+
+typedef void (*SgemmFn)(int order, int transA, int transB, int m, int n, int k, float alpha, const float* a,
+                        int lda, const float* b, int ldb, float beta, float* c, int ldc);
+constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
+
+SgemmFn loadBlas() {
+#if defined(_WIN32)
+  return nullptr;
+#else
+  const char* candidates[] = {
+#if defined(__APPLE__)
+      "/System/Library/Frameworks/Accelerate.framework/Accelerate",
+#endif
+      "libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"};
+  for (const char* name : candidates) {
+    void* library = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!library) continue;
+    const auto sgemm = reinterpret_cast<SgemmFn>(dlsym(library, "cblas_sgemm"));
+    if (!sgemm) continue;
+    // One thread: each of vrft's processes (the trainer, its gradient worker) owns one core.
+    if (const auto threads = reinterpret_cast<void (*)(int)>(dlsym(library, "openblas_set_num_threads")))
+      threads(1);
+    return sgemm;
+  }
+  return nullptr;
+#endif
+}
+
+const SgemmFn blasSgemm = loadBlas();
 using GemmFn = void (*)(int, int, int, int, Operand, Operand, float*);
 using GeluFn = void (*)(const float*, float*, long);
 using GeluGradFn = void (*)(const float*, const float*, float*, long);
@@ -274,6 +311,20 @@ Choice choose() {
 
 Choice chosen = choose();
 
+/** The product by the platform's BLAS; an operand with neither stride 1 goes to our own. */
+void gemmBlas(int batch, int m, int n, int k, Operand a, Operand b, float* c) {
+  const bool aPlain = a.colStride == 1, bPlain = b.colStride == 1;
+  if ((!aPlain && a.rowStride != 1) || (!bPlain && b.rowStride != 1)) return choose().gemm(batch, m, n, k, a, b, c);
+  // Leading dimensions must be at least the stored rows' length.
+  const long lda = aPlain ? (a.rowStride > k ? a.rowStride : k) : (a.colStride > m ? a.colStride : m);
+  const long ldb = bPlain ? (b.rowStride > n ? b.rowStride : n) : (b.colStride > k ? b.colStride : k);
+  for (int entry = 0; entry < batch; entry++)
+    blasSgemm(kRowMajor, aPlain ? kNoTrans : kTrans, bPlain ? kNoTrans : kTrans, m, n, k, 1.f,
+              a.data + entry * a.batchStride, int(lda), b.data + entry * b.batchStride, int(ldb), 0.f,
+              c + long(entry) * m * n, n);
+}
+
+
 /** The product for an instruction set this CPU has, by name (tests run each one it has). */
 bool chooseByName(const char* isa) {
   const Choice best = choose();
@@ -284,6 +335,8 @@ bool chooseByName(const char* isa) {
   if (!strcmp(isa, "sse2")) return chosen = {gemmBaseline, geluBaseline, geluGradBaseline, "sse2"}, true;
 #endif
   if (!strcmp(isa, best.isa)) return chosen = best, true;
+  // The BLAS multiplies; GELU stays on the widest ISA.
+  if (!strcmp(isa, "blas") && blasSgemm) return chosen = {gemmBlas, best.gelu, best.geluGrad, "blas"}, true;
   return false;
 }
 
@@ -468,7 +521,7 @@ napi_value Isa(napi_env env, napi_callback_info info) {
     char name[16] = {0};
     size_t length = 0;
     if (napi_get_value_string_utf8(env, arg, name, sizeof(name), &length) != napi_ok || !chooseByName(name))
-      return fail(env, "isa: not an instruction set this CPU has (avx512f, avx2, sse2, neon)");
+      return fail(env, "isa: not an instruction set this CPU has (avx512f, avx2, sse2, neon; blas where loaded)");
   }
   napi_value out;
   napi_create_string_utf8(env, chosen.isa, NAPI_AUTO_LENGTH, &out);

@@ -60,8 +60,11 @@ describe('initEngine', () => {
         'BatchMatMul',
         '_FusedMatMul',
         'Identity',
+        'Cast',
         'Sum',
         'GatherV2',
+        'VrftGelu',
+        'VrftGeluGrad',
       ]);
       expect(tf.getBackend()).toBe('wasm');
       expect(isProjectKernel('UnsortedSegmentSum')).toBe(true);

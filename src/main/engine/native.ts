@@ -82,6 +82,11 @@ export interface NativeStatus {
   isa?: string;
   /** Why they are not in use, in words a user can act on. */
   reason?: string;
+  /**
+   * Where the platform's BLAS loaded: its product's time over ours (isa says which one runs: blas
+   * when it measured faster).
+   */
+  blasRatio?: number;
   /** Per class, whether the native kernels run it and what the check measured (once it ran). */
   classes?: Partial<Record<ProductClass, ClassChoice>>;
 }
@@ -150,7 +155,10 @@ export function loadedNativeKernels(): NativeKernels | undefined {
   return loaded.kernels;
 }
 
-/** The instruction sets this CPU can run the product on, widest first (tests and benches try each). */
+/**
+ * The instruction sets this CPU can run the product on, widest first, then the platform's BLAS
+ * where one loaded (tests and benches try each).
+ */
 export function nativeIsas(kernels: NativeKernels): string[] {
   const chosen = kernels.isa();
   const runs = (isa: string) => {
@@ -160,7 +168,8 @@ export function nativeIsas(kernels: NativeKernels): string[] {
       return false;
     }
   };
-  const isas = ['avx512f', 'avx2', 'sse2', 'neon', 'baseline'].filter(runs);
+  // blas: the platform's own (Accelerate, or a system OpenBLAS), where the addon found one.
+  const isas = ['avx512f', 'avx2', 'sse2', 'neon', 'baseline', 'blas'].filter(runs);
   kernels.isa(chosen);
   return isas;
 }
@@ -188,8 +197,15 @@ export function setNativeKernelsEnabled(on: boolean | 'all'): void {
 }
 
 /** Records the load-time check's outcome (nativeChoice.ts); undefined forgets it. */
-export function setNativeChoices(measured: Partial<Record<ProductClass, ClassChoice>> | undefined): void {
+export function setNativeChoices(
+  measured: Partial<Record<ProductClass, ClassChoice>> | undefined,
+  blasRatio?: number,
+): void {
   choices = measured;
+  if (loaded?.kernels) {
+    loaded.status = { ...loaded.status, isa: loaded.kernels.isa() };
+    if (blasRatio !== undefined) loaded.status.blasRatio = blasRatio;
+  }
 }
 
 /** The check's outcome in a line: `avx2 for product 0.31×, …; wasm for convInput (native 1.2×)`. */
@@ -200,8 +216,15 @@ export function describeNativeUse(status: NativeStatus): string {
   const time = (c: ClassChoice) => `${c.ratio.toFixed(2)}× the wasm time`;
   const native = classes.filter(([, c]) => c.native).map(([name, c]) => `${name} ${time(c)}`);
   const wasm = classes.filter(([, c]) => !c.native).map(([name, c]) => `${name} (native took ${time(c)})`);
+  const blas =
+    status.blasRatio === undefined
+      ? []
+      : [
+          `the platform's BLAS took ${status.blasRatio.toFixed(2)}× our product's time${status.isa === 'blas' ? ', so it multiplies' : ''}`,
+        ];
   return [
     native.length > 0 ? `${status.isa} for ${native.join(', ')}` : `${status.isa} for nothing`,
     ...(wasm.length > 0 ? [`wasm for ${wasm.join(', ')}, where it measured faster`] : []),
+    ...blas,
   ].join('; ');
 }

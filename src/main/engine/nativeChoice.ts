@@ -10,6 +10,7 @@ import { msPerCall } from './speed';
 import { tf } from './tf';
 import {
   loadedNativeKernels,
+  nativeIsas,
   productClasses,
   setNativeChoices,
   setNativeKernelsEnabled,
@@ -63,12 +64,29 @@ let checked = false;
  * be registered) and records which runs it; once per process. Returns what it measured.
  */
 export function chooseNativeWork(rounds = 3, msPerRound = 4): Partial<Record<ProductClass, ClassChoice>> {
-  if (!loadedNativeKernels()) return {};
+  const native = loadedNativeKernels();
+  if (!native) return {};
   if (checked) return {};
   checked = true;
   const { run, inputs } = probes();
   const measured: Partial<Record<ProductClass, ClassChoice>> = {};
+  let blasRatio: number | undefined;
   try {
+    const ours = native.isa();
+    if (nativeIsas(native).includes('blas')) {
+      // The platform's BLAS against our widest product, on plain and transposed products alike.
+      setNativeKernelsEnabled('all');
+      const best = { blas: Infinity, ours: Infinity };
+      const both = () => (run.product().dispose(), run.transposed());
+      for (let round = 0; round < rounds; round++) {
+        for (const isa of round % 2 === 0 ? (['blas', 'ours'] as const) : (['ours', 'blas'] as const)) {
+          native.isa(isa === 'blas' ? 'blas' : ours);
+          best[isa] = Math.min(best[isa], msPerCall(both, msPerRound));
+        }
+      }
+      blasRatio = Math.round((best.blas / best.ours) * 1000) / 1000;
+      native.isa(blasRatio < 1 ? 'blas' : ours);
+    }
     for (const work of productClasses) {
       const best = { native: Infinity, wasm: Infinity };
       for (let round = 0; round < rounds; round++) {
@@ -86,6 +104,6 @@ export function chooseNativeWork(rounds = 3, msPerRound = 4): Partial<Record<Pro
     setNativeKernelsEnabled(true);
     tf.dispose(inputs);
   }
-  setNativeChoices(measured);
+  setNativeChoices(measured, blasRatio);
   return measured;
 }
