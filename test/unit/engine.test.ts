@@ -65,6 +65,8 @@ describe('initEngine', () => {
         'GatherV2',
         'VrftGelu',
         'VrftGeluGrad',
+        'VrftLayerNorm',
+        'VrftLayerNormGrad',
       ]);
       expect(tf.getBackend()).toBe('wasm');
       expect(isProjectKernel('UnsortedSegmentSum')).toBe(true);

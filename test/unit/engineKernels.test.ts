@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   gelu,
   initEngine,
+  layerNorm,
   isProjectKernel,
   nativeStatus,
   registerWasmKernels,
@@ -310,6 +311,44 @@ describe('fused GELU', () => {
     } finally {
       setNativeKernelsEnabled(true);
     }
+  });
+});
+
+describe('fused layer norm', () => {
+  // Rows with offsets and scales of several sizes, so the mean and variance matter.
+  const x = randomValues([29, 24]).map((v, i) => v * (1 + (i % 7)) + (i % 5));
+  const [gamma, beta, dy] = [randomValues([24]), randomValues([24]), randomValues([29, 24])];
+  const normAndGradients = () => {
+    const inputs = [tf.tensor2d(x, [29, 24]), tf.tensor1d(gamma), tf.tensor1d(beta)];
+    const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => layerNorm(a, g, b);
+    return [f(inputs[0]!, inputs[1]!, inputs[2]!), ...tf.grads(f)(inputs, tf.tensor2d(dy, [29, 24]))];
+  };
+
+  it('forward and its three gradients on the native kernels equal the composite on cpu', async () => {
+    const native = loadedNativeKernels()!;
+    setNativeKernelsEnabled('all');
+    const kernels = [vi.spyOn(native, 'layerNorm'), vi.spyOn(native, 'layerNormGrad')];
+    try {
+      await expectWasmEqualsCpu(normAndGradients);
+      for (const kernel of kernels) expect(kernel).toHaveBeenCalled();
+    } finally {
+      kernels.forEach((k) => k.mockRestore());
+      setNativeKernelsEnabled(true);
+    }
+  });
+
+  it('falls back to the composite where the native kernels are off, or γ is not one value per column', async () => {
+    setNativeKernelsEnabled(false);
+    try {
+      await expectWasmEqualsCpu(normAndGradients);
+    } finally {
+      setNativeKernelsEnabled(true);
+    }
+    const native = loadedNativeKernels()!;
+    const kernel = vi.spyOn(native, 'layerNorm');
+    await expectWasmEqualsCpu(() => [layerNorm(tf.tensor2d(x, [29, 24]), tf.scalar(2), tf.scalar(1))]);
+    expect(kernel).not.toHaveBeenCalled();
+    kernel.mockRestore();
   });
 });
 

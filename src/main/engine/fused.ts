@@ -5,7 +5,8 @@
  * same function: the kernel tests hold them to 1e-5 of each other.
  */
 import { geluGradKernelName, geluKernelName } from './kernels/gelu';
-import { nativeKernels } from './native';
+import { layerNormGradKernelName, layerNormKernelName } from './kernels/layerNorm';
+import { nativeKernels, type ProductClass } from './native';
 import { tf } from './tf';
 
 tf.registerGradient({
@@ -16,13 +17,62 @@ tf.registerGradient({
   }),
 });
 
+tf.registerGradient({
+  kernelName: layerNormKernelName,
+  inputsToSave: ['x', 'gamma'],
+  gradFunc: (dy, saved, attrs) => {
+    // One kernel gives all three gradients, run here: TensorFlow.js calls each input's function
+    // inside a tidy of its own, which would dispose the other two.
+    const [dx, dGamma, dBeta] = tf
+      .engine()
+      .runKernel(
+        layerNormGradKernelName,
+        { x: saved[0]!, gamma: saved[1]!, dy: dy as tf.Tensor },
+        attrs,
+      ) as tf.Tensor[];
+    return { x: () => dx!, gamma: () => dGamma!, beta: () => dBeta! };
+  },
+});
+
+/**
+ * Whether the fused kernel `name` runs here: the backend has it and the native kernels run this
+ * class of work (measured faster at load).
+ */
+function fusedHere(name: string, work: ProductClass, ...tensors: tf.Tensor[]): boolean {
+  return (
+    tensors.every((t) => t.dtype === 'float32') &&
+    tf.getKernel(name, tf.getBackend()) !== undefined &&
+    nativeKernels(work) !== undefined
+  );
+}
+
+/**
+ * Layer norm over the last axis: (x − μ)/√(σ² + ε)·γ + β, σ² the biased variance (PyTorch's
+ * nn.LayerNorm); γ and β are [width].
+ */
+export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor, epsilon = 1e-5): T {
+  const width = x.shape.at(-1);
+  if (
+    gamma.shape.join() === `${width}` &&
+    beta.shape.join() === `${width}` &&
+    fusedHere(layerNormKernelName, 'layerNorm', x, gamma, beta)
+  ) {
+    return tf.engine().runKernel(layerNormKernelName, { x, gamma, beta }, { epsilon } as never) as T;
+  }
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    const normed = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, epsilon)));
+    return tf.add(tf.mul(normed, gamma), beta) as T;
+  });
+}
+
 /**
  * GELU, tanh approximation (as GPT-2 and PyTorch's approximate='tanh'): 0.5·x·(1 + tanh(z)) with
  * z = √(2/π)·(x + 0.044715·x³), written as the identical x·σ(2z) because wasm's Sigmoid is ~20×
  * faster than its Tanh (which took 5 % of a training step).
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
-  if (x.dtype === 'float32' && tf.getKernel(geluKernelName, tf.getBackend()) && nativeKernels('gelu')) {
+  if (fusedHere(geluKernelName, 'gelu', x)) {
     return tf.engine().runKernel(geluKernelName, { x }) as T;
   }
   return tf.tidy(() => {

@@ -3,7 +3,7 @@
  * project's kernels. Only this folder touches TensorFlow.js's backend and kernel registries.
  */
 export { tf } from './tf';
-export { gelu } from './fused';
+export { gelu, layerNorm } from './fused';
 export { backendNames, isBackendName, type BackendName } from './names';
 export {
   EngineError,

@@ -50,13 +50,34 @@ export interface NativeKernels {
   gelu(x: Float32Array, y: Float32Array): void;
   /** dx = dy · GELU'(x) for each value. */
   geluGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** y = (x − μ)/√(σ² + ε)·γ + β over each row of `width` values. */
+  layerNorm(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    width: number,
+    eps: number,
+  ): void;
+  /** The layer norm's gradients: dx per row, dγ and dβ summed over the rows. */
+  layerNormGrad(
+    x: Float32Array,
+    gamma: Float32Array,
+    dy: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+    width: number,
+    eps: number,
+  ): void;
 }
 
 /**
  * The kinds of work the native kernels can take over from the wasm path, each checked on its own:
  * an untransposed product (or one whose weights are shared by a batch), a product with a
  * transposed operand (every matMul gradient), a batch of products (attention's heads), a
- * convolution and its filter and input gradients, and GELU fused forward and backward (../fused.ts).
+ * convolution and its filter and input gradients, and GELU and layer norm, each fused forward and
+ * backward (./fused.ts).
  */
 export const productClasses = [
   'product',
@@ -66,6 +87,7 @@ export const productClasses = [
   'convFilter',
   'convInput',
   'gelu',
+  'layerNorm',
 ] as const;
 export type ProductClass = (typeof productClasses)[number];
 

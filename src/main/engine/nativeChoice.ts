@@ -5,7 +5,7 @@
  * is assumed: each class is timed both ways at a shape tiny-vlm uses, best of a few alternated
  * rounds, and runs natively only where that was faster. It costs ~0.1–0.3 s, once per process.
  */
-import { gelu } from './fused';
+import { gelu, layerNorm } from './fused';
 import { msPerCall } from './speed';
 import { tf } from './tf';
 import {
@@ -30,6 +30,8 @@ function probes(): { run: Record<ProductClass, () => tf.Tensor>; inputs: tf.Tens
   const dImage = tf.randomNormal([2, 16, 16, 64]) as tf.Tensor4D;
   const conv = { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] } as const;
   const activations = tf.randomNormal([256, 512]);
+  const gamma = tf.randomNormal([128]);
+  const beta = tf.randomNormal([128]);
   const engine = tf.engine();
   const run: Record<ProductClass, () => tf.Tensor> = {
     product: () => tf.matMul(x, w),
@@ -53,8 +55,17 @@ function probes(): { run: Record<ProductClass, () => tf.Tensor>; inputs: tf.Tens
       } as never) as tf.Tensor,
     // Forward and backward, as training runs it.
     gelu: () => tf.grad((a: tf.Tensor) => gelu(a))(activations),
+    layerNorm: () => {
+      const [dx, dGamma, dBeta] = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => layerNorm(a, g, b))([
+        x,
+        gamma,
+        beta,
+      ]);
+      tf.dispose([dGamma!, dBeta!]);
+      return dx!;
+    },
   };
-  return { run, inputs: [x, w, dy, q, k, image, filter, dImage, activations] };
+  return { run, inputs: [x, w, dy, q, k, image, filter, dImage, activations, gamma, beta] };
 }
 
 /**

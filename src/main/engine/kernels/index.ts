@@ -14,6 +14,7 @@ import { conv2dBackpropFilterConfig } from './conv2dBackpropFilter';
 import { conv2dBackpropInputConfig } from './conv2dBackpropInput';
 import { gatherConfig } from './gather';
 import { geluConfigs } from './gelu';
+import { layerNormConfigs } from './layerNorm';
 import { castConfig, identityConfig } from './identity';
 import { matMulConfigs } from './matMul';
 import { sumConfig } from './sum';
@@ -58,6 +59,7 @@ function prepare(): void {
     sumConfig(originals.sum),
     gatherConfig(originals.gather),
     ...geluConfigs,
+    ...layerNormConfigs,
   ];
   for (const config of ours) {
     installed.set(config.kernelName, { ours: config, original: wasmKernel(config.kernelName) });

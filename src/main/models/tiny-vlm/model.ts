@@ -17,7 +17,7 @@
  * weights when configured; `setAdapters(false)` gives the base model (the GRPO reference).
  */
 import * as tf from '@tensorflow/tfjs';
-import { gelu } from '../../engine/fused';
+import { gelu, layerNorm } from '../../engine/fused';
 import { numberEncoding, patchPositionCode } from './codes';
 import { convStemLayers, hasConvStem, patchCount, patchDim, type TinyVlmConfig } from './config';
 
@@ -162,9 +162,7 @@ export class TinyVlm {
   }
 
   private layerNorm(x: tf.Tensor2D, name: string): tf.Tensor2D {
-    const { mean, variance } = tf.moments(x, -1, true);
-    const normed = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5)));
-    return tf.add(tf.mul(normed, this.w(`${name}.weight`)), this.w(`${name}.bias`));
+    return layerNorm(x, this.w(`${name}.weight`), this.w(`${name}.bias`));
   }
 
   private mlp(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
