@@ -114,6 +114,16 @@ export interface NativeStatus {
 }
 
 const binary = path.join('native', 'build', 'Release', 'vrft_kernels.node');
+const nativeFunctions = [
+  'isa',
+  'gemm',
+  'im2col',
+  'col2im',
+  'gelu',
+  'geluGrad',
+  'layerNorm',
+  'layerNormGrad',
+] as const;
 
 /** The built addon, looked for above this module (out/main/…, the source tree, a bench bundle). */
 function findBinary(): string | undefined {
@@ -152,6 +162,15 @@ function load(): { kernels?: NativeKernels; status: NativeStatus } {
       status: {
         loaded: false,
         reason: `${file} does not load (${(error as Error).message.split('\n')[0]}) — run npm run build:native`,
+      },
+    };
+  }
+  const missing = nativeFunctions.filter((name) => typeof kernels[name] !== 'function');
+  if (missing.length > 0) {
+    return {
+      status: {
+        loaded: false,
+        reason: `${file} was built by an older vrft (no ${missing.join(', ')}) — run npm run build:native`,
       },
     };
   }
