@@ -3,8 +3,10 @@
 // with today's recipe); each recipe then trains GRPO again on the same split with its settings laid
 // over that run's config, is evaluated the same way, and is compared with the same base and SFT
 // runs (RFT − base and RFT − SFT, 95 % paired-bootstrap intervals).
-// Usage: npm run build && node bench/demo-recipes.js WORKSPACE RECIPES.json [--steps N]
-//   RECIPES.json: {"name": {grpo settings…}, …}; {} runs only the demo itself.
+// Usage: npm run build && node bench/demo-recipes.js WORKSPACE RECIPES.json [--steps N] [--rft RUN]
+//   RECIPES.json: {"name": {grpo settings…}, …}; {} runs only the demo itself. An entry
+//   {"sft": {sft settings…}} trains SFT instead and compares it with the GRPO run --rft names (so
+//   that SFT gets its own search too).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +15,7 @@ import Database from 'better-sqlite3';
 const [workspace, recipesFile] = process.argv.slice(2);
 const stepsAt = process.argv.indexOf('--steps');
 const steps = stepsAt > 0 ? process.argv[stepsAt + 1] : '200';
+const rftAt = process.argv.indexOf('--rft');
 if (!workspace || !recipesFile) {
   console.error('usage: node bench/demo-recipes.js WORKSPACE RECIPES.json [--steps N]');
   process.exit(2);
@@ -67,17 +70,20 @@ if (!demo) {
   d.close();
 }
 const d = db();
-const [base, sft] = ['eval', 'sft'].map(
-  (kind) => d.prepare('SELECT id FROM run WHERE kind = ? ORDER BY id LIMIT 1').get(kind).id,
-);
+const first = (kind) => d.prepare('SELECT id, config FROM run WHERE kind = ? ORDER BY id LIMIT 1').get(kind);
+const [base, sft] = [first('eval').id, first('sft').id];
+const sftConfig = JSON.parse(first('sft').config);
 d.close();
 for (const [name, settings] of Object.entries(recipes)) {
-  const config = { ...demo.config, ...settings };
+  const method = settings.sft ? 'sft' : 'grpo';
+  if (method === 'sft' && rftAt < 0) throw new Error('an SFT entry needs --rft RUN to compare with');
+  const config = method === 'sft' ? { ...sftConfig, ...settings.sft } : { ...demo.config, ...settings };
   const file = path.join(workspace, `recipe-${name.replace(/\W+/g, '_')}.json`);
   writeFileSync(file, JSON.stringify(config));
-  const trained = vrft('train', '--method', 'grpo', '--config', file);
+  const trained = vrft('train', '--method', method, '--config', file);
   const runId = Number(/^run (\d+):/m.exec(trained.stderr)[1]);
   const evaluated = vrft('eval', '--run', String(runId), '--json');
-  const compared = JSON.parse(vrft('compare', String(base), String(sft), String(runId), '--json').stdout);
+  const columns = method === 'sft' ? [base, runId, Number(process.argv[rftAt + 1])] : [base, sft, runId];
+  const compared = JSON.parse(vrft('compare', ...columns.map(String), '--json').stdout);
   row(`${name} ${JSON.stringify(settings)}`, trained.seconds + evaluated.seconds, compared);
 }

@@ -40,14 +40,15 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** The shipped base model, wherever vrft is installed. */
 export const builtInModel = path.resolve(here, '../../resources/models/tiny-vlm-base');
 
-/** The demo's data: ShapeWorld novel-category detection, imported once per seed. */
-function demoDataset(db: Db, dataDir: string, seed: number): string {
-  const name = `shapeworld-novel-demo-${seed}`;
+/** The demo's data: ShapeWorld novel-category detection (or classification), imported once per seed. */
+function demoDataset(db: Db, dataDir: string, seed: number, task: 'detection' | 'classification'): string {
+  const name =
+    task === 'detection' ? `shapeworld-novel-demo-${seed}` : `shapeworld-novel-${task}-demo-${seed}`;
   if (findDatasetByName(db, name)) return name;
   const dir = path.join(dataDir, 'datasets', name);
   // ~20 images make the 4-shot split; the other ~140 (700 questions) are the evaluation: with
   // 40 the AP of a category moved by several points between equally good models.
-  writeShapeWorld({ task: 'detection', images: 160, seed, out: dir, split: 'novel' });
+  writeShapeWorld({ task, images: 160, seed, out: dir, split: 'novel' });
   importShapeWorld(db, { datasetName: name, dir });
   return name;
 }
@@ -134,8 +135,12 @@ async function experiment(values: Values): Promise<number> {
   if (!existsSync(path.join(model, 'config.json')))
     throw new UsageError(`--base ${model} is not a model folder (no config.json there)`);
   return inWorkspace(dataDir, async (db) => {
+    const task =
+      values.task === undefined
+        ? 'detection'
+        : oneOf(values, 'task', ['detection', 'classification'] as const);
     const dataset = demo
-      ? demoDataset(db, dataDir, seed)
+      ? demoDataset(db, dataDir, seed, task)
       : typeof values.dataset === 'string'
         ? values.dataset
         : undefined;
@@ -172,10 +177,6 @@ async function experiment(values: Values): Promise<number> {
         );
       }
     }
-    const task =
-      values.task === undefined
-        ? 'detection'
-        : oneOf(values, 'task', ['detection', 'classification'] as const);
     const common = { task, dataset, model, seed, steps, evalSplit };
     process.stderr.write(
       `experiment on "${dataset}": ${trainSplit} for training, ${evalSplit} for evaluation, ${steps} steps each\n`,
@@ -219,7 +220,7 @@ async function experiment(values: Values): Promise<number> {
 export const experimentCommand: Command = {
   summary: 'base vs SFT vs GRPO on one few-shot split: train both, evaluate all three, print the table',
   usage:
-    'vrft experiment --dataset D (--split S [--eval-split E] | --shots K [--seed N]) [--task detection|classification] [--base MODEL] [--steps N] [--recipe FILE] [--resamples N] [--data DIR] [--json] | vrft experiment --demo [--steps N] [--recipe FILE] [--json]',
+    'vrft experiment --dataset D (--split S [--eval-split E] | --shots K [--seed N]) [--task detection|classification] [--base MODEL] [--steps N] [--recipe FILE] [--resamples N] [--data DIR] [--json] | vrft experiment --demo [--task detection|classification] [--steps N] [--recipe FILE] [--json]',
   flags: {
     dataset: { type: 'string' },
     split: { type: 'string' },
