@@ -6,7 +6,6 @@
  * rounds, and runs natively only where that was faster. It costs ~0.1–0.3 s, once per process.
  */
 import { gelu, layerNorm } from './fused';
-import { msPerCall } from './speed';
 import { tf } from './tf';
 import {
   loadedNativeKernels,
@@ -23,8 +22,8 @@ function probes(): { run: Record<ProductClass, () => tf.Tensor>; inputs: tf.Tens
   const x = tf.randomNormal([256, 128]);
   const w = tf.randomNormal([128, 128]);
   const dy = tf.randomNormal([256, 128]);
-  const q = tf.randomNormal([16, 64, 32]);
-  const k = tf.randomNormal([16, 64, 32]);
+  const q = tf.randomNormal([32, 141, 32]);
+  const k = tf.randomNormal([32, 141, 32]);
   const image = tf.randomNormal([2, 32, 32, 32]) as tf.Tensor4D;
   const filter = tf.randomNormal([3, 3, 32, 64]) as tf.Tensor4D;
   const dImage = tf.randomNormal([2, 16, 16, 64]) as tf.Tensor4D;
@@ -40,7 +39,7 @@ function probes(): { run: Record<ProductClass, () => tf.Tensor>; inputs: tf.Tens
       tf.matMul(x, dy, true, false).dispose(); // the wasm backend computes as it is called
       return tf.matMul(dy, w, false, true);
     },
-    // q·kᵀ over 16 heads.
+    // q·kᵀ over 32 heads (8 sequences × 4) of 141 tokens, as tiny-vlm trains.
     batched: () => tf.matMul(q, k, false, true),
     conv: () => tf.conv2d(image, filter, 2, 'same'),
     convFilter: () =>
@@ -69,10 +68,33 @@ function probes(): { run: Record<ProductClass, () => tf.Tensor>; inputs: tf.Tens
 }
 
 /**
- * How far apart two timings must be to count: a few-millisecond check on a busy machine moves by
- * ±30 % between runs (measured: one class's ratio 0.18–0.78 across three starts). A class stays
- * native unless wasm was clearly faster (within the noise either serves), and the platform's BLAS
- * replaces our product only where it was clearly faster.
+ * The fastest single call of each of two ways to do the same work, alternating between them call
+ * by call. On these machines a window's average moves by ±30 % between starts (garbage collection,
+ * neighbours on the host: one class measured 0.18–0.78 across three), while noise only ever adds
+ * time, so the fastest call of many is the steady estimate of what each costs.
+ */
+function fastestCalls(a: () => void, b: () => void, run: () => tf.Tensor, calls: number): [number, number] {
+  const best = [Infinity, Infinity] as [number, number];
+  const time = (which: 0 | 1) => {
+    (which === 0 ? a : b)();
+    const start = performance.now();
+    const out = run();
+    out.dataSync();
+    best[which] = Math.min(best[which], performance.now() - start);
+    out.dispose();
+  };
+  for (let call = 0; call < calls + 2; call++) {
+    // The first two of each are warm-ups (kernels set up, heap grown), kept out of the minimum.
+    const order: (0 | 1)[] = call % 2 === 0 ? [0, 1] : [1, 0];
+    for (const which of order) time(which);
+    if (call < 2) best.fill(Infinity);
+  }
+  return best;
+}
+
+/**
+ * A margin for what noise is left: a class stays native unless wasm was clearly faster (within
+ * it either serves), and the platform's BLAS replaces our product only where clearly faster.
  */
 const nativeUnless = 1.1;
 const blasBelow = 0.9;
@@ -83,7 +105,7 @@ let checked = false;
  * Times each class natively and on the wasm path (the wasm backend and the project's kernels must
  * be registered) and records which runs it; once per process. Returns what it measured.
  */
-export function chooseNativeWork(rounds = 5, msPerRound = 4): Partial<Record<ProductClass, ClassChoice>> {
+export function chooseNativeWork(calls = 12): Partial<Record<ProductClass, ClassChoice>> {
   const native = loadedNativeKernels();
   if (!native) return {};
   if (checked) return {};
@@ -91,35 +113,34 @@ export function chooseNativeWork(rounds = 5, msPerRound = 4): Partial<Record<Pro
   const { run, inputs } = probes();
   const measured: Partial<Record<ProductClass, ClassChoice>> = {};
   let blasRatio: number | undefined;
+  const ratioOf = ([a, b]: [number, number]) => Math.round((a / b) * 1000) / 1000;
   try {
     const ours = native.isa();
     // VRFT_NATIVE_ISA names the product to run: nothing is chosen instead of it.
     if (!process.env.VRFT_NATIVE_ISA?.trim() && nativeIsas(native).includes('blas')) {
       // The platform's BLAS against our widest product, on plain and transposed products alike.
       setNativeKernelsEnabled('all');
-      const best = { blas: Infinity, ours: Infinity };
       const both = () => (run.product().dispose(), run.transposed());
-      for (let round = 0; round < rounds; round++) {
-        for (const isa of round % 2 === 0 ? (['blas', 'ours'] as const) : (['ours', 'blas'] as const)) {
-          native.isa(isa === 'blas' ? 'blas' : ours);
-          best[isa] = Math.min(best[isa], msPerCall(both, msPerRound));
-        }
-      }
-      blasRatio = Math.round((best.blas / best.ours) * 1000) / 1000;
+      blasRatio = ratioOf(
+        fastestCalls(
+          () => native.isa('blas'),
+          () => native.isa(ours),
+          both,
+          calls,
+        ),
+      );
       native.isa(blasRatio < blasBelow ? 'blas' : ours);
     }
     for (const work of productClasses) {
-      const best = { native: Infinity, wasm: Infinity };
-      for (let round = 0; round < rounds; round++) {
-        // Alternating which goes first, so that a burst of load elsewhere hits both alike.
-        const order: ('native' | 'wasm')[] = round % 2 === 0 ? ['native', 'wasm'] : ['wasm', 'native'];
-        for (const path of order) {
-          setNativeKernelsEnabled(path === 'native' ? 'all' : false);
-          best[path] = Math.min(best[path], msPerCall(run[work], msPerRound));
-        }
-      }
-      const ratio = best.native / best.wasm;
-      measured[work] = { native: ratio < nativeUnless, ratio: Math.round(ratio * 1000) / 1000 };
+      const ratio = ratioOf(
+        fastestCalls(
+          () => setNativeKernelsEnabled('all'),
+          () => setNativeKernelsEnabled(false),
+          run[work],
+          calls,
+        ),
+      );
+      measured[work] = { native: ratio < nativeUnless, ratio };
     }
   } finally {
     setNativeKernelsEnabled(true);
