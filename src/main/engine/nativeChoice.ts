@@ -118,17 +118,24 @@ export function chooseNativeWork(calls = 12): Partial<Record<ProductClass, Class
     const ours = native.isa();
     // VRFT_NATIVE_ISA names the product to run: nothing is chosen instead of it.
     if (!process.env.VRFT_NATIVE_ISA?.trim() && nativeIsas(native).includes('blas')) {
-      // The platform's BLAS against our widest product, on plain and transposed products alike.
+      // The platform's BLAS against our widest product at the MLP's training sizes (the bulk of a
+      // step's products): at the small probes below, call overhead decided, and it flipped.
       setNativeKernelsEnabled('all');
-      const both = () => (run.product().dispose(), run.transposed());
+      const [h, w1, g] = [
+        tf.randomNormal([1024, 128]),
+        tf.randomNormal([128, 512]),
+        tf.randomNormal([1024, 512]),
+      ];
+      const mlp = () => (tf.matMul(h, w1).dispose(), tf.matMul(h, g, true, false));
       blasRatio = ratioOf(
         fastestCalls(
           () => native.isa('blas'),
           () => native.isa(ours),
-          both,
+          mlp,
           calls,
         ),
       );
+      tf.dispose([h, w1, g]);
       native.isa(blasRatio < blasBelow ? 'blas' : ours);
     }
     for (const work of productClasses) {
