@@ -39,7 +39,7 @@ beforeAll(() => saveTinyModel(model));
 describe('vrft train --method sft', () => {
   it('trains in a trainer process and writes metrics, checkpoints and the model to the workspace', () => {
     const data = workspace('ws-a');
-    const { code, stdout } = vrft(
+    const { code, stdout, stderr } = vrft(
       'train',
       '--method',
       'sft',
@@ -49,8 +49,10 @@ describe('vrft train --method sft', () => {
       data,
     );
     expect(code).toBe(0);
-    expect(stdout).toMatch(/run 1: training SFT for 12 steps on wasm/);
-    expect(stdout).toMatch(/run 1: completed/);
+    // Progress is stderr's; train prints no result of its own.
+    expect(stderr).toMatch(/run 1: training SFT for 12 steps on wasm/);
+    expect(stderr).toMatch(/run 1: completed/);
+    expect(stdout).toBe('');
     const db = openStore(workspaceDbPath(data));
     expect(getRun(db, 1)).toMatchObject({ kind: 'sft', status: 'completed', error: null });
     expect(listMetrics(db, 1, 'loss').map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
@@ -117,7 +119,7 @@ describe('vrft train --method sft', () => {
 
     const resumed = vrft('train', '--resume', '1', '--data', data);
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(resumed.stdout).toMatch(/resuming at step \d+/);
+    expect(resumed.stderr).toMatch(/resuming at step \d+/);
     const after = openStore(workspaceDbPath(data));
     expect(getRun(after, 1)?.status).toBe('completed');
     expect(listMetrics(after, 1, 'loss').map((m) => m.step)).toEqual(
