@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +37,28 @@ function losses(data: string, runId: number): number[] {
 beforeAll(() => saveTinyModel(model));
 
 describe('vrft train --method sft', () => {
+  it('finds the shipped model by its relative path from any working directory', () => {
+    const data = workspace('ws-shipped');
+    // The Train view's default: resolved against vrft's own folder, not where it was started.
+    const file = config('shipped', { model: 'resources/models/tiny-vlm-base', steps: 1 });
+    const r = spawnSync(
+      process.execPath,
+      [path.resolve('bin/vrft.js'), 'train', '--method', 'sft', '--config', file, '--data', data],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const db = openStore(workspaceDbPath(data));
+    try {
+      expect(getRun(db, 1)?.config.model).toBe(path.resolve('resources/models/tiny-vlm-base'));
+    } finally {
+      db.close();
+    }
+  });
+
   it('trains in a trainer process and writes metrics, checkpoints and the model to the workspace', () => {
     const data = workspace('ws-a');
     const { code, stdout, stderr } = vrft(

@@ -6,10 +6,10 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { importShapeWorld, writeShapeWorld } from '../data/shapeworld';
 import { createFewShotSplits } from '../data/splits';
 import { defaultDataDir } from '../host/paths';
+import { builtInModelPath, installedPath } from '../models/installed';
 import { findDatasetByName } from '../store/datasets';
 import type { Db } from '../store/db';
 import { findSplit } from '../store/splits';
@@ -36,9 +36,8 @@ import {
 import { evaluate } from './eval';
 import { createCheckedRun, superviseRun } from './runs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 /** The shipped base model, wherever vrft is installed. */
-export const builtInModel = path.resolve(here, '../../resources/models/tiny-vlm-base');
+export const builtInModel = installedPath(builtInModelPath) ?? path.resolve(builtInModelPath);
 
 /** The demo's data: ShapeWorld novel-category detection (or classification), imported once per seed. */
 function demoDataset(db: Db, dataDir: string, seed: number, task: 'detection' | 'classification'): string {

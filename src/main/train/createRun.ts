@@ -8,6 +8,7 @@ import { UserError } from '../../shared/errors';
 import type { Db } from '../store/db';
 import { modelForPath } from '../store/models';
 import { createRun, type RunKind } from '../store/runs';
+import { installedPath } from '../models/installed';
 import { describeDataset } from './datasetExamples';
 
 export interface RunRequest {
@@ -24,7 +25,12 @@ export interface RunRequest {
 /** Checks the dataset, split, categories and model a run names, then creates it (status queued). */
 export function createCheckedRun(db: Db, request: RunRequest, source: string): number {
   const { config } = request;
-  const candidates = [path.resolve(request.baseDir ?? '.', config.model), path.resolve(config.model)];
+  // The config file's folder, the working directory, then vrft's own folder (the shipped models).
+  const candidates = [
+    path.resolve(request.baseDir ?? '.', config.model),
+    path.resolve(config.model),
+    installedPath(config.model),
+  ].filter((dir) => dir !== undefined);
   const modelDir = candidates.find((dir) => existsSync(path.join(dir, 'config.json')));
   if (!modelDir)
     throw new UserError(
