@@ -103,6 +103,8 @@ describe('annotating a folder', () => {
     await datasets.openDataset('photos');
     const detail = new DatasetDetailPage(page);
     await expect.poll(() => detail.tiles.count()).toBe(3);
+    // Every tile's thumbnail loads, not only the first.
+    await expect.poll(() => detail.thumbnails.count()).toBe(3);
 
     await detail.openAnnotator();
     const annotate = new AnnotatePage(page);

@@ -6,6 +6,8 @@ export class DatasetDetailPage {
   readonly shell: AppShell;
   readonly title: Locator;
   readonly tiles: Locator;
+  /** The tiles' thumbnails that have loaded. */
+  readonly thumbnails: Locator;
   readonly notice: Locator;
   readonly error: Locator;
 
@@ -13,6 +15,7 @@ export class DatasetDetailPage {
     this.shell = new AppShell(page);
     this.title = page.getByTestId('dataset-title');
     this.tiles = page.getByTestId('image-tile');
+    this.thumbnails = this.tiles.locator('img');
     this.notice = page.getByTestId('notice');
     this.error = page.getByTestId('error');
   }
