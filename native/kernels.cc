@@ -219,16 +219,22 @@ inline __attribute__((always_inline)) void geluGradBody(const float* x, const fl
 // forward in one pass over each row and backward in one: TensorFlow.js's composite runs ~10
 // kernels forward and ~20 backward per layer norm. Mean and variance are summed in double.
 
+/** A row's mean μ and 1/√(σ² + ε), summed in double. */
+inline void rowMoments(const float* xr, long width, float eps, float* mean, float* rstd) {
+  double sum = 0, squares = 0;
+  for (long j = 0; j < width; j++) sum += xr[j];
+  *mean = float(sum / width);
+  for (long j = 0; j < width; j++) squares += double(xr[j] - *mean) * (xr[j] - *mean);
+  *rstd = float(1.0 / std::sqrt(squares / width + eps));
+}
+
 /** y = (x − μ)/√(σ² + ε)·γ + β for each row of `width` values. */
 void layerNormRows(const float* x, const float* gamma, const float* beta, float* y, long rows, long width, float eps) {
   for (long r = 0; r < rows; r++) {
     const float* xr = x + r * width;
     float* yr = y + r * width;
-    double sum = 0, squares = 0;
-    for (long j = 0; j < width; j++) sum += xr[j];
-    const float mean = float(sum / width);
-    for (long j = 0; j < width; j++) squares += double(xr[j] - mean) * (xr[j] - mean);
-    const float rstd = float(1.0 / std::sqrt(squares / width + eps));
+    float mean, rstd;
+    rowMoments(xr, width, eps, &mean, &rstd);
     for (long j = 0; j < width; j++) yr[j] = (xr[j] - mean) * rstd * gamma[j] + beta[j];
   }
 }
@@ -245,11 +251,8 @@ void layerNormGradRows(const float* x, const float* gamma, const float* dy, floa
     const float* xr = x + r * width;
     const float* dyr = dy + r * width;
     float* dxr = dx + r * width;
-    double sum = 0, squares = 0;
-    for (long j = 0; j < width; j++) sum += xr[j];
-    const float mean = float(sum / width);
-    for (long j = 0; j < width; j++) squares += double(xr[j] - mean) * (xr[j] - mean);
-    const float rstd = float(1.0 / std::sqrt(squares / width + eps));
+    float mean, rstd;
+    rowMoments(xr, width, eps, &mean, &rstd);
     double g = 0, gx = 0;
     for (long j = 0; j < width; j++) {
       xhat[j] = (xr[j] - mean) * rstd;
@@ -567,12 +570,29 @@ napi_value GeluGradCall(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-/** The float32 arrays args[0 … count−1], each of at least `least[i]` values; false otherwise. */
-bool floatArrays(napi_env env, const napi_value* args, int count, float** out, const size_t* least) {
-  for (int i = 0; i < count; i++) {
+/**
+ * The arguments of a row-wise call: N Float32Arrays, then width and eps. rows[i] says whether
+ * array i holds whole rows (as long as the first, a multiple of width) or one value per column.
+ */
+template <int N>
+bool rowArguments(napi_env env, napi_callback_info info, const bool (&rows)[N], float* (&arrays)[N], long* count,
+                  long* width, float* eps) {
+  size_t argc = N + 2;
+  napi_value args[N + 2];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  int64_t w;
+  double e;
+  if (argc != N + 2 || !integer(env, args[N], &w) || w <= 0 || napi_get_value_double(env, args[N + 1], &e) != napi_ok)
+    return false;
+  size_t first = 0;
+  for (int i = 0; i < N; i++) {
     size_t length;
-    if (!floats(env, args[i], &out[i], &length) || length < least[i]) return false;
+    if (!floats(env, args[i], &arrays[i], &length)) return false;
+    if (i == 0) first = length;
+    if (length < (rows[i] ? first : size_t(w))) return false;
   }
+  if (first % w != 0) return false;
+  *count = long(first / w), *width = long(w), *eps = float(e);
   return true;
 }
 
@@ -581,41 +601,24 @@ bool floatArrays(napi_env env, const napi_value* args, int count, float** out, c
  * dgamma, dbeta, width, eps). x, y, dy, dx hold whole rows; gamma, beta, dgamma, dbeta `width`.
  */
 napi_value LayerNormCall(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value args[6];
-  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
-  int64_t width;
-  double eps;
-  size_t length = 0;
-  float* x;
-  const char* usage = "layerNorm(x, gamma, beta, y: Float32Array, width, eps): x and y whole rows, gamma and beta width long";
-  if (argc != 6 || !integer(env, args[4], &width) || width <= 0 || napi_get_value_double(env, args[5], &eps) != napi_ok ||
-      !floats(env, args[0], &x, &length) || length % width != 0)
-    return fail(env, usage);
   float* a[4];
-  const size_t least[4] = {length, size_t(width), size_t(width), length};
-  if (!floatArrays(env, args, 4, a, least)) return fail(env, usage);
-  layerNormRows(a[0], a[1], a[2], a[3], long(length / width), long(width), float(eps));
+  long rows, width;
+  float eps;
+  if (!rowArguments<4>(env, info, {true, false, false, true}, a, &rows, &width, &eps))
+    return fail(env, "layerNorm(x, gamma, beta, y: Float32Array, width, eps): x and y whole rows, gamma and beta width long");
+  layerNormRows(a[0], a[1], a[2], a[3], rows, width, eps);
   return nullptr;
 }
 
 napi_value LayerNormGradCall(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value args[8];
-  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
-  int64_t width;
-  double eps;
-  size_t length = 0;
-  float* x;
-  const char* usage =
-      "layerNormGrad(x, gamma, dy, dx, dgamma, dbeta: Float32Array, width, eps): x, dy, dx whole rows, the rest width long";
-  if (argc != 8 || !integer(env, args[6], &width) || width <= 0 || napi_get_value_double(env, args[7], &eps) != napi_ok ||
-      !floats(env, args[0], &x, &length) || length % width != 0)
-    return fail(env, usage);
   float* a[6];
-  const size_t least[6] = {length, size_t(width), length, length, size_t(width), size_t(width)};
-  if (!floatArrays(env, args, 6, a, least)) return fail(env, usage);
-  layerNormGradRows(a[0], a[1], a[2], a[3], a[4], a[5], long(length / width), long(width), float(eps));
+  long rows, width;
+  float eps;
+  if (!rowArguments<6>(env, info, {true, false, true, true, false, false}, a, &rows, &width, &eps))
+    return fail(env,
+                "layerNormGrad(x, gamma, dy, dx, dgamma, dbeta: Float32Array, width, eps): x, dy, dx whole rows, the "
+                "rest width long");
+  layerNormGradRows(a[0], a[1], a[2], a[3], a[4], a[5], rows, width, eps);
   return nullptr;
 }
 

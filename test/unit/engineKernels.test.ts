@@ -276,6 +276,16 @@ describe('Cast', () => {
   });
 });
 
+/** With the native kernels off, a fused op's composite on wasm equals it on cpu. */
+async function expectComposite(compute: () => tf.Tensor[]) {
+  setNativeKernelsEnabled(false);
+  try {
+    await expectWasmEqualsCpu(compute);
+  } finally {
+    setNativeKernelsEnabled(true);
+  }
+}
+
 describe('fused GELU', () => {
   // Values across the range where the sigmoid saturates both ways, an odd count for the tail.
   const x = randomValues([37, 19]).map((v) => v * 12);
@@ -305,12 +315,7 @@ describe('fused GELU', () => {
   });
 
   it('falls back to the composite where the native kernels are off', async () => {
-    setNativeKernelsEnabled(false);
-    try {
-      await expectWasmEqualsCpu(geluAndGradient);
-    } finally {
-      setNativeKernelsEnabled(true);
-    }
+    await expectComposite(geluAndGradient);
   });
 });
 
@@ -338,12 +343,7 @@ describe('fused layer norm', () => {
   });
 
   it('falls back to the composite where the native kernels are off, or γ is not one value per column', async () => {
-    setNativeKernelsEnabled(false);
-    try {
-      await expectWasmEqualsCpu(normAndGradients);
-    } finally {
-      setNativeKernelsEnabled(true);
-    }
+    await expectComposite(normAndGradients);
     const native = loadedNativeKernels()!;
     const kernel = vi.spyOn(native, 'layerNorm');
     await expectWasmEqualsCpu(() => [layerNorm(tf.tensor2d(x, [29, 24]), tf.scalar(2), tf.scalar(1))]);

@@ -72,8 +72,8 @@ export function experimentRecipe(task: 'detection' | 'classification', steps: nu
   return {
     sft: {
       batchSize: 4,
-      // At 3e-4 SFT fit the 20 training images and lost AP on the held-out ones (measured on
-      // the demo).
+      // SFT's best on the demo: at 1e-4 and 2e-4 it forgot what the base found (AP50 1.0 and
+      // 1.9 against 5.6), and at 3e-4 it fit the 20 training images (bench/demo-recipes.md).
       learningRate: 5e-5,
       // The thinking is trained too, templated in the base model's own words for detection:
       // tiny-vlm finds boxes through its thinking, and SFT on an empty one made it answer from

@@ -10,7 +10,7 @@
 import type { NativeKernels } from '../native';
 import type { ConvInfo } from './convTaps';
 import { nativeProduct } from './nativeProduct';
-import { disposeIntermediate, type TensorInfo, type WasmBackend } from './wasmBackend';
+import { disposeIntermediate, heapFloats, type TensorInfo, type WasmBackend } from './wasmBackend';
 
 function geometry(info: ConvInfo): Int32Array {
   return Int32Array.from([
@@ -29,9 +29,7 @@ function geometry(info: ConvInfo): Int32Array {
   ]);
 }
 
-function view(backend: WasmBackend, x: TensorInfo): Float32Array {
-  return backend.typedArrayFromHeap(x) as Float32Array;
-}
+const view = heapFloats;
 
 /** im2col(x) as a new [N, kh·kw·ci] tensor the caller disposes. */
 function columnsOf(backend: WasmBackend, native: NativeKernels, x: TensorInfo, info: ConvInfo): TensorInfo {

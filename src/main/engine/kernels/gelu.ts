@@ -5,14 +5,10 @@
  */
 import { loadedNativeKernels } from '../native';
 import type { tf } from '../tf';
-import { input, wasmBackendOf, type KernelArgs, type TensorInfo } from './wasmBackend';
+import { heapFloats as heap, input, wasmBackendOf, type KernelArgs, type TensorInfo } from './wasmBackend';
 
 export const geluKernelName = 'VrftGelu';
 export const geluGradKernelName = 'VrftGeluGrad';
-
-function heap(backend: ReturnType<typeof wasmBackendOf>, x: TensorInfo): Float32Array {
-  return backend.typedArrayFromHeap(x) as Float32Array;
-}
 
 function gelu(args: KernelArgs): TensorInfo {
   const backend = wasmBackendOf(args);

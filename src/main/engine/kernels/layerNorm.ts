@@ -5,21 +5,16 @@
  */
 import { loadedNativeKernels } from '../native';
 import type { tf } from '../tf';
-import { input, wasmBackendOf, type KernelArgs, type TensorInfo, type WasmBackend } from './wasmBackend';
+import { heapFloats as heap, input, wasmBackendOf, type KernelArgs, type TensorInfo } from './wasmBackend';
 
 export const layerNormKernelName = 'VrftLayerNorm';
 export const layerNormGradKernelName = 'VrftLayerNormGrad';
 
-const heap = (backend: WasmBackend, x: TensorInfo) => backend.typedArrayFromHeap(x) as Float32Array;
 const epsilonOf = (args: KernelArgs) => (args.attrs as { epsilon: number }).epsilon;
 
 function layerNorm(args: KernelArgs): TensorInfo {
   const backend = wasmBackendOf(args);
-  const [x, gamma, beta] = ['x', 'gamma', 'beta'].map((name) => input(args, name)) as [
-    TensorInfo,
-    TensorInfo,
-    TensorInfo,
-  ];
+  const [x, gamma, beta] = [input(args, 'x'), input(args, 'gamma'), input(args, 'beta')];
   const y = backend.makeOutput(x.shape, 'float32');
   // Heap views only after makeOutput: an allocation may grow (and so move) the heap.
   loadedNativeKernels()!.layerNorm(
@@ -35,11 +30,7 @@ function layerNorm(args: KernelArgs): TensorInfo {
 
 function layerNormGrad(args: KernelArgs): TensorInfo[] {
   const backend = wasmBackendOf(args);
-  const [x, gamma, dy] = ['x', 'gamma', 'dy'].map((name) => input(args, name)) as [
-    TensorInfo,
-    TensorInfo,
-    TensorInfo,
-  ];
+  const [x, gamma, dy] = [input(args, 'x'), input(args, 'gamma'), input(args, 'dy')];
   const dx = backend.makeOutput(x.shape, 'float32');
   const dgamma = backend.makeOutput(gamma.shape, 'float32');
   const dbeta = backend.makeOutput(gamma.shape, 'float32');

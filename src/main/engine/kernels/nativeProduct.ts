@@ -5,7 +5,7 @@
  * strides, so nothing is copied.
  */
 import type { NativeKernels } from '../native';
-import type { TensorInfo, WasmBackend } from './wasmBackend';
+import { heapFloats, type TensorInfo, type WasmBackend } from './wasmBackend';
 
 export interface ProductShape {
   m: number;
@@ -36,7 +36,7 @@ export function nativeProduct(
   }: ProductShape,
 ): void {
   // Heap views now, after every allocation (one may grow, and so move, the heap).
-  const view = (x: TensorInfo) => backend.typedArrayFromHeap(x) as Float32Array;
+  const view = (x: TensorInfo) => heapFloats(backend, x);
   native.gemm(
     view(a),
     view(b),

@@ -28,6 +28,14 @@ export function callKernel(
   return out;
 }
 
+/**
+ * A float32 tensor's values as a view of the wasm heap. Take views only after a kernel's last
+ * allocation: one may grow (and so move) the heap.
+ */
+export function heapFloats(backend: WasmBackend, x: TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(x) as Float32Array;
+}
+
 /** Frees a tensor a kernel made for its own use (never one it returns). */
 export function disposeIntermediate(backend: WasmBackend, info: TensorInfo): void {
   backend.disposeData(info.dataId);
