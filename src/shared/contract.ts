@@ -6,6 +6,8 @@
  */
 import { z } from 'zod';
 import type { ContractErrorBody } from './errors';
+import { compareCalls } from './compareContract';
+import { traceCalls } from './traceContract';
 
 const id = z.number().int().positive();
 const datasetName = z.string().trim().min(1, 'a dataset needs a name').max(200);
@@ -34,21 +36,87 @@ export type AppInfo = z.infer<typeof appInfo>;
 
 const runStatus = z.enum(['queued', 'running', 'paused', 'completed', 'failed', 'cancelled']);
 
+/** Something a run's trainer warned about (reward hacking, no reward spread, …), kept in the store. */
+export const runWarning = z.object({ kind: z.string(), step: z.number().int(), message: z.string() });
+export type RunWarning = z.infer<typeof runWarning>;
+
 export const runSummary = z.object({
   id,
+  /** The user's name for it ('' until named: the list shows "SFT 7"). */
+  name: z.string(),
   kind: z.enum(['sft', 'grpo', 'eval']),
+  task: z.enum(['detection', 'classification']),
   status: runStatus,
   error: z.string().nullable(),
   datasetId: z.number().int().nullable(),
+  datasetName: z.string().nullable(),
+  splitId: z.number().int().nullable(),
+  splitName: z.string().nullable(),
+  /** The model folder it trained (or evaluated), and a short name for it. */
+  modelPath: z.string(),
+  modelName: z.string(),
   parentRunId: z.number().int().nullable(),
   /** Steps the run was configured for (answers, for an evaluation). */
   steps: z.number().int().nullable(),
-  /** The last step with logged metrics. */
+  /** The last step with logged metrics (answers scored, for an evaluation). */
   lastStep: z.number().int().nullable(),
   createdAt: z.number(),
+  startedAt: z.number().nullable(),
+  finishedAt: z.number().nullable(),
   running: z.boolean(),
+  /** The newest value of each headline metric (reward, loss, kl, …) at lastStep. */
+  latest: z.record(z.string(), z.number()),
+  warnings: z.array(runWarning),
+  /** Its newest evaluation (its own for an eval run, else its newest evaluation child's). */
+  evaluation: z
+    .object({
+      id,
+      runId: id,
+      splitName: z.string().nullable(),
+      /** AP50 (detection) or accuracy (classification), 0–1. */
+      figure: z.number(),
+      figureName: z.enum(['AP50', 'accuracy']),
+    })
+    .nullable(),
+  /** The experiment it belongs to, if any. */
+  experimentId: z.number().int().nullable(),
 });
 export type RunSummary = z.infer<typeof runSummary>;
+
+export const modelListing = z.object({
+  name: z.string(),
+  path: z.string(),
+  kind: z.string(),
+  /** Shipped with vrft, a folder the workspace has used, or a finished run's model. */
+  source: z.enum(['built-in', 'workspace', 'run']),
+  runId: z.number().int().nullable(),
+});
+export type ModelListing = z.infer<typeof modelListing>;
+
+const experimentStatus = z.enum(['running', 'completed', 'failed', 'cancelled']);
+
+export const experimentSummary = z.object({
+  id,
+  name: z.string(),
+  datasetId: z.number().int().nullable(),
+  datasetName: z.string().nullable(),
+  trainSplit: z.string().nullable(),
+  evalSplit: z.string().nullable(),
+  steps: z.number().int(),
+  /** The base model's evaluation run, the SFT and the GRPO training runs, once each exists. */
+  runs: z.object({
+    base: z.number().int().nullable(),
+    sft: z.number().int().nullable(),
+    rft: z.number().int().nullable(),
+  }),
+  status: experimentStatus,
+  /** What it is doing now, in words. */
+  phase: z.string(),
+  error: z.string().nullable(),
+  createdAt: z.number(),
+  finishedAt: z.number().nullable(),
+});
+export type ExperimentSummary = z.infer<typeof experimentSummary>;
 
 const runId = z.object({ id }).strict();
 
@@ -246,7 +314,13 @@ export const calls = {
   'runs.list': { input: z.object({}).strict(), output: z.array(runSummary) },
   /** Creates a run from a config (validated as `vrft train` does) and starts it in a trainer process. */
   'runs.start': {
-    input: z.object({ method: z.enum(['sft', 'grpo']), config: z.record(z.string(), z.unknown()) }).strict(),
+    input: z
+      .object({
+        method: z.enum(['sft', 'grpo']),
+        config: z.record(z.string(), z.unknown()),
+        name: z.string().trim().max(200).optional(),
+      })
+      .strict(),
     output: z.object({ runId: id }),
   },
   'runs.pause': { input: runId, output: ok },
@@ -256,6 +330,78 @@ export const calls = {
     input: z.object({ id, keys: z.array(z.string()).max(64).optional() }).strict(),
     output: z.record(z.string(), z.array(z.object({ step: z.number(), value: z.number() }))),
   },
+  /**
+   * Runs' metrics aligned on their logged steps, for charts: per run id, the steps, when each was
+   * logged (ms; null for rows written before times were kept) and each key's values (null: not
+   * logged at that step, or NaN).
+   */
+  'runs.series': {
+    input: z
+      .object({ ids: z.array(id).min(1).max(32), keys: z.array(z.string()).max(64).optional() })
+      .strict(),
+    output: z.record(
+      z.string(),
+      z.object({
+        steps: z.array(z.number()),
+        times: z.array(z.number().nullable()),
+        values: z.record(z.string(), z.array(z.number().nullable())),
+      }),
+    ),
+  },
+  'runs.rename': { input: z.object({ id, name: z.string().trim().max(200) }).strict(), output: ok },
+  /** Every setting of a method with its default (what the form shows before the user edits). */
+  'runs.defaults': {
+    input: z.object({ method: z.enum(['sft', 'grpo']) }).strict(),
+    output: z.record(z.string(), z.unknown()),
+  },
+  'runs.checkpoints': {
+    input: runId,
+    output: z.array(z.object({ step: z.number().int(), createdAt: z.number() })),
+  },
+  /** Evaluates a finished run's model, or one of its checkpoints, on a split: a new eval run. */
+  'runs.evaluate': {
+    input: z
+      .object({ id, splitId: id.optional(), checkpointStep: z.number().int().nonnegative().optional() })
+      .strict(),
+    output: z.object({ runId: id }),
+  },
+  /** Evaluates a model folder (the base model, say) on a split of a dataset: a new eval run. */
+  'models.evaluate': {
+    input: z
+      .object({
+        model: z.string().min(1),
+        splitId: id,
+        task: z.enum(['detection', 'classification']).default('detection'),
+      })
+      .strict(),
+    output: z.object({ runId: id }),
+  },
+  'models.list': { input: z.object({}).strict(), output: z.array(modelListing) },
+  'experiments.list': { input: z.object({}).strict(), output: z.array(experimentSummary) },
+  /**
+   * Base vs SFT vs RFT on one split with one budget, as `vrft experiment` does: evaluates the base
+   * model, trains SFT and GRPO, evaluates each; progress as `experiment.state` and the runs' events.
+   */
+  'experiments.start': {
+    input: z
+      .object({
+        splitId: id,
+        /** The evaluation split; by default the train split's "-eval" sibling. */
+        evalSplitId: id.optional(),
+        model: z.string().min(1).optional(),
+        task: z.enum(['detection', 'classification']).default('detection'),
+        steps: z.number().int().min(1).max(100_000).default(200),
+        seed: z.number().int().nonnegative().default(0),
+        name: z.string().trim().max(200).optional(),
+      })
+      .strict(),
+    output: z.object({ experimentId: id }),
+  },
+  /** The first screen's "Try the demo": the ShapeWorld dataset, its 4-shot split, the experiment. */
+  'experiments.startDemo': { input: z.object({}).strict(), output: z.object({ experimentId: id }) },
+  'experiments.cancel': { input: z.object({ id }).strict(), output: ok },
+  ...traceCalls,
+  ...compareCalls,
 } as const;
 
 export const events = {
@@ -273,6 +419,12 @@ export const events = {
     phase: z.string(),
     done: z.number().int().nonnegative(),
     total: z.number().int().nonnegative(),
+  }),
+  'experiment.state': z.object({
+    experimentId: id,
+    status: experimentStatus,
+    phase: z.string(),
+    error: z.string().nullable(),
   }),
   /** The tensor backend the trainer will use, once the host has found it. */
   'engine.ready': z.object({ backend: z.string(), detail: z.string(), notUsed: z.array(z.string()) }),

@@ -6,15 +6,12 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { importShapeWorld, writeShapeWorld } from '../data/shapeworld';
 import { createFewShotSplits } from '../data/splits';
 import { defaultDataDir } from '../host/paths';
-import { builtInModelPath, installedPath } from '../models/installed';
 import { findDatasetByName } from '../store/datasets';
-import type { Db } from '../store/db';
 import { findSplit } from '../store/splits';
 import { ConfigError, grpoConfigSchema, parseConfig, sftConfigSchema } from '../train/config';
-import { runDir } from '../train/runFiles';
+import { builtInModel, demoDataset, experimentConfigs, runExperiment } from '../train/experiment';
 import {
   failFile,
   inWorkspace,
@@ -33,74 +30,7 @@ import {
   resamplesOf,
   type ComparedColumn,
 } from './compare';
-import { evaluate } from './eval';
-import { createCheckedRun, superviseRun } from './runs';
-
-/** The shipped base model, wherever vrft is installed. */
-export const builtInModel = installedPath(builtInModelPath) ?? path.resolve(builtInModelPath);
-
-/** The demo's data: ShapeWorld novel-category detection (or classification), imported once per seed. */
-function demoDataset(db: Db, dataDir: string, seed: number, task: 'detection' | 'classification'): string {
-  const name =
-    task === 'detection' ? `shapeworld-novel-demo-${seed}` : `shapeworld-novel-${task}-demo-${seed}`;
-  if (findDatasetByName(db, name)) return name;
-  const dir = path.join(dataDir, 'datasets', name);
-  // ~20 images make the 4-shot split; the other ~140 (700 questions) are the evaluation: with
-  // 40 the AP of a category moved by several points between equally good models.
-  writeShapeWorld({ task, images: 160, seed, out: dir, split: 'novel' });
-  importShapeWorld(db, { datasetName: name, dir });
-  return name;
-}
-
-async function train(
-  db: Db,
-  dataDir: string,
-  kind: 'sft' | 'grpo',
-  config: Record<string, unknown> & { dataset: string; model: string },
-): Promise<number> {
-  const runId = createCheckedRun(db, { kind, config }, `vrft experiment (${kind})`);
-  if ((await superviseRun(runId, dataDir, false)) !== 0)
-    throw new Error(`the ${kind} run ${runId} failed; see vrft train --resume ${runId}`);
-  return runId;
-}
-
-/**
- * The SFT and GRPO settings an experiment trains with (the same split and step budget for both),
- * each measured on the demo: bench/demo-recipes.md keeps every recipe tried and its figures.
- */
-export function experimentRecipe(task: 'detection' | 'classification', steps: number) {
-  return {
-    sft: {
-      batchSize: 4,
-      // SFT's best on the demo: at 1e-4 and 2e-4 it forgot what the base found (AP50 1.0 and
-      // 1.9 against 5.6), and at 3e-4 it fit the 20 training images (bench/demo-recipes.md).
-      learningRate: 5e-5,
-      // The thinking is trained too, templated in the base model's own words for detection:
-      // tiny-vlm finds boxes through its thinking, and SFT on an empty one made it answer from
-      // memory (measured: AP50 0.0 on the demo). Untrained, its own thinking leads into an answer
-      // SFT never saw, which breaks.
-      trainThink: true,
-      ...(task === 'detection' ? { thinkTemplate: 'Find every {category}: {objects}' } : {}),
-      warmupSteps: Math.floor(steps / 20),
-      checkpointEvery: 25,
-    } as Record<string, unknown>,
-    grpo: {
-      // Positive questions only: a policy that cannot localise yet earns most from "No Objects" on
-      // negatives, and GRPO then teaches it to answer that everywhere (measured: AP fell to 0).
-      negativeShare: 0,
-      promptsPerStep: 2,
-      numGenerations: 8,
-      temperature: 1,
-      maxCompletionLength: 160,
-      beta: 0.04,
-      // The best of 5e-5 … 4e-4 on the demo, and the only rate whose RFT − base and RFT − SFT
-      // intervals both excluded 0 (bench/demo-recipes.md); 2e-4 and above lost what it gained.
-      learningRate: 1e-4,
-      warmupSteps: Math.floor(steps / 20),
-      checkpointEvery: 25,
-    } as Record<string, unknown>,
-  };
-}
+import { superviseRun } from './runs';
 
 /** --recipe FILE: {"sft": {…}, "grpo": {…}} laid over the recipe (each run's config checks it). */
 function recipeOverrides(values: Values): { sft: Record<string, unknown>; grpo: Record<string, unknown> } {
@@ -178,18 +108,20 @@ async function experiment(values: Values): Promise<number> {
         );
       }
     }
-    const common = { task, dataset, model, seed, steps, evalSplit };
     process.stderr.write(
       `experiment on "${dataset}": ${trainSplit} for training, ${evalSplit} for evaluation, ${steps} steps each\n`,
     );
-    // Every model is evaluated the same way: the same split, the same task, every category asked.
-    const evaluateModel = (dir: string, parentRunId: number | null = null) =>
-      evaluate(db, dataDir, { task, dataset, split: evalSplit, model: dir, parentRunId });
-    const recipe = experimentRecipe(task, steps);
-    const configs = {
-      sft: { ...common, split: trainSplit, ...recipe.sft, ...overrides.sft },
-      grpo: { ...common, split: trainSplit, ...recipe.grpo, ...overrides.grpo },
+    const splitOf = (name: string) => ({ id: findSplit(db, found.id, name)!.id, name });
+    const planned = {
+      task,
+      dataset: { id: found.id, name: dataset },
+      trainSplit: splitOf(trainSplit),
+      evalSplit: splitOf(evalSplit),
+      model,
+      steps,
+      seed,
     };
+    const configs = experimentConfigs(planned, overrides);
     // A typo in --recipe is found now, not after the base model's evaluation.
     try {
       parseConfig(sftConfigSchema, configs.sft, `${values.recipe ?? 'the recipe'} (sft)`);
@@ -198,20 +130,22 @@ async function experiment(values: Values): Promise<number> {
       if (error instanceof ConfigError) throw new UsageError(error.message);
       throw error;
     }
-    const base = await evaluateModel(model);
-    const sft = await train(db, dataDir, 'sft', configs.sft);
-    const sftEval = await evaluateModel(path.join(runDir(dataDir, sft), 'model'), sft);
-    const rft = await train(db, dataDir, 'grpo', configs.grpo);
-    const rftEval = await evaluateModel(path.join(runDir(dataDir, rft), 'model'), rft);
+    const name = `${dataset} ${trainSplit}, ${steps} steps`;
+    const { base, sft, rft } = await runExperiment(
+      db,
+      dataDir,
+      { ...planned, name, configs },
+      { run: async (runId) => (await superviseRun(runId, dataDir, false)) === 0 },
+    );
     const columns: ComparedColumn[] = [
       { label: 'base', runId: base.runId, evaluation: base.evaluation },
-      { label: 'SFT', runId: sft, evaluation: sftEval.evaluation },
-      { label: 'RFT', runId: rft, evaluation: rftEval.evaluation },
+      { label: 'SFT', runId: sft.runId, evaluation: sft.evaluation },
+      { label: 'RFT', runId: rft.runId, evaluation: rft.evaluation },
     ];
     const comparison = compareInWorkspace(db, columns, resamples);
     process.stdout.write(
       values.json
-        ? `${JSON.stringify({ dataset, trainSplit, evalSplit, steps, runs: { base: base.runId, sft, rft }, comparison })}\n`
+        ? `${JSON.stringify({ dataset, trainSplit, evalSplit, steps, runs: { base: base.runId, sft: sft.runId, rft: rft.runId }, comparison })}\n`
         : formatComparison(comparison),
     );
     return 0;

@@ -2,13 +2,13 @@
 import type { Database } from 'better-sqlite3';
 import { createDataset, deleteDataset, listDatasets, renameDataset } from '../store/datasets';
 import { schemaVersion } from '../store/db';
-import { listMetrics, listRuns } from '../store/runs';
-import { checkRewardWeights } from '../rewards/registry';
-import { ConfigError, grpoConfigSchema, parseConfig, sftConfigSchema } from '../train/config';
-import { createCheckedRun } from '../train/createRun';
+import { listMetrics } from '../store/runs';
 import { UserError } from '../../shared/errors';
 import type { Handlers } from './dispatch';
+import { createCompareHandlers } from './compareHandlers';
 import { createDatasetHandlers } from './datasetHandlers';
+import { createRunHandlers } from './runHandlers';
+import { createTraceHandlers } from './traceHandlers';
 import type { Broadcast, JobSupervisor } from './jobs';
 
 export interface HostContext {
@@ -23,26 +23,14 @@ export interface HostContext {
   broadcast: Broadcast;
 }
 
-/** A run config from a client, checked as `vrft train` checks a config file. */
-function checkedConfig(method: 'sft' | 'grpo', config: unknown) {
-  try {
-    const parsed =
-      method === 'grpo'
-        ? parseConfig(grpoConfigSchema, config, 'config')
-        : parseConfig(sftConfigSchema, config, 'config');
-    if ('rewards' in parsed && parsed.rewards) checkRewardWeights(parsed.rewards);
-    return parsed;
-  } catch (error) {
-    if (error instanceof ConfigError) throw new UserError('invalid_input', error.message);
-    throw error;
-  }
-}
-
 export function createHandlers(ctx: HostContext): Handlers {
   const { db, jobs } = ctx;
   const ok = { ok: true as const };
   return {
     ...createDatasetHandlers(ctx),
+    ...createRunHandlers(ctx),
+    ...createTraceHandlers(ctx),
+    ...createCompareHandlers(ctx),
     'app.info': () => ({
       version: ctx.version,
       backend: ctx.backend(),
@@ -56,24 +44,6 @@ export function createHandlers(ctx: HostContext): Handlers {
     'datasets.delete': ({ id }) => {
       if (!deleteDataset(db, id)) throw new UserError('not_found', `Dataset ${id} does not exist.`);
       return { deleted: true as const };
-    },
-    'runs.list': () =>
-      listRuns(db).map((r) => ({
-        id: r.id,
-        kind: r.kind,
-        status: r.status,
-        error: r.error,
-        datasetId: r.datasetId,
-        parentRunId: r.parentRunId,
-        steps: typeof r.config.steps === 'number' ? r.config.steps : null,
-        lastStep: r.lastStep,
-        createdAt: r.createdAt,
-        running: jobs.isRunning(r.id),
-      })),
-    'runs.start': ({ method, config }) => {
-      const runId = createCheckedRun(db, { kind: method, config: checkedConfig(method, config) }, 'config');
-      jobs.start(runId);
-      return { runId };
     },
     'runs.pause': ({ id }) => {
       jobs.stop(id, 'pause');

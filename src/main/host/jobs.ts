@@ -16,6 +16,8 @@ export type Broadcast = <E extends EventName>(event: E, payload: EventPayload<E>
 
 export class JobSupervisor {
   private readonly running = new Map<number, ChildProcess>();
+  /** Who waits for a run to end (an experiment driving its runs), resolved with its last state. */
+  private readonly waiting = new Map<number, ((state: string) => void)[]>();
 
   constructor(
     private readonly db: Db,
@@ -27,6 +29,29 @@ export class JobSupervisor {
 
   isRunning(runId: number): boolean {
     return this.running.has(runId);
+  }
+
+  /** Starts a run and resolves when its trainer has finished with it: true when it completed. */
+  run(runId: number): Promise<boolean> {
+    const done = new Promise<boolean>((resolve) =>
+      this.waiting.set(runId, [
+        ...(this.waiting.get(runId) ?? []),
+        (state) => resolve(state === 'completed'),
+      ]),
+    );
+    try {
+      this.start(runId);
+    } catch (error) {
+      this.waiting.delete(runId);
+      throw error;
+    }
+    return done;
+  }
+
+  private ended(runId: number, state: string): void {
+    const waiters = this.waiting.get(runId) ?? [];
+    this.waiting.delete(runId);
+    for (const resolve of waiters) resolve(state);
   }
 
   start(runId: number, resume = false): void {
@@ -59,6 +84,7 @@ export class JobSupervisor {
         finished = true;
         if (this.running.get(runId) === child) this.running.delete(runId);
         this.broadcast('job.state', { runId, state: m.status, error: m.error });
+        this.ended(runId, m.status);
       }
     });
     child.on('exit', (code, signal) => {
@@ -68,6 +94,7 @@ export class JobSupervisor {
       this.log(`run ${runId}: ${error}`);
       setRunStatus(this.db, runId, 'failed', error);
       this.broadcast('job.state', { runId, state: 'failed', error });
+      this.ended(runId, 'failed');
     });
   }
 
@@ -86,6 +113,7 @@ export class JobSupervisor {
     ) {
       setRunStatus(this.db, runId, 'cancelled');
       this.broadcast('job.state', { runId, state: 'cancelled', error: null });
+      this.ended(runId, 'cancelled');
       return;
     }
     throw new UserError('conflict', `Run ${runId} is ${run.status}, not running.`);

@@ -191,4 +191,52 @@ CREATE INDEX prediction_image ON prediction (image_id);
 CREATE INDEX prediction_category ON prediction (category_id);
 `;
 
-export const migrations: readonly Migration[] = [{ version: 1, name: 'initial data model', sql: initial }];
+/**
+ * Runs get a name the user can edit; metrics say when they were logged; a run's warnings are kept (they vanished on reload); an
+ * experiment ties a base evaluation and an SFT and a GRPO run on one split and budget together, so
+ * Compare can open it as one.
+ */
+const runNamesWarningsExperiments = /* sql */ `
+ALTER TABLE run ADD COLUMN name TEXT NOT NULL DEFAULT '';
+-- When a metric row was logged (ms), for charts over time; NULL for rows older than this column.
+ALTER TABLE metric ADD COLUMN logged_at INTEGER;
+
+CREATE TABLE run_warning (
+  run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL CHECK (length(kind) > 0),
+  step INTEGER NOT NULL CHECK (step >= 0),
+  message TEXT NOT NULL,
+  created_at INTEGER NOT NULL DEFAULT ${now},
+  PRIMARY KEY (run_id, kind, step)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE experiment (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL CHECK (length(trim(name)) > 0),
+  dataset_id INTEGER REFERENCES dataset(id) ON DELETE CASCADE,
+  train_split_id INTEGER REFERENCES split(id) ON DELETE SET NULL,
+  eval_split_id INTEGER REFERENCES split(id) ON DELETE SET NULL,
+  config TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(config)),
+  -- The base model's evaluation run, and the SFT and GRPO training runs (each evaluated by a child).
+  base_run_id INTEGER REFERENCES run(id) ON DELETE SET NULL,
+  sft_run_id INTEGER REFERENCES run(id) ON DELETE SET NULL,
+  rft_run_id INTEGER REFERENCES run(id) ON DELETE SET NULL,
+  status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'completed', 'failed', 'cancelled')),
+  -- What it is doing now, in words ("training SFT (run 7)").
+  phase TEXT NOT NULL DEFAULT '',
+  error TEXT,
+  created_at INTEGER NOT NULL DEFAULT ${now},
+  finished_at INTEGER
+) STRICT;
+CREATE INDEX experiment_dataset ON experiment (dataset_id);
+CREATE INDEX experiment_train_split ON experiment (train_split_id);
+CREATE INDEX experiment_eval_split ON experiment (eval_split_id);
+CREATE INDEX experiment_base_run ON experiment (base_run_id);
+CREATE INDEX experiment_sft_run ON experiment (sft_run_id);
+CREATE INDEX experiment_rft_run ON experiment (rft_run_id);
+`;
+
+export const migrations: readonly Migration[] = [
+  { version: 1, name: 'initial data model', sql: initial },
+  { version: 2, name: 'run names, run warnings, experiments', sql: runNamesWarningsExperiments },
+];

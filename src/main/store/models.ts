@@ -53,3 +53,14 @@ export function modelForPath(db: Database, input: ModelInput): number {
   );
   return found?.id ?? addModel(db, input);
 }
+
+/** Every model folder the workspace has used, oldest first. */
+export function listModels(db: Database): Model[] {
+  return prepare<Omit<Model, 'config'> & { config: string }>(
+    db,
+    `SELECT id, name, kind, path, config, weights_sha256 AS weightsSha256, created_at AS createdAt
+     FROM model ORDER BY id`,
+  )
+    .all()
+    .map((row) => ({ ...row, config: parseJson<Record<string, unknown>>(row.config) }));
+}

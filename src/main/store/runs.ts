@@ -7,6 +7,8 @@ export type RunStatus = 'queued' | 'running' | 'paused' | 'completed' | 'failed'
 
 export interface Run {
   id: number;
+  /** The user's name for it; '' until named. */
+  name: string;
   kind: RunKind;
   datasetId: number | null;
   splitId: number | null;
@@ -23,6 +25,7 @@ export interface Run {
 
 export interface RunInput {
   kind: RunKind;
+  name?: string;
   datasetId?: number | null;
   splitId?: number | null;
   modelId?: number | null;
@@ -49,10 +52,11 @@ export interface Checkpoint {
 export function createRun(db: Database, input: RunInput): number {
   const { lastInsertRowid } = prepare(
     db,
-    `INSERT INTO run (kind, dataset_id, split_id, model_id, parent_run_id, config, seed, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO run (kind, name, dataset_id, split_id, model_id, parent_run_id, config, seed, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     input.kind,
+    input.name?.trim() ?? '',
     input.datasetId ?? null,
     input.splitId ?? null,
     input.modelId ?? null,
@@ -64,7 +68,7 @@ export function createRun(db: Database, input: RunInput): number {
   return Number(lastInsertRowid);
 }
 
-const columns = `id, kind, dataset_id AS datasetId, split_id AS splitId, model_id AS modelId,
+const columns = `id, name, kind, dataset_id AS datasetId, split_id AS splitId, model_id AS modelId,
   parent_run_id AS parentRunId, config, seed, status, error, created_at AS createdAt,
   started_at AS startedAt, finished_at AS finishedAt`;
 
@@ -84,11 +88,12 @@ export function getRun(db: Database, id: number): Run | undefined {
 export function insertMetrics(db: Database, runId: number, rows: readonly MetricPoint[]): void {
   const upsert = prepare(
     db,
-    `INSERT INTO metric (run_id, step, key, value) VALUES (?, ?, ?, ?)
-     ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value`,
+    `INSERT INTO metric (run_id, step, key, value, logged_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value, logged_at = excluded.logged_at`,
   );
+  const now = Date.now();
   transaction(db, () => {
-    for (const r of rows) upsert.run(runId, r.step, r.key, Number.isNaN(r.value) ? null : r.value);
+    for (const r of rows) upsert.run(runId, r.step, r.key, Number.isNaN(r.value) ? null : r.value, now);
   });
 }
 
@@ -143,7 +148,34 @@ export function rollBackRunAfter(db: Database, runId: number, step: number): voi
     prepare(db, 'DELETE FROM metric WHERE run_id = ? AND step > ?').run(runId, step);
     prepare(db, 'DELETE FROM checkpoint WHERE run_id = ? AND step > ?').run(runId, step);
     prepare(db, 'DELETE FROM rollout WHERE run_id = ? AND step > ?').run(runId, step);
+    prepare(db, 'DELETE FROM run_warning WHERE run_id = ? AND step > ?').run(runId, step);
   });
+}
+
+export function renameRun(db: Database, id: number, name: string): boolean {
+  return prepare(db, 'UPDATE run SET name = ? WHERE id = ?').run(name.trim(), id).changes > 0;
+}
+
+export interface RunWarning {
+  kind: string;
+  step: number;
+  message: string;
+}
+
+/** Keeps a warning the trainer raised (said again at the same step, e.g. after a resume: kept once). */
+export function addRunWarning(db: Database, runId: number, warning: RunWarning): void {
+  prepare(
+    db,
+    `INSERT INTO run_warning (run_id, kind, step, message, created_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (run_id, kind, step) DO UPDATE SET message = excluded.message`,
+  ).run(runId, warning.kind, warning.step, warning.message, Date.now());
+}
+
+export function listRunWarnings(db: Database, runId: number): RunWarning[] {
+  return prepare<RunWarning>(
+    db,
+    'SELECT kind, step, message FROM run_warning WHERE run_id = ? ORDER BY step, kind',
+  ).all(runId);
 }
 
 export interface RunListing extends Run {
@@ -158,4 +190,47 @@ export function listRuns(db: Database): RunListing[] {
   )
     .all()
     .map((row) => ({ ...toRun(row), lastStep: row.lastStep }));
+}
+
+/** The values a run logged at one step, by key (NaN as NaN). */
+export function metricsAtStep(db: Database, runId: number, step: number): Record<string, number> {
+  const rows = prepare<{ key: string; value: number | null }>(
+    db,
+    'SELECT key, value FROM metric WHERE run_id = ? AND step = ?',
+  ).all(runId, step);
+  return Object.fromEntries(rows.map((r) => [r.key, r.value ?? NaN]));
+}
+
+export interface MetricSeries {
+  steps: number[];
+  /** When each step was logged (ms), null where the row predates logged times. */
+  times: (number | null)[];
+  /** Each key's value at each step; null where not logged there, or NaN. */
+  values: Record<string, (number | null)[]>;
+}
+
+/** A run's metrics aligned on the steps it logged, in one pass over (run_id, step) order. */
+export function metricSeries(db: Database, runId: number, keys?: readonly string[]): MetricSeries {
+  const rows = prepare<{ step: number; key: string; value: number | null; at: number | null }>(
+    db,
+    'SELECT step, key, value, logged_at AS at FROM metric WHERE run_id = ? ORDER BY step',
+  ).all(runId);
+  const wanted = keys && new Set(keys);
+  const steps: number[] = [];
+  const times: (number | null)[] = [];
+  const columns = new Map<string, (number | null)[]>();
+  for (const r of rows) {
+    if (steps.at(-1) !== r.step) {
+      steps.push(r.step);
+      times.push(r.at);
+    } else if (times[times.length - 1] === null) times[times.length - 1] = r.at;
+    if (wanted && !wanted.has(r.key)) continue;
+    let column = columns.get(r.key);
+    if (!column) columns.set(r.key, (column = []));
+    column[steps.length - 1] = r.value;
+  }
+  const values: Record<string, (number | null)[]> = {};
+  for (const [key, column] of columns)
+    values[key] = Array.from({ length: steps.length }, (_, i) => column[i] ?? null);
+  return { steps, times, values };
 }

@@ -115,3 +115,10 @@ export function splitDatasetId(db: Database, splitId: number): number | undefine
     splitId,
   )?.datasetId;
 }
+
+export function getSplit(db: Database, id: number): Split | undefined {
+  return prepare<Split>(
+    db,
+    'SELECT id, dataset_id AS datasetId, name, kind, k, seed FROM split WHERE id = ?',
+  ).get(id);
+}

@@ -84,6 +84,12 @@ export const evalConfigSchema = z
   .object({
     ...target,
     maxNewTokens: z.number().int().min(1).max(4096).default(200),
+    /**
+     * A training checkpoint folder to evaluate (its weights over the model's; the model is then the
+     * run's base folder), with the LoRA shape it trained when it had adapters.
+     */
+    checkpoint: z.string().min(1).optional(),
+    lora: lora.nullable().default(null),
   })
   .strict();
 

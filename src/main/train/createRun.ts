@@ -13,6 +13,8 @@ import { describeDataset } from './datasetExamples';
 
 export interface RunRequest {
   kind: RunKind;
+  /** The user's name for the run ('' or absent: unnamed). */
+  name?: string;
   config: { dataset: string; split?: string; model: string; categories?: string[]; seed?: number } & Record<
     string,
     unknown
@@ -54,6 +56,7 @@ export function createCheckedRun(db: Db, request: RunRequest, source: string): n
     );
   return createRun(db, {
     kind: request.kind,
+    name: request.name,
     datasetId: loaded.dataset.id,
     splitId: loaded.splitId,
     modelId: modelForPath(db, { name: path.basename(modelDir), kind: 'tiny-vlm', path: modelDir }),

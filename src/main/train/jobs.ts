@@ -10,7 +10,8 @@ import { TinyVlmPolicy } from '../models/tiny-vlm/policy';
 import { checkRewardWeights, taskRewards } from '../rewards/registry';
 import type { Db } from '../store/db';
 import { insertRollouts } from '../store/rollouts';
-import { addCheckpoint, insertMetrics, setRunStatus, type MetricPoint } from '../store/runs';
+import { addCheckpoint, addRunWarning, insertMetrics, setRunStatus, type MetricPoint } from '../store/runs';
+import { readSafetensors } from '../models/safetensors';
 import { saveEvaluation } from '../store/evaluations';
 import { evalConfigSchema, grpoConfigSchema, parseConfig, sftConfigSchema } from './config';
 import { evaluateDetection } from './evaluateDetection';
@@ -221,7 +222,10 @@ export async function trainGrpo(job: Job, raw: unknown) {
             'time/update': report.timings.update,
             'time/store': (performance.now() - storing) / 1000,
           });
-          for (const w of report.warnings) job.send({ type: 'warning', runId: job.runId, ...w });
+          for (const w of report.warnings) {
+            addRunWarning(job.db, job.runId, { ...w, step: s });
+            job.send({ type: 'warning', runId: job.runId, ...w });
+          }
           progress(job, startedAt, s, config.steps, report.metrics);
         },
         onCheckpoint(s, dir) {
@@ -242,12 +246,28 @@ export async function evaluateRun(job: Job, raw: unknown) {
   const config = parseConfig(evalConfigSchema, raw, `run ${job.runId}`);
   const loaded = loadDataset(job.db, config.dataset, config.split);
   const categories = config.categories ?? loaded.categoriesInUse;
-  const policy = TinyVlmPolicy.load(path.resolve(config.model));
+  const policy = TinyVlmPolicy.load(path.resolve(config.model), { lora: config.lora });
+  if (config.checkpoint)
+    policy.loadWeights(readSafetensors(path.join(config.checkpoint, 'model.safetensors')).tensors);
+  // How far it got is kept as the metric "answered", so a list opened later shows its progress too.
+  let kept = 0;
+  const answered = (done: number, total: number) => {
+    if (done === total || Date.now() - kept > 1000) {
+      insertMetrics(job.db, job.runId, [
+        { step: done, key: 'answered', value: done },
+        { step: done, key: 'answers_total', value: total },
+      ]);
+      kept = Date.now();
+    }
+  };
   if (config.task === 'classification') {
     const startedAt = started(job, loaded.images.length);
     const result = evaluateClassification(policy, loaded.images, {
       maxNewTokens: config.maxNewTokens,
-      onProgress: (done) => progress(job, startedAt, done, loaded.images.length, {}),
+      onProgress: (done) => {
+        answered(done, loaded.images.length);
+        progress(job, startedAt, done, loaded.images.length, {});
+      },
     });
     const categoryId = new Map(loaded.categories.map((c) => [c.name, c.id]));
     saveEvaluation(
@@ -273,7 +293,10 @@ export async function evaluateRun(job: Job, raw: unknown) {
   const startedAt = started(job, total);
   const result = evaluateDetection(policy, loaded.images, categories, {
     maxNewTokens: config.maxNewTokens,
-    onProgress: (done) => progress(job, startedAt, done, total, {}),
+    onProgress: (done) => {
+      answered(done, total);
+      progress(job, startedAt, done, total, {});
+    },
   });
   const categoryId = new Map(loaded.categories.map((c) => [c.name, c.id]));
   const perCategory = Object.fromEntries(

@@ -1,26 +1,74 @@
 import type { Locator, Page } from 'playwright-core';
 import { AppShell } from './AppShell';
 
-/** The Train view: start runs, watch them, pause / resume / cancel them. */
+/** The Train view: start runs from the form, watch them, evaluate them, draw their curves. */
 export class TrainPage {
   readonly shell: AppShell;
+  readonly form: Locator;
   readonly error: Locator;
+  readonly curves: Locator;
 
   constructor(readonly page: Page) {
     this.shell = new AppShell(page);
-    this.error = page.getByTestId('error');
+    this.form = page.getByTestId('start-run');
+    this.error = this.form.getByTestId('error');
+    this.curves = page.getByTestId('run-curves');
   }
 
   async open(): Promise<void> {
     await this.shell.goTo('train');
-    await this.page.getByTestId('start-run').waitFor();
+    await this.form.waitFor();
   }
 
-  async start(method: 'GRPO' | 'SFT', config: Record<string, unknown>): Promise<void> {
-    const form = this.page.getByTestId('start-run');
-    await form.getByRole('button', { name: method, exact: true }).click();
-    await form.getByLabel('Run config (JSON)').fill(JSON.stringify(config));
-    await form.getByRole('button', { name: `Start ${method} run` }).click();
+  /** Picks the option of a select whose text starts with `text` (options read "name (kind, n images)"). */
+  private async pick(testId: string, text: string): Promise<void> {
+    const select = this.form.getByTestId(testId);
+    await select.locator('option', { hasText: text }).first().waitFor({ state: 'attached' });
+    const label = (await select.locator('option').allTextContents()).find(
+      (t) => t.trim() === text || t.trim().startsWith(`${text} (`),
+    );
+    if (label === undefined) throw new Error(`no option "${text}" in ${testId}`);
+    await select.selectOption({ label: label.trim() });
+  }
+
+  /**
+   * Fills the form as a user would: method, dataset, split, model, name and the main settings from
+   * `config`; whatever has no field goes in the advanced JSON editor.
+   */
+  async start(
+    method: 'GRPO' | 'SFT',
+    config: Record<string, unknown> & {
+      dataset?: string;
+      split?: string;
+      evalSplit?: string;
+      model?: string;
+    },
+    name?: string,
+  ): Promise<void> {
+    await this.form.getByRole('radio', { name: method, exact: true }).click();
+    const { dataset, split, evalSplit, model, ...rest } = config;
+    if (dataset) await this.pick('pick-dataset', dataset);
+    await this.pick('pick-split', split ?? 'all images');
+    if (evalSplit) await this.pick('pick-eval-split', evalSplit);
+    if (model) await this.form.getByTestId('pick-model').fill(model);
+    if (name) await this.form.getByTestId('run-name').fill(name);
+    const advanced: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(rest)) {
+      const field = this.form.locator(`input[data-setting="${key}"]`);
+      if ((await field.count()) === 1 && typeof value === 'number') await field.fill(String(value));
+      else advanced[key] = value;
+    }
+    if (Object.keys(advanced).length > 0) {
+      const details = this.form.locator('details');
+      if (!(await details.getAttribute('open'))) await details.locator('summary').click();
+      await this.form.getByLabel('Advanced settings (JSON)').fill(JSON.stringify(advanced));
+    }
+    await this.form.getByRole('button', { name: `Start ${method} run` }).click();
+  }
+
+  /** The default a setting's field shows before the user types. */
+  async defaultOf(setting: string): Promise<string | null> {
+    return this.form.locator(`input[data-setting="${setting}"]`).getAttribute('placeholder');
   }
 
   row(runId: number): Locator {
@@ -31,5 +79,37 @@ export class TrainPage {
     await this.page
       .locator(`[data-testid="run-row"][data-run="${runId}"][data-status="${status}"]`)
       .waitFor({ timeout });
+  }
+
+  /** Opens a run's evaluation panel and starts evaluating it on `split` ('final' model or a checkpoint step). */
+  async evaluate(runId: number, split: string, weights: 'final' | number = 'final'): Promise<void> {
+    await this.row(runId).getByTestId('evaluate').click();
+    const panel = this.page.getByTestId('evaluate-panel');
+    await panel.waitFor();
+    const splitSelect = panel.getByTestId('evaluate-split');
+    await splitSelect.locator('option', { hasText: split }).first().waitFor({ state: 'attached' });
+    const label = (await splitSelect.locator('option').allTextContents()).find((t) =>
+      t.startsWith(`${split} (`),
+    )!;
+    await splitSelect.selectOption({ label });
+    const weightsSelect = panel.getByTestId('evaluate-weights');
+    await weightsSelect
+      .locator('option', { hasText: weights === 'final' ? 'final model' : `step ${weights}` })
+      .first()
+      .waitFor({ state: 'attached' });
+    await weightsSelect.selectOption(weights === 'final' ? 'final' : String(weights));
+    await panel.getByRole('button', { name: 'Start evaluation' }).click();
+    await panel.waitFor({ state: 'detached' });
+  }
+
+  /** Ticks a run for the curves. */
+  async chart(runId: number): Promise<void> {
+    const box = this.row(runId).getByRole('checkbox');
+    if (!(await box.isChecked())) await box.check();
+  }
+
+  /** The charts drawn, by metric name. */
+  chartOf(metric: string): Locator {
+    return this.curves.locator(`[data-testid="curves"][data-title="${metric}"]`);
   }
 }

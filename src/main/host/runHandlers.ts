@@ -1,0 +1,415 @@
+/**
+ * The Train view's services behind the contract: runs (listed with everything the list shows, named,
+ * evaluated), the models a run can start from, and experiments (base vs SFT vs RFT) driven by the
+ * host's job supervisor, so every journey works without the command line.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../../shared/errors';
+import type { CallOutput, RunSummary } from '../../shared/contract';
+import { createFewShotSplits } from '../data/splits';
+import { checkRewardWeights } from '../rewards/registry';
+import { getDataset, listDatasets } from '../store/datasets';
+import { latestEvaluationOfRun } from '../store/evaluations';
+import {
+  getExperiment,
+  listExperiments,
+  markInterruptedExperiments,
+  type Experiment,
+} from '../store/experiments';
+import { listModels } from '../store/models';
+import {
+  getRun,
+  listCheckpoints,
+  listRuns,
+  listRunWarnings,
+  metricsAtStep,
+  metricSeries,
+  renameRun,
+  type Run,
+} from '../store/runs';
+import { findSplit, getSplit } from '../store/splits';
+import { ConfigError, grpoConfigSchema, parseConfig, sftConfigSchema } from '../train/config';
+import { createCheckedRun } from '../train/createRun';
+import {
+  builtInModel,
+  demoDataset,
+  experimentConfigs,
+  runExperiment,
+  startExperiment,
+  type ExperimentPlan,
+} from '../train/experiment';
+import { runDir } from '../train/runFiles';
+import type { Handlers } from './dispatch';
+import type { HostContext } from './handlers';
+
+type RunCalls =
+  | 'runs.list'
+  | 'runs.start'
+  | 'runs.series'
+  | 'runs.rename'
+  | 'runs.defaults'
+  | 'runs.checkpoints'
+  | 'runs.evaluate'
+  | 'models.evaluate'
+  | 'models.list'
+  | 'experiments.list'
+  | 'experiments.start'
+  | 'experiments.startDemo'
+  | 'experiments.cancel';
+
+/** A config from a client, checked as `vrft train` checks a config file (nearest-name hints). */
+function checkedConfig(method: 'sft' | 'grpo', config: unknown, source = 'config') {
+  try {
+    const parsed =
+      method === 'grpo'
+        ? parseConfig(grpoConfigSchema, config, source)
+        : parseConfig(sftConfigSchema, config, source);
+    if ('rewards' in parsed && parsed.rewards) checkRewardWeights(parsed.rewards);
+    return parsed;
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UserError('invalid_input', error.message);
+    throw error;
+  }
+}
+
+/** What the list shows of a run's last step: the training figures, not timings or warning flags. */
+const isHeadline = (key: string) => !key.startsWith('time/') && !key.startsWith('warnings/');
+
+/** A run's own model folder (runs/ID/model) reads "run ID"; any other folder by its name. */
+const modelName = (dir: string) => {
+  const run = /[\\/]runs[\\/](\d+)[\\/]model$/.exec(dir);
+  return run ? `run ${run[1]}` : path.basename(dir);
+};
+
+export function runSummary(
+  ctx: HostContext,
+  run: Run & { lastStep: number | null },
+  experimentOf: Map<number, number>,
+): RunSummary {
+  const { db, jobs } = ctx;
+  const dataset = run.datasetId === null ? undefined : getDataset(db, run.datasetId);
+  const split = run.splitId === null ? undefined : getSplit(db, run.splitId);
+  const evaluation =
+    run.kind === 'eval' || run.status === 'completed' ? latestEvaluationOfRun(db, run.id) : undefined;
+  const latest =
+    run.lastStep === null
+      ? {}
+      : Object.fromEntries(
+          Object.entries(metricsAtStep(db, run.id, run.lastStep)).filter(
+            ([key, value]) => isHeadline(key) && Number.isFinite(value),
+          ),
+        );
+  const config = run.config;
+  const checkpoint = typeof config.checkpoint === 'string' ? config.checkpoint : undefined;
+  const modelPath = typeof config.model === 'string' ? config.model : '';
+  return {
+    id: run.id,
+    name: run.name,
+    kind: run.kind,
+    task: config.task === 'classification' ? 'classification' : 'detection',
+    status: run.status,
+    error: run.error,
+    datasetId: run.datasetId,
+    datasetName: dataset?.name ?? null,
+    splitId: run.splitId,
+    splitName: split?.name ?? null,
+    modelPath: checkpoint ?? modelPath,
+    modelName: checkpoint ? `${modelName(modelPath)} @ ${path.basename(checkpoint)}` : modelName(modelPath),
+    parentRunId: run.parentRunId,
+    steps:
+      typeof config.steps === 'number'
+        ? config.steps
+        : latest.answers_total !== undefined
+          ? latest.answers_total
+          : null,
+    lastStep: run.lastStep,
+    createdAt: run.createdAt,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+    running: jobs.isRunning(run.id),
+    latest,
+    warnings: listRunWarnings(db, run.id),
+    evaluation: evaluation
+      ? {
+          id: evaluation.id,
+          runId: evaluation.runId,
+          splitName: evaluation.splitId === null ? null : (getSplit(db, evaluation.splitId)?.name ?? null),
+          figure: evaluation.metrics.accuracy ?? evaluation.metrics.AP50 ?? 0,
+          figureName: evaluation.metrics.accuracy === undefined ? 'AP50' : 'accuracy',
+        }
+      : null,
+    experimentId:
+      experimentOf.get(run.id) ??
+      (run.parentRunId === null ? null : (experimentOf.get(run.parentRunId) ?? null)),
+  };
+}
+
+function experimentSummary(ctx: HostContext, e: Experiment): CallOutput<'experiments.list'>[number] {
+  const { db } = ctx;
+  return {
+    id: e.id,
+    name: e.name,
+    datasetId: e.datasetId,
+    datasetName: e.datasetId === null ? null : (getDataset(db, e.datasetId)?.name ?? null),
+    trainSplit: e.trainSplitId === null ? null : (getSplit(db, e.trainSplitId)?.name ?? null),
+    evalSplit: e.evalSplitId === null ? null : (getSplit(db, e.evalSplitId)?.name ?? null),
+    steps: typeof e.config.steps === 'number' ? e.config.steps : 0,
+    runs: e.runs,
+    status: e.status,
+    phase: e.phase,
+    error: e.error,
+    createdAt: e.createdAt,
+    finishedAt: e.finishedAt,
+  };
+}
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export function createRunHandlers(ctx: HostContext): Pick<Handlers, RunCalls> {
+  const { db, jobs, dataDir } = ctx;
+  markInterruptedExperiments(db, (pid) => pid !== process.pid && isAlive(pid));
+  /** The experiments this host drives: whether the user asked to stop, and the run now going. */
+  const driving = new Map<number, { cancelled: boolean; current: number | null }>();
+
+  const evalSplitOf = (splitId: number) => {
+    const split = getSplit(db, splitId);
+    if (!split) throw new UserError('not_found', `Split ${splitId} does not exist.`);
+    const dataset = getDataset(db, split.datasetId)!;
+    return { split, dataset };
+  };
+
+  const startEvaluation = (request: Parameters<typeof createCheckedRun>[1]) => {
+    const runId = createCheckedRun(db, request, 'evaluation');
+    jobs.start(runId);
+    return { runId };
+  };
+
+  function launch(plan: ExperimentPlan): number {
+    for (const method of ['sft', 'grpo'] as const)
+      checkedConfig(method, plan.configs[method], `the experiment's ${method.toUpperCase()} settings`);
+    const experimentId = startExperiment(db, plan);
+    const state = { cancelled: false, current: null as number | null };
+    driving.set(experimentId, state);
+    const announce = () => {
+      const e = getExperiment(db, experimentId)!;
+      ctx.broadcast('experiment.state', { experimentId, status: e.status, phase: e.phase, error: e.error });
+    };
+    runExperiment(
+      db,
+      dataDir,
+      plan,
+      {
+        run: (runId) => {
+          state.current = runId;
+          return jobs.run(runId);
+        },
+        phase: announce,
+        cancelled: () => state.cancelled,
+      },
+      experimentId,
+    )
+      .catch(() => announce())
+      .finally(() => driving.delete(experimentId));
+    return experimentId;
+  }
+
+  function planFor(input: {
+    splitId: number;
+    evalSplitId?: number;
+    model?: string;
+    task: 'detection' | 'classification';
+    steps: number;
+    seed: number;
+    name?: string;
+  }): ExperimentPlan {
+    const { split, dataset } = evalSplitOf(input.splitId);
+    const evalSplit =
+      input.evalSplitId === undefined
+        ? findSplit(db, dataset.id, `${split.name}-eval`)
+        : getSplit(db, input.evalSplitId);
+    if (!evalSplit)
+      throw new UserError(
+        'invalid_input',
+        `Split "${split.name}" has no "${split.name}-eval" evaluation split: pick one.`,
+      );
+    if (evalSplit.datasetId !== dataset.id)
+      throw new UserError('invalid_input', 'The evaluation split belongs to another dataset.');
+    const planned = {
+      task: input.task,
+      dataset: { id: dataset.id, name: dataset.name },
+      trainSplit: { id: split.id, name: split.name },
+      evalSplit: { id: evalSplit.id, name: evalSplit.name },
+      model: input.model ?? builtInModel,
+      steps: input.steps,
+      seed: input.seed,
+    };
+    return {
+      ...planned,
+      name: input.name || `${dataset.name} ${split.name}, ${input.steps} steps`,
+      configs: experimentConfigs(planned),
+    };
+  }
+
+  return {
+    'runs.list': () => {
+      const experimentOf = new Map<number, number>();
+      for (const e of listExperiments(db))
+        for (const runId of Object.values(e.runs)) if (runId !== null) experimentOf.set(runId, e.id);
+      return listRuns(db).map((run) => runSummary(ctx, run, experimentOf));
+    },
+    'runs.start': ({ method, config, name }) => {
+      const runId = createCheckedRun(
+        db,
+        { kind: method, name, config: checkedConfig(method, config) },
+        'config',
+      );
+      jobs.start(runId);
+      return { runId };
+    },
+    'runs.series': ({ ids, keys }) =>
+      Object.fromEntries(ids.map((id) => [String(id), metricSeries(db, id, keys)])),
+    'runs.rename': ({ id, name }) => {
+      if (!renameRun(db, id, name)) throw new UserError('not_found', `Run ${id} does not exist.`);
+      return { ok: true as const };
+    },
+    'runs.defaults': ({ method }) => {
+      const {
+        dataset: _d,
+        model: _m,
+        ...defaults
+      } = checkedConfig(method, { dataset: '-', model: '-', steps: 200 });
+      void _d;
+      void _m;
+      return defaults;
+    },
+    'runs.checkpoints': ({ id }) =>
+      listCheckpoints(db, id).map(({ step, createdAt }) => ({ step, createdAt })),
+    'runs.evaluate': ({ id, splitId, checkpointStep }) => {
+      const run = getRun(db, id);
+      if (!run) throw new UserError('not_found', `Run ${id} does not exist.`);
+      if (run.kind === 'eval') throw new UserError('invalid_input', `Run ${id} is itself an evaluation.`);
+      const split =
+        splitId !== undefined
+          ? evalSplitOf(splitId).split
+          : typeof run.config.evalSplit === 'string' && run.datasetId !== null
+            ? findSplit(db, run.datasetId, run.config.evalSplit)
+            : undefined;
+      if (!split) throw new UserError('invalid_input', `Pick a split to evaluate run ${id} on.`);
+      if (split.datasetId !== run.datasetId)
+        throw new UserError('invalid_input', `The split belongs to another dataset than run ${id}'s.`);
+      const dataset = getDataset(db, split.datasetId)!;
+      const label = run.name || `${run.kind.toUpperCase()} ${run.id}`;
+      const common = {
+        task: run.config.task === 'classification' ? 'classification' : 'detection',
+        dataset: dataset.name,
+        split: split.name,
+      };
+      if (checkpointStep !== undefined) {
+        const checkpoint = listCheckpoints(db, id).find((c) => c.step === checkpointStep);
+        if (!checkpoint || !existsSync(checkpoint.path))
+          throw new UserError('not_found', `Run ${id} has no checkpoint at step ${checkpointStep}.`);
+        return startEvaluation({
+          kind: 'eval',
+          name: `${label} @ step ${checkpointStep} on ${split.name}`,
+          parentRunId: id,
+          config: {
+            ...common,
+            model: String(run.config.model),
+            checkpoint: checkpoint.path,
+            lora: (run.config.lora as { rank: number; alpha: number } | null | undefined) ?? null,
+          },
+        });
+      }
+      const model = path.join(runDir(dataDir, id), 'model');
+      if (run.status !== 'completed' || !existsSync(path.join(model, 'config.json')))
+        throw new UserError(
+          'conflict',
+          `Run ${id} is ${run.status}: evaluate one of its checkpoints, or finish it first (Resume).`,
+        );
+      return startEvaluation({
+        kind: 'eval',
+        name: `${label} on ${split.name}`,
+        parentRunId: id,
+        config: { ...common, model },
+      });
+    },
+    'models.evaluate': ({ model, splitId, task }) => {
+      const { split, dataset } = evalSplitOf(splitId);
+      return startEvaluation({
+        kind: 'eval',
+        name: `${modelName(model)} on ${split.name}`,
+        config: { task, dataset: dataset.name, split: split.name, model },
+      });
+    },
+    'models.list': () => {
+      const seen = new Set<string>();
+      const out: CallOutput<'models.list'> = [];
+      const add = (entry: CallOutput<'models.list'>[number]) => {
+        if (seen.has(entry.path) || !existsSync(path.join(entry.path, 'config.json'))) return;
+        seen.add(entry.path);
+        out.push(entry);
+      };
+      add({
+        name: 'tiny-vlm-base (built in)',
+        path: builtInModel,
+        kind: 'tiny-vlm',
+        source: 'built-in',
+        runId: null,
+      });
+      for (const run of listRuns(db))
+        if (run.kind !== 'eval' && run.status === 'completed')
+          add({
+            name: `${run.name || `${run.kind.toUpperCase()} ${run.id}`} (run ${run.id})`,
+            path: path.join(runDir(dataDir, run.id), 'model'),
+            kind: 'tiny-vlm',
+            source: 'run',
+            runId: run.id,
+          });
+      for (const m of listModels(db))
+        add({ name: m.name, path: m.path, kind: m.kind, source: 'workspace', runId: null });
+      return out;
+    },
+    'experiments.list': () => listExperiments(db).map((e) => experimentSummary(ctx, e)),
+    'experiments.start': (input) => ({ experimentId: launch(planFor(input)) }),
+    'experiments.startDemo': () => {
+      const seed = 0;
+      const name = demoDataset(db, dataDir, seed, 'detection');
+      const dataset = listDatasets(db).find((d) => d.name === name)!;
+      const trainName = `4-shot-seed${seed}`;
+      let train = findSplit(db, dataset.id, trainName);
+      if (!train) {
+        createFewShotSplits(db, {
+          datasetId: dataset.id,
+          name: trainName,
+          k: 4,
+          seed,
+          evalName: `${trainName}-eval`,
+        });
+        train = findSplit(db, dataset.id, trainName)!;
+      }
+      const plan = planFor({
+        splitId: train.id,
+        task: 'detection',
+        steps: 200,
+        seed,
+        name: 'Demo: ShapeWorld novel shapes, 4-shot',
+      });
+      return { experimentId: launch(plan) };
+    },
+    'experiments.cancel': ({ id }) => {
+      const state = driving.get(id);
+      if (!state) throw new UserError('conflict', `Experiment ${id} is not running.`);
+      state.cancelled = true;
+      if (state.current !== null && jobs.isRunning(state.current)) jobs.stop(state.current, 'cancel');
+      return { ok: true as const };
+    },
+  };
+}
