@@ -27,7 +27,23 @@ import { addImage } from '../../src/main/store/images';
 import { addAnnotation } from '../../src/main/store/annotations';
 import { createSplit, listSplitImageIds } from '../../src/main/store/splits';
 import { addModel, getModel } from '../../src/main/store/models';
-import { addCheckpoint, createRun, getRun, insertMetrics, listMetrics } from '../../src/main/store/runs';
+import {
+  addCheckpoint,
+  addRunWarning,
+  createRun,
+  getRun,
+  insertMetrics,
+  listMetrics,
+  listRunWarnings,
+  metricSeries,
+  rollBackRunAfter,
+} from '../../src/main/store/runs';
+import {
+  createExperiment,
+  getExperiment,
+  markInterruptedExperiments,
+  setExperimentRun,
+} from '../../src/main/store/experiments';
 import {
   countRollouts,
   insertRollouts,
@@ -39,7 +55,7 @@ import { addEvaluation, insertPredictions } from '../../src/main/store/evaluatio
 // Every table migration 1 creates; the cascade test counts rows in each.
 const tables = (
   'dataset category image annotation split split_image model run metric checkpoint rollout ' +
-  'evaluation prediction schema_version'
+  'evaluation prediction schema_version run_warning experiment'
 ).split(' ');
 
 let dir: string;
@@ -131,7 +147,16 @@ function seedDataset(db: Db, name: string, modelId: number) {
     config: {},
   });
   insertMetrics(db, grpo, [{ step: 0, key: 'loss', value: 1 }]);
+  addRunWarning(db, grpo, { kind: 'zero-std', step: 0, message: 'no spread' });
   addCheckpoint(db, { runId: grpo, step: 0, path: `${name}/ckpt-0` });
+  const experimentId = createExperiment(db, {
+    name,
+    datasetId,
+    trainSplitId: splitId,
+    evalSplitId: splitId,
+    config: {},
+  });
+  setExperimentRun(db, experimentId, 'sft', sft);
   insertRollouts(db, grpo, [rollout({ imageId })]);
   const evaluationId = addEvaluation(db, {
     runId: grpo,
@@ -442,5 +467,54 @@ describe('dataset repository', () => {
     ]);
     expect(listCategories(db, b).map((c) => c.ord)).toEqual([0]);
     expectUserError(() => addCategory(db, { datasetId: a, name: 'ant' }), 'conflict');
+  });
+});
+
+describe('run warnings, metric series and experiments', () => {
+  it('keeps each warning once per kind and step, and a resume rolls back those after its checkpoint', () => {
+    const db = open();
+    const runId = createRun(db, { kind: 'grpo', config: {} });
+    addRunWarning(db, runId, { kind: 'zero-std', step: 10, message: 'a' });
+    addRunWarning(db, runId, { kind: 'zero-std', step: 10, message: 'b' });
+    addRunWarning(db, runId, { kind: 'format', step: 30, message: 'c' });
+    expect(listRunWarnings(db, runId)).toEqual([
+      { kind: 'zero-std', step: 10, message: 'b' },
+      { kind: 'format', step: 30, message: 'c' },
+    ]);
+    rollBackRunAfter(db, runId, 25);
+    expect(listRunWarnings(db, runId).map((w) => w.kind)).toEqual(['zero-std']);
+  });
+
+  it('aligns metrics on their steps, null where a key was not logged or was NaN, with when each was logged', () => {
+    const db = open();
+    const runId = createRun(db, { kind: 'grpo', config: {} });
+    const before = Date.now();
+    insertMetrics(db, runId, [
+      { step: 1, key: 'loss', value: 2 },
+      { step: 1, key: 'kl', value: 0.1 },
+      { step: 2, key: 'loss', value: NaN },
+      { step: 3, key: 'loss', value: 1 },
+      { step: 3, key: 'kl', value: 0.3 },
+    ]);
+    const series = metricSeries(db, runId);
+    expect(series.steps).toEqual([1, 2, 3]);
+    expect(series.values).toEqual({ loss: [2, null, 1], kl: [0.1, null, 0.3] });
+    expect(series.times.every((t) => t !== null && t >= before)).toBe(true);
+    expect(metricSeries(db, runId, ['kl']).values).toEqual({ kl: [0.1, null, 0.3] });
+  });
+
+  it('marks an experiment whose driving process is gone as interrupted, and leaves a live one alone', () => {
+    const db = open();
+    const datasetId = createDataset(db, { name: 'd' }).id;
+    const splitId = createSplit(db, { datasetId, name: 's', kind: 'train', imageIds: [] });
+    const input = { name: 'e', datasetId, trainSplitId: splitId, evalSplitId: splitId };
+    const gone = createExperiment(db, { ...input, config: { pid: 111 } });
+    const alive = createExperiment(db, { ...input, config: { pid: 222 } });
+    markInterruptedExperiments(db, (pid) => pid === 222);
+    expect(getExperiment(db, gone)).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/^interrupted/),
+    });
+    expect(getExperiment(db, alive)).toMatchObject({ status: 'running', error: null });
   });
 });
