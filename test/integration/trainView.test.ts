@@ -230,7 +230,7 @@ describe('the Train view through the contract', { timeout: 180_000 }, () => {
     expect(byId(experiment!.runs.base)).toMatchObject({
       kind: 'eval',
       experimentId,
-      name: 'tiny experiment: base',
+      name: `E${experimentId} base`,
     });
     expect(byId(experiment!.runs.sft)).toMatchObject({
       kind: 'sft',

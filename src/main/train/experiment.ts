@@ -157,7 +157,7 @@ export async function runExperiment(
       db,
       {
         kind: 'eval',
-        name: `${plan.name}: ${what}`,
+        name: parentRunId === null ? `E${experimentId} ${what}` : `E${experimentId} ${what} eval`,
         config: { task: plan.task, dataset: plan.dataset.name, split: plan.evalSplit.name, model },
         parentRunId,
       },
@@ -173,7 +173,7 @@ export async function runExperiment(
       db,
       {
         kind,
-        name: `${plan.name}: ${label}`,
+        name: `E${experimentId} ${label}`,
         config: plan.configs[kind] as ExperimentPlan['configs']['sft'] & { dataset: string; model: string },
       },
       `experiment (${kind})`,
