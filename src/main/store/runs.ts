@@ -211,23 +211,23 @@ export interface MetricSeries {
 
 /** A run's metrics aligned on the steps it logged, in one pass over (run_id, step) order. */
 export function metricSeries(db: Database, runId: number, keys?: readonly string[]): MetricSeries {
-  const rows = prepare<{ step: number; key: string; value: number | null; at: number | null }>(
-    db,
-    'SELECT step, key, value, logged_at AS at FROM metric WHERE run_id = ? ORDER BY step',
-  ).all(runId);
+  // Raw rows (arrays, not objects): a chart of 10 runs × 10,000 steps reads 400,000 of them.
+  const rows = prepare(db, 'SELECT step, key, value, logged_at FROM metric WHERE run_id = ? ORDER BY step')
+    .raw(true)
+    .all(runId) as [number, string, number | null, number | null][];
   const wanted = keys && new Set(keys);
   const steps: number[] = [];
   const times: (number | null)[] = [];
   const columns = new Map<string, (number | null)[]>();
-  for (const r of rows) {
-    if (steps.at(-1) !== r.step) {
-      steps.push(r.step);
-      times.push(r.at);
-    } else if (times[times.length - 1] === null) times[times.length - 1] = r.at;
-    if (wanted && !wanted.has(r.key)) continue;
-    let column = columns.get(r.key);
-    if (!column) columns.set(r.key, (column = []));
-    column[steps.length - 1] = r.value;
+  for (const [step, key, value, at] of rows) {
+    if (steps.at(-1) !== step) {
+      steps.push(step);
+      times.push(at);
+    } else if (times[times.length - 1] === null) times[times.length - 1] = at;
+    if (wanted && !wanted.has(key)) continue;
+    let column = columns.get(key);
+    if (!column) columns.set(key, (column = []));
+    column[steps.length - 1] = value;
   }
   const values: Record<string, (number | null)[]> = {};
   for (const [key, column] of columns)

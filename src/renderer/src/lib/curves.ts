@@ -14,6 +14,12 @@ export interface Line {
  */
 export function alignLines(lines: readonly Line[]): [number[], ...(number | null)[][]] {
   if (lines.length === 1) return [lines[0]!.x, lines[0]!.y];
+  // Runs logged at the same steps (the usual overlay) need no merge.
+  const first = lines[0]!.x;
+  if (
+    lines.every((l) => l.x === first || (l.x.length === first.length && l.x.every((x, i) => x === first[i])))
+  )
+    return [first, ...lines.map((l) => l.y)];
   const xs = [...new Set(lines.flatMap((l) => l.x))].sort((a, b) => a - b);
   const index = new Map(xs.map((x, i) => [x, i]));
   const ys = lines.map((line) => {
