@@ -501,6 +501,16 @@ describe('run warnings, metric series and experiments', () => {
     expect(series.values).toEqual({ loss: [2, null, 1], kl: [0.1, null, 0.3] });
     expect(series.times.every((t) => t !== null && t >= before)).toBe(true);
     expect(metricSeries(db, runId, ['kl']).values).toEqual({ kl: [0.1, null, 0.3] });
+    // Every key at every step: the same figures by the shorter way.
+    const full = createRun(db, { kind: 'sft', config: {} });
+    insertMetrics(db, full, [
+      { step: 2, key: 'loss', value: 2 },
+      { step: 1, key: 'loss', value: NaN },
+      { step: 1, key: 'lr', value: 0.1 },
+      { step: 2, key: 'lr', value: 0.2 },
+    ]);
+    expect(metricSeries(db, full)).toMatchObject({ steps: [1, 2], values: { loss: [null, 2], lr: [0.1, 0.2] } });
+    expect(metricSeries(db, full, ['lr']).values).toEqual({ lr: [0.1, 0.2] });
   });
 
   it('marks an experiment whose driving process is gone as interrupted, and leaves a live one alone', () => {
