@@ -7,6 +7,7 @@ import { UserError } from '../../shared/errors';
 import type { Handlers } from './dispatch';
 import { createCompareHandlers } from './compareHandlers';
 import { createDatasetHandlers } from './datasetHandlers';
+import { createExperimentHandlers } from './experimentHandlers';
 import { createRunHandlers } from './runHandlers';
 import { createTraceHandlers } from './traceHandlers';
 import type { Broadcast, JobSupervisor } from './jobs';
@@ -29,6 +30,7 @@ export function createHandlers(ctx: HostContext): Handlers {
   return {
     ...createDatasetHandlers(ctx),
     ...createRunHandlers(ctx),
+    ...createExperimentHandlers(ctx),
     ...createTraceHandlers(ctx),
     ...createCompareHandlers(ctx),
     'app.info': () => ({
