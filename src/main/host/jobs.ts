@@ -16,6 +16,8 @@ export type Broadcast = <E extends EventName>(event: E, payload: EventPayload<E>
 
 export class JobSupervisor {
   private readonly running = new Map<number, ChildProcess>();
+  /** Evaluations cancelled by ending their process: their exit is a cancel, not a failure. */
+  private readonly killed = new Set<number>();
   /** Who waits for a run to end (an experiment driving its runs), resolved with its last state. */
   private readonly waiting = new Map<number, ((state: string) => void)[]>();
 
@@ -90,6 +92,12 @@ export class JobSupervisor {
     child.on('exit', (code, signal) => {
       if (this.running.get(runId) === child) this.running.delete(runId);
       if (finished) return;
+      if (this.killed.delete(runId)) {
+        setRunStatus(this.db, runId, 'cancelled');
+        this.broadcast('job.state', { runId, state: 'cancelled', error: null });
+        this.ended(runId, 'cancelled');
+        return;
+      }
       const error = describeTrainerExit(code, signal, stderr());
       this.log(`run ${runId}: ${error}`);
       setRunStatus(this.db, runId, 'failed', error);
@@ -101,6 +109,13 @@ export class JobSupervisor {
   /** Asks the trainer to checkpoint and stop; the run becomes paused or cancelled. */
   stop(runId: number, reason: 'pause' | 'cancel'): void {
     const child = this.running.get(runId);
+    // An evaluation answers in one synchronous pass (it never reads the stop message) and has no
+    // checkpoint to keep: cancelling it ends its process.
+    if (child && reason === 'cancel' && getRun(this.db, runId)?.kind === 'eval') {
+      this.killed.add(runId);
+      child.kill('SIGKILL');
+      return;
+    }
     if (child?.connected) {
       child.send({ type: 'stop', reason } satisfies TrainerRequest);
       return;

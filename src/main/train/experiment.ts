@@ -148,8 +148,9 @@ export async function runExperiment(
   const drive = async (runId: number, what: string) => {
     if (driver.cancelled?.()) throw new ExperimentStopped();
     say(`${what} (run ${runId})`);
-    if (!(await driver.run(runId))) throw new Error(`${what} (run ${runId}) did not complete`);
+    const completed = await driver.run(runId);
     if (driver.cancelled?.()) throw new ExperimentStopped();
+    if (!completed) throw new Error(`${what} (run ${runId}) did not complete`);
   };
   // Every model is evaluated the same way: the same split, the same task, every category asked.
   const evaluate = async (model: string, what: string, parentRunId: number | null) => {

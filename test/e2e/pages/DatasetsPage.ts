@@ -19,6 +19,15 @@ export class DatasetsPage {
     await this.page.locator('[data-testid="datasets"], [data-testid="empty"]').first().waitFor();
   }
 
+  /** The first screen's "Try the demo" card, shown on an empty workspace and while the demo runs. */
+  get demo(): Locator {
+    return this.page.getByTestId('demo');
+  }
+
+  async tryDemo(): Promise<void> {
+    await this.demo.getByTestId('start-demo').click();
+  }
+
   row(name: string): Locator {
     return this.page.locator(`[data-testid="dataset-row"][data-name="${name}"]`);
   }

@@ -102,6 +102,14 @@ export class TrainPage {
     await panel.waitFor({ state: 'detached' });
   }
 
+  experiment(id: number): Locator {
+    return this.page.locator(`[data-testid="experiment"][data-experiment="${id}"]`);
+  }
+
+  async stopExperiment(id: number): Promise<void> {
+    await this.experiment(id).getByRole('button', { name: 'Stop' }).click();
+  }
+
   /** Ticks a run for the curves. */
   async chart(runId: number): Promise<void> {
     const box = this.row(runId).getByRole('checkbox');
