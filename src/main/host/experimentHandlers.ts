@@ -48,6 +48,8 @@ function experimentSummary(ctx: HostContext, e: Experiment): CallOutput<'experim
   };
 }
 
+const demoName = 'Demo: ShapeWorld novel shapes, 4-shot';
+
 const isAlive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -134,6 +136,9 @@ export function createExperimentHandlers(ctx: HostContext): Pick<Handlers, Exper
     'experiments.list': () => listExperiments(db).map((e) => experimentSummary(ctx, e)),
     'experiments.start': (input) => ({ experimentId: launch(planFor(input)) }),
     'experiments.startDemo': () => {
+      // Asked again while it runs (a second window, a double click): the same demo.
+      const already = listExperiments(db).find((e) => driving.has(e.id) && e.name === demoName);
+      if (already) return { experimentId: already.id };
       const seed = 0;
       const name = demoDataset(db, dataDir, seed, 'detection');
       const dataset = listDatasets(db).find((d) => d.name === name)!;
@@ -154,7 +159,7 @@ export function createExperimentHandlers(ctx: HostContext): Pick<Handlers, Exper
         task: 'detection',
         steps: 200,
         seed,
-        name: 'Demo: ShapeWorld novel shapes, 4-shot',
+        name: demoName,
       });
       return { experimentId: launch(plan) };
     },
