@@ -169,6 +169,37 @@ export const splitListing = z.object({
 });
 export type SplitListing = z.infer<typeof splitListing>;
 
+/** What a few-shot draw does (or would do) for k and a seed: per category, and what it could not do. */
+export const fewShotDraw = z.object({
+  /** Every category of the dataset in order: its boxes and images, and how many go to each split. */
+  categories: z.array(
+    z.object({
+      name: z.string(),
+      boxes: z.number().int().nonnegative(),
+      images: z.number().int().nonnegative(),
+      train: z.number().int().nonnegative(),
+      evaluation: z.number().int().nonnegative(),
+    }),
+  ),
+  trainImages: z.number().int().nonnegative(),
+  evalImages: z.number().int().nonnegative(),
+  /** Images with no box and not marked "no objects": out of evaluation unless included. */
+  unannotated: z.number().int().nonnegative(),
+  warnings: z.array(z.string()),
+});
+export type FewShotDraw = z.infer<typeof fewShotDraw>;
+const fewShotInput = {
+  datasetId: id,
+  k: z.number().int().min(1).max(10_000),
+  seed: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(2 ** 31),
+  evalPerCategory: z.number().int().positive().max(100_000).optional(),
+  includeUnannotated: z.boolean().default(false),
+};
+
 export const importFormats = ['auto', 'folder', 'coco', 'yolo', 'voc', 'visualrft', 'vlmr1'] as const;
 export const exportFormats = ['coco', 'yolo', 'voc', 'visualrft', 'vlmr1'] as const;
 
@@ -273,23 +304,18 @@ export const calls = {
   },
   'categories.delete': { input: z.object({ id }).strict(), output: ok },
   'splits.list': { input: z.object({ datasetId: id }).strict(), output: z.array(splitListing) },
+  /** What `splits.createFewShot` would draw for these settings, without storing anything. */
+  'splits.previewFewShot': { input: z.object(fewShotInput).strict(), output: fewShotDraw },
   /** Visual-RFT few-shot sampling: k images per category and a disjoint evaluation split. */
   'splits.createFewShot': {
     input: z
       .object({
-        datasetId: id,
+        ...fewShotInput,
         name: z.string().trim().min(1, 'a split needs a name').max(200),
-        k: z.number().int().min(1).max(10_000),
-        seed: z
-          .number()
-          .int()
-          .nonnegative()
-          .max(2 ** 31),
         evalName: z.string().trim().min(1, 'the evaluation split needs a name').max(200),
-        evalPerCategory: z.number().int().positive().max(100_000).optional(),
       })
       .strict(),
-    output: z.array(splitListing),
+    output: z.object({ splits: z.array(splitListing), draw: fewShotDraw }),
   },
   'splits.delete': { input: z.object({ id }).strict(), output: ok },
   /** Imports a folder or annotation file as a new dataset; progress arrives as `import.progress`. */

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { encodePng } from '../../src/main/data/png';
 import { workspaceDbPath } from '../../src/main/store/db';
 import { launchBrowser, pageErrors, serveHost, type ServedHost } from './support/env';
@@ -259,6 +259,201 @@ describe('annotating a folder', () => {
       [a, 1, 50, 180, 100, 80],
       [a, 2, 200, 40, 100, 100],
     ]);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('the annotator, laid out and keyed for a person at work', () => {
+  const shapes = path.join(dir, 'shapes');
+  let page: Page;
+  let errors: string[];
+  let annotate: AnnotatePage;
+
+  /** Boxes of the "shapes" dataset in SQLite, by x1. */
+  const shapeBoxes = () =>
+    boxesInDatabase()
+      .filter((b) => b.file.startsWith('s'))
+      .map((b) => [b.category, ...near(b)]);
+
+  /** [r, g, b] as the brightness a person sees (Rec. 709 luma). */
+  const luma = ([r, g, b]: [number, number, number]) => 0.2126 * r + 0.7152 * g + 0.0722 * b;
+
+  beforeAll(async () => {
+    mkdirSync(shapes, { recursive: true });
+    writeFileSync(path.join(shapes, 's1.png'), picture(400, 300, 4));
+    writeFileSync(path.join(shapes, 's2.png'), picture(300, 400, 5));
+    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    errors = pageErrors(page);
+    const datasets = new DatasetsPage(page);
+    await datasets.open(host.url);
+    await datasets.import(shapes, 'shapes', 'folder');
+    await page.getByTestId('import-report').filter({ hasText: 'Imported 2 images' }).waitFor();
+    await datasets.openDataset('shapes');
+    await new DatasetDetailPage(page).openAnnotator();
+    annotate = new AnnotatePage(page);
+    await annotate.waitForImage();
+  });
+  afterAll(() => page?.close());
+
+  it('keeps the sidebar beside a canvas that fills the window, at 1440×900 and 1280×720', async () => {
+    for (const viewport of [
+      { width: 1440, height: 900 },
+      { width: 1280, height: 720 },
+    ]) {
+      await page.setViewportSize(viewport);
+      // The canvas follows the window, and the fitted image is fitted again.
+      await expect
+        .poll(async () => (await annotate.canvas.boundingBox())!.height)
+        .toBeGreaterThan(0.75 * viewport.height);
+      const canvas = (await annotate.canvas.boundingBox())!;
+      const side = (await annotate.sidebar.boundingBox())!;
+      expect(side.x).toBeGreaterThanOrEqual(canvas.x + canvas.width - 1);
+      expect(side.y).toBeLessThan(canvas.y + 1);
+      expect(side.height).toBeGreaterThan(0.75 * viewport.height);
+      expect(canvas.x + canvas.width + side.width).toBeLessThanOrEqual(viewport.width + 1);
+      // The 400×300 image is fitted to the resized canvas: it fills its width or its height.
+      const scale = Number(await annotate.canvas.getAttribute('data-scale'));
+      const fill = Math.max((400 * scale) / (canvas.width - 32), (300 * scale) / (canvas.height - 32));
+      expect(fill).toBeGreaterThan(0.98);
+      expect(fill).toBeLessThan(1.02);
+    }
+  });
+
+  it('says to add a category first, and stops saying it once there is one', async () => {
+    await annotate.drag({ x: 20, y: 20 }, { x: 80, y: 80 });
+    await annotate.error.filter({ hasText: 'Add a category first' }).waitFor();
+    // The banner takes its own row: the sidebar stays beside the canvas.
+    const side = (await annotate.sidebar.boundingBox())!;
+    const canvas = (await annotate.canvas.boundingBox())!;
+    expect(side.x).toBeGreaterThanOrEqual(canvas.x + canvas.width - 1);
+    await annotate.addCategory('circle');
+    await expect.poll(() => annotate.error.count()).toBe(0);
+    await annotate.addCategory('square');
+    expect(shapeBoxes()).toEqual([]);
+  });
+
+  it("a number right after drawing picks the next box's category, and recategorises a box picked by hand", async () => {
+    await annotate.press('1');
+    await annotate.drag({ x: 20, y: 30 }, { x: 120, y: 110 });
+    await annotate.press('2');
+    await annotate.drag({ x: 200, y: 40 }, { x: 300, y: 140 });
+    await annotate.waitSaved();
+    await expect.poll(shapeBoxes).toEqual([
+      ['circle', 20, 30, 120, 110],
+      ['square', 200, 40, 300, 140],
+    ]);
+    await expect.poll(() => annotate.category('square').getAttribute('aria-pressed')).toBe('true');
+    // A box the user selects (Alt+click) takes the category key.
+    await annotate.clickAt({ x: 60, y: 70 }, ['Alt']);
+    await annotate.press('2');
+    await annotate.waitSaved();
+    await expect.poll(() => shapeBoxes().map((b) => b[0])).toEqual(['square', 'square']);
+    await annotate.press('Control+z');
+    await annotate.waitSaved();
+    await expect.poll(() => shapeBoxes().map((b) => b[0])).toEqual(['circle', 'square']);
+  });
+
+  it("labels each box with its category's name on a tag of its colour", async () => {
+    await annotate.press('Escape');
+    const swatch = annotate.category('circle').locator('.swatch');
+    const color = await swatch.evaluate((e) => getComputedStyle(e).backgroundColor);
+    const [r, g, b] = color.match(/\d+/g)!.map(Number) as [number, number, number];
+    // The tag sits on the box's top edge, just above it: 1 px in from its left, half a label up.
+    const corner = await annotate.screen({ x: 20, y: 30 });
+    const onTag = { x: corner.x + 1, y: corner.y - 9 };
+    const near = (p: [number, number, number]) => Math.max(...p.map((v, i) => Math.abs(v - [r, g, b][i]!)));
+    await expect.poll(async () => near(await annotate.pixel(onTag))).toBeLessThan(12);
+    await annotate.press('h');
+    await expect.poll(async () => near(await annotate.pixel(onTag))).toBeGreaterThan(30);
+    await annotate.press('h');
+  });
+
+  it('shows the selected category, box and tool as the highlighted ones, not the darker', async () => {
+    // The chosen category's row is brighter than the others'.
+    const sample = async (row: Locator) => {
+      const box = (await row.boundingBox())!;
+      return luma(await annotate.pixel({ x: box.x + box.width - 8, y: box.y + box.height / 2 }));
+    };
+    await annotate.press('1');
+    expect(await sample(annotate.category('circle'))).toBeGreaterThan(
+      (await sample(annotate.category('square'))) + 10,
+    );
+    // The same for the box list, and on the canvas the selected box is tinted.
+    const inside = await annotate.screen({ x: 70, y: 100 });
+    const before = await annotate.pixel(inside);
+    await annotate.press('Tab');
+    const rows = annotate.boxList.locator('button');
+    await expect.poll(() => rows.first().getAttribute('aria-pressed')).toBe('true');
+    expect(await sample(rows.first())).toBeGreaterThan((await sample(rows.last())) + 10);
+    await expect
+      .poll(async () => Math.max(...(await annotate.pixel(inside)).map((v, i) => Math.abs(v - before[i]!))))
+      .toBeGreaterThan(20);
+    // A mode that is on is the bright button, whichever it is now.
+    const draw = page.getByTestId('draw-mode');
+    const wasOn = (await draw.getAttribute('aria-pressed')) === 'true';
+    const now = await sample(draw);
+    await annotate.press('w');
+    await expect.poll(() => draw.getAttribute('aria-pressed')).toBe(String(!wasOn));
+    const toggled = await sample(draw);
+    expect(wasOn ? now - toggled : toggled - now).toBeGreaterThan(40);
+    await annotate.press('Escape');
+  });
+
+  it('fits the whole shortcut sheet in a 1280×720 window', async () => {
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await annotate.press('?');
+    const dialog = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+    await dialog.waitFor();
+    for (const item of [annotate.shortcuts.first(), annotate.shortcuts.last()]) {
+      const box = (await item.boundingBox())!;
+      expect(box.y).toBeGreaterThanOrEqual(0);
+      expect(box.y + box.height).toBeLessThanOrEqual(720);
+      expect(box.x + box.width).toBeLessThanOrEqual(1280);
+    }
+    expect(await annotate.shortcuts.last().textContent()).toMatch(/This sheet/);
+    const close = (await dialog.getByRole('button', { name: 'Close' }).boundingBox())!;
+    expect(close.y + close.height).toBeLessThanOrEqual(720);
+    await annotate.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+  });
+
+  it('shows per-category counts on the dataset page, and deletes a category with its boxes after saying how many', async () => {
+    await page.goto(`${host.url}#/datasets`);
+    const datasets = new DatasetsPage(page);
+    await datasets.shell.waitConnected();
+    await datasets.openDataset('shapes');
+    const detail = new DatasetDetailPage(page);
+    await expect
+      .poll(() => detail.categoryCounts.allTextContents())
+      .toEqual([
+        expect.stringMatching(/circle\s*1 box · 1 img/),
+        expect.stringMatching(/square\s*1 box · 1 img/),
+      ]);
+    const said = await detail.deleteCategory('square');
+    expect(said).toMatch(/1 box in 1 image are deleted/);
+    await expect.poll(shapeBoxes).toEqual([['circle', 20, 30, 120, 110]]);
+    await expect
+      .poll(() => detail.categoryCounts.allTextContents())
+      .toEqual([expect.stringMatching(/circle\s*1 box · 1 img/)]);
+  });
+
+  it('warns before and after creating a split that k cannot be met, and leaves unannotated images out', async () => {
+    const detail = new DatasetDetailPage(page);
+    await detail.chooseSplit(2, 0);
+    await expect
+      .poll(() => detail.previewWarnings.allTextContents())
+      .toEqual([
+        expect.stringMatching(/"circle" is in only 1 image, fewer than k = 2/),
+        expect.stringMatching(/1 image with no boxes and not marked "no objects" is left out/),
+      ]);
+    // Every image with a box goes to training, and the one left is not annotated: nothing to evaluate.
+    await detail.page.getByTestId('split-form').getByRole('button', { name: 'Create split' }).click();
+    await detail.splitError.filter({ hasText: 'none is left to evaluate on' }).waitFor();
+    await detail.page.getByLabel('Include unannotated images').check();
+    await detail.createSplit(2, 0, '2-shot');
+    await expect
+      .poll(() => detail.splitWarnings.allTextContents())
+      .toEqual([expect.stringMatching(/"circle" is in only 1 image, fewer than k = 2/)]);
     expect(errors).toEqual([]);
   });
 });

@@ -4,11 +4,14 @@ import {
   fitView,
   History,
   isTooSmall,
+  labelPlacement,
   maxScale,
   moveBox,
   spanBox,
+  textColorOn,
   tidyBox,
   toImage,
+  translucent,
   wheelFactor,
   zoomAt,
   type BoxItem,
@@ -105,5 +108,21 @@ describe('per-image history', () => {
     const undone: (BoxItem[] | undefined)[] = [];
     for (let i = 0; i < 5; i++) undone.push(h.undo(state(99)));
     expect(undone.map((u) => u?.[0]?.box.x2)).toEqual([9, 8, 7, undefined, undefined]);
+  });
+});
+
+describe('box labels', () => {
+  it('sit just above the box, or just inside it when the box touches the top of the image', () => {
+    expect(labelPlacement({ x1: 20, y1: 30, x2: 80, y2: 90 }, 9)).toEqual({ x: 20, y: 21 });
+    expect(labelPlacement({ x1: 20, y1: 4, x2: 80, y2: 90 }, 9)).toEqual({ x: 20, y: 4 });
+  });
+
+  it('write in black on light colours and in white on dark ones', () => {
+    expect(['#ffffff', '#bfef45', '#42d4f4', '#fabed4'].map(textColorOn)).toEqual(Array(4).fill('#000000'));
+    expect(['#000075', '#800000', '#4363d8', '#911eb4'].map(textColorOn)).toEqual(Array(4).fill('#ffffff'));
+  });
+
+  it("tint a selected box with its category's colour", () => {
+    expect(translucent('#e6194b', 0.3)).toBe('rgba(230,25,75,0.3)');
   });
 });

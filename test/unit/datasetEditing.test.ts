@@ -268,10 +268,12 @@ describe('the dataset calls', () => {
     });
     expect(result).toMatchObject({
       ok: true,
-      value: [
-        { name: '1-shot', kind: 'train', k: 1, seed: 4, imageCount: 2, perCategory: { a: 1, b: 1 } },
-        { name: '1-shot eval', kind: 'eval', imageCount: 3 },
-      ],
+      value: {
+        splits: [
+          { name: '1-shot', kind: 'train', k: 1, seed: 4, imageCount: 2, perCategory: { a: 1, b: 1 } },
+          { name: '1-shot eval', kind: 'eval', imageCount: 3 },
+        ],
+      },
     });
     const again = await call('splits.createFewShot', {
       datasetId,

@@ -106,6 +106,7 @@ async function experiment(values: Values): Promise<number> {
             .map(([c, n]) => `${c} ${n}`)
             .join(', ')}\n`,
         );
+        for (const warning of drawn.warnings) process.stderr.write(`warning: ${warning}\n`);
       }
     }
     process.stderr.write(

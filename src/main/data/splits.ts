@@ -2,6 +2,11 @@
  * Few-shot splits, Visual-RFT's way: for each category in its stable order, k images that contain
  * it (seeded, never an image twice), and a disjoint evaluation split — the rest of the dataset, or
  * n images per category. The same seed always draws the same images.
+ *
+ * An image nobody has annotated yet (no box, not marked "no objects") says nothing about what is in
+ * it, so it joins an evaluation split only when asked: scored as "nothing here", it would punish a
+ * model for finding what is there. What the draw could not do (k images of a rare category, an
+ * evaluation split with every category) comes back as warnings, for the form and the CLI to show.
  */
 import { UserError } from '../../shared/errors';
 import { seeded } from '../../shared/random';
@@ -13,14 +18,45 @@ import { createSplit } from '../store/splits';
 
 export interface FewShotOptions {
   datasetId: number;
-  name: string;
   k: number;
   seed: number;
-  evalName: string;
   /** Images per category in the evaluation split; all the rest when absent. */
   evalPerCategory?: number;
   /** Only these categories (names); all when absent. */
   categories?: string[];
+  /** Let images with no box that are not marked "no objects" into the evaluation split. */
+  includeUnannotated?: boolean;
+}
+
+export interface FewShotSplitOptions extends FewShotOptions {
+  name: string;
+  evalName: string;
+}
+
+/** One category of the dataset and where its images go. */
+export interface CategoryDraw {
+  name: string;
+  /** Boxes of the category in the whole dataset. */
+  boxes: number;
+  /** Images of the dataset with at least one box of it. */
+  images: number;
+  /** Of those, how many the training split takes. */
+  train: number;
+  /** And how many are in the evaluation split. */
+  evaluation: number;
+}
+
+export interface FewShotDraw {
+  train: number[];
+  evaluation: number[];
+  /** Training images per category (at most k), by name: what the split list shows. */
+  perCategory: Record<string, number>;
+  /** Every category of the dataset in its stable order, including those left out. */
+  categories: CategoryDraw[];
+  /** Images with no box and not marked "no objects". */
+  unannotated: number;
+  /** What the draw could not do, each in words that say what to do about it. */
+  warnings: string[];
 }
 
 function shuffled<T>(items: T[], seed: number): T[] {
@@ -33,19 +69,22 @@ function shuffled<T>(items: T[], seed: number): T[] {
   return out;
 }
 
-export function drawFewShot(
-  db: Db,
-  o: FewShotOptions,
-): { train: number[]; evaluation: number[]; perCategory: Record<string, number> } {
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+export function drawFewShot(db: Db, o: FewShotOptions): FewShotDraw {
   const imagesOf = new Map<number, Set<number>>();
+  const boxesOf = new Map<number, number>();
+  const annotated = new Set<number>();
   for (const a of listDatasetAnnotations(db, o.datasetId)) {
     if (!imagesOf.has(a.categoryId)) imagesOf.set(a.categoryId, new Set());
     imagesOf.get(a.categoryId)!.add(a.imageId);
+    boxesOf.set(a.categoryId, (boxesOf.get(a.categoryId) ?? 0) + 1);
+    annotated.add(a.imageId);
   }
+  const all = listCategories(db, o.datasetId);
+  const wanted = all.filter((c) => !o.categories || o.categories.includes(c.name));
   // The categories in use (with at least one box), in their stable order.
-  const categories = listCategories(db, o.datasetId).filter(
-    (c) => imagesOf.has(c.id) && (!o.categories || o.categories.includes(c.name)),
-  );
+  const categories = wanted.filter((c) => imagesOf.has(c.id));
   const chosen = new Set<number>();
   const perCategory: Record<string, number> = {};
   for (const c of categories) {
@@ -62,9 +101,12 @@ export function drawFewShot(
     }
     perCategory[c.name] = Math.min(taken, o.k);
   }
-  const rest = listImages(db, o.datasetId)
-    .map((i) => i.id)
-    .filter((id) => !chosen.has(id));
+  const images = listImages(db, o.datasetId);
+  const isUnannotated = (i: { id: number; negative: boolean }) => !i.negative && !annotated.has(i.id);
+  const unannotated = images.filter(isUnannotated).length;
+  const rest = images
+    .filter((i) => !chosen.has(i.id) && (o.includeUnannotated || !isUnannotated(i)))
+    .map((i) => i.id);
   let evaluation = rest;
   if (o.evalPerCategory !== undefined) {
     const picked = new Set<number>();
@@ -77,14 +119,54 @@ export function drawFewShot(
     }
     evaluation = rest.filter((id) => picked.has(id));
   }
-  return { train: [...chosen].sort((a, b) => a - b), evaluation, perCategory };
+
+  const inEvaluation = new Set(evaluation);
+  const count = (ids: Set<number> | undefined, within: Set<number>) =>
+    [...(ids ?? [])].filter((id) => within.has(id)).length;
+  const draws: CategoryDraw[] = wanted.map((c) => ({
+    name: c.name,
+    boxes: boxesOf.get(c.id) ?? 0,
+    images: imagesOf.get(c.id)?.size ?? 0,
+    train: count(imagesOf.get(c.id), chosen),
+    evaluation: count(imagesOf.get(c.id), inEvaluation),
+  }));
+
+  // A category with no box at all is no warning: ShapeWorld's datasets list every shape and use
+  // some; the preview shows it with its zeros.
+  const warnings: string[] = [];
+  for (const c of draws) {
+    if (c.images > 0 && c.images < o.k)
+      warnings.push(
+        `"${c.name}" is in only ${plural(c.images, 'image')}, fewer than k = ${o.k}: the training split has ${c.images} of it, and the evaluation split none. Annotate more images of it or lower k.`,
+      );
+    else if (c.images > 0 && c.evaluation === 0)
+      warnings.push(
+        `The evaluation split has no image of "${c.name}": all ${plural(c.images, 'image')} with it went to training. Annotate more images of it or lower k.`,
+      );
+  }
+  if (unannotated > 0 && !o.includeUnannotated)
+    warnings.push(
+      `${plural(unannotated, 'image')} with no boxes and not marked "no objects" ${
+        unannotated === 1 ? 'is' : 'are'
+      } left out of the evaluation split: annotate ${unannotated === 1 ? 'it' : 'them'}, mark ${
+        unannotated === 1 ? 'it' : 'them'
+      } "no objects", or include unannotated images.`,
+    );
+  return {
+    train: [...chosen].sort((a, b) => a - b),
+    evaluation,
+    perCategory,
+    categories: draws,
+    unannotated,
+    warnings,
+  };
 }
 
-/** Draws and stores both splits in one transaction; returns their ids. */
+/** Draws and stores both splits in one transaction; returns their ids and what the draw warned. */
 export function createFewShotSplits(
   db: Db,
-  o: FewShotOptions,
-): { trainSplitId: number; evalSplitId: number; perCategory: Record<string, number> } {
+  o: FewShotSplitOptions,
+): { trainSplitId: number; evalSplitId: number } & FewShotDraw {
   const drawn = drawFewShot(db, o);
   if (drawn.train.length === 0)
     throw new UserError('invalid_input', 'No image has a box of the chosen categories: annotate some first.');
@@ -99,8 +181,10 @@ export function createFewShotSplits(
     seed: o.seed,
     categories: o.categories ?? null,
     evalPerCategory: o.evalPerCategory ?? null,
+    includeUnannotated: o.includeUnannotated ?? false,
   };
   return transaction(db, () => ({
+    ...drawn,
     trainSplitId: createSplit(db, {
       datasetId: o.datasetId,
       name: o.name,
@@ -119,6 +203,5 @@ export function createFewShotSplits(
       spec: { ...spec, of: o.name },
       imageIds: drawn.evaluation,
     }),
-    perCategory: drawn.perCategory,
   }));
 }

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { UserError } from '../../shared/errors';
-import { createFewShotSplits } from '../data/splits';
+import { createFewShotSplits, drawFewShot, type FewShotDraw } from '../data/splits';
 import { exportDataset, importDataset } from '../data/formats';
 import {
   addAnnotation,
@@ -94,6 +94,17 @@ function checkBox(
     );
   }
   return clamped;
+}
+
+/** A draw as the contract carries it: counts, not image ids. */
+function drawSummary(d: FewShotDraw) {
+  return {
+    categories: d.categories,
+    trainImages: d.train.length,
+    evalImages: d.evaluation.length,
+    unannotated: d.unannotated,
+    warnings: d.warnings,
+  };
 }
 
 export function createDatasetHandlers(ctx: {
@@ -187,9 +198,14 @@ export function createDatasetHandlers(ctx: {
       return ok;
     },
     'splits.list': ({ datasetId }) => listSplits(db, datasetId),
+    'splits.previewFewShot': (input) => {
+      if (!getDataset(db, input.datasetId))
+        throw new UserError('not_found', `Dataset ${input.datasetId} does not exist.`);
+      return drawSummary(drawFewShot(db, input));
+    },
     'splits.createFewShot': (input) => {
-      createFewShotSplits(db, input);
-      return listSplits(db, input.datasetId);
+      const drawn = createFewShotSplits(db, input);
+      return { splits: listSplits(db, input.datasetId), draw: drawSummary(drawn) };
     },
     'splits.delete': ({ id }) => {
       deleteSplit(db, id);

@@ -1,4 +1,5 @@
 import type { Locator, Page } from 'playwright-core';
+import { decodePng } from '../../../src/main/data/png';
 import { AppShell } from './AppShell';
 
 export interface ImagePoint {
@@ -73,6 +74,29 @@ export class AnnotatePage {
       .getByRole('button', { name: new RegExp(name) })
       .waitFor();
     await input.blur();
+  }
+
+  /** The side panel with the categories and the image's boxes. */
+  get sidebar(): Locator {
+    return this.page.getByTestId('annotator-sidebar');
+  }
+
+  /** A category's row in the side panel. */
+  category(name: string): Locator {
+    return this.page.getByTestId('categories').getByRole('button', { name: new RegExp(name) });
+  }
+
+  /** The `?` sheet's shortcuts. */
+  get shortcuts(): Locator {
+    return this.page.getByTestId('shortcut');
+  }
+
+  /** The colour on screen at a page point, as [r, g, b]. */
+  async pixel(p: ImagePoint): Promise<[number, number, number]> {
+    const png = decodePng(
+      await this.page.screenshot({ clip: { x: Math.round(p.x), y: Math.round(p.y), width: 1, height: 1 } }),
+    );
+    return [png.rgb[0]!, png.rgb[1]!, png.rgb[2]!];
   }
 
   async press(keys: string): Promise<void> {

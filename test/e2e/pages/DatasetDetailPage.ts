@@ -33,12 +33,50 @@ export class DatasetDetailPage {
     await this.notice.waitFor();
   }
 
-  async createSplit(k: number, seed: number, name: string): Promise<void> {
+  /** Sets k and the seed in the split form (the preview follows them). */
+  async chooseSplit(k: number, seed: number): Promise<void> {
     const form = this.page.getByTestId('split-form');
     await form.getByLabel('Images per category').selectOption(String(k));
     await form.getByLabel('Seed').fill(String(seed));
+  }
+
+  async createSplit(k: number, seed: number, name: string): Promise<void> {
+    await this.chooseSplit(k, seed);
+    const form = this.page.getByTestId('split-form');
     await form.getByLabel('Split name').fill(name);
     await form.getByRole('button', { name: 'Create split' }).click();
+    await this.page.getByTestId('split-created').waitFor();
+  }
+
+  /** Why the split form refused to create a split. */
+  get splitError(): Locator {
+    return this.page.getByTestId('split-error');
+  }
+
+  /** What the split form's preview warns about, before creating. */
+  get previewWarnings(): Locator {
+    return this.page.getByTestId('split-preview-warnings').locator('li');
+  }
+
+  /** What the split just created warned about. */
+  get splitWarnings(): Locator {
+    return this.page.getByTestId('split-warnings').locator('li');
+  }
+
+  /** The per-category counts under the dataset's title. */
+  get categoryCounts(): Locator {
+    return this.page.getByTestId('category-counts').locator('li');
+  }
+
+  /** Deletes a category through its confirm dialog; resolves with what the dialog said. */
+  async deleteCategory(name: string): Promise<string> {
+    await this.page.getByRole('button', { name: `Delete ${name}` }).click();
+    const dialog = this.page.getByTestId('confirm-dialog');
+    await dialog.waitFor();
+    const said = (await dialog.textContent()) ?? '';
+    await dialog.getByRole('button', { name: /^Delete it/ }).click();
+    await dialog.waitFor({ state: 'detached' });
     await this.notice.waitFor();
+    return said;
   }
 }

@@ -166,6 +166,32 @@ export function categoryColor(category: { id: number; color: string | null }): s
   return palette[(category.id - 1) % palette.length]!;
 }
 
+/** `#rrggbb` as an rgba() colour with this opacity (a selected box's fill). */
+export function translucent(hex: string, alpha: number): string {
+  const n = Number.parseInt(hex.slice(1, 7), 16);
+  return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
+}
+
+/** Black or white, whichever reads better on `hex` (WCAG relative luminance). */
+export function textColorOn(hex: string): '#000000' | '#ffffff' {
+  const n = Number.parseInt(hex.slice(1, 7), 16);
+  const linear = [(n >> 16) & 255, (n >> 8) & 255, n & 255].map((v) => {
+    const c = v / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  const luminance = 0.2126 * linear[0]! + 0.7152 * linear[1]! + 0.0722 * linear[2]!;
+  // Contrast with black (L + 0.05) / 0.05 beats contrast with white 1.05 / (L + 0.05) above L ≈ 0.179.
+  return luminance > 0.179 ? '#000000' : '#ffffff';
+}
+
+/**
+ * Where a box's label goes, in image pixels: on the box's top edge, just above it, unless the box
+ * touches the image's top — then just inside it, so the label never leaves the image.
+ */
+export function labelPlacement(box: Box, labelHeight: number): Point {
+  return { x: box.x1, y: box.y1 >= labelHeight ? box.y1 - labelHeight : box.y1 };
+}
+
 export interface Shortcut {
   keys: string;
   action: string;
@@ -184,7 +210,7 @@ export const shortcuts: Shortcut[] = [
   { keys: 'Space + drag, middle mouse', action: 'Pan' },
   { keys: '0', action: 'Fit the image' },
   { keys: 'Ctrl + 1', action: '100 %' },
-  { keys: '1 – 9', action: 'Pick a category (and set the selected box to it)' },
+  { keys: '1 – 9', action: "Pick the next box's category (and move a box you selected to it)" },
   { keys: 'D / A', action: 'Next / previous image' },
   { keys: 'Ctrl + Z / Ctrl + Shift + Z', action: 'Undo / redo (per image)' },
   { keys: 'Ctrl + Shift + V', action: "Copy the previous image's boxes" },

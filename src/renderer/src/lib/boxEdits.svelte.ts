@@ -9,7 +9,12 @@ import { History, moveBox, tidyBox, type Box, type BoxItem } from './annotator';
 
 export class BoxEdits {
   boxes = $state<Annotation[]>([]);
-  selectedId = $state<number | undefined>();
+  #selectedId = $state<number | undefined>();
+  /**
+   * True while the selection is the box just drawn (selected so its handles can adjust it) rather
+   * than one the user picked: a category key then sets the next box's category, not this one's.
+   */
+  justDrawn = $state(false);
   /** Edits sent and not yet saved. */
   pending = $state(0);
   private image: ImageListing | undefined;
@@ -23,6 +28,16 @@ export class BoxEdits {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly fail: (e: unknown) => void) {}
+
+  get selectedId(): number | undefined {
+    return this.#selectedId;
+  }
+
+  /** A selection the user made (click, Alt+click, Tab, the box list). */
+  set selectedId(id: number | undefined) {
+    this.#selectedId = id;
+    this.justDrawn = false;
+  }
 
   /** Resolves once every edit sent so far has been saved (or refused). */
   settled(): Promise<unknown> {
@@ -43,12 +58,13 @@ export class BoxEdits {
     const temp = this.nextTempId--;
     const imageId = this.image.id;
     this.boxes = [...this.boxes, { id: temp, imageId, categoryId, ...tidy, source: 'human' }];
-    this.selectedId = temp;
+    this.#selectedId = temp;
+    this.justDrawn = true;
     void this.save(async () => {
       const saved = await client.call('annotations.add', { imageId, categoryId, box: tidy });
       this.realIds.set(temp, saved.id);
       this.boxes = this.boxes.map((b) => (b.id === temp ? saved : b));
-      if (this.selectedId === temp) this.selectedId = saved.id;
+      if (this.#selectedId === temp) this.#selectedId = saved.id;
     });
   }
 
