@@ -509,7 +509,10 @@ describe('run warnings, metric series and experiments', () => {
       { step: 1, key: 'lr', value: 0.1 },
       { step: 2, key: 'lr', value: 0.2 },
     ]);
-    expect(metricSeries(db, full)).toMatchObject({ steps: [1, 2], values: { loss: [null, 2], lr: [0.1, 0.2] } });
+    expect(metricSeries(db, full)).toMatchObject({
+      steps: [1, 2],
+      values: { loss: [null, 2], lr: [0.1, 0.2] },
+    });
     expect(metricSeries(db, full, ['lr']).values).toEqual({ lr: [0.1, 0.2] });
   });
 
