@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { createClient, socketTransport, type Client, type SocketLike } from '../../src/shared/client';
+import type { Client } from '../../src/shared/client';
 import type { EventPayload } from '../../src/shared/contract';
-import { startHost, type RunningHost } from '../../src/main/host/index';
+import type { RunningHost } from '../../src/main/host/index';
+import { hostWithClient } from '../support/host';
 import { saveTinyModel } from '../support/tinyModel';
 import { shapesWorkspace } from '../support/workspace';
 
@@ -22,22 +22,7 @@ const warnings: EventPayload<'job.warning'>[] = [];
 beforeAll(async () => {
   saveTinyModel(model);
   shapesWorkspace(data);
-  host = await startHost({
-    host: '127.0.0.1',
-    port: 0,
-    dataDir: data,
-    rendererDir: dir,
-    version: 't',
-    log: () => {},
-    probeEngine: false,
-    trainerScript: path.resolve('out/main/trainer.js'),
-  });
-  client = createClient(
-    socketTransport(
-      `ws://127.0.0.1:${host.port}/ws?token=${host.token}`,
-      (u) => new WebSocket(u) as unknown as SocketLike,
-    ),
-  );
+  ({ host, client } = await hostWithClient(data, dir));
   client.on('job.state', (s) => states.push(s));
   client.on('job.progress', (p) => progress.push(p));
   client.on('job.warning', (w) => warnings.push(w));

@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { createClient, socketTransport, type Client, type SocketLike } from '../../src/shared/client';
+import type { Client } from '../../src/shared/client';
 import type { EventPayload, RunSummary } from '../../src/shared/contract';
-import { startHost, type RunningHost } from '../../src/main/host/index';
+import type { RunningHost } from '../../src/main/host/index';
+import { hostWithClient } from '../support/host';
 import { saveTinyModel } from '../support/tinyModel';
 import { shapesWorkspace } from '../support/workspace';
 
@@ -26,22 +26,7 @@ let trainSplit: number;
 let evalSplit: number;
 
 async function startHostHere(): Promise<void> {
-  host = await startHost({
-    host: '127.0.0.1',
-    port: 0,
-    dataDir: data,
-    rendererDir: dir,
-    version: 't',
-    log: () => {},
-    probeEngine: false,
-    trainerScript: path.resolve('out/main/trainer.js'),
-  });
-  client = createClient(
-    socketTransport(
-      `ws://127.0.0.1:${host.port}/ws?token=${host.token}`,
-      (u) => new WebSocket(u) as unknown as SocketLike,
-    ),
-  );
+  ({ host, client } = await hostWithClient(data, dir));
   client.on('job.state', (s) => states.push(s));
   client.on('experiment.state', (s) => experimentStates.push(s));
 }
