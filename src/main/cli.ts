@@ -15,6 +15,7 @@ import { rewardCommand } from './commands/reward';
 import { serveCommand } from './commands/serve';
 import { synthCommand } from './commands/synth';
 import { trainCommand } from './commands/train';
+import { tracesCommand } from './commands/traces';
 
 const commands: Record<string, Command> = {
   serve: serveCommand,
@@ -27,6 +28,7 @@ const commands: Record<string, Command> = {
   eval: evalCommand,
   experiment: experimentCommand,
   compare: compareCommand,
+  traces: tracesCommand,
   doctor: doctorCommand,
 };
 

@@ -91,14 +91,21 @@ describe('browser mode', () => {
     const expected: [
       { open(): Promise<void>; placeholder: { textContent(): Promise<string | null> } },
       RegExp,
-    ][] = [
-      [new ComparePage(page), /SFT-vs-RFT/],
-      [new TracesPage(page), /trace replay/i],
-    ];
+    ][] = [[new ComparePage(page), /SFT-vs-RFT/]];
     for (const [view, text] of expected) {
       await view.open();
       expect(await view.placeholder.textContent()).toMatch(text);
     }
+  });
+
+  it('Traces, in a workspace without GRPO runs, says to start one in Train', async () => {
+    const traces = new TracesPage(page);
+    await traces.shell.open(host.url);
+    await traces.open();
+    expect(await traces.empty.textContent()).toMatch(/No GRPO runs yet.*Start one in Train/s);
+    await traces.empty.getByRole('link', { name: 'Train' }).click();
+    await page.waitForURL(/#\/train$/);
+    await page.goBack();
     await page.reload();
     await page.getByRole('heading', { name: 'Traces' }).waitFor();
   });

@@ -48,8 +48,17 @@ describe('vrft command', () => {
   it('every command that takes --json is one whose stdout these tests parse whole', () => {
     const names = [...vrft('--help').stdout.matchAll(/^ {2}(\S+) {2,}/gm)].map((m) => m[1]!);
     const withJson = names.filter((name) => vrft(name, '--help').stdout.includes('--json'));
-    // doctor below; reward, eval-map in cliEval.test.ts; experiment, compare, eval in experiment.test.ts.
-    expect(withJson.sort()).toEqual(['compare', 'doctor', 'eval', 'eval-map', 'experiment', 'reward']);
+    // doctor below; reward, eval-map in cliEval.test.ts; experiment, compare, eval in experiment.test.ts;
+    // traces in traces.test.ts.
+    expect(withJson.sort()).toEqual([
+      'compare',
+      'doctor',
+      'eval',
+      'eval-map',
+      'experiment',
+      'reward',
+      'traces',
+    ]);
   });
 
   it('doctor --json writes one JSON document to stdout', () => {

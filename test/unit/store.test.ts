@@ -58,6 +58,16 @@ const tables = (
   'evaluation prediction schema_version run_warning experiment'
 ).split(' ');
 
+// Migration 3's trace tables: the flagged rollouts and the completion index (FTS5 and its shadows).
+const traceTables = [
+  'rollout_flag',
+  'rollout_text',
+  'rollout_text_config',
+  'rollout_text_data',
+  'rollout_text_docsize',
+  'rollout_text_idx',
+];
+
 let dir: string;
 const opened: Db[] = [];
 
@@ -184,7 +194,7 @@ describe('opening a workspace', () => {
     expect(db.prepare('SELECT version FROM schema_version').all()).toEqual([
       { version: latestSchemaVersion },
     ]);
-    expect(userTables(db).sort()).toEqual([...tables].sort());
+    expect(userTables(db).sort()).toEqual([...tables, ...traceTables].sort());
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);

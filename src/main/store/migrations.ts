@@ -236,7 +236,67 @@ CREATE INDEX experiment_sft_run ON experiment (sft_run_id);
 CREATE INDEX experiment_rft_run ON experiment (rft_run_id);
 `;
 
+/**
+ * Trace replay (store/traces.ts). rollout_run_step becomes a covering index of a group's numbers,
+ * so per-step summaries and zero-spread groups never read a completion; a prompt's steps in a run
+ * (the same prompt in a second run); a run's rollouts by advantage; rollout_flag lists the
+ * truncated, format-failed and duplicate-box rollouts by run and advantage (kept by triggers, as
+ * is the trigram index of completions for the text search; cascaded deletes fire them too).
+ * The flag rules live here only (a released migration never changes); traces.ts reads the flags.
+ */
+const flagOf = (row: string) => ({
+  truncated: `${row}.truncated = 1`,
+  format: `(${row}.parsed IS NULL OR ${row}.rewards ->> '$.format' = 0
+    OR (${row}.rewards ->> '$.format' IS NULL AND ${row}.parsed ->> '$.formatOk' = 0))`,
+  duplicate: `(${row}.parsed IS NOT NULL AND (instr(${row}.parsed, '"exact duplicate"') > 0
+    OR (json_array_length(${row}.parsed, '$.detection.boxes') > 1 AND EXISTS (
+      SELECT 1 FROM json_each(${row}.parsed, '$.detection.boxes') a, json_each(${row}.parsed, '$.detection.boxes') b
+      WHERE a.key < b.key AND a.value ->> 'x1' = b.value ->> 'x1' AND a.value ->> 'y1' = b.value ->> 'y1'
+        AND a.value ->> 'x2' = b.value ->> 'x2' AND a.value ->> 'y2' = b.value ->> 'y2'))))`,
+});
+const flagInserts = (row: string, from: string) =>
+  Object.entries(flagOf(row))
+    .map(
+      ([flag, rule]) =>
+        `INSERT INTO rollout_flag (run_id, flag, advantage, rollout_id, step)
+         SELECT ${row}.run_id, '${flag}', ${row}.advantage, ${row}.id, ${row}.step ${from} WHERE ${rule};`,
+    )
+    .join('\n');
+
+const traceIndexes = /* sql */ `
+DROP INDEX rollout_run_step;
+CREATE INDEX rollout_run_step ON rollout (run_id, step, prompt_key, sample_index, reward, tokens, truncated);
+CREATE INDEX rollout_run_prompt ON rollout (run_id, prompt_key, step);
+CREATE INDEX rollout_run_advantage ON rollout (run_id, advantage);
+
+CREATE TABLE rollout_flag (
+  run_id INTEGER NOT NULL,
+  flag TEXT NOT NULL CHECK (flag IN ('truncated', 'format', 'duplicate')),
+  advantage REAL NOT NULL,
+  rollout_id INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  PRIMARY KEY (run_id, flag, advantage, rollout_id)
+) STRICT, WITHOUT ROWID;
+${flagInserts('r', 'FROM rollout r')}
+
+CREATE VIRTUAL TABLE rollout_text USING fts5(
+  completion, content = 'rollout', content_rowid = 'id', tokenize = 'trigram'
+);
+INSERT INTO rollout_text (rollout_text) VALUES ('rebuild');
+
+CREATE TRIGGER rollout_trace_insert AFTER INSERT ON rollout BEGIN
+  INSERT INTO rollout_text (rowid, completion) VALUES (new.id, new.completion);
+  ${flagInserts('new', '')}
+END;
+CREATE TRIGGER rollout_trace_delete AFTER DELETE ON rollout BEGIN
+  INSERT INTO rollout_text (rollout_text, rowid, completion) VALUES ('delete', old.id, old.completion);
+  DELETE FROM rollout_flag WHERE run_id = old.run_id AND flag IN ('truncated', 'format', 'duplicate')
+    AND advantage = old.advantage AND rollout_id = old.id;
+END;
+`;
+
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'initial data model', sql: initial },
   { version: 2, name: 'run names, run warnings, experiments', sql: runNamesWarningsExperiments },
+  { version: 3, name: 'trace indexes and completion search', sql: traceIndexes },
 ];
