@@ -1,9 +1,150 @@
-/** The Compare view's services behind the contract (compareContract.ts): tables and side-by-side answers. */
+/**
+ * The Compare view's services behind the contract (compareContract.ts): the runs' newest
+ * evaluations as `vrft compare` tables them, and the evaluation images each run answered, with how
+ * much the runs disagree on each.
+ */
+import { UserError } from '../../shared/errors';
+import { iou } from '../../shared/boxes';
+import type { AnsweredImage, compareCalls } from '../../shared/compareContract';
+import { compareInWorkspace, type ComparedColumn } from '../commands/compare';
+import { listDatasetAnnotations } from '../store/annotations';
+import { listCategories } from '../store/categories';
+import type { Db } from '../store/db';
+import { latestEvaluationOfRun, listAnswers, type Evaluation, type StoredAnswer } from '../store/evaluations';
+import { getImage } from '../store/images';
+import { getRun } from '../store/runs';
+import { getSplit, listSplitImageIds } from '../store/splits';
 import type { Handlers } from './dispatch';
 import type { HostContext } from './handlers';
-import type { compareCalls } from '../../shared/compareContract';
+
+/** Each run's newest evaluation, in order; a run without one is a message saying what to do. */
+function evaluatedColumns(db: Db, runIds: number[], labels?: string[]): ComparedColumn[] {
+  return runIds.map((runId, i) => {
+    const run = getRun(db, runId);
+    if (!run) throw new UserError('not_found', `Run ${runId} does not exist.`);
+    const evaluation = latestEvaluationOfRun(db, runId);
+    if (!evaluation)
+      throw new UserError(
+        'invalid_input',
+        `Run ${runId} has no evaluation yet: evaluate it from the Train view (Evaluate…), then compare.`,
+      );
+    const label =
+      labels?.[i] ?? (run.name || `${run.kind === 'eval' ? 'eval' : run.kind.toUpperCase()} ${run.id}`);
+    return { label, runId, evaluation };
+  });
+}
+
+/**
+ * TP / (TP + FN + FP) of one image's boxes for one run, each category asked matched greedily by
+ * score at IoU ≥ 0.5 (1 when there was nothing to find and nothing was found); for classification,
+ * whether the answer named the label.
+ */
+function imageFigure(
+  classification: boolean,
+  truth: { category: string; box: AnsweredImage['truth'][number]['box'] }[],
+  answers: { category: string; box: StoredAnswer['box']; score: number | null }[],
+): number {
+  if (classification) return answers.some((a) => a.score === 1) ? 1 : 0;
+  const predicted = answers.filter((a) => a.box !== null).sort((a, b) => (b.score ?? 0) - (a.score ?? 0));
+  const used = new Set<number>();
+  let matched = 0;
+  for (const p of predicted) {
+    const hit = truth.findIndex(
+      (t, i) => !used.has(i) && t.category === p.category && iou(t.box, p.box!) >= 0.5,
+    );
+    if (hit >= 0) {
+      used.add(hit);
+      matched++;
+    }
+  }
+  const denominator = truth.length + predicted.length - matched;
+  return denominator === 0 ? 1 : matched / denominator;
+}
+
+function answeredImages(db: Db, columns: ComparedColumn[]): { items: AnsweredImage[]; categories: string[] } {
+  const first = columns[0]!.evaluation;
+  const classification = first.metrics.accuracy !== undefined;
+  const splitId = first.splitId;
+  const split = splitId === null ? undefined : getSplit(db, splitId);
+  if (!split)
+    throw new UserError('invalid_input', 'The first run was not evaluated on a split that still exists.');
+  const names = new Map(listCategories(db, split.datasetId).map((c) => [c.id, c.name]));
+  const imageIds = listSplitImageIds(db, split.id);
+  const truth = new Map<number, AnsweredImage['truth']>(imageIds.map((id) => [id, []]));
+  if (!classification)
+    for (const a of listDatasetAnnotations(db, split.datasetId))
+      truth
+        .get(a.imageId)
+        ?.push({ category: names.get(a.categoryId)!, box: { x1: a.x1, y1: a.y1, x2: a.x2, y2: a.y2 } });
+  const byRun = columns.map((c) => {
+    const answers = new Map<number, StoredAnswer[]>();
+    for (const a of listAnswers(db, (c.evaluation as Evaluation).id)) {
+      let list = answers.get(a.imageId);
+      if (!list) answers.set(a.imageId, (list = []));
+      list.push(a);
+    }
+    return answers;
+  });
+  const items = imageIds.map((imageId): AnsweredImage => {
+    const image = getImage(db, imageId)!;
+    const answers = columns.map((c, i) => {
+      const rows = (byRun[i]!.get(imageId) ?? []).map((a) => ({
+        ...a,
+        category: names.get(a.categoryId ?? -1) ?? '',
+      }));
+      const completions = new Map<string, string>();
+      for (const r of rows) if (!completions.has(r.category)) completions.set(r.category, r.completion);
+      return {
+        runId: c.runId,
+        boxes: rows.map(({ category, box, score }) => ({ category, box, score })),
+        completions: [...completions].map(([category, text]) => ({ category, text })),
+        figure: imageFigure(classification, truth.get(imageId)!, rows),
+      };
+    });
+    const figures = answers.map((a) => a.figure);
+    return {
+      imageId,
+      path: image.path,
+      width: image.width,
+      height: image.height,
+      truth: truth.get(imageId)!,
+      answers,
+      disagreement: Math.max(...figures) - Math.min(...figures),
+    };
+  });
+  return { items, categories: [...new Set(names.values())] };
+}
 
 export function createCompareHandlers(ctx: HostContext): Pick<Handlers, keyof typeof compareCalls> {
-  void ctx;
-  return {};
+  const { db } = ctx;
+  return {
+    'compare.table': ({ runIds, labels, resamples }) => {
+      const columns = evaluatedColumns(db, runIds, labels);
+      const comparison = compareInWorkspace(db, columns, resamples);
+      return {
+        ...comparison,
+        columns: columns.map((c) => ({
+          label: c.label,
+          runId: c.runId,
+          evaluationRunId: c.evaluation.runId,
+          splitName:
+            c.evaluation.splitId === null ? null : (getSplit(db, c.evaluation.splitId)?.name ?? null),
+        })),
+        intervals: comparison.intervals ?? [],
+      };
+    },
+    'compare.answers': ({ runIds, offset, limit, sort, category }) => {
+      const { items, categories } = answeredImages(db, evaluatedColumns(db, runIds));
+      const shown = category
+        ? items.filter(
+            (item) =>
+              item.truth.some((t) => t.category === category) ||
+              item.answers.some((a) => a.boxes.some((b) => b.category === category && b.box !== null)),
+          )
+        : items;
+      if (sort === 'disagreement')
+        shown.sort((a, b) => b.disagreement - a.disagreement || a.imageId - b.imageId);
+      return { total: shown.length, categories, items: shown.slice(offset, offset + limit) };
+    },
+  };
 }

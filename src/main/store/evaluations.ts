@@ -138,3 +138,22 @@ export function saveEvaluation(
     return id;
   });
 }
+
+export interface StoredAnswer extends StoredPrediction {
+  completion: string;
+}
+
+/** An evaluation's predictions with the completion each came from, in the order they were stored. */
+export function listAnswers(db: Database, evaluationId: number): StoredAnswer[] {
+  type Row = Omit<StoredAnswer, 'box'> & Record<keyof PixelBox, number | null>;
+  return prepare<Row>(
+    db,
+    `SELECT image_id AS imageId, category_id AS categoryId, x1, y1, x2, y2, score, completion
+     FROM prediction WHERE evaluation_id = ? ORDER BY id`,
+  )
+    .all(evaluationId)
+    .map(({ x1, y1, x2, y2, ...rest }) => ({
+      ...rest,
+      box: x1 === null ? null : { x1, y1: y1!, x2: x2!, y2: y2! },
+    }));
+}
