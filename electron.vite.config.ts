@@ -19,13 +19,15 @@ export default defineConfig({
       rollupOptions: {
         // index: the Electron shell; cli: the `vrft` command and the engine host it starts;
         // trainer: one process per training run; pretrain: `npm run pretrain`; gradientWorker: the
-        // second half of a data-parallel SFT step (train/dataParallel.ts).
+        // second half of a data-parallel SFT step (train/dataParallel.ts); compareWorker: a
+        // comparison's bootstrap, off the host's event loop.
         input: {
           index: resolve('src/main/index.ts'),
           cli: resolve('src/main/cli.ts'),
           pretrain: resolve('src/main/train/pretrain.ts'),
           trainer: resolve('src/main/train/worker.ts'),
           gradientWorker: resolve('src/main/train/gradientWorker.ts'),
+          compareWorker: resolve('src/main/host/compareWorker.ts'),
         },
       },
     },

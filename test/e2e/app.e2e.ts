@@ -86,16 +86,11 @@ describe('browser mode', () => {
       .toMatch(/^backend: (wasm( \+ native \w+)?|cpu|tfjs-node|tfjs-node-gpu)$/);
   });
 
-  it('says what will fill each view that has not landed yet', async () => {
-    await new DatasetsPage(page).open(host.url);
-    const expected: [
-      { open(): Promise<void>; placeholder: { textContent(): Promise<string | null> } },
-      RegExp,
-    ][] = [[new ComparePage(page), /SFT-vs-RFT/]];
-    for (const [view, text] of expected) {
-      await view.open();
-      expect(await view.placeholder.textContent()).toMatch(text);
-    }
+  it('Compare, in a workspace without evaluated runs, says how to get one', async () => {
+    const compare = new ComparePage(page);
+    await compare.shell.open(host.url);
+    await compare.open();
+    expect(await page.getByTestId('pick-runs').textContent()).toMatch(/No evaluated run yet.*Train.*demo/s);
   });
 
   it('Traces, in a workspace without GRPO runs, says to start one in Train', async () => {

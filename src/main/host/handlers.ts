@@ -22,6 +22,8 @@ export interface HostContext {
   backendDetail?: () => string | undefined;
   jobs: JobSupervisor;
   broadcast: Broadcast;
+  /** The built compare worker (tests running from source name the build's). */
+  compareWorker?: string;
 }
 
 export function createHandlers(ctx: HostContext): Handlers {

@@ -1,5 +1,6 @@
 /** Starts the engine host: opens the workspace store and serves the contract over HTTP/WebSocket. */
 import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { openStore, workspaceDbPath } from '../store/db';
 import { newToken } from './auth';
 import { createDispatch } from './dispatch';
@@ -53,6 +54,9 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     backendDetail: () => backendDetail,
     jobs,
     broadcast: (event, payload) => broadcast(event, payload),
+    ...(options.trainerScript && {
+      compareWorker: path.join(path.dirname(options.trainerScript), 'compareWorker.js'),
+    }),
   });
   try {
     const server = await startServer({
