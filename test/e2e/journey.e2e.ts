@@ -15,9 +15,8 @@ import { ComparePage } from './pages/ComparePage';
 import { TracesPage } from './pages/TracesPage';
 import { TrainPage } from './pages/TrainPage';
 import { saveTinyModel } from '../support/tinyModel';
-import { shapesWorkspace, vrft } from '../support/workspace';
-import { createFewShotSplits } from '../../src/main/data/splits';
-import { openStore, workspaceDbPath } from '../../src/main/store/db';
+import { shapesWorkspaceWithSplit, vrft } from '../support/workspace';
+import { workspaceDbPath } from '../../src/main/store/db';
 import type { ComparisonView } from '../../src/shared/compareContract';
 
 let browser: Browser;
@@ -28,10 +27,7 @@ const data = path.join(dir, 'data');
 
 beforeAll(async () => {
   saveTinyModel(model);
-  shapesWorkspace(data, 12);
-  const db = openStore(workspaceDbPath(data));
-  createFewShotSplits(db, { datasetId: 1, name: '1-shot', k: 1, seed: 0, evalName: '1-shot-eval' });
-  db.close();
+  shapesWorkspaceWithSplit(data);
   host = await serveHost(data);
   browser = await launchBrowser();
 });

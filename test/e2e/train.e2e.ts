@@ -6,9 +6,7 @@ import type { Browser } from 'playwright-core';
 import { launchBrowser, pageErrors, serveHost, type ServedHost } from './support/env';
 import { TrainPage } from './pages/TrainPage';
 import { saveTinyModel } from '../support/tinyModel';
-import { shapesWorkspace } from '../support/workspace';
-import { createFewShotSplits } from '../../src/main/data/splits';
-import { openStore, workspaceDbPath } from '../../src/main/store/db';
+import { shapesWorkspaceWithSplit } from '../support/workspace';
 
 let browser: Browser;
 let host: ServedHost;
@@ -18,10 +16,7 @@ const model = path.join(dir, 'model');
 beforeAll(async () => {
   saveTinyModel(model);
   const data = path.join(dir, 'data');
-  shapesWorkspace(data, 12);
-  const db = openStore(workspaceDbPath(data));
-  createFewShotSplits(db, { datasetId: 1, name: '1-shot', k: 1, seed: 0, evalName: '1-shot-eval' });
-  db.close();
+  shapesWorkspaceWithSplit(data);
   host = await serveHost(data);
   browser = await launchBrowser();
 });

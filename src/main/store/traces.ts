@@ -6,6 +6,7 @@
  */
 import type { Database } from 'better-sqlite3';
 import { parseJson, prepare } from './db';
+import type { Rollout } from './rollouts';
 
 /** A group's reward spread below this teaches nothing (the trainer's own threshold). */
 const zeroSpread = 1e-8;
@@ -106,23 +107,8 @@ export function stepPrompts(db: Database, runId: number, step: number): PromptSu
   ).all(runId, step);
 }
 
-export interface TraceRollout {
-  id: number;
-  step: number;
-  promptKey: string;
-  imageId: number | null;
-  sampleIndex: number;
-  prompt: string;
-  completion: string;
-  tokens: number;
-  truncated: boolean;
-  rewards: Record<string, number>;
-  reward: number;
-  advantage: number;
-  /** What the parser read (see rewards/registry's ParsedAnswer); null when nothing was kept. */
-  parsed: unknown;
-  meanLogprob: number | null;
-}
+/** A rollout as the viewer reads it (the run is the one asked about). */
+export type TraceRollout = Omit<Rollout, 'runId'>;
 
 interface RolloutRow extends Omit<TraceRollout, 'truncated' | 'rewards' | 'parsed'> {
   truncated: number;
