@@ -106,15 +106,6 @@ export function download(name: string, text: string, type: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-function dataUrl(blob: Blob): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(String(reader.result));
-    reader.onerror = () => reject(reader.error ?? new Error('could not read an image'));
-    reader.readAsDataURL(blob);
-  });
-}
-
 /**
  * The element as a self-contained HTML page: the app's style rules inlined, each image as a data
  * URL, each chart's canvas as a picture of itself, buttons and inputs left out.
@@ -123,12 +114,17 @@ export async function htmlReport(root: HTMLElement, title: string): Promise<stri
   const copy = root.cloneNode(true) as HTMLElement;
   const images = [...root.querySelectorAll('img')];
   const copies = [...copy.querySelectorAll('img')];
+  // Drawn through a canvas, not fetched: the page's CSP (connect-src 'self') refuses blob: fetches.
   await Promise.all(
     images.map(async (img, i) => {
       if (!img.src) return;
-      copies[i]!.src = img.src.startsWith('data:')
-        ? img.src
-        : await dataUrl(await (await fetch(img.src)).blob());
+      if (img.src.startsWith('data:')) return void (copies[i]!.src = img.src);
+      await img.decode().catch(() => undefined);
+      const canvas = document.createElement('canvas');
+      canvas.width = img.naturalWidth;
+      canvas.height = img.naturalHeight;
+      canvas.getContext('2d')?.drawImage(img, 0, 0);
+      copies[i]!.src = canvas.toDataURL('image/png');
     }),
   );
   const canvases = [...root.querySelectorAll('canvas')];
