@@ -55,10 +55,15 @@ try {
   const page = await browser.newPage({ viewport: { width: 1000, height: 400 } });
   await page.setContent('<!doctype html><body></body>');
   await page.addScriptTag({ content: script });
-  for (let i = 0; i < 3; i++) {
-    const r = await page.evaluate(([n, s]) => window.benchCurves(n!, s!, 120), [runs, steps]);
+  for (let i = 0; i < 4; i++) {
+    // The last pass draws the raw lines too, as the component does for short lines: what it costs.
+    const withRaw = i === 3;
+    const r = await page.evaluate(
+      ([n, s, raw]) => window.benchCurves(n as number, s as number, 120, raw as boolean),
+      [runs, steps, withRaw] as const,
+    );
     console.log(
-      `Chromium: ${runs} runs × ${steps} steps aligned + smoothed ${r.prepareMs!.toFixed(1)} ms, drawn ${r.drawnMs!.toFixed(1)} ms; ` +
+      `Chromium${withRaw ? ' (raw lines too)' : ''}: ${runs} runs × ${steps} steps aligned + smoothed ${r.prepareMs!.toFixed(1)} ms, drawn ${r.drawnMs!.toFixed(1)} ms; ` +
         `live: update ${r.liveMedianWorkMs!.toFixed(1)} ms (median), frame median ${r.liveMedianFrameMs!.toFixed(1)} ms, p95 ${r.liveP95FrameMs!.toFixed(1)} ms, ` +
         `${r.liveDroppedFrames} of 120 frames late (idle control: ${r.idleDroppedFrames} of 60 late)`,
     );

@@ -6,11 +6,18 @@ import { alignLines, palette, smooth } from '../../src/renderer/src/lib/curves';
 
 declare global {
   interface Window {
-    benchCurves(runs: number, steps: number, liveFrames: number): Promise<Record<string, number>>;
+    benchCurves(
+      runs: number,
+      steps: number,
+      liveFrames: number,
+      withRaw?: boolean,
+    ): Promise<Record<string, number>>;
   }
 }
 
-window.benchCurves = async (runs, steps, liveFrames) => {
+window.benchCurves = async (runs, steps, liveFrames, withRaw = false) => {
+  // As the component draws them: the faint raw line under the smoothed one only for short lines.
+  const lines2 = (y: (number | null)[]) => (withRaw ? [y, smooth(y, 0.6)] : [smooth(y, 0.6)]);
   const lines = Array.from({ length: runs }, (_, r) => ({
     x: Array.from({ length: steps }, (_, i) => i + 1),
     y: Array.from({ length: steps }, (_, i) => Math.sin(i / 300 + r) + Math.random() * 0.3),
@@ -19,10 +26,12 @@ window.benchCurves = async (runs, steps, liveFrames) => {
   document.body.append(target);
   const t0 = performance.now();
   const [x, ...ys] = alignLines(lines);
-  const data = [x, ...ys.flatMap((y) => [y, smooth(y, 0.6)])] as uPlot.AlignedData;
+  const data = [x, ...ys.flatMap(lines2)] as uPlot.AlignedData;
   const t1 = performance.now();
   const series: uPlot.Series[] = [{}];
-  ys.forEach((_, i) => series.push({ stroke: `${palette[i % 10]}55` }, { stroke: palette[i % 10] }));
+  ys.forEach((_, i) =>
+    series.push(...(withRaw ? [{ stroke: `${palette[i % 10]}55` }] : []), { stroke: palette[i % 10] }),
+  );
   const chart = new uPlot({ width: 900, height: 240, scales: { x: { time: false } }, series }, data, target);
   // The draw is synchronous; a frame later it is on screen.
   await new Promise((resolve) => requestAnimationFrame(resolve));
@@ -48,7 +57,7 @@ window.benchCurves = async (runs, steps, liveFrames) => {
     });
     const work = performance.now();
     const [nx, ...nys] = alignLines(lines);
-    chart.setData([nx, ...nys.flatMap((y) => [y, smooth(y, 0.6)])] as uPlot.AlignedData);
+    chart.setData([nx, ...nys.flatMap(lines2)] as uPlot.AlignedData);
     busy.push(performance.now() - work);
     await new Promise((resolve) => requestAnimationFrame(resolve));
     const now = performance.now();
