@@ -27,8 +27,11 @@ export class TracesPage {
     this.search = page.getByTestId('trace-search');
   }
 
+  /** Opens Traces from the nav. The view writes the run and step it opens into the URL
+   *  (`#/traces/RUN/STEP`), possibly before a wait for the bare `#/traces` could see it. */
   async open(): Promise<void> {
-    await this.shell.goTo('traces');
+    await this.page.getByTestId('nav-traces').click();
+    await this.page.waitForURL(/#\/traces(\/|$)/);
     await this.root.waitFor();
   }
 
