@@ -159,3 +159,18 @@ export const qwenTokens = {
 
 /** Decoding stops at either. */
 export const qwenEosIds: readonly number[] = [qwenTokens.imEnd, qwenTokens.endOfText];
+
+/**
+ * The image processor's settings, from `preprocessor_config.json` (the hub: min_pixels/max_pixels)
+ * or `processor_config.json["image_processor"]` (transformers 5, TRL: size.shortest_edge /
+ * size.longest_edge). QWEN.md §1–2.
+ */
+export interface QwenImageProcessorConfig {
+  minPixels: number;
+  maxPixels: number;
+  patchSize: number;
+  temporalPatchSize: number;
+  mergeSize: number;
+  imageMean: [number, number, number];
+  imageStd: [number, number, number];
+}
