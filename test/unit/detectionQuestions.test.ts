@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { tinyVlmPrompts } from '../../src/main/models/tiny-vlm/prompts';
 import {
   detectionExamples,
   detectionQuestions,
@@ -42,6 +43,12 @@ describe('detection questions', () => {
   });
 });
 
+const tinyVlmAsking = {
+  prompts: tinyVlmPrompts,
+  frame: 'norm1000' as const,
+  inputSize: (s: { width: number; height: number }) => s,
+};
+
 describe('detection SFT examples', () => {
   it('fill the thinking template with the category and its objects in tiny-vlm’s words', () => {
     const img: DatasetImage = {
@@ -58,6 +65,7 @@ describe('detection SFT examples', () => {
         { img, category: 'ring' },
       ],
       'Find every {category}: {objects}',
+      tinyVlmAsking,
     );
     expect(found!.think).toBe('Find every heart: A heart at the top left. A heart in the center.');
     expect(found!.answer).toMatch(/^\[\{'Position': \[22, 22, 222, 222\]/);

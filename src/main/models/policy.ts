@@ -9,11 +9,17 @@
  * - `logProbs` recomputes per-token log-probs of given completions, differentiable w.r.t.
  *   `trainableVariables()` — call it inside the optimiser's loss function. With adapters off
  *   (`withAdapters(false, …)`) it is the reference policy of a LoRA run.
- * - `save` writes safetensors + config + tokenizer; `frame` says which coordinate frame the
- *   model's answers use (rewards convert from it).
+ * - `save` writes a model folder the policy loads back (and, for Qwen, transformers); `frame` says
+ *   which coordinate frame the model's answers use and `inputSize` the size it sees an image at
+ *   (rewards convert from both); `prompts` are the family's own task prompts.
+ * - A training checkpoint keeps what training changes: `saveCheckpointWeights` /
+ *   `loadCheckpointWeights` (all of tiny-vlm's weights; a Qwen LoRA run's adapters, as PEFT).
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { Size } from '../../shared/boxes';
 import type { Frame } from '../rewards/frames';
+import type { TaskPrompts } from './prompts';
+import type { TensorMap } from './safetensors';
 import type { TextTokenizer } from './tokenizer';
 
 export interface RgbImage {
@@ -72,10 +78,24 @@ export interface CompletionRef {
   tokenIds: number[];
 }
 
+export type PolicyKind = 'tiny-vlm' | 'qwen2-vl' | 'qwen2.5-vl';
+
+/** What a worker thread needs to build the same policy (data-parallel SFT). */
+export interface PolicyReplica {
+  kind: PolicyKind;
+  /** The family's own description (config, tokenizer), structured-cloneable. */
+  spec: unknown;
+  /** Every weight, frozen ones too. */
+  weights: TensorMap;
+}
+
 export interface Policy {
-  readonly kind: 'tiny-vlm' | 'qwen2-vl' | 'qwen2.5-vl';
+  readonly kind: PolicyKind;
   readonly frame: Frame;
   readonly tokenizer: TextTokenizer;
+  readonly prompts: TaskPrompts;
+  /** The size the model sees an image of this size at (its resized input). */
+  inputSize(image: Size): Size;
   prepare(batch: PromptInput[]): Prepared;
   /** n samples per prompt, grouped: all of prompt 0's first. */
   sample(prepared: Prepared, options: SampleOptions): Sample[];
@@ -91,6 +111,14 @@ export interface Policy {
     temperature?: number,
   ): { logProbs: tf.Tensor2D; mask: tf.Tensor2D; patchLoss?: tf.Scalar; patchBoxLoss?: tf.Scalar };
   trainableVariables(): tf.Variable[];
+  /** The trainable weights by their checkpoint names: what the optimiser updates and keeps moments of. */
+  trainableWeights(): Map<string, tf.Variable>;
+  /** Assigns weights by checkpoint name (a subset is fine); an unknown name or shape is an error. */
+  loadWeights(tensors: TensorMap): void;
+  saveCheckpointWeights(dir: string): void;
+  loadCheckpointWeights(dir: string): void;
+  /** A copy for a worker thread, when the family supports data-parallel training. */
+  replica?(): PolicyReplica;
   /** Runs fn with LoRA adapters on or off (off: the base model, the reference of a LoRA run). */
   withAdapters<T>(on: boolean, fn: () => T): T;
   save(dir: string, metadata?: Record<string, string>): void;

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { TinyVlmPolicy } from '../models/tiny-vlm/policy';
+import type { Policy } from '../models/policy';
 import { readSafetensors, writeSafetensors } from '../models/safetensors';
 import type { AdamW } from './optimizer';
 
@@ -21,7 +21,7 @@ export function checkpointDir(root: string, step: number): string {
 
 export function saveCheckpoint(
   root: string,
-  policy: TinyVlmPolicy,
+  policy: Policy,
   optimizer: AdamW,
   state: CheckpointState,
 ): string {
@@ -29,7 +29,7 @@ export function saveCheckpoint(
   const tmp = `${dir}.partial`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  writeSafetensors(path.join(tmp, 'model.safetensors'), policy.weightsMap());
+  policy.saveCheckpointWeights(tmp);
   writeSafetensors(path.join(tmp, 'optimizer.safetensors'), optimizer.state());
   writeFileSync(
     path.join(tmp, 'state.json'),
@@ -49,8 +49,8 @@ export function latestCheckpoint(root: string): string | undefined {
   return steps.length ? path.join(root, steps.at(-1)!) : undefined;
 }
 
-export function loadCheckpoint(dir: string, policy: TinyVlmPolicy, optimizer: AdamW): CheckpointState {
-  policy.loadWeights(readSafetensors(path.join(dir, 'model.safetensors')).tensors);
+export function loadCheckpoint(dir: string, policy: Policy, optimizer: AdamW): CheckpointState {
+  policy.loadCheckpointWeights(dir);
   const state = JSON.parse(readFileSync(path.join(dir, 'state.json'), 'utf8')) as CheckpointState & {
     optimizerStep: number;
   };

@@ -8,6 +8,7 @@ import { UserError } from '../../shared/errors';
 import type { Db } from '../store/db';
 import { modelForPath } from '../store/models';
 import { createRun, type RunKind } from '../store/runs';
+import { modelKindOf } from '../models';
 import { installedPath } from '../models/installed';
 import { describeDataset } from './datasetExamples';
 
@@ -59,7 +60,7 @@ export function createCheckedRun(db: Db, request: RunRequest, source: string): n
     name: request.name,
     datasetId: loaded.dataset.id,
     splitId: loaded.splitId,
-    modelId: modelForPath(db, { name: path.basename(modelDir), kind: 'tiny-vlm', path: modelDir }),
+    modelId: modelForPath(db, { name: path.basename(modelDir), kind: modelKindOf(modelDir), path: modelDir }),
     parentRunId: request.parentRunId ?? null,
     config: { ...config, model: modelDir },
     seed: config.seed ?? null,

@@ -11,9 +11,7 @@ import { Worker } from 'node:worker_threads';
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../engine';
 import type { TensorMap } from '../models/safetensors';
-import type { TinyVlmConfig } from '../models/tiny-vlm/config';
-import type { TinyVlmPolicy } from '../models/tiny-vlm/policy';
-import type { TextTokenizer } from '../models/tokenizer';
+import type { Policy, PolicyReplica } from '../models/policy';
 import { builtScript } from './runFiles';
 import type { HostGradients } from './optimizer';
 import { gradients, sftLoss, type SftExample, type ThinkTraining } from './sft';
@@ -35,10 +33,7 @@ export type GradientRequest =
   | {
       type: 'init';
       backend: BackendName;
-      config: TinyVlmConfig;
-      tokenizer: TextTokenizer['json'];
-      /** Every weight, frozen ones too. */
-      weights: TensorMap;
+      replica: PolicyReplica;
     }
   | {
       type: 'step';
@@ -61,18 +56,13 @@ export class GradientWorker {
 
   /** Starts a worker holding a copy of the policy (all its weights) on the same backend. */
   static async start(
-    policy: TinyVlmPolicy,
+    policy: Policy,
     backend: BackendName,
     script = builtScript('gradientWorker.js', import.meta.url),
   ): Promise<GradientWorker> {
+    if (!policy.replica) throw new Error(`${policy.kind} does not train data-parallel`);
     const peer = new GradientWorker(new Worker(script));
-    await peer.request({
-      type: 'init',
-      backend,
-      config: policy.model.config,
-      tokenizer: policy.tokenizer.json,
-      weights: policy.weightsMap(),
-    });
+    await peer.request({ type: 'init', backend, replica: policy.replica() });
     return peer;
   }
 
@@ -125,7 +115,7 @@ export class GradientWorker {
  * token weight).
  */
 export async function dataParallelGradients(
-  policy: TinyVlmPolicy,
+  policy: Policy,
   named: Map<string, tf.Variable>,
   batch: SftExample[],
   options: LossOptions,

@@ -9,8 +9,7 @@ import { UserError } from '../../shared/errors';
 import { seeded } from '../../shared/random';
 import { decodeImage } from '../data/imageFiles';
 import { positionPhrase } from '../data/shapeworld';
-import type { RgbImage } from '../models/policy';
-import { boxesAnswer, classificationPrompt, detectionPrompt } from '../models/tiny-vlm/prompts';
+import type { Policy, RgbImage } from '../models/policy';
 import { listDatasetAnnotations } from '../store/annotations';
 import { listCategories, type Category } from '../store/categories';
 import { findDatasetByName, type Dataset } from '../store/datasets';
@@ -131,6 +130,9 @@ export function detectionQuestions(
   return [...positives, ...negatives.filter((q) => kept.has(q))].sort((a, b) => order(a) - order(b));
 }
 
+/** What building prompts and answers needs of a policy: its own prompts, frame and input size. */
+export type PromptingPolicy = Pick<Policy, 'prompts' | 'frame' | 'inputSize'>;
+
 export interface DetectionQuestion {
   img: DatasetImage;
   category: string;
@@ -141,7 +143,11 @@ export interface DetectionQuestion {
  * filled in: the objects as tiny-vlm's own thinking names them ("A heart at the top left. A heart
  * in the center.", or "No Objects."), without the colour and size a dataset does not record.
  */
-export function detectionExamples(questions: DetectionQuestion[], thinkTemplate: string): SftExample[] {
+export function detectionExamples(
+  questions: DetectionQuestion[],
+  thinkTemplate: string,
+  policy: PromptingPolicy,
+): SftExample[] {
   return questions.map(({ img, category }) => {
     const { width, height } = img.image;
     const boxes = img.boxes.filter((b) => b.category === category).map((b) => b.box);
@@ -150,9 +156,9 @@ export function detectionExamples(questions: DetectionQuestion[], thinkTemplate:
       : 'No Objects.';
     return {
       image: img.image,
-      prompt: detectionPrompt(category),
+      prompt: policy.prompts.detection(category),
       think: thinkTemplate.replaceAll('{category}', category).replaceAll('{objects}', objects),
-      answer: boxesAnswer(boxes, { width, height }),
+      answer: policy.prompts.boxesAnswer(boxes, { width, height }, policy.inputSize(img.image)),
     };
   });
 }
@@ -163,14 +169,18 @@ function singleLabel(img: DatasetImage): string | undefined {
   return labels.size === 1 ? [...labels][0] : undefined;
 }
 
-export function classificationExamples(images: DatasetImage[], thinkTemplate: string): SftExample[] {
+export function classificationExamples(
+  images: DatasetImage[],
+  thinkTemplate: string,
+  policy: PromptingPolicy,
+): SftExample[] {
   return images.flatMap((img) => {
     const label = singleLabel(img);
     return label
       ? [
           {
             image: img.image,
-            prompt: classificationPrompt(),
+            prompt: policy.prompts.classification(),
             think: thinkTemplate.replaceAll('{category}', label),
             answer: label,
           },
@@ -179,7 +189,7 @@ export function classificationExamples(images: DatasetImage[], thinkTemplate: st
   });
 }
 
-export function classificationPrompts(images: DatasetImage[]): GrpoPrompt[] {
+export function classificationPrompts(images: DatasetImage[], policy: PromptingPolicy): GrpoPrompt[] {
   return images.flatMap((img) => {
     const label = singleLabel(img);
     if (!label) return [];
@@ -188,7 +198,7 @@ export function classificationPrompts(images: DatasetImage[]): GrpoPrompt[] {
         key: `image ${img.imageId}`,
         imageId: img.imageId,
         image: img.image,
-        prompt: classificationPrompt(),
+        prompt: policy.prompts.classification(),
         solution: { label },
         context: { image: { width: img.image.width, height: img.image.height } },
       },
@@ -197,19 +207,20 @@ export function classificationPrompts(images: DatasetImage[]): GrpoPrompt[] {
 }
 
 /** GRPO prompts of detection, the question's boxes as the solution. */
-export function detectionPrompts(
-  questions: DetectionQuestion[],
-  frame: 'norm1000' | 'resized' | 'pixels',
-): GrpoPrompt[] {
+export function detectionPrompts(questions: DetectionQuestion[], policy: PromptingPolicy): GrpoPrompt[] {
   return questions.map(({ img, category }) => ({
     key: `image ${img.imageId}: ${category}`,
     imageId: img.imageId,
     image: img.image,
-    prompt: detectionPrompt(category),
+    prompt: policy.prompts.detection(category),
     solution: {
       boxes: img.boxes.filter((b) => b.category === category).map((b) => ({ ...b.box, label: category })),
     },
-    context: { image: { width: img.image.width, height: img.image.height }, frame },
+    context: {
+      image: { width: img.image.width, height: img.image.height },
+      resized: policy.inputSize(img.image),
+      frame: policy.frame,
+    },
     asked: category,
   }));
 }

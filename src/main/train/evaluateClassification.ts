@@ -4,7 +4,6 @@
  */
 import { labelMatches } from '../../shared/labels';
 import type { Policy } from '../models/policy';
-import { classificationPrompt } from '../models/tiny-vlm/prompts';
 import { splitCompletion } from '../rewards/completion';
 import type { DatasetImage } from './datasetExamples';
 
@@ -26,7 +25,7 @@ export function evaluateClassification(
   images.forEach((img, i) => {
     const labels = [...new Set(img.boxes.map((b) => b.category))];
     if (labels.length !== 1) return; // not a one-category image: nothing to classify
-    const prepared = policy.prepare([{ image: img.image, prompt: classificationPrompt() }]);
+    const prepared = policy.prepare([{ image: img.image, prompt: policy.prompts.classification() }]);
     const [sample] = policy.sample(prepared, {
       n: 1,
       temperature: 0,

@@ -6,7 +6,6 @@
 import type { Box } from '../../shared/boxes';
 import { evaluateCoco, type CocoDetection, type CocoGtAnnotation } from '../eval/coco';
 import type { Policy, RgbImage } from '../models/policy';
-import { detectionPrompt } from '../models/tiny-vlm/prompts';
 import { splitCompletion } from '../rewards/completion';
 import { boxToCoco } from '../rewards/frames';
 import { parseBoxes } from '../rewards/parse';
@@ -62,7 +61,7 @@ export function evaluateDetection(
   let answers = 0;
   const total = images.length * categories.length;
   images.forEach((img, i) => {
-    const batch = categories.map((c) => ({ image: img.image, prompt: detectionPrompt(c) }));
+    const batch = categories.map((c) => ({ image: img.image, prompt: policy.prompts.detection(c) }));
     const prepared = policy.prepare(batch);
     const samples = policy.sample(prepared, {
       n: 1,
@@ -78,6 +77,7 @@ export function evaluateDetection(
       if (parts.formatOk) formatOk++;
       const parsed = parseBoxes(parts.answer, {
         image: { width: img.image.width, height: img.image.height },
+        resized: policy.inputSize(img.image),
         frame: policy.frame,
       });
       const category = categories[s.promptIndex]!;

@@ -6,24 +6,22 @@
 import { parentPort } from 'node:worker_threads';
 import type * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../engine';
-import { TinyVlm } from '../models/tiny-vlm/model';
-import { TinyVlmPolicy } from '../models/tiny-vlm/policy';
-import { TextTokenizer } from '../models/tokenizer';
+import { policyFromReplica } from '../models';
+import type { Policy } from '../models/policy';
 import type { GradientReply, GradientRequest } from './dataParallel';
 import { gradients, sftLoss } from './sft';
 
 const port = parentPort;
 if (!port) throw new Error('gradientWorker.js runs as a worker_thread of a training process');
 
-let policy: TinyVlmPolicy | null = null;
+let policy: Policy | null = null;
 let named = new Map<string, tf.Variable>();
 
 async function handle(message: GradientRequest): Promise<GradientReply> {
   if (message.type === 'init') {
     await initEngine({ force: message.backend });
-    policy = new TinyVlmPolicy(new TinyVlm(message.config), new TextTokenizer(message.tokenizer));
-    policy.loadWeights(message.weights);
-    named = new Map([...policy.model.weights].filter(([, v]) => v.trainable));
+    policy = policyFromReplica(message.replica);
+    named = policy.trainableWeights();
     return { type: 'ready' };
   }
   const current = policy;

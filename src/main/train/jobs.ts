@@ -6,12 +6,11 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { UserError } from '../../shared/errors';
-import { TinyVlmPolicy } from '../models/tiny-vlm/policy';
+import { loadPolicy } from '../models';
 import { checkRewardWeights, taskRewards } from '../rewards/registry';
 import type { Db } from '../store/db';
 import { insertRollouts } from '../store/rollouts';
 import { addCheckpoint, addRunWarning, insertMetrics, setRunStatus, type MetricPoint } from '../store/runs';
-import { readSafetensors } from '../models/safetensors';
 import { saveEvaluation } from '../store/evaluations';
 import { evalConfigSchema, grpoConfigSchema, parseConfig, sftConfigSchema } from './config';
 import { evaluateDetection } from './evaluateDetection';
@@ -134,13 +133,13 @@ export async function trainSft(job: Job, raw: unknown) {
   const config = parseConfig(sftConfigSchema, raw, `run ${job.runId}`);
   const loaded = loadDataset(job.db, config.dataset, config.split);
   const categories = config.categories ?? loaded.categoriesInUse;
+  const policy = await loadPolicy(path.resolve(config.model), { lora: config.lora, seed: config.seed });
   const examples = atLeastOne(
     config.task === 'classification'
-      ? classificationExamples(loaded.images, config.thinkTemplate)
-      : detectionExamples(questionsOf(loaded, categories, config), config.thinkTemplate),
+      ? classificationExamples(loaded.images, config.thinkTemplate, policy)
+      : detectionExamples(questionsOf(loaded, categories, config), config.thinkTemplate, policy),
     config,
   );
-  const policy = TinyVlmPolicy.load(path.resolve(config.model), { lora: config.lora, seed: config.seed });
   const metrics = metricWriter(job);
   const startedAt = started(job, config.steps);
   const { step } = await runSft(
@@ -183,11 +182,11 @@ export async function trainGrpo(job: Job, raw: unknown) {
   const loaded = loadDataset(job.db, config.dataset, config.split);
   const categories = config.categories ?? loaded.categoriesInUse;
   const modelDir = path.resolve(config.model);
-  const policy = TinyVlmPolicy.load(modelDir, { lora: config.lora, seed: config.seed });
+  const policy = await loadPolicy(modelDir, { lora: config.lora, seed: config.seed });
   const prompts = atLeastOne(
     config.task === 'classification'
-      ? classificationPrompts(loaded.images)
-      : detectionPrompts(questionsOf(loaded, categories, config), policy.frame),
+      ? classificationPrompts(loaded.images, policy)
+      : detectionPrompts(questionsOf(loaded, categories, config), policy),
     config,
   );
   // The reference: the base with adapters off for LoRA, else a frozen copy; none when β = 0.
@@ -196,7 +195,7 @@ export async function trainGrpo(job: Job, raw: unknown) {
       ? null
       : config.lora
         ? 'adapters-off'
-        : TinyVlmPolicy.load(modelDir, { seed: config.seed });
+        : await loadPolicy(modelDir, { seed: config.seed });
   const metrics = metricWriter(job);
   const startedAt = started(job, config.steps);
   try {
@@ -246,9 +245,8 @@ export async function evaluateRun(job: Job, raw: unknown) {
   const config = parseConfig(evalConfigSchema, raw, `run ${job.runId}`);
   const loaded = loadDataset(job.db, config.dataset, config.split);
   const categories = config.categories ?? loaded.categoriesInUse;
-  const policy = TinyVlmPolicy.load(path.resolve(config.model), { lora: config.lora });
-  if (config.checkpoint)
-    policy.loadWeights(readSafetensors(path.join(config.checkpoint, 'model.safetensors')).tensors);
+  const policy = await loadPolicy(path.resolve(config.model), { lora: config.lora });
+  if (config.checkpoint) policy.loadCheckpointWeights(config.checkpoint);
   // How far it got is kept as the metric "answered", so a list opened later shows its progress too.
   let kept = 0;
   const answered = (done: number, total: number) => {

@@ -4,7 +4,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Policy, RgbImage } from '../models/policy';
-import { completionText } from '../models/tiny-vlm/prompts';
 import { clipScale, globalNorm, readGradients, type AdamW, type HostGradients } from './optimizer';
 
 export interface SftExample {
@@ -31,7 +30,9 @@ export function sftTargets(
   trainThink: ThinkTraining,
 ): { tokenIds: number[]; weights: number[] } {
   const { tokenizer } = policy;
-  const thinking = tokenizer.encode(completionText(example.think, '').replace(/<answer><\/answer>$/, ''));
+  const thinking = tokenizer.encode(
+    policy.prompts.completion(example.think, '').replace(/<answer><\/answer>$/, ''),
+  );
   const answer = tokenizer.encode(`<answer>${example.answer}</answer>`);
   const tokenIds = [...thinking, ...answer, tokenizer.eos];
   const thinkWeight = typeof trainThink === 'number' ? trainThink : trainThink ? 1 : 0;

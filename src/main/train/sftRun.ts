@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { seeded } from '../../shared/random';
-import type { TinyVlmPolicy } from '../models/tiny-vlm/policy';
+import type { Policy } from '../models/policy';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { AdamW, learningRate } from './optimizer';
 import { dataParallelGradients, type GradientWorker } from './dataParallel';
@@ -88,12 +88,12 @@ export function yieldToEventLoop(): Promise<void> {
 }
 
 export async function runSft(
-  policy: TinyVlmPolicy,
+  policy: Policy,
   source: ExampleSource,
   options: SftOptions,
   hooks: SftHooks = {},
 ): Promise<{ step: number }> {
-  const named = new Map([...policy.model.weights].filter(([, v]) => v.trainable));
+  const named = policy.trainableWeights();
   const optimizer = new AdamW(named, { weightDecay: options.weightDecay });
   let step = 0;
   const root = hooks.checkpointRoot;

@@ -3,12 +3,23 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { seeded } from '../../../shared/random';
-import type { CompletionRef, Policy, Prepared, PromptInput, Sample, SampleOptions } from '../policy';
+import type { Size } from '../../../shared/boxes';
+import type {
+  CompletionRef,
+  Policy,
+  PolicyReplica,
+  Prepared,
+  PromptInput,
+  Sample,
+  SampleOptions,
+} from '../policy';
+import { drawToken } from '../sampling';
 import { readSafetensors, writeSafetensors, type TensorMap } from '../safetensors';
-import { loadTokenizer, type TextTokenizer } from '../tokenizer';
+import { loadTokenizer, TextTokenizer } from '../tokenizer';
 import { imagePatches } from './image';
 import { patchCount, patchDim, type TinyVlmConfig } from './config';
 import { TinyVlm, type KvCache } from './model';
+import { tinyVlmPrompts } from './prompts';
 
 class TinyPrepared implements Prepared {
   constructor(
@@ -27,60 +38,10 @@ class TinyPrepared implements Prepared {
   }
 }
 
-/** Draws one token from logits/temperature, restricted to the top-p nucleus; returns it and its log-prob. */
-export function drawToken(
-  logits: Float32Array,
-  temperature: number,
-  topP: number,
-  random: () => number,
-): { token: number; logProb: number; entropy: number } {
-  const n = logits.length;
-  const t = Math.max(temperature, 1e-6);
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) max = Math.max(max, logits[i]! / t);
-  const probs = new Float64Array(n);
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += probs[i] = Math.exp(logits[i]! / t - max);
-  let entropy = 0;
-  for (let i = 0; i < n; i++) {
-    probs[i]! /= sum;
-    if (probs[i]! > 0) entropy -= probs[i]! * Math.log(probs[i]!);
-  }
-  if (temperature <= 0) {
-    let best = 0;
-    for (let i = 1; i < n; i++) if (probs[i]! > probs[best]!) best = i;
-    return { token: best, logProb: Math.log(probs[best]!), entropy };
-  }
-  let candidates: number[];
-  if (topP < 1) {
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => probs[b]! - probs[a]! || a - b);
-    candidates = [];
-    let mass = 0;
-    for (const i of order) {
-      candidates.push(i);
-      mass += probs[i]!;
-      if (mass >= topP) break;
-    }
-  } else {
-    candidates = Array.from({ length: n }, (_, i) => i);
-  }
-  let total = 0;
-  for (const i of candidates) total += probs[i]!;
-  let r = random() * total;
-  let token = candidates[candidates.length - 1]!;
-  for (const i of candidates) {
-    r -= probs[i]!;
-    if (r < 0) {
-      token = i;
-      break;
-    }
-  }
-  return { token, logProb: Math.log(probs[token]!), entropy };
-}
-
 export class TinyVlmPolicy implements Policy {
   readonly kind = 'tiny-vlm' as const;
   readonly frame = 'norm1000' as const;
+  readonly prompts = tinyVlmPrompts;
 
   constructor(
     readonly model: TinyVlm,
@@ -128,6 +89,40 @@ export class TinyVlmPolicy implements Policy {
       // In a tidy, so the loaded tensor is freed once the weight no longer holds it.
       tf.tidy(() => w.assign(tf.tensor(t.data as Float32Array, t.shape)));
     }
+  }
+
+  /** tiny-vlm sees every image as it is (its patches are cut from the image itself). */
+  inputSize(image: Size): Size {
+    return { width: image.width, height: image.height };
+  }
+
+  trainableWeights(): Map<string, tf.Variable> {
+    return new Map([...this.model.weights].filter(([, v]) => v.trainable));
+  }
+
+  /** A checkpoint keeps every weight: the model is small, and a checkpoint then loads as a model. */
+  saveCheckpointWeights(dir: string): void {
+    writeSafetensors(path.join(dir, 'model.safetensors'), this.weightsMap());
+  }
+
+  loadCheckpointWeights(dir: string): void {
+    this.loadWeights(readSafetensors(path.join(dir, 'model.safetensors')).tensors);
+  }
+
+  replica(): PolicyReplica {
+    return {
+      kind: this.kind,
+      spec: { config: this.model.config, tokenizer: this.tokenizer.json },
+      weights: this.weightsMap(),
+    };
+  }
+
+  /** The policy a worker thread builds from `replica()`. */
+  static fromReplica(replica: PolicyReplica): TinyVlmPolicy {
+    const spec = replica.spec as { config: TinyVlmConfig; tokenizer: TextTokenizer['json'] };
+    const policy = new TinyVlmPolicy(new TinyVlm(spec.config), new TextTokenizer(spec.tokenizer));
+    policy.loadWeights(replica.weights);
+    return policy;
   }
 
   weightsMap(): TensorMap {

@@ -4,6 +4,7 @@
  */
 import type { Box, Size } from '../../../shared/boxes';
 import { fromPixelsRounded } from '../../rewards/frames';
+import type { TaskPrompts } from '../prompts';
 
 export const detectionPrompt = (category: string) => `Find every ${category}.`;
 export const classificationPrompt = () => 'What shape is this?';
@@ -23,3 +24,12 @@ export function boxesAnswer(boxes: readonly (Box & { confidence?: number })[], i
 export function completionText(think: string, answer: string): string {
   return `<think>${think}</think><answer>${answer}</answer>`;
 }
+
+export const tinyVlmPrompts: TaskPrompts = {
+  detection: detectionPrompt,
+  classification: classificationPrompt,
+  rec: recPrompt,
+  ovd: ovdPrompt,
+  boxesAnswer: (boxes, image) => boxesAnswer(boxes, image),
+  completion: completionText,
+};

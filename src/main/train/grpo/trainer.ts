@@ -7,7 +7,6 @@
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import type { CompletionRef, Policy, Prepared, RgbImage, Sample } from '../../models/policy';
-import type { TinyVlmPolicy } from '../../models/tiny-vlm/policy';
 import {
   scoreCompletion,
   type RewardContext,
@@ -199,13 +198,13 @@ export interface GrpoHooks {
 export class NonFiniteGrpoLoss extends Error {}
 
 export async function runGrpo(
-  policy: TinyVlmPolicy,
+  policy: Policy,
   reference: Policy | 'adapters-off' | null,
   source: PromptSource,
   o: GrpoOptions,
   hooks: GrpoHooks = {},
 ): Promise<{ step: number }> {
-  const named = new Map([...policy.model.weights].filter(([, v]) => v.trainable));
+  const named = policy.trainableWeights();
   const optimizer = new AdamW(named, { weightDecay: o.weightDecay });
   const watch = new TrainingWatch();
   let step = 0;

@@ -1,0 +1,58 @@
+/**
+ * The one place that knows the concrete models: a folder's config.json says which policy loads it
+ * (`model_type` qwen2_vl / qwen2_5_vl for Qwen; vrft's own tiny-vlm config otherwise). Training,
+ * evaluation and the commands load models only through here.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../../shared/errors';
+import type { Policy, PolicyKind, PolicyReplica } from './policy';
+import { qwenFamilyOf, supportedModelTypes } from './qwen2-vl/config';
+import { TinyVlmPolicy } from './tiny-vlm/policy';
+
+export interface LoadPolicyOptions {
+  /** LoRA adapters to add (tiny-vlm's rank/alpha; Qwen also takes PEFT's fields). */
+  lora?: { rank: number; alpha: number } | null;
+  seed?: number;
+}
+
+function readConfig(dir: string): Record<string, unknown> {
+  const file = path.join(dir, 'config.json');
+  if (!existsSync(file))
+    throw new UserError(
+      'invalid_input',
+      `${dir} is not a model folder: it has no config.json. Name a folder holding a model ` +
+        '(config.json with its weights), such as a Hugging Face Qwen2-VL / Qwen2.5-VL download or vrft’s tiny-vlm.',
+    );
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new UserError('invalid_input', `${file}: not valid JSON (${(error as Error).message})`);
+  }
+}
+
+/** Which policy a model folder holds, from its config.json alone. */
+export function modelKindOf(dir: string): PolicyKind {
+  const config = readConfig(dir);
+  if (config.model_type === undefined && typeof config.dModel === 'number') return 'tiny-vlm';
+  try {
+    return qwenFamilyOf(config, path.join(dir, 'config.json'));
+  } catch (error) {
+    throw new UserError('invalid_input', (error as Error).message);
+  }
+}
+
+export async function loadPolicy(dir: string, options: LoadPolicyOptions = {}): Promise<Policy> {
+  const kind = modelKindOf(dir);
+  if (kind === 'tiny-vlm') return TinyVlmPolicy.load(dir, options);
+  const { QwenPolicy } = await import('./qwen2-vl/policy');
+  return QwenPolicy.load(dir, options);
+}
+
+/** The policy a worker thread builds from another thread's `policy.replica()`. */
+export function policyFromReplica(replica: PolicyReplica): Policy {
+  if (replica.kind === 'tiny-vlm') return TinyVlmPolicy.fromReplica(replica);
+  throw new Error(`${replica.kind} has no data-parallel replica`);
+}
+
+export { supportedModelTypes };

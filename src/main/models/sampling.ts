@@ -1,0 +1,55 @@
+/**
+ * Drawing the next token, shared by every policy: the temperature-scaled distribution (whose
+ * log-prob TRL trains on), narrowed to the top-p nucleus for the draw only; greedy at temperature 0.
+ */
+
+/** Draws one token from logits/temperature, restricted to the top-p nucleus; returns it and its log-prob. */
+export function drawToken(
+  logits: Float32Array,
+  temperature: number,
+  topP: number,
+  random: () => number,
+): { token: number; logProb: number; entropy: number } {
+  const n = logits.length;
+  const t = Math.max(temperature, 1e-6);
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) max = Math.max(max, logits[i]! / t);
+  const probs = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += probs[i] = Math.exp(logits[i]! / t - max);
+  let entropy = 0;
+  for (let i = 0; i < n; i++) {
+    probs[i]! /= sum;
+    if (probs[i]! > 0) entropy -= probs[i]! * Math.log(probs[i]!);
+  }
+  if (temperature <= 0) {
+    let best = 0;
+    for (let i = 1; i < n; i++) if (probs[i]! > probs[best]!) best = i;
+    return { token: best, logProb: Math.log(probs[best]!), entropy };
+  }
+  let candidates: number[];
+  if (topP < 1) {
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => probs[b]! - probs[a]! || a - b);
+    candidates = [];
+    let mass = 0;
+    for (const i of order) {
+      candidates.push(i);
+      mass += probs[i]!;
+      if (mass >= topP) break;
+    }
+  } else {
+    candidates = Array.from({ length: n }, (_, i) => i);
+  }
+  let total = 0;
+  for (const i of candidates) total += probs[i]!;
+  let r = random() * total;
+  let token = candidates[candidates.length - 1]!;
+  for (const i of candidates) {
+    r -= probs[i]!;
+    if (r < 0) {
+      token = i;
+      break;
+    }
+  }
+  return { token, logProb: Math.log(probs[token]!), entropy };
+}
