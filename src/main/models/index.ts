@@ -6,14 +6,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
-import type { Policy, PolicyKind, PolicyReplica } from './policy';
+import type { LoraConfig, Policy, PolicyKind, PolicyReplica } from './policy';
 import { qwenFamilyOf, supportedModelTypes } from './qwen2-vl/config';
 import { TinyVlmPolicy } from './tiny-vlm/policy';
 
 export interface LoadPolicyOptions {
-  /** LoRA adapters to add (tiny-vlm's rank/alpha; Qwen also takes PEFT's fields). */
-  lora?: { rank: number; alpha: number } | null;
+  /** LoRA adapters to add. */
+  lora?: LoraConfig | null;
   seed?: number;
+  /** Qwen: train the vision tower too (false, the default, keeps it fixed). */
+  freezeVisionTower?: boolean;
+  /** Qwen: recompute each decoder layer's activations in the backward pass. */
+  gradientCheckpointing?: boolean;
 }
 
 function readConfig(dir: string): Record<string, unknown> {

@@ -78,6 +78,15 @@ export interface CompletionRef {
   tokenIds: number[];
 }
 
+/** LoRA adapters, PEFT's fields under vrft's names (train/config.ts reads PEFT's own). */
+export interface LoraConfig {
+  rank: number;
+  alpha: number;
+  dropout: number;
+  /** Module names (PEFT's suffix match: `q_proj`, `mlp.down_proj`) or 'all-linear'; default all of the LM's. */
+  targetModules?: string[] | 'all-linear';
+}
+
 export type PolicyKind = 'tiny-vlm' | 'qwen2-vl' | 'qwen2.5-vl';
 
 /** What a worker thread needs to build the same policy (data-parallel SFT). */

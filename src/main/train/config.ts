@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { nearestName } from '../../shared/names';
+import type { LoraConfig } from '../models/policy';
 
 /** What every run names: the data, the model, the categories asked. */
 const target = {
@@ -19,7 +20,27 @@ const target = {
   categories: z.array(z.string().min(1)).min(1).optional(),
 };
 
-const lora = z.object({ rank: z.number().int().min(1).max(256), alpha: z.number().positive() }).strict();
+/**
+ * LoRA adapters with PEFT's names and defaults (r 8, lora_alpha 8, no dropout; target_modules:
+ * every linear layer of the language model when absent). `rank` / `alpha` are earlier vrft
+ * configs' names for r / lora_alpha and still read.
+ */
+const lora = z
+  .object({
+    r: z.number().int().min(1).max(1024).optional(),
+    lora_alpha: z.number().positive().optional(),
+    lora_dropout: z.number().min(0).lt(1).default(0),
+    target_modules: z.union([z.array(z.string().min(1)).min(1), z.literal('all-linear')]).optional(),
+    rank: z.number().int().min(1).max(1024).optional(),
+    alpha: z.number().positive().optional(),
+  })
+  .strict()
+  .transform((l): LoraConfig => ({
+    rank: l.r ?? l.rank ?? 8,
+    alpha: l.lora_alpha ?? l.alpha ?? 8,
+    dropout: l.lora_dropout,
+    ...(l.target_modules !== undefined && { targetModules: l.target_modules }),
+  }));
 
 /** What every training run shares besides its method. */
 const training = {
@@ -34,8 +55,12 @@ const training = {
   seed: z.number().int().min(0).default(0),
   /** Detection: the most of a run's questions that may be negatives ("No Objects" is right). */
   negativeShare: z.number().min(0).max(1).default(0.25),
-  /** LoRA adapters on attention and MLP weights ({rank, alpha}); null trains every weight. */
+  /** LoRA adapters ({r, lora_alpha, lora_dropout, target_modules}); null trains every weight. */
   lora: lora.nullable().default(null),
+  /** Qwen: keep the vision tower's weights fixed (the papers' setting). */
+  freezeVisionTower: z.boolean().default(true),
+  /** Qwen: recompute each decoder layer's activations in the backward pass (less memory, ~⅓ more time). */
+  gradientCheckpointing: z.boolean().default(false),
 };
 
 export const sftConfigSchema = z
@@ -101,13 +126,14 @@ export class ConfigError extends Error {}
 export function parseConfig<S extends z.ZodObject>(schema: S, data: unknown, file: string): z.output<S> {
   const result = schema.safeParse(data);
   if (result.success) return result.data;
-  const known = Object.keys(schema.shape);
   const problems = result.error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
+      const known = keysAt(schema, issue.path);
+      const where = issue.path.length ? `${issue.path.join('.')}.` : '';
       return issue.keys
         .map((key) => {
           const near = nearestName(key, known);
-          return `unknown key "${key}"${near ? ` (did you mean "${near}"?)` : ''}`;
+          return `unknown key "${where}${key}"${near ? ` (did you mean "${where}${near}"?)` : ''}`;
         })
         .join('; ');
     }
@@ -115,4 +141,23 @@ export function parseConfig<S extends z.ZodObject>(schema: S, data: unknown, fil
     return `${where}: ${issue.message}`;
   });
   throw new ConfigError(`${file}: ${problems.join('; ')}`);
+}
+
+/** The keys an object schema nested at `at` allows (through optional, nullable, default and transforms). */
+function keysAt(schema: z.ZodType, at: readonly PropertyKey[]): string[] {
+  let node: unknown = schema;
+  const unwrap = (n: unknown): unknown => {
+    for (;;) {
+      const def = (n as { def?: { innerType?: unknown; in?: unknown } }).def;
+      const inner = def?.innerType ?? def?.in;
+      if (!inner) return n;
+      n = inner;
+    }
+  };
+  for (const key of at) {
+    const shape = (unwrap(node) as { shape?: Record<string, unknown> }).shape;
+    node = shape?.[String(key)];
+  }
+  const shape = (unwrap(node) as { shape?: Record<string, unknown> }).shape;
+  return shape ? Object.keys(shape) : [];
 }

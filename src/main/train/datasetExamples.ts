@@ -150,7 +150,9 @@ export function detectionExamples(
 ): SftExample[] {
   return questions.map(({ img, category }) => {
     const { width, height } = img.image;
-    const boxes = img.boxes.filter((b) => b.category === category).map((b) => b.box);
+    const boxes = img.boxes
+      .filter((b) => b.category === category)
+      .map((b) => ({ ...b.box, label: category }));
     const objects = boxes.length
       ? boxes.map((box) => `A ${category} ${positionPhrase(box, width, height)}.`).join(' ')
       : 'No Objects.';

@@ -4,8 +4,10 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { seeded } from '../../../shared/random';
 import type { Size } from '../../../shared/boxes';
+import { UserError } from '../../../shared/errors';
 import type {
   CompletionRef,
+  LoraConfig,
   Policy,
   PolicyReplica,
   Prepared,
@@ -18,7 +20,7 @@ import { readSafetensors, writeSafetensors, type TensorMap } from '../safetensor
 import { loadTokenizer, TextTokenizer } from '../tokenizer';
 import { imagePatches } from './image';
 import { patchCount, patchDim, type TinyVlmConfig } from './config';
-import { TinyVlm, type KvCache } from './model';
+import { loraTargets, TinyVlm, type KvCache } from './model';
 import { tinyVlmPrompts } from './prompts';
 
 class TinyPrepared implements Prepared {
@@ -64,13 +66,17 @@ export class TinyVlmPolicy implements Policy {
   }
 
   /** Loads config.json, model.safetensors and tokenizer.json from a model folder. */
-  static load(
-    dir: string,
-    options: { lora?: { rank: number; alpha: number } | null; seed?: number } = {},
-  ): TinyVlmPolicy {
+  static load(dir: string, options: { lora?: LoraConfig | null; seed?: number } = {}): TinyVlmPolicy {
     const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as TinyVlmConfig;
     const tokenizer = loadTokenizer(dir);
     const { lora = null } = options;
+    if (lora && lora.dropout > 0)
+      throw new UserError('invalid_input', 'tiny-vlm’s LoRA adapters have no dropout: set lora_dropout to 0');
+    if (lora?.targetModules && lora.targetModules !== 'all-linear')
+      throw new UserError(
+        'invalid_input',
+        `tiny-vlm’s LoRA adapters always sit on ${loraTargets.join(', ')}: leave target_modules out`,
+      );
     const policy = new TinyVlmPolicy(new TinyVlm({ ...config, lora: null }, options.seed ?? 0), tokenizer);
     policy.loadWeights(readSafetensors(path.join(dir, 'model.safetensors')).tensors);
     if (lora) {
