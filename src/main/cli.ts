@@ -10,6 +10,7 @@ import { doctorCommand } from './commands/doctor';
 import { evalCommand } from './commands/eval';
 import { evalMapCommand } from './commands/evalMap';
 import { experimentCommand } from './commands/experiment';
+import { generateCommand } from './commands/generate';
 import { exportCommand, importCommand } from './commands/importExport';
 import { rewardCommand } from './commands/reward';
 import { serveCommand } from './commands/serve';
@@ -29,6 +30,7 @@ const commands: Record<string, Command> = {
   experiment: experimentCommand,
   compare: compareCommand,
   traces: tracesCommand,
+  generate: generateCommand,
   doctor: doctorCommand,
 };
 

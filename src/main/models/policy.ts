@@ -34,6 +34,11 @@ export interface PromptInput {
   /** The task text, already in the model's own prompt template. */
   prompt: string;
   /**
+   * The prompt is the model's whole input as given (its image placeholder included), not wrapped
+   * in the model's chat template.
+   */
+  raw?: boolean;
+  /**
    * Training only, for a policy with a patch classifier (tiny-vlm in pretraining): the class of
    * each image patch, row by row. `logProbs` then also returns the classifier's loss.
    */

@@ -155,8 +155,8 @@ export class TinyVlmPolicy implements Policy {
     return kept.length ? this.tokenizer.decode(kept) : '';
   }
 
-  promptIds(prompt: string): number[] {
-    return this.tokenizer.encode(`${prompt}\n`);
+  promptIds(prompt: string, raw = false): number[] {
+    return this.tokenizer.encode(raw ? prompt : `${prompt}\n`);
   }
 
   prepare(batch: PromptInput[]): TinyPrepared {
@@ -176,7 +176,7 @@ export class TinyVlmPolicy implements Policy {
       );
     return new TinyPrepared(
       patches,
-      batch.map((item) => this.promptIds(item.prompt)),
+      batch.map((item) => this.promptIds(item.prompt, item.raw)),
       labelled ? batch.flatMap((item) => item.patchLabels!) : null,
       boxed ? batch.flatMap((item) => item.patchBoxes!) : null,
     );
