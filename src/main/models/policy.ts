@@ -20,7 +20,6 @@ import type { Size } from '../../shared/boxes';
 import type { Frame } from '../rewards/frames';
 import type { TaskPrompts } from './prompts';
 import type { TensorMap } from './safetensors';
-import type { TextTokenizer } from './tokenizer';
 
 export interface RgbImage {
   width: number;
@@ -92,6 +91,15 @@ export interface LoraConfig {
   targetModules?: string[] | 'all-linear';
 }
 
+/** What training needs of a policy's tokenizer (tiny-vlm's TextTokenizer; Qwen's BPE). */
+export interface PolicyTokenizer {
+  /** The token that ends an answer (Qwen: `<|im_end|>`). */
+  readonly eos: number;
+  readonly pad: number;
+  encode(text: string): number[];
+  decode(ids: readonly number[]): string;
+}
+
 export type PolicyKind = 'tiny-vlm' | 'qwen2-vl' | 'qwen2.5-vl';
 
 /** What a worker thread needs to build the same policy (data-parallel SFT). */
@@ -106,7 +114,7 @@ export interface PolicyReplica {
 export interface Policy {
   readonly kind: PolicyKind;
   readonly frame: Frame;
-  readonly tokenizer: TextTokenizer;
+  readonly tokenizer: PolicyTokenizer;
   readonly prompts: TaskPrompts;
   /** The size the model sees an image of this size at (its resized input). */
   inputSize(image: Size): Size;
