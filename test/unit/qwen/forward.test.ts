@@ -271,6 +271,40 @@ describe.each(['qwen2-vl', 'qwen2.5-vl'])('%s forward pass equals transformers',
     );
   });
 
+  it('is differentiable: a loss on the log-probs has gradients w.r.t. a LoRA adapter; a zero B changes nothing', () => {
+    const c = fixture.single;
+    const layer = 'model.layers.0.self_attn.q_proj';
+    const [outDim, inDim] = model.weights.get(`${layer}.weight`).shape as [number, number];
+    const a = tf.variable(tf.randomNormal([4, inDim], 0, 0.1, 'float32', 1), true);
+    const b = tf.variable(tf.zeros([outDim, 4]), true);
+    model.weights.adapters.set(layer, { a, b, scale: 2 });
+    const features = featuresOf(c.images);
+    const before = tf.memory().numTensors;
+    // −log π(first greedy token | prompt), computed by the training pass (hiddenStates).
+    const loss = () =>
+      tf.tidy(() => {
+        const { hidden } = model.hiddenStates(
+          [{ inputIds: c.input_ids, grids: gridsOf(c.images) }],
+          features,
+        );
+        const n = c.input_ids.length;
+        const last = tf.reshape(tf.slice(hidden, [0, n - 1, 0], [1, 1, -1]), [1, -1]) as tf.Tensor2D;
+        return tf.neg(
+          tf.sum(tf.slice(logSoftmax(model.logits(last)), [0, c.greedy[0]!], [1, 1])),
+        ) as tf.Scalar;
+      });
+    const { value, grads } = tf.variableGrads(loss, [a, b]);
+    record('training pass log-prob', Math.abs(-value.dataSync()[0]! - c.greedy_logprobs[0]!));
+    const gradB = grads[b.name]!.dataSync();
+    expect(gradB.every(Number.isFinite)).toBe(true);
+    expect(Math.max(...gradB.map(Math.abs))).toBeGreaterThan(1e-3);
+    expect(Math.max(...grads[a.name]!.dataSync().map(Math.abs))).toBe(0); // B = 0 stops A's gradient
+    tf.dispose([value, ...Object.values(grads)]);
+    expect(tf.memory().numTensors).toBe(before);
+    model.weights.adapters.delete(layer);
+    tf.dispose([a, b, features]);
+  });
+
   it("one prompt's prefill tiled to several rows decodes as the prompt alone", () => {
     const c = fixture.single;
     const logitsAfter = want('single.greedy_logits');

@@ -298,12 +298,11 @@ export class QwenLanguageModel {
     return { x: tf.add(h, mlp), keys, values };
   }
 
-  /** [rows, kv, L, d] → [rows, heads, L, d], each KV head repeated for its group of query heads. */
+  /** [rows, kv, L, d] → [rows, heads, L, d]: query head j reads KV head ⌊j·kv/heads⌋ (repeat_kv). */
   private repeatKv(x: tf.Tensor4D): tf.Tensor4D {
     const { numHeads, numKvHeads } = this.config.text;
     if (numHeads === numKvHeads) return x;
-    const [rows, kv, length, d] = x.shape;
-    const tiled = tf.tile(tf.expandDims(x, 2), [1, 1, numHeads / numKvHeads, 1, 1]);
-    return tf.reshape(tiled, [rows, kv * (numHeads / numKvHeads), length, d]);
+    const kvOf = Array.from({ length: numHeads }, (_, j) => Math.floor((j * numKvHeads) / numHeads));
+    return tf.gather(x, tf.tensor1d(kvOf, 'int32'), 1);
   }
 }

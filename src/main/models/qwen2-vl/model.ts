@@ -70,20 +70,26 @@ export class QwenVl {
   /**
    * Final-normed hidden states [rows, width, hidden] of sequences left-padded to one width (the
    * padding masked and at position 0); `imageFeatures` holds every image's merged features, row
-   * after row. Differentiable: the training pass.
+   * after row. Differentiable: the training pass; `dropout` applies the LoRA adapters' dropout.
    */
   hiddenStates(
     sequences: readonly QwenSequence[],
     imageFeatures: tf.Tensor2D | null,
+    options: { dropout?: boolean } = {},
   ): { hidden: tf.Tensor3D; mask: number[][] } {
     const { ids, mask } = leftPad(sequences);
-    return tf.tidy(() => {
-      const x = this.language.embed(ids, imageFeatures);
-      const { hidden } = this.language.forward(x, this.positions(sequences, ids, mask), {
-        attentionMask: mask,
+    const training = this.weights.training;
+    this.weights.training = options.dropout ?? training;
+    try {
+      return tf.tidy(() => {
+        const x = this.language.embed(ids, imageFeatures);
+        const positions = this.positions(sequences, ids, mask);
+        const { hidden } = this.language.forward(x, positions, { attentionMask: mask });
+        return { hidden, mask };
       });
-      return { hidden, mask };
-    });
+    } finally {
+      this.weights.training = training;
+    }
   }
 
   /** Next-token logits [m, vocab] of hidden states [m, hidden]. */
