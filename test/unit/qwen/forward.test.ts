@@ -15,6 +15,7 @@ import {
   mergedTokenCount,
   positionIds,
   QwenVl,
+  qwenWeightShapes,
   tileCache,
   type GridThw,
 } from '../../../src/main/models/qwen2-vl/model';
@@ -80,6 +81,22 @@ function maxError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 function columnsOf(logits: tf.Tensor2D, columns: number[]): Float32Array {
   return tf.tidy(() => tf.gather(logits, tf.tensor1d(columns, 'int32'), 1).dataSync() as Float32Array);
 }
+
+describe('Qwen weights', () => {
+  it('a checkpoint that does not fit its config is a clear error, before any tensor is made', () => {
+    const dir = path.join(fixtures, 'qwen2-vl/checkpoint');
+    const config = parseQwenConfig(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')));
+    const tensors = readSafetensors(path.join(dir, 'model.safetensors')).tensors;
+    expect(qwenWeightShapes(config).size).toBe(tensors.size);
+    const before = tf.memory().numTensors;
+    tensors.delete('model.layers.1.mlp.up_proj.weight');
+    const wider = { ...config, text: { ...config.text, intermediateSize: 256 } };
+    expect(() => new QwenVl(wider, tensors)).toThrow(
+      /model\.layers\.0\.mlp\.gate_proj\.weight is \[128, 64\], the config says \[256, 64\].*model\.layers\.1\.mlp\.up_proj\.weight is missing/,
+    );
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
 
 const errors: Record<string, Record<string, number>> = {};
 afterAll(() => console.log('max |vrft − transformers|:\n' + JSON.stringify(errors, null, 1)));
