@@ -144,6 +144,11 @@ export interface ForwardOptions {
   cache?: KvCache;
   /** Return the keys and values of every position so far (the new cache). */
   keepCache?: boolean;
+  /**
+   * Gradient checkpointing: keep only each decoder layer's input for the backward pass and
+   * recompute the layer there (memory of one layer's activations instead of all of them).
+   */
+  recompute?: boolean;
 }
 
 export class QwenLanguageModel {
@@ -204,6 +209,10 @@ export class QwenLanguageModel {
       const keys: tf.Tensor4D[] = [];
       const values: tf.Tensor4D[] = [];
       for (let i = 0; i < this.config.text.numLayers; i++) {
+        if (options.recompute && !options.keepCache && !past) {
+          h = this.recomputedLayer(i, h, cos, sin, mask);
+          continue;
+        }
         const layer = this.layer(i, h, cos, sin, mask, past?.keys[i], past?.values[i]);
         h = layer.x;
         keys.push(layer.keys);
@@ -258,6 +267,60 @@ export class QwenLanguageModel {
         for (let j = 0; j < length; j++)
           if (j > past + i || !keyMask[r]![j]) data[(r * n + i) * length + j] = masked;
     return tf.tensor4d(data, [rows, 1, n, length]);
+  }
+
+  /**
+   * Layer i as one op whose backward pass recomputes it: tfjs records no op run inside a custom
+   * gradient's forward function, so the tape keeps the layer's input and nothing else; the
+   * gradient function reruns the layer under `tf.grads` for the input's and the layer's
+   * trainable weights' gradients (those weights are the op's inputs, so training sees them).
+   */
+  private recomputedLayer(
+    i: number,
+    x: tf.Tensor,
+    cos: tf.Tensor,
+    sin: tf.Tensor,
+    mask: tf.Tensor | null,
+  ): tf.Tensor {
+    const p = `model.layers.${i}.`;
+    const trainable: tf.Variable[] = [];
+    for (const [name, v] of this.weights.variables) if (v.trainable && name.startsWith(p)) trainable.push(v);
+    for (const [name, { a, b }] of this.weights.adapters)
+      if (name.startsWith(p) && this.weights.adaptersOn) trainable.push(a, b);
+    const { training, dropoutSeed } = this.weights;
+    // The tape keeps what save() is given until the backward pass: the input, and the rotary
+    // tables and mask the pass made (its tidy frees the originals).
+    const run = (input: tf.Tensor, c: tf.Tensor, s: tf.Tensor, m: tf.Tensor | null) => {
+      const before = [this.weights.training, this.weights.dropoutSeed] as const;
+      this.weights.training = training;
+      this.weights.dropoutSeed = dropoutSeed;
+      try {
+        return this.layer(i, input, c, s, m).x;
+      } finally {
+        [this.weights.training, this.weights.dropoutSeed] = before;
+      }
+    };
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const save = args.at(-1) as tf.GradSaveFunc;
+      const input = args[0] as tf.Tensor;
+      save(mask ? [input, cos, sin, mask] : [input, cos, sin]);
+      return {
+        value: run(input, cos, sin, mask),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xIn, c, s, m] = saved;
+          // A gradient taken inside a backward pass ends by dropping the engine's tape — the
+          // outer pass's, which it still has to clean up: put it back.
+          const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
+          const outer = state.activeTape;
+          try {
+            return tf.grads((...xs: tf.Tensor[]) => run(xs[0]!, c!, s!, m ?? null))([xIn!, ...trainable], dy);
+          } finally {
+            state.activeTape = outer;
+          }
+        },
+      };
+    }) as (...inputs: tf.Tensor[]) => tf.Tensor;
+    return op(x, ...trainable);
   }
 
   private layer(

@@ -31,6 +31,11 @@ export class QwenWeights {
   adaptersOn = true;
   /** Training mode: adapters apply their dropout. */
   training = false;
+  /**
+   * Seeds the dropout masks: the same seed draws the same masks, so a layer recomputed in the
+   * backward pass (gradient checkpointing) drops what its forward pass dropped. Bump it per pass.
+   */
+  dropoutSeed = 0;
 
   /** Base weights are frozen (trainable = false); only adapters train. */
   constructor(tensors: TensorMap) {
@@ -65,7 +70,10 @@ export class QwenWeights {
     if (bias) y = tf.add(y, bias);
     const adapter = this.adaptersOn ? this.adapters.get(name) : undefined;
     if (adapter) {
-      const input = this.training && adapter.dropout ? tf.dropout(flat, adapter.dropout) : flat;
+      const input =
+        this.training && adapter.dropout
+          ? tf.dropout(flat, adapter.dropout, undefined, `${this.dropoutSeed}:${name}`)
+          : flat;
       const update = tf.matMul(tf.matMul(input, adapter.a, false, true), adapter.b, false, true);
       y = tf.add(y, tf.mul(update, adapter.scale));
     }

@@ -156,7 +156,7 @@ export class QwenVl {
   hiddenStates(
     sequences: readonly QwenSequence[],
     imageFeatures: tf.Tensor2D | null,
-    options: { dropout?: boolean } = {},
+    options: { dropout?: boolean; recompute?: boolean } = {},
   ): { hidden: tf.Tensor3D; mask: number[][] } {
     const { ids, mask } = leftPad(sequences);
     const training = this.weights.training;
@@ -165,7 +165,10 @@ export class QwenVl {
       return tf.tidy(() => {
         const x = this.language.embed(ids, imageFeatures);
         const positions = this.positions(sequences, ids, mask);
-        const { hidden } = this.language.forward(x, positions, { attentionMask: mask });
+        const { hidden } = this.language.forward(x, positions, {
+          attentionMask: mask,
+          recompute: options.recompute,
+        });
         return { hidden, mask };
       });
     } finally {
