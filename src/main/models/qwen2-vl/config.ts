@@ -87,7 +87,8 @@ export function parseQwenConfig(json: unknown, file = 'config.json'): QwenConfig
     if (fallback !== undefined) return fallback;
     throw new Error(`${file}: ${key} is missing or not a number`);
   };
-  const rope = (isObject(text.rope_parameters) ? text.rope_parameters : undefined) ??
+  const rope =
+    (isObject(text.rope_parameters) ? text.rope_parameters : undefined) ??
     (isObject(text.rope_scaling) ? text.rope_scaling : undefined) ??
     (isObject(root.rope_scaling) ? root.rope_scaling : {});
   const section = rope.mrope_section;
@@ -99,7 +100,9 @@ export function parseQwenConfig(json: unknown, file = 'config.json'): QwenConfig
   const headDim = num(text, 'head_dim', hiddenSize / numHeads);
   const mropeSection = section as [number, number, number];
   if (mropeSection[0] + mropeSection[1] + mropeSection[2] !== headDim / 2)
-    throw new Error(`${file}: mrope_section ${JSON.stringify(section)} must sum to head_dim/2 = ${headDim / 2}`);
+    throw new Error(
+      `${file}: mrope_section ${JSON.stringify(section)} must sum to head_dim/2 = ${headDim / 2}`,
+    );
   const tie = (text.tie_word_embeddings ?? root.tie_word_embeddings) === true;
 
   const textConfig: QwenTextConfig = {
@@ -136,7 +139,9 @@ export function parseQwenConfig(json: unknown, file = 'config.json'): QwenConfig
     visionConfig.fullAttBlockIndexes = Array.isArray(full) ? full.map(Number) : [7, 15, 23, 31];
   }
   if (visionConfig.outHiddenSize !== hiddenSize)
-    throw new Error(`${file}: the vision merger's output (${visionConfig.outHiddenSize}) must equal hidden_size`);
+    throw new Error(
+      `${file}: the vision merger's output (${visionConfig.outHiddenSize}) must equal hidden_size`,
+    );
 
   return {
     family,
