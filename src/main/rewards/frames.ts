@@ -6,6 +6,7 @@
  * - `pixels`: the original image.
  * COCO boxes are [x, y, w, h] pixels; YOLO boxes are [cx, cy, w, h] normalised to 0–1.
  */
+import { smartResize } from '../models/qwen2-vl/processor';
 import type { Box, Size } from '../../shared/boxes';
 
 export const frames = ['norm1000', 'resized', 'pixels'] as const;
@@ -73,12 +74,6 @@ export function boxToYolo(b: Box, image: Size): [number, number, number, number]
   ];
 }
 
-/** Python's round(): halves go to the even neighbour. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
 export interface ResizeLimits {
   factor?: number;
   minPixels?: number;
@@ -87,22 +82,10 @@ export interface ResizeLimits {
 
 /**
  * The input size Qwen2-VL / Qwen2.5-VL's image processor resizes an image to (transformers'
- * `smart_resize`): each side a multiple of 28, the area within [minPixels, maxPixels]. The
- * defaults are the released checkpoints' preprocessor_config.json values.
+ * `smart_resize`, the processor's own): each side a multiple of 28, the area within
+ * [minPixels, maxPixels]. The defaults are the released checkpoints' preprocessor_config.json values.
  */
 export function qwenResizedSize(image: Size, limits: ResizeLimits = {}): Size {
   const { factor = 28, minPixels = 56 * 56, maxPixels = 28 * 28 * 16384 } = limits;
-  const { width, height } = image;
-  let h = Math.max(factor, roundHalfEven(height / factor) * factor);
-  let w = Math.max(factor, roundHalfEven(width / factor) * factor);
-  if (h * w > maxPixels) {
-    const beta = Math.sqrt((height * width) / maxPixels);
-    h = Math.max(factor, Math.floor(height / beta / factor) * factor);
-    w = Math.max(factor, Math.floor(width / beta / factor) * factor);
-  } else if (h * w < minPixels) {
-    const beta = Math.sqrt(minPixels / (height * width));
-    h = Math.ceil((height * beta) / factor) * factor;
-    w = Math.ceil((width * beta) / factor) * factor;
-  }
-  return { width: w, height: h };
+  return smartResize(image.height, image.width, factor, minPixels, maxPixels);
 }
