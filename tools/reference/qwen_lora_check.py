@@ -1,0 +1,132 @@
+"""Load a Qwen2-VL / Qwen2.5-VL LoRA adapter (and/or a merged model) with transformers + PEFT and
+compare its logits with expected ones — the check that what vrft saves works in the ecosystem.
+
+    /work/venv/bin/python tools/reference/qwen_lora_check.py ADAPTER_DIR [--merged MERGED_DIR] \\
+        --base CHECKPOINT --expect FILE.safetensors [--key logits] [--tol 1e-4]
+
+ADAPTER_DIR   a PEFT adapter folder (adapter_config.json + adapter_model.safetensors), loaded onto
+              CHECKPOINT with PeftModel.from_pretrained; "-" to check only --merged.
+--merged      a full model folder (config.json + weights), loaded with from_pretrained alone.
+--base        the base checkpoint folder the adapter was trained on.
+--expect      a safetensors file with the inputs and the expected logits:
+                input_ids [B, T], attention_mask [B, T] (any int dtype), pixel_values [rows, 1176],
+                image_grid_thw [images, 3]                                  (required)
+                <key> (default `logits`): [B, V'] logits at one position per row, or [B, T, V'] at
+                      every position (only positions with attention_mask 1 are compared)
+                logit_positions [B] (optional, for [B, V']): default the last attended position
+                logit_columns [V'] (optional): vocabulary ids of the logits' columns; without it V'
+                      must be the whole vocabulary
+              tools/reference/qwen_lora.py's expected.safetensors has this shape.
+
+Everything runs in fp32. The adapter check also requires that the tensors PEFT loaded are exactly
+the file's, under the names PEFT itself would write (so mis-named keys, which PEFT only warns
+about, fail here). Prints the max abs difference per model; exits 1 if any is above --tol.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+CLASSES = {
+    "qwen2_vl": "Qwen2VLForConditionalGeneration",
+    "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
+}
+
+
+def model_class(folder):
+    import transformers
+
+    model_type = json.loads((Path(folder) / "config.json").read_text())["model_type"]
+    if model_type not in CLASSES:
+        sys.exit(f"{folder}: model_type {model_type!r} is not one of {sorted(CLASSES)}")
+    return getattr(transformers, CLASSES[model_type])
+
+
+def selected_logits(model, expect, key):
+    ids = expect["input_ids"].long()
+    mask = expect["attention_mask"].long()
+    image_token = model.config.image_token_id
+    with torch.no_grad():
+        out = model(input_ids=ids, attention_mask=mask, pixel_values=expect["pixel_values"].float(),
+                    image_grid_thw=expect["image_grid_thw"].long(),
+                    mm_token_type_ids=(ids == image_token).int())
+    logits = out.logits.float()
+    want = expect[key].float()
+    if "logit_columns" in expect:
+        logits = logits[..., expect["logit_columns"].long()]
+    elif want.shape[-1] != logits.shape[-1]:
+        sys.exit(f"{key} has {want.shape[-1]} columns, the model {logits.shape[-1]}: store logit_columns")
+    if want.dim() == 2:
+        if "logit_positions" in expect:
+            positions = expect["logit_positions"].long()
+        else:  # the last attended position of each row (right or left padding)
+            positions = (mask * torch.arange(mask.shape[1])).argmax(-1)
+        return logits[torch.arange(len(positions)), positions], want
+    keep = mask.bool()
+    return logits[keep], want[keep]
+
+
+def check_adapter_tensors(model, adapter_dir):
+    """The adapter's tensors must load exactly, under the names PEFT writes."""
+    from peft import get_peft_model_state_dict
+
+    saved = load_file(str(Path(adapter_dir) / "adapter_model.safetensors"))
+    loaded = get_peft_model_state_dict(model)
+    missing, extra = sorted(set(loaded) - set(saved)), sorted(set(saved) - set(loaded))
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} tensors PEFT expects are not in the file, e.g. {missing[:3]}")
+    if extra:
+        problems.append(f"{len(extra)} tensors in the file are not PEFT's names, e.g. {extra[:3]}")
+    for name in sorted(set(saved) & set(loaded)):
+        if saved[name].shape != loaded[name].shape or not torch.equal(saved[name].float(), loaded[name].float()):
+            problems.append(f"{name}: loaded {tuple(loaded[name].shape)} differs from the file's {tuple(saved[name].shape)}")
+    print(f"adapter: {len(loaded)} LoRA tensors in the PEFT model, {len(saved)} in the file")
+    for p in problems:
+        print("  PROBLEM:", p)
+    return not problems
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("adapter", help='PEFT adapter folder, or "-" for none')
+    ap.add_argument("--merged", help="merged full model folder")
+    ap.add_argument("--base", required=True, help="base checkpoint folder")
+    ap.add_argument("--expect", required=True, help="safetensors with inputs and expected logits")
+    ap.add_argument("--key", default="logits", help="the expected logits' key (default logits)")
+    ap.add_argument("--tol", type=float, default=1e-4)
+    args = ap.parse_args()
+    if args.adapter == "-" and not args.merged:
+        ap.error("give an adapter folder, --merged, or both")
+
+    expect = load_file(args.expect)
+    for k in ("input_ids", "attention_mask", "pixel_values", "image_grid_thw", args.key):
+        if k not in expect:
+            sys.exit(f"{args.expect} has no {k!r} (keys: {sorted(expect)})")
+    ok = True
+    results = []
+    if args.adapter != "-":
+        from peft import PeftModel
+
+        base = model_class(args.base).from_pretrained(args.base, dtype=torch.float32)
+        model = PeftModel.from_pretrained(base, args.adapter).eval()
+        ok &= check_adapter_tensors(model, args.adapter)
+        results.append(("adapter", *selected_logits(model, expect, args.key)))
+        del model, base
+    if args.merged:
+        model = model_class(args.merged).from_pretrained(args.merged, dtype=torch.float32).eval()
+        results.append(("merged", *selected_logits(model, expect, args.key)))
+    for what, got, want in results:
+        diff = float((got - want).abs().max())
+        good = diff <= args.tol
+        ok &= good
+        print(f"{what}: max |logits - {args.key}| = {diff:.3e} over {tuple(want.shape)} ({'ok' if good else 'ABOVE'} "
+              f"tolerance {args.tol:g})")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
