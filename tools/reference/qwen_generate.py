@@ -84,11 +84,14 @@ def main():
             with torch.no_grad():
                 out = model.generate(
                     input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=inputs["pixel_values"],
+                    # What the processor returns beside input_ids; without it M-RoPE falls back to text positions.
+                    mm_token_type_ids=(ids == IMAGE_PAD).int(),
                     image_grid_thw=inputs["image_grid_thw"], do_sample=False, max_new_tokens=NEW_TOKENS,
                     output_scores=True, return_dict_in_generate=True, eos_token_id=[151645, 151643],
                     pad_token_id=151643)
             new = out.sequences[0, ids.shape[1]:].tolist()
-            log_probs = [torch.log_softmax(s[0].float(), -1)[t].item() for s, t in zip(out.scores, new)]
+            # In float64: PyTorch's float32 log_softmax over 151,936 logits is itself ~1e-4 off.
+            log_probs = [torch.log_softmax(s[0].double(), -1)[t].item() for s, t in zip(out.scores, new)]
             cases.append({
                 "family": family, "model": f"{family}/checkpoint", "image": image_name, "prompt": prompt,
                 "template": template, "inputIds": ids[0].tolist(), "tokenIds": new, "logProbs": log_probs,

@@ -87,8 +87,12 @@ export interface LoraConfig {
   rank: number;
   alpha: number;
   dropout: number;
-  /** Module names (PEFT's suffix match: `q_proj`, `mlp.down_proj`) or 'all-linear'; default all of the LM's. */
-  targetModules?: string[] | 'all-linear';
+  /**
+   * PEFT's target_modules: module names (a layer is targeted when its name is one or ends with
+   * `.name`), 'all-linear', or a regular expression the whole module path must match; the
+   * language model's linear layers when absent.
+   */
+  targetModules?: string[] | string;
 }
 
 /** What training needs of a policy's tokenizer (tiny-vlm's TextTokenizer; Qwen's BPE). */

@@ -3,7 +3,7 @@
  * tensor's dtype, shape and byte range, then the raw little-endian data. We write F32 and I32 and
  * read F32, F16, BF16 and I32 (what Hugging Face checkpoints hold), always into Float32Array/Int32Array.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 
 export interface NamedTensor {
   shape: number[];
@@ -53,6 +53,19 @@ function f16ToF32(h: number): number {
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
+/** BF16 or F16 bytes (little-endian) → float32: BF16 is float32's high half. */
+function halfToF32(bytes: Uint8Array, dtype: 'BF16' | 'F16'): Float32Array {
+  const count = bytes.length / 2;
+  const halves = new Uint16Array(count);
+  new Uint8Array(halves.buffer).set(bytes);
+  const out = new Float32Array(count);
+  if (dtype === 'BF16') {
+    const bits = new Uint32Array(out.buffer);
+    for (let i = 0; i < count; i++) bits[i] = halves[i]! << 16;
+  } else for (let i = 0; i < count; i++) out[i] = f16ToF32(halves[i]!);
+  return out;
+}
+
 export function decodeSafetensors(
   buffer: Buffer,
   file = 'safetensors',
@@ -85,12 +98,7 @@ export function decodeSafetensors(
       new Uint8Array(copy).set(bytes);
       data = info.dtype === 'F32' ? new Float32Array(copy) : new Int32Array(copy);
     } else {
-      data = new Float32Array(count);
-      for (let i = 0; i < count; i++) {
-        const half = bytes.readUInt16LE(i * 2);
-        data[i] =
-          info.dtype === 'BF16' ? new Float32Array(new Uint32Array([half << 16]).buffer)[0]! : f16ToF32(half);
-      }
+      data = halfToF32(bytes, info.dtype as 'BF16' | 'F16');
     }
     tensors.set(name, { shape: info.shape, data });
   }
@@ -103,4 +111,60 @@ export function writeSafetensors(file: string, tensors: TensorMap, metadata?: Re
 
 export function readSafetensors(file: string) {
   return decodeSafetensors(readFileSync(file), file);
+}
+
+type Header = Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+
+/**
+ * Reads a safetensors file tensor by tensor, by offset: never the whole file at once (a hub shard
+ * of a 2B model is ~4 GB; Node reads at most 2 GiB in one go), and each tensor straight into its
+ * float32 array. `wanted` filters by name.
+ */
+export function readSafetensorsFile(file: string, wanted?: (name: string) => boolean): TensorMap {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const read = (length: number, position: number): Buffer => {
+      const buffer = Buffer.alloc(length);
+      let done = 0;
+      while (done < length) {
+        const n = readSync(fd, buffer, done, Math.min(length - done, 1 << 30), position + done);
+        if (n === 0) throw new Error(`${file}: the file ends early (truncated download?)`);
+        done += n;
+      }
+      return buffer;
+    };
+    if (size < 8) throw new Error(`${file}: too short to be a safetensors file`);
+    const headerLength = Number(read(8, 0).readBigUInt64LE(0));
+    if (headerLength > size - 8) throw new Error(`${file}: the header runs past the end of the file`);
+    let header: Header;
+    try {
+      header = JSON.parse(read(headerLength, 8).toString('utf8')) as Header;
+    } catch {
+      throw new Error(`${file}: the header is not valid JSON: not a safetensors file`);
+    }
+    const base = 8 + headerLength;
+    const tensors: TensorMap = new Map();
+    for (const [name, info] of Object.entries(header)) {
+      if (name === '__metadata__' || (wanted && !wanted(name))) continue;
+      const [begin, end] = info.data_offsets;
+      const width = bytesPer[info.dtype];
+      if (!width) throw new Error(`${file}: ${name} has dtype ${info.dtype}, which vrft cannot read`);
+      const count = (end - begin) / width;
+      if (count !== info.shape.reduce((a, b) => a * b, 1))
+        throw new Error(`${file}: ${name}'s size does not match its shape`);
+      if (base + end > size) throw new Error(`${file}: ${name} runs past the end of the file (truncated?)`);
+      const bytes = read(end - begin, base + begin);
+      let data: Float32Array | Int32Array;
+      if (info.dtype === 'F32' || info.dtype === 'I32') {
+        const copy = new ArrayBuffer(bytes.length);
+        new Uint8Array(copy).set(bytes);
+        data = info.dtype === 'F32' ? new Float32Array(copy) : new Int32Array(copy);
+      } else data = halfToF32(bytes, info.dtype as 'BF16' | 'F16');
+      tensors.set(name, { shape: info.shape, data });
+    }
+    return tensors;
+  } finally {
+    closeSync(fd);
+  }
 }

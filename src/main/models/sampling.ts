@@ -1,6 +1,7 @@
 /**
  * Drawing the next token, shared by every policy: the temperature-scaled distribution (whose
- * log-prob TRL trains on), narrowed to the top-p nucleus for the draw only; greedy at temperature 0.
+ * log-prob TRL trains on), narrowed to the top-p nucleus for the draw only; greedy at temperature 0
+ * (its log-probs then of the unscaled distribution).
  */
 
 /** Draws one token from logits/temperature, restricted to the top-p nucleus; returns it and its log-prob. */
@@ -11,7 +12,8 @@ export function drawToken(
   random: () => number,
 ): { token: number; logProb: number; entropy: number } {
   const n = logits.length;
-  const t = Math.max(temperature, 1e-6);
+  // Greedy decoding (temperature 0) reports the model's own log-probs, of temperature 1.
+  const t = temperature > 0 ? temperature : 1;
   let max = -Infinity;
   for (let i = 0; i < n; i++) max = Math.max(max, logits[i]! / t);
   const probs = new Float64Array(n);

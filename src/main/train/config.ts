@@ -30,7 +30,21 @@ const lora = z
     r: z.number().int().min(1).max(1024).optional(),
     lora_alpha: z.number().positive().optional(),
     lora_dropout: z.number().min(0).lt(1).default(0),
-    target_modules: z.union([z.array(z.string().min(1)).min(1), z.literal('all-linear')]).optional(),
+    target_modules: z
+      .union([
+        z.array(z.string().min(1)).min(1),
+        z.string().refine(
+          (s) => {
+            try {
+              return Boolean(new RegExp(s));
+            } catch {
+              return false;
+            }
+          },
+          { message: "a list of module names, 'all-linear', or a regular expression" },
+        ),
+      ])
+      .optional(),
     rank: z.number().int().min(1).max(1024).optional(),
     alpha: z.number().positive().optional(),
   })

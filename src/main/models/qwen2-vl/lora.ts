@@ -32,6 +32,14 @@ export function linearLayers(weights: QwenWeights): string[] {
 export function loraTargets(weights: QwenWeights, lora: LoraConfig): string[] {
   const linear = linearLayers(weights);
   if (lora.targetModules === 'all-linear') return linear;
+  if (typeof lora.targetModules === 'string') {
+    // PEFT: a string is a regular expression the whole module name must match.
+    const pattern = new RegExp(`^(?:${lora.targetModules})$`);
+    const chosen = linear.filter((name) => pattern.test(peftModule(name)) || pattern.test(name));
+    if (!chosen.length)
+      throw new Error(`target_modules ${JSON.stringify(lora.targetModules)} matches no linear layer`);
+    return chosen;
+  }
   const targets = lora.targetModules ?? languageLinears;
   const chosen = linear.filter((name) =>
     lora.targetModules === undefined
@@ -142,11 +150,9 @@ export function adapterConfig(
     r: lora.rank,
     rank_pattern: {},
     revision: null,
-    // A regex over module paths when the targets are not every match of their short names.
-    target_modules:
-      lora.targetModules === 'all-linear' || lora.targetModules !== undefined
-        ? lora.targetModules
-        : `model\\.language_model\\.layers\\.\\d+\\.(self_attn|mlp)\\.(${modules.join('|')})`,
+    // A list is matched by name ending, so the seven names would also put adapters on
+    // Qwen2.5-VL's vision MLP: the default is a regular expression that leaves `visual` out.
+    target_modules: lora.targetModules ?? `^(?!.*visual).*\\.(${modules.join('|')})$`,
     task_type: null,
     use_dora: false,
     use_rslora: false,
