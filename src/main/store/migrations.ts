@@ -295,8 +295,24 @@ CREATE TRIGGER rollout_trace_delete AFTER DELETE ON rollout BEGIN
 END;
 `;
 
+/**
+ * The model table as a registry of folders (store/models.ts): one row per folder (its path made
+ * UNIQUE: duplicates an older build added are merged into the oldest row, runs repointed) and when
+ * the workspace last used it. created_at is when it was added; weights_sha256 the weights' sha256.
+ */
+const modelRegistry = /* sql */ `
+ALTER TABLE model ADD COLUMN last_used_at INTEGER;
+UPDATE model SET last_used_at = (SELECT max(m.created_at) FROM model m WHERE m.path = model.path);
+UPDATE run SET model_id = (
+  SELECT min(m.id) FROM model m WHERE m.path = (SELECT path FROM model WHERE id = run.model_id)
+) WHERE model_id IS NOT NULL;
+DELETE FROM model WHERE id NOT IN (SELECT min(id) FROM model GROUP BY path);
+CREATE UNIQUE INDEX model_path ON model (path);
+`;
+
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'initial data model', sql: initial },
   { version: 2, name: 'run names, run warnings, experiments', sql: runNamesWarningsExperiments },
   { version: 3, name: 'trace indexes and completion search', sql: traceIndexes },
+  { version: 4, name: 'model folders: unique path, last used', sql: modelRegistry },
 ];
