@@ -43,7 +43,7 @@ import { disposeCache, QwenVl, tileCache, type GridThw, type QwenSequence } from
 import { processImage, smartResize } from './processor';
 import { qwen25VlPrompts, qwen2VlPrompts } from './prompts';
 
-class QwenPrepared implements Prepared {
+export class QwenPrepared implements Prepared {
   constructor(
     /** Per prompt: its ids (image pads expanded) and its image's grid. */
     readonly sequences: QwenSequence[],
@@ -402,11 +402,18 @@ function readAdapterConfig(file: string): { base: string; lora: LoraConfig } {
   } catch (error) {
     throw new UserError('invalid_input', `${file}: not valid JSON (${(error as Error).message})`);
   }
-  const base = json.base_model_name_or_path;
-  if (typeof base !== 'string' || !existsSync(path.join(base, 'config.json')))
+  const named = json.base_model_name_or_path;
+  // PEFT reads a relative path from the working directory; vrft also from the adapter's folder.
+  const base =
+    typeof named !== 'string'
+      ? undefined
+      : [path.resolve(path.dirname(file), named), path.resolve(named)].find((dir) =>
+          existsSync(path.join(dir, 'config.json')),
+        );
+  if (base === undefined)
     throw new UserError(
       'invalid_input',
-      `${file}: base_model_name_or_path ${JSON.stringify(base ?? null)} is not a model folder here; ` +
+      `${file}: base_model_name_or_path ${JSON.stringify(named ?? null)} is not a model folder here; ` +
         'point it at the local folder of the model these adapters were trained on',
     );
   const targets = json.target_modules;
