@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { parseQwenConfig, qwenFamilyOf } from '../../../src/main/models/qwen2-vl/config';
 
 const fixture = (dir: string) =>
-  JSON.parse(readFileSync(path.join(__dirname, '../../fixtures/qwen', dir, 'config.json'), 'utf8')) as unknown;
+  JSON.parse(
+    readFileSync(path.join(__dirname, '../../fixtures/qwen', dir, 'config.json'), 'utf8'),
+  ) as unknown;
 
 describe('Qwen config.json', () => {
   it('reads the flat hub form (Qwen2-VL: embed_dim is the ViT width, hidden_size the LLM width)', () => {
@@ -13,7 +15,12 @@ describe('Qwen config.json', () => {
     expect(c.text).toMatchObject({ hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16 });
     expect(c.text.mropeSection).toEqual([2, 3, 3]);
     expect(c.text.tieWordEmbeddings).toBe(true);
-    expect(c.vision).toMatchObject({ hiddenSize: 32, intermediateSize: 128, outHiddenSize: 64, inChannels: 3 });
+    expect(c.vision).toMatchObject({
+      hiddenSize: 32,
+      intermediateSize: 128,
+      outHiddenSize: 64,
+      inChannels: 3,
+    });
   });
 
   it('reads the nested transformers 5 form (Qwen2.5-VL: window attention, untied head)', () => {
