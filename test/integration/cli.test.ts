@@ -49,16 +49,51 @@ describe('vrft command', () => {
     const names = [...vrft('--help').stdout.matchAll(/^ {2}(\S+) {2,}/gm)].map((m) => m[1]!);
     const withJson = names.filter((name) => vrft(name, '--help').stdout.includes('--json'));
     // doctor below; reward, eval-map in cliEval.test.ts; experiment, compare, eval in experiment.test.ts;
-    // traces in traces.test.ts.
+    // traces in traces.test.ts; generate below.
     expect(withJson.sort()).toEqual([
       'compare',
       'doctor',
       'eval',
       'eval-map',
       'experiment',
+      'generate',
       'reward',
       'traces',
     ]);
+  });
+
+  it('generate --json writes one JSON document: the answer transformers gives', () => {
+    const fixtures = 'test/fixtures/qwen';
+    const cases = JSON.parse(readFileSync(`${fixtures}/generate/cases.json`, 'utf8')) as {
+      model: string;
+      image: string;
+      prompt: string;
+      template: string;
+      tokenIds: number[];
+      text: string;
+    }[];
+    const c = cases.find((x) => x.template === 'chat')!;
+    const result = spawnSync(
+      process.execPath,
+      [
+        bin,
+        'generate',
+        '--model',
+        `${fixtures}/${c.model}`,
+        '--image',
+        `${fixtures}/generate/${c.image}`,
+        '--prompt',
+        c.prompt,
+        '--max-new-tokens',
+        String(c.tokenIds.length),
+        '--backend',
+        'cpu',
+        '--json',
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ tokenIds: c.tokenIds, text: c.text });
   });
 
   it('doctor --json writes one JSON document to stdout', () => {
