@@ -55,3 +55,58 @@ export function drawToken(
   }
   return { token, logProb: Math.log(probs[token]!), entropy };
 }
+
+/** A batch of rows being decoded: the next-token logits, and a way to feed each row its next token. */
+export interface RowDecoder {
+  /** [rows, vocab], owned by the decoder. */
+  logits(): { values: Float32Array; vocab: number };
+  /** Feeds one token per row (finished rows get the filler). */
+  step(next: number[]): void;
+  dispose(): void;
+}
+
+export interface DecodedRow {
+  tokenIds: number[];
+  logProbs: number[];
+  entropies: number[];
+  truncated: boolean;
+}
+
+/**
+ * Draws up to `maxNewTokens` per row until each meets an end token: the loop every policy's
+ * `sample` shares. Finished rows are fed `filler` while the others go on.
+ */
+export function decodeRows(
+  decoder: RowDecoder,
+  rows: number,
+  o: { temperature: number; topP: number; maxNewTokens: number },
+  random: () => number,
+  isEnd: (token: number) => boolean,
+  filler: number,
+): DecodedRow[] {
+  const out: DecodedRow[] = Array.from({ length: rows }, () => ({
+    tokenIds: [],
+    logProbs: [],
+    entropies: [],
+    truncated: true,
+  }));
+  try {
+    for (let t = 0; t < o.maxNewTokens; t++) {
+      const { values, vocab } = decoder.logits();
+      const next = out.map((row, r) => {
+        if (!row.truncated) return filler;
+        const drawn = drawToken(values.subarray(r * vocab, (r + 1) * vocab), o.temperature, o.topP, random);
+        row.tokenIds.push(drawn.token);
+        row.logProbs.push(drawn.logProb);
+        row.entropies.push(drawn.entropy);
+        if (isEnd(drawn.token)) row.truncated = false;
+        return drawn.token;
+      });
+      if (out.every((row) => !row.truncated) || t === o.maxNewTokens - 1) break;
+      decoder.step(next);
+    }
+  } finally {
+    decoder.dispose();
+  }
+  return out;
+}

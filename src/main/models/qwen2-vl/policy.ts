@@ -25,7 +25,7 @@ import type {
   Sample,
   SampleOptions,
 } from '../policy';
-import { drawToken } from '../sampling';
+import { decodeRows } from '../sampling';
 import { readSafetensors, writeSafetensors, type TensorMap } from '../safetensors';
 import { qwenEosIds, qwenTokens, type QwenConfig, type QwenImageProcessorConfig } from './config';
 import { expandImagePads, type QwenChat } from './chat';
@@ -184,49 +184,27 @@ export class QwenPolicy implements Policy {
       disposeCache(first.cache);
       let logits = tf.tidy(() => tf.tile(first.logits, [rows, 1]) as tf.Tensor2D);
       first.logits.dispose();
-      const tokens: number[][] = Array.from({ length: rows }, () => []);
-      const logProbs: number[][] = Array.from({ length: rows }, () => []);
-      const entropies: number[][] = Array.from({ length: rows }, () => []);
-      const done = new Array<boolean>(rows).fill(false);
-      const vocab = logits.shape[1];
-      for (let t = 0; t < options.maxNewTokens; t++) {
-        const values = logits.dataSync() as Float32Array;
-        const next: number[] = [];
-        for (let r = 0; r < rows; r++) {
-          if (done[r]) {
-            next.push(qwenTokens.endOfText);
-            continue;
-          }
-          const drawn = drawToken(
-            values.subarray(r * vocab, (r + 1) * vocab),
-            options.temperature,
-            options.topP,
-            random,
-          );
-          tokens[r]!.push(drawn.token);
-          logProbs[r]!.push(drawn.logProb);
-          entropies[r]!.push(drawn.entropy);
-          if (qwenEosIds.includes(drawn.token)) done[r] = true;
-          next.push(drawn.token);
-        }
-        logits.dispose();
-        if (done.every(Boolean) || t === options.maxNewTokens - 1) break;
-        const stepped = this.model.decodeStep(cache, next);
-        disposeCache(cache);
-        cache = stepped.cache;
-        logits = stepped.logits;
-      }
-      if (!logits.isDisposed) logits.dispose();
-      disposeCache(cache);
-      for (let r = 0; r < rows; r++)
-        samples.push({
-          promptIndex: b,
-          tokenIds: tokens[r]!,
-          text: this.decode(tokens[r]!),
-          logProbs: logProbs[r]!,
-          entropies: entropies[r]!,
-          truncated: !done[r],
-        });
+      const decoded = decodeRows(
+        {
+          logits: () => ({ values: logits.dataSync() as Float32Array, vocab: logits.shape[1] }),
+          step: (next) => {
+            const stepped = this.model.decodeStep(cache, next);
+            disposeCache(cache);
+            logits.dispose();
+            ({ cache, logits } = stepped);
+          },
+          dispose: () => {
+            logits.dispose();
+            disposeCache(cache);
+          },
+        },
+        rows,
+        options,
+        random,
+        (token) => qwenEosIds.includes(token),
+        qwenTokens.endOfText,
+      );
+      for (const row of decoded) samples.push({ promptIndex: b, ...row, text: this.decode(row.tokenIds) });
     }
     return samples;
   }

@@ -15,7 +15,7 @@ import type {
   Sample,
   SampleOptions,
 } from '../policy';
-import { drawToken } from '../sampling';
+import { decodeRows } from '../sampling';
 import { readSafetensors, writeSafetensors, type TensorMap } from '../safetensors';
 import { loadTokenizer, TextTokenizer } from '../tokenizer';
 import { imagePatches } from './image';
@@ -209,54 +209,31 @@ export class TinyVlmPolicy implements Policy {
           logits: tile(first.logits),
         };
       });
-      const tokens: number[][] = Array.from({ length: rows }, () => []);
-      const logProbs: number[][] = Array.from({ length: rows }, () => []);
-      const entropies: number[][] = Array.from({ length: rows }, () => []);
-      const done = new Array<boolean>(rows).fill(false);
-      for (let t = 0; t < limit; t++) {
-        const values = logits.dataSync() as Float32Array;
-        const vocab = logits.shape[1];
-        const next: number[] = [];
-        for (let r = 0; r < rows; r++) {
-          if (done[r]) {
-            next.push(this.tokenizer.eos);
-            continue;
-          }
-          const drawn = drawToken(
-            values.subarray(r * vocab, (r + 1) * vocab),
-            options.temperature,
-            options.topP,
-            random,
-          );
-          tokens[r]!.push(drawn.token);
-          logProbs[r]!.push(drawn.logProb);
-          entropies[r]!.push(drawn.entropy);
-          if (drawn.token === this.tokenizer.eos) done[r] = true;
-          next.push(drawn.token);
-        }
-        logits.dispose();
-        if (done.every(Boolean) || t === limit - 1) {
-          disposeCache(cache);
-          break;
-        }
-        const stepped = tf.tidy(() => {
-          const out = this.model.step(cache, tf.tensor1d(next, 'int32'));
-          return { keys: out.cache.keys, values: out.cache.values, logits: out.logits };
-        });
-        disposeCache(cache);
-        cache = { keys: stepped.keys, values: stepped.values, length: cache.length + 1 };
-        logits = stepped.logits;
-      }
-      for (let r = 0; r < rows; r++) {
-        samples.push({
-          promptIndex: b,
-          tokenIds: tokens[r]!,
-          text: this.decode(tokens[r]!),
-          logProbs: logProbs[r]!,
-          entropies: entropies[r]!,
-          truncated: !done[r],
-        });
-      }
+      const decoded = decodeRows(
+        {
+          logits: () => ({ values: logits.dataSync() as Float32Array, vocab: logits.shape[1] }),
+          step: (next) => {
+            const stepped = tf.tidy(() => {
+              const out = this.model.step(cache, tf.tensor1d(next, 'int32'));
+              return { keys: out.cache.keys, values: out.cache.values, logits: out.logits };
+            });
+            disposeCache(cache);
+            logits.dispose();
+            cache = { keys: stepped.keys, values: stepped.values, length: cache.length + 1 };
+            logits = stepped.logits;
+          },
+          dispose: () => {
+            logits.dispose();
+            disposeCache(cache);
+          },
+        },
+        rows,
+        { ...options, maxNewTokens: limit },
+        random,
+        (token) => token === this.tokenizer.eos,
+        this.tokenizer.eos,
+      );
+      for (const row of decoded) samples.push({ promptIndex: b, ...row, text: this.decode(row.tokenIds) });
     }
     return samples;
   }
