@@ -256,13 +256,9 @@ export class QwenPolicy implements Policy {
       if (temperature !== 1) logits = tf.div(logits, temperature);
       const vocab = logits.shape[1];
       const logp = logSoftmax(logits);
-      const chosen = tf.gather(
-        tf.reshape(logp, [-1]),
-        tf.tensor1d(
-          targets.map((t, i) => i * vocab + t),
-          'int32',
-        ),
-      );
+      // A one-hot product, not a gather from the flattened [tokens × vocab] grid: a gather's
+      // gradient on the cpu backend loops over every one of its tokens × vocab segments.
+      const chosen = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), vocab)), 1);
       const grid = tf.reshape(
         tf.gather(tf.concat([tf.zeros([1]), chosen]), tf.tensor1d(gridIndex, 'int32')),
         [completions.length, maxLength],

@@ -1,4 +1,3 @@
-// WIP (not run by vitest: not *.test.ts): hung in beforeAll on the last run, cause not found yet. Rename to lora.test.ts once it passes.
 /**
  * LoRA on the Qwen policy against PyTorch + PEFT (tools/reference/qwen_lora.py): PEFT's adapter
  * folder loads with its regex target_modules onto the same 14 layers; the logits with the adapter
