@@ -5,7 +5,7 @@ import { openStore, workspaceDbPath, type Db } from '../store/db';
 import { latestEvaluationOfRun, type Evaluation } from '../store/evaluations';
 import { getRun } from '../store/runs';
 import { runDir } from '../train/runFiles';
-import { oneOf, requiredString, UsageError, type Command, type Values } from './command';
+import { oneOf, requiredString, UsageError, wholeNumber, type Command, type Values } from './command';
 import { createCheckedRun, superviseRun } from './runs';
 
 export function formatEvaluation(e: Evaluation): string {
@@ -39,6 +39,7 @@ export async function evaluate(
     split?: string;
     model: string;
     categories?: string[];
+    maxNewTokens?: number;
     parentRunId?: number | null;
   },
 ): Promise<{ runId: number; evaluation: Evaluation }> {
@@ -54,6 +55,10 @@ async function evalCommandRun(values: Values): Promise<number> {
   const dataDir = path.resolve(typeof values.data === 'string' ? values.data : defaultDataDir());
   const categories =
     typeof values.categories === 'string' ? values.categories.split(',').map((c) => c.trim()) : undefined;
+  const maxNewTokens =
+    values['max-new-tokens'] === undefined ? undefined : wholeNumber(values, 'max-new-tokens', 200);
+  if (maxNewTokens !== undefined && maxNewTokens < 1)
+    throw new UsageError('--max-new-tokens wants at least 1');
   const db = openStore(workspaceDbPath(dataDir));
   try {
     let request;
@@ -79,6 +84,7 @@ async function evalCommandRun(values: Values): Promise<number> {
         split,
         model: path.join(runDir(dataDir, run.id), 'model'),
         categories,
+        maxNewTokens,
         parentRunId: run.id,
       };
     } else {
@@ -92,6 +98,7 @@ async function evalCommandRun(values: Values): Promise<number> {
         split: typeof values.split === 'string' ? values.split : undefined,
         model,
         categories,
+        maxNewTokens,
       };
     }
     const { runId, evaluation } = await evaluate(db, dataDir, request);
@@ -109,13 +116,15 @@ async function evalCommandRun(values: Values): Promise<number> {
 export const evalCommand: Command = {
   summary: "evaluate a run's model (or a model folder) on a split: COCO box AP per category",
   usage:
-    'vrft eval --run ID [--split NAME] [--categories a,b] [--data DIR] [--json] | vrft eval --model DIR --dataset NAME [--split NAME] [--data DIR] [--json]',
+    'vrft eval --run ID [--split NAME] [--categories a,b] [--max-new-tokens N] [--data DIR] [--json] | ' +
+    'vrft eval --model DIR --dataset NAME [--split NAME] [--categories a,b] [--max-new-tokens N] [--data DIR] [--json]',
   flags: {
     run: { type: 'string' },
     model: { type: 'string' },
     dataset: { type: 'string' },
     split: { type: 'string' },
     categories: { type: 'string' },
+    'max-new-tokens': { type: 'string' },
     task: { type: 'string' },
     data: { type: 'string' },
     json: { type: 'boolean' },

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
+import { readAdapterFolder } from './adapterFolder';
 import type { LoraConfig, Policy, PolicyKind, PolicyReplica } from './policy';
 import { qwenFamilyOf, supportedModelTypes } from './qwen2-vl/config';
 import { TinyVlmPolicy } from './tiny-vlm/policy';
@@ -35,8 +36,17 @@ function readConfig(dir: string): Record<string, unknown> {
   }
 }
 
-/** Which policy a model folder holds, from its config.json alone. */
+/** A folder vrft loads as a model: a checkpoint (config.json) or a PEFT adapter folder. */
+export function isModelFolder(dir: string): boolean {
+  return existsSync(path.join(dir, 'config.json')) || existsSync(path.join(dir, 'adapter_config.json'));
+}
+
+/** Which policy a model folder holds, from its config.json alone (an adapter folder's: its base's). */
 export function modelKindOf(dir: string): PolicyKind {
+  if (!existsSync(path.join(dir, 'config.json'))) {
+    const adapter = readAdapterFolder(dir);
+    if (adapter) return modelKindOf(adapter.base);
+  }
   const config = readConfig(dir);
   if (config.model_type === undefined && typeof config.dModel === 'number') return 'tiny-vlm';
   try {

@@ -22,38 +22,41 @@ const target = {
 
 /**
  * LoRA adapters with PEFT's names and defaults (r 8, lora_alpha 8, no dropout; target_modules:
- * every linear layer of the language model when absent). `rank` / `alpha` are earlier vrft
- * configs' names for r / lora_alpha and still read.
+ * every linear layer of the language model when absent). `rank` / `alpha` / `dropout` /
+ * `targetModules` are vrft's own names (earlier configs, and the config a run stores) and still read.
  */
+const targetModules = z.union([
+  z.array(z.string().min(1)).min(1),
+  z.string().refine(
+    (s) => {
+      try {
+        return Boolean(new RegExp(s));
+      } catch {
+        return false;
+      }
+    },
+    { message: "a list of module names, 'all-linear', or a regular expression" },
+  ),
+]);
 const lora = z
   .object({
     r: z.number().int().min(1).max(1024).optional(),
     lora_alpha: z.number().positive().optional(),
-    lora_dropout: z.number().min(0).lt(1).default(0),
-    target_modules: z
-      .union([
-        z.array(z.string().min(1)).min(1),
-        z.string().refine(
-          (s) => {
-            try {
-              return Boolean(new RegExp(s));
-            } catch {
-              return false;
-            }
-          },
-          { message: "a list of module names, 'all-linear', or a regular expression" },
-        ),
-      ])
-      .optional(),
+    lora_dropout: z.number().min(0).lt(1).optional(),
+    target_modules: targetModules.optional(),
     rank: z.number().int().min(1).max(1024).optional(),
     alpha: z.number().positive().optional(),
+    dropout: z.number().min(0).lt(1).optional(),
+    targetModules: targetModules.optional(),
   })
   .strict()
   .transform((l): LoraConfig => ({
     rank: l.r ?? l.rank ?? 8,
     alpha: l.lora_alpha ?? l.alpha ?? 8,
-    dropout: l.lora_dropout,
-    ...(l.target_modules !== undefined && { targetModules: l.target_modules }),
+    dropout: l.lora_dropout ?? l.dropout ?? 0,
+    ...((l.target_modules ?? l.targetModules) !== undefined && {
+      targetModules: l.target_modules ?? l.targetModules,
+    }),
   }));
 
 /** What every training run shares besides its method. */

@@ -6,13 +6,20 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { UserError } from '../../shared/errors';
-import { loadPolicy } from '../models';
+import { loadPolicy, type LoadPolicyOptions } from '../models';
 import { checkRewardWeights, taskRewards } from '../rewards/registry';
 import type { Db } from '../store/db';
 import { insertRollouts } from '../store/rollouts';
 import { addCheckpoint, addRunWarning, insertMetrics, setRunStatus, type MetricPoint } from '../store/runs';
 import { saveEvaluation } from '../store/evaluations';
-import { evalConfigSchema, grpoConfigSchema, parseConfig, sftConfigSchema } from './config';
+import {
+  evalConfigSchema,
+  grpoConfigSchema,
+  parseConfig,
+  sftConfigSchema,
+  type GrpoConfig,
+  type SftConfig,
+} from './config';
 import { evaluateDetection } from './evaluateDetection';
 import {
   classificationExamples,
@@ -121,6 +128,16 @@ function questionsOf(
   return detectionQuestions(loaded.images, categories, config.negativeShare, config.seed);
 }
 
+/** How a run loads the policy it trains. */
+function trainingOptions(config: SftConfig | GrpoConfig): LoadPolicyOptions {
+  return {
+    lora: config.lora,
+    seed: config.seed,
+    freezeVisionTower: config.freezeVisionTower,
+    gradientCheckpointing: config.gradientCheckpointing,
+  };
+}
+
 /** A run needs something to train on: classification only one-category images, detection boxes. */
 function atLeastOne<T>(items: T[], config: { dataset: string; task: string }): T[] {
   if (items.length > 0) return items;
@@ -133,7 +150,7 @@ export async function trainSft(job: Job, raw: unknown) {
   const config = parseConfig(sftConfigSchema, raw, `run ${job.runId}`);
   const loaded = loadDataset(job.db, config.dataset, config.split);
   const categories = config.categories ?? loaded.categoriesInUse;
-  const policy = await loadPolicy(path.resolve(config.model), { lora: config.lora, seed: config.seed });
+  const policy = await loadPolicy(path.resolve(config.model), trainingOptions(config));
   const examples = atLeastOne(
     config.task === 'classification'
       ? classificationExamples(loaded.images, config.thinkTemplate, policy)
@@ -182,7 +199,7 @@ export async function trainGrpo(job: Job, raw: unknown) {
   const loaded = loadDataset(job.db, config.dataset, config.split);
   const categories = config.categories ?? loaded.categoriesInUse;
   const modelDir = path.resolve(config.model);
-  const policy = await loadPolicy(modelDir, { lora: config.lora, seed: config.seed });
+  const policy = await loadPolicy(modelDir, trainingOptions(config));
   const prompts = atLeastOne(
     config.task === 'classification'
       ? classificationPrompts(loaded.images, policy)

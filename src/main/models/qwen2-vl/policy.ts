@@ -10,7 +10,7 @@
  * - LoRA adapters are PEFT's (lora.ts); the reference of a LoRA run is the same model with
  *   adapters off. Checkpoints and saved models are folders transformers + PEFT load.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Size } from '../../../shared/boxes';
 import { UserError } from '../../../shared/errors';
@@ -25,6 +25,7 @@ import type {
   Sample,
   SampleOptions,
 } from '../policy';
+import { readAdapterFolder } from '../adapterFolder';
 import { decodeRows } from '../sampling';
 import { readSafetensors, writeSafetensors, type TensorMap } from '../safetensors';
 import { qwenEosIds, qwenTokens, type QwenConfig, type QwenImageProcessorConfig } from './config';
@@ -100,15 +101,14 @@ export class QwenPolicy implements Policy {
    * (adapter_config.json naming its base, adapter_model.safetensors) — the base then loads first.
    */
   static load(dir: string, options: QwenLoadOptions = {}): QwenPolicy {
-    const adapterFile = path.join(dir, 'adapter_config.json');
-    const adapter = existsSync(adapterFile) ? readAdapterConfig(adapterFile) : null;
+    const adapter = readAdapterFolder(dir);
     const baseDir = adapter ? adapter.base : dir;
     const folder = loadQwenFolder(baseDir);
     const model = new QwenVl(folder.config, folder.weights);
     folder.weights.clear(); // the variables hold the values now: let the arrays go
     const freeze = options.freezeVisionTower ?? true;
     const policy = new QwenPolicy(model, folder.chat, folder.imageProcessor, baseDir, !freeze);
-    const lora = options.lora ?? adapter?.lora ?? null;
+    const lora = options.lora ?? (adapter ? adapterLora(adapter.json) : null);
     if (lora) policy.addLora(lora, options.seed ?? 0);
     if (adapter) policy.loadAdapterFile(path.join(dir, 'adapter_model.safetensors'));
     policy.setTrainable(!lora, !freeze);
@@ -369,37 +369,14 @@ export class QwenPolicy implements Policy {
   }
 }
 
-function readAdapterConfig(file: string): { base: string; lora: LoraConfig } {
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (error) {
-    throw new UserError('invalid_input', `${file}: not valid JSON (${(error as Error).message})`);
-  }
-  const named = json.base_model_name_or_path;
-  // PEFT reads a relative path from the working directory; vrft also from the adapter's folder.
-  const base =
-    typeof named !== 'string'
-      ? undefined
-      : [path.resolve(path.dirname(file), named), path.resolve(named)].find((dir) =>
-          existsSync(path.join(dir, 'config.json')),
-        );
-  if (base === undefined)
-    throw new UserError(
-      'invalid_input',
-      `${file}: base_model_name_or_path ${JSON.stringify(named ?? null)} is not a model folder here; ` +
-        'point it at the local folder of the model these adapters were trained on',
-    );
+function adapterLora(json: Record<string, unknown>): LoraConfig {
   const targets = json.target_modules;
   return {
-    base,
-    lora: {
-      rank: Number(json.r ?? 8),
-      alpha: Number(json.lora_alpha ?? 8),
-      dropout: Number(json.lora_dropout ?? 0),
-      ...(Array.isArray(targets) || typeof targets === 'string'
-        ? { targetModules: targets as string[] | string }
-        : {}),
-    },
+    rank: Number(json.r ?? 8),
+    alpha: Number(json.lora_alpha ?? 8),
+    dropout: Number(json.lora_dropout ?? 0),
+    ...(Array.isArray(targets) || typeof targets === 'string'
+      ? { targetModules: targets as string[] | string }
+      : {}),
   };
 }
