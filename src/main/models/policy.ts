@@ -9,7 +9,8 @@
  * - `logProbs` recomputes per-token log-probs of given completions, differentiable w.r.t.
  *   `trainableVariables()` — call it inside the optimiser's loss function. With adapters off
  *   (`withAdapters(false, …)`) it is the reference policy of a LoRA run.
- * - `save` writes a model folder the policy loads back (and, for Qwen, transformers); `frame` says
+ * - `save` writes a model folder the policy loads back (and, for Qwen, transformers); with `merge`
+ *   LoRA adapters are folded into the weights they sit on, so the folder is a plain model. `frame` says
  *   which coordinate frame the model's answers use and `inputSize` the size it sees an image at
  *   (rewards convert from both); `prompts` are the family's own task prompts.
  * - A training checkpoint keeps what training changes: `saveCheckpointWeights` /
@@ -104,6 +105,11 @@ export interface PolicyTokenizer {
   decode(ids: readonly number[]): string;
 }
 
+export interface SaveOptions {
+  /** Fold LoRA adapters into their weights (W + scale·B·A) and save a model without adapters. */
+  merge?: boolean;
+}
+
 export type PolicyKind = 'tiny-vlm' | 'qwen2-vl' | 'qwen2.5-vl';
 
 /** What a worker thread needs to build the same policy (data-parallel SFT). */
@@ -147,6 +153,6 @@ export interface Policy {
   replica?(): PolicyReplica;
   /** Runs fn with LoRA adapters on or off (off: the base model, the reference of a LoRA run). */
   withAdapters<T>(on: boolean, fn: () => T): T;
-  save(dir: string, metadata?: Record<string, string>): void;
+  save(dir: string, metadata?: Record<string, string>, options?: SaveOptions): void;
   dispose(): void;
 }

@@ -24,6 +24,7 @@ import type {
   PromptInput,
   Sample,
   SampleOptions,
+  SaveOptions,
 } from '../policy';
 import { readAdapterFolder } from '../adapterFolder';
 import { decodeRows } from '../sampling';
@@ -351,7 +352,7 @@ export class QwenPolicy implements Policy {
    * adapter_config.json, with the base's config, tokenizer, template and processor files beside
    * them (vrft and PEFT both load it). Full fine-tuning, or `merge`: every weight (LoRA merged in).
    */
-  save(dir: string, metadata: Record<string, string> = {}, options: { merge?: boolean } = {}): void {
+  save(dir: string, metadata: Record<string, string> = {}, options: SaveOptions = {}): void {
     mkdirSync(dir, { recursive: true });
     for (const file of qwenFolderFiles(this.baseDir)) copyFileSync(file, path.join(dir, path.basename(file)));
     if (this.lora && !options.merge) {

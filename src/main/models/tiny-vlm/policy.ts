@@ -14,6 +14,7 @@ import type {
   PromptInput,
   Sample,
   SampleOptions,
+  SaveOptions,
 } from '../policy';
 import { decodeRows } from '../sampling';
 import { readSafetensors, writeSafetensors, type TensorMap } from '../safetensors';
@@ -65,11 +66,14 @@ export class TinyVlmPolicy implements Policy {
     );
   }
 
-  /** Loads config.json, model.safetensors and tokenizer.json from a model folder. */
+  /**
+   * Loads config.json, model.safetensors and tokenizer.json from a model folder. A folder saved
+   * with adapters (a LoRA run's model) names them in its config and keeps them in its weights.
+   */
   static load(dir: string, options: { lora?: LoraConfig | null; seed?: number } = {}): TinyVlmPolicy {
     const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as TinyVlmConfig;
     const tokenizer = loadTokenizer(dir);
-    const { lora = null } = options;
+    const lora = options.lora ?? (config.lora ? { dropout: 0, ...config.lora } : null);
     if (lora && lora.dropout > 0)
       throw new UserError('invalid_input', 'tiny-vlm’s LoRA adapters have no dropout: set lora_dropout to 0');
     if (lora?.targetModules && lora.targetModules !== 'all-linear')
@@ -78,11 +82,11 @@ export class TinyVlmPolicy implements Policy {
         `tiny-vlm’s LoRA adapters always sit on ${loraTargets.join(', ')}: leave target_modules out`,
       );
     const policy = new TinyVlmPolicy(new TinyVlm({ ...config, lora: null }, options.seed ?? 0), tokenizer);
-    policy.loadWeights(readSafetensors(path.join(dir, 'model.safetensors')).tensors);
     if (lora) {
       policy.model.config.lora = lora;
       policy.model.addAdapters(lora.rank, (options.seed ?? 0) + 1000);
     }
+    policy.loadWeights(readSafetensors(path.join(dir, 'model.safetensors')).tensors);
     return policy;
   }
 
@@ -138,11 +142,29 @@ export class TinyVlmPolicy implements Policy {
     return out;
   }
 
-  save(dir: string, metadata: Record<string, string> = {}): void {
+  /** Every weight but the adapters, each adapter folded into its weight: W + A·B·α/r ([in, out]). */
+  mergedWeights(): TensorMap {
+    const { weights, config } = this.model;
+    const scale = config.lora ? config.lora.alpha / config.lora.rank : 0;
+    const out: TensorMap = new Map();
+    for (const [name, w] of weights) {
+      if (name.includes('.lora_')) continue;
+      const layer = name.endsWith('.weight') ? name.slice(0, -'.weight'.length) : name;
+      const [a, b] = [weights.get(`${layer}.lora_A`), weights.get(`${layer}.lora_B`)];
+      const merged = a && b ? tf.tidy(() => tf.add(w, tf.mul(tf.matMul(a, b), scale))) : undefined;
+      out.set(name, { shape: w.shape, data: (merged ?? w).dataSync() as Float32Array });
+      merged?.dispose();
+    }
+    return out;
+  }
+
+  save(dir: string, metadata: Record<string, string> = {}, options: SaveOptions = {}): void {
+    const merge = Boolean(options.merge && this.model.config.lora);
+    const config = merge ? { ...this.model.config, lora: null } : this.model.config;
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(this.model.config)}\n`);
+    writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(config)}\n`);
     writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(this.tokenizer.json));
-    writeSafetensors(path.join(dir, 'model.safetensors'), this.weightsMap(), {
+    writeSafetensors(path.join(dir, 'model.safetensors'), merge ? this.mergedWeights() : this.weightsMap(), {
       format: 'vrft',
       model: 'tiny-vlm',
       ...metadata,
