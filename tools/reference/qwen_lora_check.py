@@ -2,7 +2,8 @@
 compare its logits with expected ones — the check that what vrft saves works in the ecosystem.
 
     /work/venv/bin/python tools/reference/qwen_lora_check.py ADAPTER_DIR [--merged MERGED_DIR] \\
-        --base CHECKPOINT --expect FILE.safetensors [--key logits] [--tol 1e-4]
+        --base CHECKPOINT --expect FILE.safetensors [--key logits] [--merged-key KEY] [--tol 1e-4] \\
+        [--write OUT.safetensors]
 
 ADAPTER_DIR   a PEFT adapter folder (adapter_config.json + adapter_model.safetensors), loaded onto
               CHECKPOINT with PeftModel.from_pretrained; "-" to check only --merged.
@@ -11,16 +12,25 @@ ADAPTER_DIR   a PEFT adapter folder (adapter_config.json + adapter_model.safeten
 --expect      a safetensors file with the inputs and the expected logits:
                 input_ids [B, T], attention_mask [B, T] (any int dtype), pixel_values [rows, 1176],
                 image_grid_thw [images, 3]                                  (required)
-                <key> (default `logits`): [B, V'] logits at one position per row, or [B, T, V'] at
-                      every position (only positions with attention_mask 1 are compared)
-                logit_positions [B] (optional, for [B, V']): default the last attended position
+                <key> (default `logits`): [B, V'] logits at one position per row, [B, K, V'] at K
+                      positions per row (logit_positions [B, K]), or [B, T, V'] at every position
+                      (only positions with attention_mask 1 are compared)
+                logit_positions [B] (optional, for [B, V']): default the last attended position;
+                      [B, K] (required, for [B, K, V'])
                 logit_columns [V'] (optional): vocabulary ids of the logits' columns; without it V'
                       must be the whole vocabulary
               tools/reference/qwen_lora.py's expected.safetensors has this shape.
 
+--merged-key  the expected logits of the merged model (default: --key's)
+--write       saves transformers' own logits there, as `logits_adapter` / `logits_merged`, with
+              logit_positions and logit_columns (what vrft's tests commit as fixtures)
+
 Everything runs in fp32. The adapter check also requires that the tensors PEFT loaded are exactly
 the file's, under the names PEFT itself would write (so mis-named keys, which PEFT only warns
-about, fail here). Prints the max abs difference per model; exits 1 if any is above --tol.
+about, fail here). With both an adapter and --merged, every weight of the merged folder is also
+compared with PEFT's own merge_and_unload() of base + adapter (names mapped from transformers 5's
+module tree to the checkpoint's). Prints the max abs difference per model; exits 1 if any is above
+--tol (1e-6 for the merged weights).
 """
 import argparse
 import json
@@ -28,7 +38,7 @@ import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 CLASSES = {
     "qwen2_vl": "Qwen2VLForConditionalGeneration",
@@ -59,14 +69,42 @@ def selected_logits(model, expect, key):
         logits = logits[..., expect["logit_columns"].long()]
     elif want.shape[-1] != logits.shape[-1]:
         sys.exit(f"{key} has {want.shape[-1]} columns, the model {logits.shape[-1]}: store logit_columns")
+    positions = expect["logit_positions"].long() if "logit_positions" in expect else None
     if want.dim() == 2:
-        if "logit_positions" in expect:
-            positions = expect["logit_positions"].long()
-        else:  # the last attended position of each row (right or left padding)
+        if positions is None:  # the last attended position of each row (right or left padding)
             positions = (mask * torch.arange(mask.shape[1])).argmax(-1)
         return logits[torch.arange(len(positions)), positions], want
+    if positions is not None and positions.dim() == 2:  # K positions per row
+        return logits[torch.arange(len(positions))[:, None], positions], want
     keep = mask.bool()
     return logits[keep], want[keep]
+
+
+def checkpoint_name(module_path):
+    """transformers 5's module path of a weight -> its name in a hub checkpoint (what vrft writes)."""
+    if module_path.startswith("model.language_model."):
+        return "model." + module_path[len("model.language_model."):]
+    if module_path.startswith("model.visual."):
+        return module_path[len("model."):]
+    return module_path
+
+
+def check_merged_weights(peft_model, merged_dir, tol=1e-6):
+    """Every tensor of the merged folder equals PEFT's own merge of base + adapter."""
+    merged = peft_model.merge_and_unload()
+    reference = {checkpoint_name(k): v.float() for k, v in merged.state_dict().items()}
+    saved = {}
+    for file in sorted(Path(merged_dir).glob("*.safetensors")):
+        saved.update(load_file(str(file)))
+    unknown = sorted(set(saved) - set(reference))
+    largest = max((float((saved[k].float() - reference[k]).abs().max()) for k in saved if k in reference),
+                  default=float("inf"))
+    good = not unknown and largest <= tol
+    print(f"merged weights: {len(saved)} tensors, max |vrft - PEFT merge_and_unload| = {largest:.3e} "
+          f"({'ok' if good else 'ABOVE'} tolerance {tol:g})")
+    if unknown:
+        print(f"  PROBLEM: {len(unknown)} tensors the model does not have, e.g. {unknown[:3]}")
+    return good, largest
 
 
 def check_adapter_tensors(model, adapter_dir):
@@ -97,35 +135,58 @@ def main():
     ap.add_argument("--base", required=True, help="base checkpoint folder")
     ap.add_argument("--expect", required=True, help="safetensors with inputs and expected logits")
     ap.add_argument("--key", default="logits", help="the expected logits' key (default logits)")
+    ap.add_argument("--merged-key", help="the merged model's expected logits' key (default --key)")
     ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--write", help="save transformers' logits to this safetensors file")
     args = ap.parse_args()
     if args.adapter == "-" and not args.merged:
         ap.error("give an adapter folder, --merged, or both")
 
-    expect = load_file(args.expect)
-    for k in ("input_ids", "attention_mask", "pixel_values", "image_grid_thw", args.key):
+    ok, _ = check(args.adapter, args.merged, args.base, load_file(args.expect), args.key,
+                  args.merged_key or args.key, args.tol, args.write)
+    sys.exit(0 if ok else 1)
+
+
+def check(adapter, merged, base_dir, expect, key="logits", merged_key="logits", tol=1e-4, write=None):
+    """Loads the adapter (onto base_dir) and/or the merged folder; returns (ok, report)."""
+    needed = ["input_ids", "attention_mask", "pixel_values", "image_grid_thw"]
+    needed += [key] if adapter != "-" else []
+    needed += [merged_key] if merged else []
+    for k in needed:
         if k not in expect:
-            sys.exit(f"{args.expect} has no {k!r} (keys: {sorted(expect)})")
+            sys.exit(f"the expected file has no {k!r} (keys: {sorted(expect)})")
     ok = True
+    report = {}
     results = []
-    if args.adapter != "-":
+    if adapter != "-":
         from peft import PeftModel
 
-        base = model_class(args.base).from_pretrained(args.base, dtype=torch.float32)
-        model = PeftModel.from_pretrained(base, args.adapter).eval()
-        ok &= check_adapter_tensors(model, args.adapter)
-        results.append(("adapter", *selected_logits(model, expect, args.key)))
+        base = model_class(base_dir).from_pretrained(base_dir, dtype=torch.float32)
+        model = PeftModel.from_pretrained(base, adapter).eval()
+        ok &= check_adapter_tensors(model, adapter)
+        results.append(("adapter", key, *selected_logits(model, expect, key)))
+        if merged:
+            good, report["merged_weights_max_diff"] = check_merged_weights(model, merged)
+            ok &= good
         del model, base
-    if args.merged:
-        model = model_class(args.merged).from_pretrained(args.merged, dtype=torch.float32).eval()
-        results.append(("merged", *selected_logits(model, expect, args.key)))
-    for what, got, want in results:
+    if merged:
+        model = model_class(merged).from_pretrained(merged, dtype=torch.float32).eval()
+        results.append(("merged", merged_key, *selected_logits(model, expect, merged_key)))
+    for what, wanted, got, want in results:
         diff = float((got - want).abs().max())
-        good = diff <= args.tol
+        good = diff <= tol
         ok &= good
-        print(f"{what}: max |logits - {args.key}| = {diff:.3e} over {tuple(want.shape)} ({'ok' if good else 'ABOVE'} "
-              f"tolerance {args.tol:g})")
-    sys.exit(0 if ok else 1)
+        report[f"{what}_logits_max_diff"] = diff
+        print(f"{what}: max |logits - {wanted}| = {diff:.3e} over {tuple(want.shape)} ({'ok' if good else 'ABOVE'} "
+              f"tolerance {tol:g})")
+    if write:
+        out = {f"logits_{what}": got.contiguous() for what, _, got, _ in results}
+        for k in ("logit_positions", "logit_columns"):
+            if k in expect:
+                out[k] = expect[k].to(torch.int32).contiguous()
+        save_file(out, write)
+        print(f"wrote transformers' logits to {write}")
+    return ok, report
 
 
 if __name__ == "__main__":
