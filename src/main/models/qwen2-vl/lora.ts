@@ -22,16 +22,25 @@ export const languageLinears = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_pr
 
 /** Every linear layer of the checkpoint (checkpoint names, less `.weight`), output head aside. */
 export function linearLayers(weights: QwenWeights): string[] {
-  return [...weights.variables.keys()]
-    .filter((name) => name.endsWith('.weight') && weights.get(name).shape.length === 2)
-    .map((name) => name.slice(0, -'.weight'.length))
+  return linearLayerNames([...weights.variables].map(([name, v]) => [name, v.shape] as const));
+}
+
+/** linearLayers over weight names and shapes (a checkpoint's, or qwenWeightShapes' without one). */
+export function linearLayerNames(shapes: Iterable<readonly [string, readonly number[]]>): string[] {
+  return [...shapes]
+    .filter(([name, shape]) => name.endsWith('.weight') && shape.length === 2)
+    .map(([name]) => name.slice(0, -'.weight'.length))
     .filter((name) => name !== 'lm_head' && !name.endsWith('embed_tokens') && !/norm|ln_q/.test(name));
 }
 
 /** The layers a LoRA config puts adapters on, in checkpoint order. */
 export function loraTargets(weights: QwenWeights, lora: LoraConfig): string[] {
-  const linear = linearLayers(weights);
-  if (lora.targetModules === 'all-linear') return linear;
+  return matchLoraTargets(linearLayers(weights), lora);
+}
+
+/** Which of these linear layers (checkpoint names, in order) a LoRA config targets. */
+export function matchLoraTargets(linear: readonly string[], lora: LoraConfig): string[] {
+  if (lora.targetModules === 'all-linear') return [...linear];
   if (typeof lora.targetModules === 'string') {
     // PEFT: a string is a regular expression the whole module name must match.
     const pattern = new RegExp(`^(?:${lora.targetModules})$`);
