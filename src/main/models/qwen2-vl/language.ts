@@ -107,6 +107,82 @@ export function logSoftmax(logits: tf.Tensor2D): tf.Tensor2D {
   });
 }
 
+/** Rows of logits computed at a time by `tokenLogProbs`: about 16 MiB of them. */
+const logitBytes = 2 ** 24;
+
+/**
+ * log softmax(h·Wᵀ / temperature)[target] for each row h of `hidden` [m, hidden] and the head W
+ * [vocab, hidden] → [m]. Qwen's vocabulary is 151,936 wide, so the logits of a GRPO batch
+ * (16 completions × 256 tokens) would be 2.5 GB, and its softmax and gradient as much again: here
+ * they are made a few rows at a time, in the forward pass and again in the backward pass
+ * (d/dh = (onehot − softmax)·W / temperature), never whole. W gets a gradient when it trains.
+ */
+export function tokenLogProbs(
+  hidden: tf.Tensor2D,
+  head: tf.Variable,
+  targets: readonly number[],
+  temperature = 1,
+  chunkBytes = logitBytes,
+): tf.Tensor1D {
+  const [vocab] = head.shape as [number, number];
+  const m = hidden.shape[0];
+  const step = Math.max(1, Math.floor(chunkBytes / 4 / vocab));
+  const ids = Int32Array.from(targets);
+  const chunks = Array.from({ length: Math.ceil(m / step) }, (_, i) => [
+    i * step,
+    Math.min(step, m - i * step),
+  ]);
+  const chunkLogits = (h: tf.Tensor2D, w: tf.Tensor2D, at: number, rows: number) => {
+    const hc = tf.slice(h, [at, 0], [rows, -1]);
+    const logits = tf.div(tf.matMul(hc, w, false, true), temperature) as tf.Tensor2D;
+    const onehot = tf.oneHot(tf.tensor1d(ids.subarray(at, at + rows), 'int32'), vocab);
+    return { hc, logits, onehot };
+  };
+  const forward = (h: tf.Tensor2D, w: tf.Tensor2D) =>
+    tf.tidy(() =>
+      tf.concat(
+        chunks.map(([at, rows]) =>
+          tf.tidy(() => {
+            const { logits, onehot } = chunkLogits(h, w, at!, rows!);
+            return tf.sub(tf.sum(tf.mul(logits, onehot), 1), tf.logSumExp(logits, 1));
+          }),
+        ),
+      ),
+    ) as tf.Tensor1D;
+  const trains = head.trainable;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.at(-1) as tf.GradSaveFunc;
+    const h = args[0] as tf.Tensor2D;
+    const w = (trains ? args[1] : head) as tf.Tensor2D;
+    save([h, w]);
+    return {
+      value: forward(h, w),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [hs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        let dw: tf.Tensor | null = null;
+        const dh = chunks.map(([at, rows]) =>
+          tf.tidy(() => {
+            const { hc, logits, onehot } = chunkLogits(hs, ws, at!, rows!);
+            const scale = tf.reshape(tf.div(tf.slice(dy, [at!], [rows!]), temperature), [rows!, 1]);
+            const dlogits = tf.mul(tf.sub(onehot, tf.softmax(logits)), scale) as tf.Tensor2D;
+            if (trains) {
+              const part = tf.matMul(dlogits, hc, true, false);
+              const sum = dw ? tf.add(dw, part) : part;
+              if (dw) tf.dispose(dw);
+              dw = tf.keep(sum);
+            }
+            return tf.matMul(dlogits, ws);
+          }),
+        );
+        const dhAll = tf.concat(dh);
+        tf.dispose(dh);
+        return trains ? [dhAll, dw!] : [dhAll];
+      },
+    };
+  }) as (...inputs: tf.Tensor[]) => tf.Tensor1D;
+  return trains ? op(hidden, head) : op(hidden);
+}
+
 /** The key/value cache of a batch of rows: per layer [rows, kvHeads, length, headDim], rotated. */
 export interface KvCache {
   keys: tf.Tensor4D[];
@@ -232,10 +308,29 @@ export class QwenLanguageModel {
     return { hidden: out.hidden, cache: { keys: out.keys, values: out.values, keyMask, nextPosition } };
   }
 
+  private get headName(): string {
+    return this.config.text.tieWordEmbeddings ? 'model.embed_tokens' : 'lm_head';
+  }
+
   /** Next-token logits [m, vocab] of hidden states [m, hidden]. */
   logits(hidden: tf.Tensor2D): tf.Tensor2D {
-    const head = this.config.text.tieWordEmbeddings ? 'model.embed_tokens' : 'lm_head';
-    return this.weights.linear(head, hidden) as tf.Tensor2D;
+    return this.weights.linear(this.headName, hidden) as tf.Tensor2D;
+  }
+
+  /**
+   * log softmax(logits / temperature)[target] of each row of hidden states [m, hidden] → [m],
+   * differentiable. A plain head goes through `tokenLogProbs` (never a whole [m × vocab] tensor);
+   * a head with an adapter or a bias takes the direct route.
+   */
+  tokenLogProbs(hidden: tf.Tensor2D, targets: readonly number[], temperature = 1): tf.Tensor1D {
+    const name = this.headName;
+    const plain = !this.weights.adapters.has(name) && !this.weights.variables.has(`${name}.bias`);
+    if (plain) return tokenLogProbs(hidden, this.weights.get(`${name}.weight`), targets, temperature);
+    return tf.tidy(() => {
+      const logits = tf.div(this.logits(hidden), temperature) as tf.Tensor2D;
+      const picked = tf.oneHot(tf.tensor1d(targets as number[], 'int32'), logits.shape[1]);
+      return tf.sum(tf.mul(logSoftmax(logits), picked), 1) as tf.Tensor1D;
+    });
   }
 
   /** cos/sin [rows, 1, n, headDim]: frequency f rotates by the t, h or w position as mrope_section says. */

@@ -181,6 +181,11 @@ export class QwenVl {
     return this.language.logits(hidden);
   }
 
+  /** Differentiable log-probabilities of `targets` after rows of hidden states (no whole [rows × vocab] tensor). */
+  tokenLogProbs(hidden: tf.Tensor2D, targets: readonly number[], temperature = 1): tf.Tensor1D {
+    return this.language.tokenLogProbs(hidden, targets, temperature);
+  }
+
   /**
    * Runs prompts (left-padded to one length) through the language model once: their cache and the
    * logits of each prompt's last token [rows, vocab]; with `hidden`, also all final hidden states.

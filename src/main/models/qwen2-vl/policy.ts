@@ -31,8 +31,7 @@ import { decodeRows } from '../sampling';
 import { readSafetensors, writeSafetensors, type TensorMap } from '../safetensors';
 import { qwenEosIds, qwenTokens, type QwenConfig, type QwenImageProcessorConfig } from './config';
 import { expandImagePads, type QwenChat } from './chat';
-import { loadQwenFolder, qwenFolderFiles } from './folder';
-import { logSoftmax } from './language';
+import { loadQwenFolder, qwenFolderFiles, readQwenFolderConfig } from './folder';
 import {
   adapterConfig,
   adapterTensors,
@@ -42,6 +41,7 @@ import {
   readAdapterTensors,
 } from './lora';
 import { disposeCache, QwenVl, tileCache, type GridThw, type QwenSequence } from './model';
+import { checkBackendHolds } from './memory';
 import { processImage, smartResize } from './processor';
 import { qwen25VlPrompts, qwen2VlPrompts } from './prompts';
 
@@ -104,6 +104,9 @@ export class QwenPolicy implements Policy {
   static load(dir: string, options: QwenLoadOptions = {}): QwenPolicy {
     const adapter = readAdapterFolder(dir);
     const baseDir = adapter ? adapter.base : dir;
+    // Before a byte of weights is read: a checkpoint the backend cannot hold says so and what to install.
+    if (existsSync(path.join(baseDir, 'config.json')))
+      checkBackendHolds(readQwenFolderConfig(baseDir), tf.getBackend(), baseDir);
     const folder = loadQwenFolder(baseDir);
     const model = new QwenVl(folder.config, folder.weights);
     folder.weights.clear(); // the variables hold the values now: let the arrays go
@@ -253,13 +256,7 @@ export class QwenPolicy implements Policy {
       });
       const flat = tf.reshape(hidden, [-1, hidden.shape[2]]) as tf.Tensor2D;
       const picked = tf.gather(flat, tf.tensor1d(rowsAt, 'int32'));
-      let logits = this.model.logits(picked as tf.Tensor2D);
-      if (temperature !== 1) logits = tf.div(logits, temperature);
-      const vocab = logits.shape[1];
-      const logp = logSoftmax(logits);
-      // A one-hot product, not a gather from the flattened [tokens × vocab] grid: a gather's
-      // gradient on the cpu backend loops over every one of its tokens × vocab segments.
-      const chosen = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), vocab)), 1);
+      const chosen = this.model.tokenLogProbs(picked as tf.Tensor2D, targets, temperature);
       const grid = tf.reshape(
         tf.gather(tf.concat([tf.zeros([1]), chosen]), tf.tensor1d(gridIndex, 'int32')),
         [completions.length, maxLength],
