@@ -6,11 +6,12 @@
  * Parameters are counted over qwenWeightShapes (every weight the model reads), LoRA adapters over
  * the layers lora.ts would put them on. Activations are an estimate of what one differentiable
  * pass keeps for its backward pass, counting the tensors that dominate (QWEN.md's figures):
- * - per decoder layer and token: the layer's input (hidden), the attention probabilities (heads ×
- *   sequence length) and the MLP's four intermediates (gate, up, silu(gate), their product);
- * - the output head's logits over the completion positions (only those go through the head);
+ * - per decoder layer and token: the inputs of its two RMSNorms (2 × hidden), the attention
+ *   probabilities (heads × sequence length) and the MLP's four intermediates (gate, up,
+ *   silu(gate), their product);
  * - with per-layer recomputation (gradientCheckpointing): every layer's input, plus one layer's
- *   activations while the backward pass recomputes it, plus the logits;
+ *   activations and as much again for their gradients while its backward pass runs;
+ * - not the logits: tokenLogProbs makes them 16 MiB at a time;
  * - the vision tower only when it trains (frozen, each image is encoded once, outside the pass):
  *   per block and patch its input, attention probabilities and MLP intermediates.
  */
@@ -138,8 +139,6 @@ export interface GrpoMemory {
     full: number;
     /** With per-layer recomputation (gradientCheckpointing). */
     recomputed: number;
-    /** Part of both: the output head's logits over the completion positions. */
-    logits: number;
     /** Part of both: the vision tower's, when it trains. */
     vision: number;
   };
@@ -168,12 +167,12 @@ export function grpoStepMemory(config: QwenConfig, options: GrpoMemoryOptions): 
   // LoRA adds the adapters as weights of their own; full fine-tuning's weights are counted already.
   const training = trainableParameters * f32 * (adapters ? 4 : 3);
 
-  const perLayerToken = t.hiddenSize + t.numHeads * tokens + 4 * t.intermediateSize;
+  const perLayerToken = 2 * t.hiddenSize + t.numHeads * tokens + 4 * t.intermediateSize;
   const oneLayer = rows * tokens * perLayerToken * f32;
-  const logits = rows * options.maxCompletionLength * t.vocabSize * f32;
   const vision = visionTrains ? options.promptsPerStep * visionActivations(config, options.imageTokens) : 0;
-  const full = t.numLayers * oneLayer + logits + vision;
-  const recomputed = t.numLayers * rows * tokens * t.hiddenSize * f32 + oneLayer + logits + vision;
+  const full = t.numLayers * oneLayer + vision;
+  const layerInputs = t.numLayers * rows * tokens * t.hiddenSize * f32;
+  const recomputed = layerInputs + 2 * oneLayer + vision;
 
   const weights = parameters.total * f32;
   const referenceWeights = !adapters && options.beta > 0 ? weights : 0;
@@ -193,7 +192,7 @@ export function grpoStepMemory(config: QwenConfig, options: GrpoMemoryOptions): 
     weights,
     referenceWeights,
     training,
-    activations: { full, recomputed, logits, vision },
+    activations: { full, recomputed, vision },
     total,
     needed: options.gradientCheckpointing ? total.recomputed : total.full,
   };
