@@ -4,6 +4,9 @@
  * (its log-probs then of the unscaled distribution).
  */
 
+/** Scratch for drawToken's probabilities: one buffer reused (a vocabulary is 151,936 wide for Qwen). */
+let scratch = new Float64Array(0);
+
 /** Draws one token from logits/temperature, restricted to the top-p nucleus; returns it and its log-prob. */
 export function drawToken(
   logits: Float32Array,
@@ -15,45 +18,70 @@ export function drawToken(
   // Greedy decoding (temperature 0) reports the model's own log-probs, of temperature 1.
   const t = temperature > 0 ? temperature : 1;
   let max = -Infinity;
-  for (let i = 0; i < n; i++) max = Math.max(max, logits[i]! / t);
-  const probs = new Float64Array(n);
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += probs[i] = Math.exp(logits[i]! / t - max);
-  let entropy = 0;
-  for (let i = 0; i < n; i++) {
-    probs[i]! /= sum;
-    if (probs[i]! > 0) entropy -= probs[i]! * Math.log(probs[i]!);
-  }
-  if (temperature <= 0) {
-    let best = 0;
-    for (let i = 1; i < n; i++) if (probs[i]! > probs[best]!) best = i;
-    return { token: best, logProb: Math.log(probs[best]!), entropy };
-  }
-  let candidates: number[];
-  if (topP < 1) {
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => probs[b]! - probs[a]! || a - b);
-    candidates = [];
-    let mass = 0;
-    for (const i of order) {
-      candidates.push(i);
-      mass += probs[i]!;
-      if (mass >= topP) break;
+  let best = 0;
+  for (let i = 0; i < n; i++)
+    if (logits[i]! > max) {
+      max = logits[i]!;
+      best = i;
     }
-  } else {
-    candidates = Array.from({ length: n }, (_, i) => i);
+  max /= t;
+  if (scratch.length < n) scratch = new Float64Array(n);
+  const weights = scratch; // exp(x/t − max): the probabilities times `sum`
+  let sum = 0;
+  let weighted = 0; // Σ weight · (x/t − max)
+  for (let i = 0; i < n; i++) {
+    const z = logits[i]! / t - max;
+    const w = Math.exp(z);
+    weights[i] = w;
+    sum += w;
+    weighted += w * z;
+  }
+  const logSum = Math.log(sum);
+  // −Σ p log p with p = w/sum and log p = z − log sum.
+  const entropy = logSum - weighted / sum;
+  const logProbOf = (i: number) => logits[i]! / t - max - logSum;
+  if (temperature <= 0) return { token: best, logProb: logProbOf(best), entropy };
+  if (topP >= 1) {
+    let r = random() * sum;
+    for (let i = 0; i < n; i++) {
+      r -= weights[i]!;
+      if (r < 0) return { token: i, logProb: logProbOf(i), entropy };
+    }
+    return { token: n - 1, logProb: logProbOf(n - 1), entropy };
+  }
+  // The nucleus is a prefix of the tokens by falling probability. Only tokens above a cutoff whose
+  // mass reaches top-p need sorting: every token left out is less likely than every one kept.
+  let order: number[] = [];
+  for (let cutoff = sum * 1e-6; ; cutoff *= 1e-3) {
+    order = [];
+    let kept = 0;
+    for (let i = 0; i < n; i++)
+      if (weights[i]! >= cutoff) {
+        order.push(i);
+        kept += weights[i]!;
+      }
+    if (kept / sum >= topP || order.length === n || cutoff === 0) break;
+  }
+  order.sort((a, b) => weights[b]! - weights[a]! || a - b);
+  const candidates: number[] = [];
+  let mass = 0;
+  for (const i of order) {
+    candidates.push(i);
+    mass += weights[i]! / sum;
+    if (mass >= topP) break;
   }
   let total = 0;
-  for (const i of candidates) total += probs[i]!;
+  for (const i of candidates) total += weights[i]!;
   let r = random() * total;
   let token = candidates[candidates.length - 1]!;
   for (const i of candidates) {
-    r -= probs[i]!;
+    r -= weights[i]!;
     if (r < 0) {
       token = i;
       break;
     }
   }
-  return { token, logProb: Math.log(probs[token]!), entropy };
+  return { token, logProb: logProbOf(token), entropy };
 }
 
 /** A batch of rows being decoded: the next-token logits, and a way to feed each row its next token. */
