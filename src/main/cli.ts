@@ -10,6 +10,7 @@ import { doctorCommand } from './commands/doctor';
 import { evalCommand } from './commands/eval';
 import { evalMapCommand } from './commands/evalMap';
 import { experimentCommand } from './commands/experiment';
+import { exportModelCommand } from './commands/exportModel';
 import { generateCommand } from './commands/generate';
 import { exportCommand, importCommand } from './commands/importExport';
 import { rewardCommand } from './commands/reward';
@@ -32,6 +33,7 @@ const commands: Record<string, Command> = {
   traces: tracesCommand,
   generate: generateCommand,
   doctor: doctorCommand,
+  'export-model': exportModelCommand,
 };
 
 function describeParseError(error: Error & { code?: string }): string {

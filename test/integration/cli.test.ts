@@ -49,13 +49,14 @@ describe('vrft command', () => {
     const names = [...vrft('--help').stdout.matchAll(/^ {2}(\S+) {2,}/gm)].map((m) => m[1]!);
     const withJson = names.filter((name) => vrft(name, '--help').stdout.includes('--json'));
     // doctor below; reward, eval-map in cliEval.test.ts; experiment, compare, eval in experiment.test.ts;
-    // traces in traces.test.ts; generate below.
+    // traces in traces.test.ts; export-model in exportModel.test.ts; generate below.
     expect(withJson.sort()).toEqual([
       'compare',
       'doctor',
       'eval',
       'eval-map',
       'experiment',
+      'export-model',
       'generate',
       'reward',
       'traces',
