@@ -1,11 +1,15 @@
 /**
  * `vrft doctor`: which tensor backend this machine runs, why each faster one is not used, and how
- * fast a matMul is here. The engine is imported on demand so other commands start without it.
+ * fast a matMul is here; with `--model DIR [--config FILE]`, whether a training step of that model
+ * fits what the backend has (doctorModel.ts). The engine is imported on demand so other commands
+ * start without it.
  */
 import type { EngineReport } from '../engine';
 import { backendNames } from '../engine/names';
 import { describeNativeUse } from '../engine/native';
-import { oneOf, type Command, type Values } from './command';
+import path from 'node:path';
+import { UserError } from '../../shared/errors';
+import { oneOf, sizeFlag, UsageError, type Command, type Values } from './command';
 
 export interface DoctorReport extends EngineReport {
   node: string;
@@ -58,14 +62,44 @@ export async function diagnose(backend?: EngineReport['backend']): Promise<Docto
 
 async function doctor(values: Values): Promise<number> {
   const backend = values.backend === undefined ? undefined : oneOf(values, 'backend', backendNames);
+  const model = typeof values.model === 'string' ? values.model : undefined;
+  const config = typeof values.config === 'string' ? values.config : undefined;
+  const image = sizeFlag(values, 'image');
+  if (image && !model && !config)
+    throw new UsageError('--image plans a step: give --model DIR or --config FILE');
   const report = await diagnose(backend);
-  process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatDoctor(report));
+  if (!model && !config) {
+    process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatDoctor(report));
+    return 0;
+  }
+  const { formatModelPlan, modelDirOf, planModel, readRunConfig } = await import('./doctorModel');
+  let plan;
+  try {
+    const dir = model ? path.resolve(model) : modelDirOf(readRunConfig(config!).config, config!);
+    plan = await planModel(dir, config ?? null, report, image);
+  } catch (error) {
+    if (error instanceof UserError) throw new UsageError(error.message);
+    throw error;
+  }
+  process.stdout.write(
+    values.json
+      ? `${JSON.stringify({ ...report, model: plan })}\n`
+      : `${formatDoctor(report)}\n${formatModelPlan(plan)}`,
+  );
   return 0;
 }
 
 export const doctorCommand: Command = {
-  summary: 'which tensor backend runs here, why not a faster one, and how fast a matMul is',
-  usage: `vrft doctor [--backend ${backendNames.join('|')}] [--json]`,
-  flags: { backend: { type: 'string' }, json: { type: 'boolean' } },
+  summary: 'which tensor backend runs here, how fast it is, and whether a model’s training step fits',
+  usage:
+    `vrft doctor [--backend ${backendNames.join('|')}] [--model DIR] [--config FILE] ` +
+    '[--image WIDTHxHEIGHT] [--json]',
+  flags: {
+    backend: { type: 'string' },
+    model: { type: 'string' },
+    config: { type: 'string' },
+    image: { type: 'string' },
+    json: { type: 'boolean' },
+  },
   run: doctor,
 };

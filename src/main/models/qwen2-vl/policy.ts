@@ -367,7 +367,8 @@ export class QwenPolicy implements Policy {
   }
 }
 
-function adapterLora(json: Record<string, unknown>): LoraConfig {
+/** The LoRA shape an adapter_config.json describes (PEFT's names and defaults). */
+export function adapterLora(json: Record<string, unknown>): LoraConfig {
   const targets = json.target_modules;
   return {
     rank: Number(json.r ?? 8),
