@@ -8,6 +8,11 @@ describe('trainer failures', () => {
     expect(describeFailure(wasm)).toMatch(
       /^out of memory: Array buffer allocation failed — lower batchSize.*resume the run\.$/,
     );
+    // TensorFlow's own on a GPU: the advice names doctor and, for Qwen, gradientCheckpointing.
+    const gpu = new Error('OOM when allocating tensor with shape[8,12,706,706] and type float');
+    expect(describeFailure(gpu)).toMatch(/^out of memory: OOM when allocating tensor/);
+    expect(describeFailure(gpu)).toContain('for a Qwen model turn on gradientCheckpointing');
+    expect(describeFailure(gpu)).toContain('`vrft doctor --model DIR --config FILE`');
     expect(describeFailure(new Error('shapes [2,3] and [4] do not match'))).toBe(
       'shapes [2,3] and [4] do not match',
     );

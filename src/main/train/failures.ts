@@ -1,12 +1,16 @@
 /**
  * What to tell the user when a trainer fails: an exception it caught, or a process that died
- * (a V8 heap exhausted, a signal). Out of memory is named as such, with what to change.
+ * (a V8 heap exhausted, a signal). Out of memory is named as such, with what to change and how
+ * `vrft doctor` checks a model and config against the backend.
  */
 import type { ChildProcess } from 'node:child_process';
 
 const outOfMemory =
   /out of memory|\bOOM\b|Cannot allocate|allocation failed|Array buffer allocation|Reached heap limit/i;
-const lowerMemory = 'lower batchSize (or promptsPerStep / numGenerations), or use LoRA, and resume the run';
+const lowerMemory =
+  'lower batchSize (or promptsPerStep / numGenerations / maxCompletionLength), or use LoRA; for a Qwen model ' +
+  'turn on gradientCheckpointing (`vrft doctor --model DIR --config FILE` says what a step needs and what ' +
+  'this backend has); and resume the run';
 
 /** An exception the trainer caught. */
 export function describeFailure(error: unknown): string {
