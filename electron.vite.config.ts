@@ -24,7 +24,7 @@ export default defineConfig({
         input: {
           index: resolve('src/main/index.ts'),
           cli: resolve('src/main/cli.ts'),
-          pretrain: resolve('src/main/train/pretrain.ts'),
+          pretrain: resolve('src/main/pretrain/pretrain.ts'),
           trainer: resolve('src/main/train/worker.ts'),
           gradientWorker: resolve('src/main/train/gradientWorker.ts'),
           compareWorker: resolve('src/main/host/compareWorker.ts'),

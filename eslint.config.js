@@ -22,7 +22,25 @@ export default ts.config(
   },
   {
     // Scripts and tests talk to a terminal.
-    files: ['bench/**', 'scripts/**', 'test/**', 'bin/**', '.ci/**', 'src/main/train/pretrain.ts'],
+    files: ['bench/**', 'scripts/**', 'test/**', 'bin/**', '.ci/**', 'src/main/pretrain/pretrain.ts'],
     rules: { 'no-console': 'off' },
+  },
+  {
+    // Training, evaluation, the host and the commands talk to the Policy interface: only models/
+    // (and the tiny-vlm base's own pretraining) knows a concrete model.
+    files: ['src/main/train/**', 'src/main/host/**', 'src/main/eval/**', 'src/main/store/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/models/tiny-vlm/*', '**/models/qwen2-vl/*'],
+              message: 'import the model-agnostic API (models/index, models/policy) instead',
+            },
+          ],
+        },
+      ],
+    },
   },
 );

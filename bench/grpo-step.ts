@@ -15,7 +15,7 @@ import { openStore, workspaceDbPath } from '../src/main/store/db';
 import { insertRollouts } from '../src/main/store/rollouts';
 import { createRun, insertMetrics } from '../src/main/store/runs';
 import { runGrpo, type GrpoPrompt } from '../src/main/train/grpo/trainer';
-import { tinyVlmBaseConfig, tinyVlmWords } from '../src/main/train/tinyVlmBase';
+import { tinyVlmBaseConfig, tinyVlmWords } from '../src/main/pretrain/tinyVlmBase';
 
 const engine = await initEngine();
 const folder = process.argv[2] ?? 'resources/models/tiny-vlm-base';

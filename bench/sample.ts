@@ -8,7 +8,7 @@ import { initEngine } from '../src/main/engine';
 import { buildWordTokenizerJson, TextTokenizer } from '../src/main/models/tokenizer';
 import { TinyVlmPolicy } from '../src/main/models/tiny-vlm/policy';
 import { detectionPrompt } from '../src/main/models/tiny-vlm/prompts';
-import { tinyVlmBaseConfig, tinyVlmWords } from '../src/main/train/tinyVlmBase';
+import { tinyVlmBaseConfig, tinyVlmWords } from '../src/main/pretrain/tinyVlmBase';
 
 const engine = await initEngine();
 const folder = process.argv[2] ?? 'resources/models/tiny-vlm-base';

@@ -14,8 +14,8 @@ import { TinyVlmPolicy } from '../src/main/models/tiny-vlm/policy';
 import { AdamW } from '../src/main/train/optimizer';
 import { dataParallelGradients, GradientWorker } from '../src/main/train/dataParallel';
 import { applyGradients, sftStep, sftTargets } from '../src/main/train/sft';
-import { shapeWorldSource } from '../src/main/train/shapeworldExamples';
-import { tinyVlmBaseConfig, tinyVlmWords } from '../src/main/train/tinyVlmBase';
+import { shapeWorldSource } from '../src/main/pretrain/shapeworldExamples';
+import { tinyVlmBaseConfig, tinyVlmWords } from '../src/main/pretrain/tinyVlmBase';
 
 const engine = await initEngine();
 const tokenizer = new TextTokenizer(buildWordTokenizerJson(tinyVlmWords()) as never);

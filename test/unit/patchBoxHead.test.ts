@@ -6,7 +6,7 @@ import { buildWordTokenizerJson, TextTokenizer } from '../../src/main/models/tok
 import { TinyVlmPolicy } from '../../src/main/models/tiny-vlm/policy';
 import type { SftExample } from '../../src/main/train/sft';
 import { listSource, runSft } from '../../src/main/train/sftRun';
-import { shapeWorldSource } from '../../src/main/train/shapeworldExamples';
+import { shapeWorldSource } from '../../src/main/pretrain/shapeworldExamples';
 import { patchLosses, tinyConfig } from '../support/tinyModel';
 
 const tokenizer = new TextTokenizer(buildWordTokenizerJson([...shapeNames, 'Find', 'every']) as never);

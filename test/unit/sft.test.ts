@@ -8,7 +8,7 @@ import { TinyVlmPolicy } from '../../src/main/models/tiny-vlm/policy';
 import { gradients, sftLoss, sftTargets, type SftExample } from '../../src/main/train/sft';
 import { listSource, NonFiniteLossError, runSft, type SftOptions } from '../../src/main/train/sftRun';
 import { learningRate } from '../../src/main/train/optimizer';
-import { patchBoxes, patchLabels, shapeWorldSource } from '../../src/main/train/shapeworldExamples';
+import { patchBoxes, patchLabels, shapeWorldSource } from '../../src/main/pretrain/shapeworldExamples';
 import { baseCategories, novelCategories, shapeNames, type Scene } from '../../src/main/data/shapeworld';
 import { patchLosses, shadedImage, tinyConfig } from '../support/tinyModel';
 

@@ -23,10 +23,10 @@ import { engineLabel, initEngine, memoryNow } from '../engine';
 import { buildWordTokenizerJson, TextTokenizer } from '../models/tokenizer';
 import { readSafetensors } from '../models/safetensors';
 import { TinyVlmPolicy } from '../models/tiny-vlm/policy';
-import { evaluateClassification } from './evaluateClassification';
-import { evaluateDetection } from './evaluateDetection';
-import { dataParallelGradients, GradientWorker, type LossOptions } from './dataParallel';
-import { gradients, sftLoss } from './sft';
+import { evaluateClassification } from '../train/evaluateClassification';
+import { evaluateDetection } from '../train/evaluateDetection';
+import { dataParallelGradients, GradientWorker, type LossOptions } from '../train/dataParallel';
+import { gradients, sftLoss } from '../train/sft';
 import { shapeWorldSource } from './shapeworldExamples';
 import {
   heldOutImages,
@@ -35,7 +35,7 @@ import {
   tinyVlmBaseConfig,
   tinyVlmWords,
 } from './tinyVlmBase';
-import { runSft } from './sftRun';
+import { runSft } from '../train/sftRun';
 
 /** The shipped weights' step count; the default is as many of them as fit the budget here. */
 const recipeSteps = 20_000;

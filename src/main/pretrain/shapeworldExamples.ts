@@ -21,8 +21,8 @@ import {
   recPrompt,
 } from '../models/tiny-vlm/prompts';
 import { fromPixelsRounded } from '../rewards/frames';
-import type { ExampleSource } from './sftRun';
-import type { SftExample } from './sft';
+import type { ExampleSource } from '../train/sftRun';
+import type { SftExample } from '../train/sft';
 
 /**
  * Detection thinking: 'scene' describes every object and then the asked ones; 'focus' only the

@@ -16,8 +16,8 @@ import {
 } from '../data/shapeworld';
 import type { TextTokenizer } from '../models/tokenizer';
 import { classificationPrompt, detectionPrompt, ovdPrompt, recPrompt } from '../models/tiny-vlm/prompts';
-import type { DatasetImage } from './datasetExamples';
-import type { EvalImage } from './evaluateDetection';
+import type { DatasetImage } from '../train/datasetExamples';
+import type { EvalImage } from '../train/evaluateDetection';
 import { exampleOf } from './shapeworldExamples';
 
 export const tinyVlmBaseConfig = {

@@ -37,7 +37,7 @@ describe('tokenLogProbs', () => {
       const weights = tf.randomUniform([rows], 0, 1, 'float32', 3);
       const temperature = 0.7;
       const ours = tokenLogProbs(hidden, head, targets, temperature, chunkBytes);
-      const want = direct(hidden, head, temperature);
+      const want = direct(hidden, head as tf.Tensor as tf.Tensor2D, temperature);
       expect(largestGap(ours, want)).toBeLessThan(1e-4);
       const loss = (f: (h: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor) => (h: tf.Tensor, w: tf.Tensor) =>
         tf.sum(tf.mul(f(h as tf.Tensor2D, w as tf.Tensor2D), weights));
