@@ -10,7 +10,7 @@
  * tensor's shard) beside the shards.
  */
 import type { Hash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 export interface NamedTensor {
@@ -27,7 +27,11 @@ const bytesPer: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, I3
 /** The safetensors library refuses headers over 100 MB; so do we (a corrupt length otherwise allocates GBs). */
 const maxHeaderBytes = 100_000_000;
 
-export function encodeSafetensors(tensors: TensorMap, metadata: Record<string, string> = {}): Buffer {
+/** The file's first bytes (length and JSON header, padded) and the tensors' names in data order. */
+function encodeHeader(
+  tensors: TensorMap,
+  metadata: Record<string, string>,
+): { head: Buffer; names: string[] } {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
@@ -44,21 +48,41 @@ export function encodeSafetensors(tensors: TensorMap, metadata: Record<string, s
   }
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (json.length % 8)) % 8); // the data starts 8-byte aligned
-  const out = Buffer.alloc(8 + Buffer.byteLength(json) + offset);
-  out.writeBigUInt64LE(BigInt(Buffer.byteLength(json)), 0);
-  out.write(json, 8);
-  let at = 8 + Buffer.byteLength(json);
-  for (const name of names) {
-    const t = tensors.get(name)!;
-    const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    bytes.copy(out, at);
-    at += bytes.length;
-  }
-  return out;
+  const head = Buffer.alloc(8 + Buffer.byteLength(json));
+  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)), 0);
+  head.write(json, 8);
+  return { head, names };
 }
 
-export function writeSafetensors(file: string, tensors: TensorMap, metadata?: Record<string, string>): void {
-  writeFileSync(file, encodeSafetensors(tensors, metadata));
+const bytesOf = (t: NamedTensor) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+
+export function encodeSafetensors(tensors: TensorMap, metadata: Record<string, string> = {}): Buffer {
+  const { head, names } = encodeHeader(tensors, metadata);
+  return Buffer.concat([head, ...names.map((name) => bytesOf(tensors.get(name)!))]);
+}
+
+/**
+ * Writes tensor by tensor, never the whole file in one buffer: a merged 2B model is ~9 GB in
+ * float32, and a Node buffer holds at most 4 GiB.
+ */
+export function writeSafetensors(
+  file: string,
+  tensors: TensorMap,
+  metadata: Record<string, string> = {},
+): void {
+  const { head, names } = encodeHeader(tensors, metadata);
+  const fd = openSync(file, 'w');
+  try {
+    writeAll(fd, head);
+    for (const name of names) writeAll(fd, bytesOf(tensors.get(name)!));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** writeSync may write less than asked; one call writes at most 2 GiB. */
+function writeAll(fd: number, bytes: Buffer): void {
+  for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 30));
 }
 
 // ── half precision → float32 ─────────────────────────────────────────────────────────────────────
