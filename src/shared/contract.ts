@@ -83,13 +83,20 @@ export const runSummary = z.object({
 });
 export type RunSummary = z.infer<typeof runSummary>;
 
+export const modelKind = z.enum(['tiny-vlm', 'qwen2-vl', 'qwen2.5-vl']);
+export type ModelKind = z.infer<typeof modelKind>;
+
 export const modelListing = z.object({
   name: z.string(),
   path: z.string(),
-  kind: z.string(),
+  kind: modelKind,
+  /** One line from its config.json: "Qwen2-VL · 2 layers · hidden 64". */
+  description: z.string(),
   /** Shipped with vrft, a folder the workspace has used, or a finished run's model. */
   source: z.enum(['built-in', 'workspace', 'run']),
   runId: z.number().int().nullable(),
+  /** Why a remembered folder cannot be used now (gone, or no longer a model); null when it can. */
+  unavailable: z.string().nullable(),
 });
 export type ModelListing = z.infer<typeof modelListing>;
 
@@ -402,7 +409,16 @@ export const calls = {
       .strict(),
     output: z.object({ runId: id }),
   },
+  /** The models a run can start from: built in, the workspace's folders (most recently used first), finished runs'. */
   'models.list': { input: z.object({}).strict(), output: z.array(modelListing) },
+  /**
+   * What a model folder holds, from its config.json, without loading it; an error (the message the
+   * form shows before Start) when it is not a model vrft can load.
+   */
+  'models.inspect': {
+    input: z.object({ path: z.string().trim().min(1) }).strict(),
+    output: z.object({ path: z.string(), kind: modelKind, description: z.string() }),
+  },
   'experiments.list': { input: z.object({}).strict(), output: z.array(experimentSummary) },
   /**
    * Base vs SFT vs RFT on one split with one budget, as `vrft experiment` does: evaluates the base

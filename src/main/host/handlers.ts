@@ -8,6 +8,7 @@ import type { Handlers } from './dispatch';
 import { createCompareHandlers } from './compareHandlers';
 import { createDatasetHandlers } from './datasetHandlers';
 import { createExperimentHandlers } from './experimentHandlers';
+import { createModelHandlers } from './modelHandlers';
 import { createRunHandlers } from './runHandlers';
 import { createTraceHandlers } from './traceHandlers';
 import type { Broadcast, JobSupervisor } from './jobs';
@@ -32,6 +33,7 @@ export function createHandlers(ctx: HostContext): Handlers {
   return {
     ...createDatasetHandlers(ctx),
     ...createRunHandlers(ctx),
+    ...createModelHandlers(ctx),
     ...createExperimentHandlers(ctx),
     ...createTraceHandlers(ctx),
     ...createCompareHandlers(ctx),

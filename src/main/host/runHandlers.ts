@@ -1,17 +1,16 @@
 /**
  * The Train view's services behind the contract: runs (listed with everything the list shows,
- * started, named, evaluated, charted) and the models a run can start from.
+ * started, named, evaluated, charted) and evaluating a model folder.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
-import type { CallOutput, RunSummary } from '../../shared/contract';
+import type { RunSummary } from '../../shared/contract';
 import { checkRewardWeights } from '../rewards/registry';
 import { getDataset } from '../store/datasets';
 import type { Db } from '../store/db';
 import { latestEvaluationOfRun } from '../store/evaluations';
 import { listExperiments } from '../store/experiments';
-import { listModels } from '../store/models';
 import {
   getRun,
   listCheckpoints,
@@ -25,7 +24,6 @@ import {
 import { findSplit, getSplit } from '../store/splits';
 import { ConfigError, grpoConfigSchema, parseConfig, sftConfigSchema } from '../train/config';
 import { createCheckedRun } from '../train/createRun';
-import { builtInModel } from '../train/experiment';
 import { runDir } from '../train/runFiles';
 import type { Handlers } from './dispatch';
 import type { HostContext } from './handlers';
@@ -38,8 +36,7 @@ type RunCalls =
   | 'runs.defaults'
   | 'runs.checkpoints'
   | 'runs.evaluate'
-  | 'models.evaluate'
-  | 'models.list';
+  | 'models.evaluate';
 
 /** A split by id, and its dataset; a clear message when it is gone. */
 export function splitOf(db: Db, splitId: number) {
@@ -235,34 +232,6 @@ export function createRunHandlers(ctx: HostContext): Pick<Handlers, RunCalls> {
         name: `${modelName(model)} on ${split.name}`,
         config: { task, dataset: dataset.name, split: split.name, model },
       });
-    },
-    'models.list': () => {
-      const seen = new Set<string>();
-      const out: CallOutput<'models.list'> = [];
-      const add = (entry: CallOutput<'models.list'>[number]) => {
-        if (seen.has(entry.path) || !existsSync(path.join(entry.path, 'config.json'))) return;
-        seen.add(entry.path);
-        out.push(entry);
-      };
-      add({
-        name: 'tiny-vlm-base (built in)',
-        path: builtInModel,
-        kind: 'tiny-vlm',
-        source: 'built-in',
-        runId: null,
-      });
-      for (const run of listRuns(db))
-        if (run.kind !== 'eval' && run.status === 'completed')
-          add({
-            name: `${run.name || `${run.kind.toUpperCase()} ${run.id}`} (run ${run.id})`,
-            path: path.join(runDir(dataDir, run.id), 'model'),
-            kind: 'tiny-vlm',
-            source: 'run',
-            runId: run.id,
-          });
-      for (const m of listModels(db))
-        add({ name: m.name, path: m.path, kind: m.kind, source: 'workspace', runId: null });
-      return out;
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The model folders a workspace has used (migration 4 makes `path` unique): the built-in tiny-vlm,
- * Qwen2-VL / Qwen2.5-VL checkpoints, with the parsed config, the weights' sha256 (to notice a folder
- * whose weights changed under a run) and when each was added and last used.
+ * Qwen2-VL / Qwen2.5-VL checkpoints, with the parsed config, a sha256 of the weights (to notice a
+ * folder whose weights changed under a run; runs record models/inspect.ts weightsFingerprint, which
+ * reads the files' headers, not their gigabytes) and when each was added and last used.
  */
 import path from 'node:path';
 import type { Database } from 'better-sqlite3';
@@ -77,7 +78,7 @@ export interface RememberModel {
   kind: ModelKind;
   /** The parsed config (QwenConfig, tiny-vlm's); kept from last time when left out. */
   config?: object;
-  /** sha256 of the weight files (QwenFolder.weightsSha); kept from last time when left out. */
+  /** A sha256 of the weights (weightsFingerprint, or QwenFolder.weightsSha); kept from last time when left out. */
   weightsSha?: string | null;
   /** Defaults to the folder's name; an existing row keeps its name unless given. */
   name?: string;

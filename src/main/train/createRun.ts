@@ -5,10 +5,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
-import type { Db } from '../store/db';
-import { modelForPath } from '../store/models';
+import { transaction, type Db } from '../store/db';
+import { rememberModel } from '../store/models';
 import { createRun, type RunKind } from '../store/runs';
-import { modelKindOf } from '../models';
+import { isModelFolder } from '../models';
+import { inspectModelFolder, weightsFingerprint } from '../models/inspect';
 import { installedPath } from '../models/installed';
 import { describeDataset } from './datasetExamples';
 
@@ -34,12 +35,14 @@ export function createCheckedRun(db: Db, request: RunRequest, source: string): n
     path.resolve(config.model),
     installedPath(config.model),
   ].filter((dir) => dir !== undefined);
-  const modelDir = candidates.find((dir) => existsSync(path.join(dir, 'config.json')));
+  const modelDir = candidates.find((dir) => isModelFolder(dir));
   if (!modelDir)
     throw new UserError(
       'invalid_input',
-      `${source}: "model" ${config.model} is not a model folder (no config.json there)`,
+      `${source}: "model" ${config.model} is not a model folder (no config.json or adapter_config.json there)`,
     );
+  // A folder vrft cannot load (an unknown model_type, no weights) is refused before the run exists.
+  const model = inspectModelFolder(modelDir);
   const loaded = describeDataset(db, config.dataset, config.split);
   // The trainer decodes the images; here it is enough that they are still there.
   const gone = loaded.imageRows.find((img) => !existsSync(img.path));
@@ -55,14 +58,18 @@ export function createCheckedRun(db: Db, request: RunRequest, source: string): n
       'invalid_input',
       `${source}: dataset "${config.dataset}" has no category "${unknown}"`,
     );
-  return createRun(db, {
-    kind: request.kind,
-    name: request.name,
-    datasetId: loaded.dataset.id,
-    splitId: loaded.splitId,
-    modelId: modelForPath(db, { name: path.basename(modelDir), kind: modelKindOf(modelDir), path: modelDir }),
-    parentRunId: request.parentRunId ?? null,
-    config: { ...config, model: modelDir },
-    seed: config.seed ?? null,
-  });
+  const weightsSha = weightsFingerprint(modelDir);
+  return transaction(db, () =>
+    createRun(db, {
+      kind: request.kind,
+      name: request.name,
+      datasetId: loaded.dataset.id,
+      splitId: loaded.splitId,
+      // The workspace remembers the folder (the Train view lists it, most recently used first).
+      modelId: rememberModel(db, { path: modelDir, kind: model.kind, config: model.config, weightsSha }).id,
+      parentRunId: request.parentRunId ?? null,
+      config: { ...config, model: modelDir },
+      seed: config.seed ?? null,
+    }),
+  );
 }

@@ -1,0 +1,149 @@
+/**
+ * What a model folder is, without loading it: its kind and a one-line description from config.json,
+ * whether its weights are there, and a cheap fingerprint of those weights. The Train view shows
+ * this as a folder is picked; a run records it in the workspace's `model` table.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../../shared/errors';
+import { readAdapterFolder } from './adapterFolder';
+import { modelKindOf } from './index';
+import type { PolicyKind } from './policy';
+import { parseQwenConfig } from './qwen2-vl/config';
+import { readShardIndex } from './safetensors';
+
+export interface ModelFolderInfo {
+  /** The folder, absolute. */
+  dir: string;
+  kind: PolicyKind;
+  /** One line for a list: "Qwen2-VL · 2 layers · hidden 64", "tiny-vlm · 3 layers · width 128". */
+  description: string;
+  /** config.json as parsed. */
+  config: Record<string, unknown>;
+}
+
+const familyNames: Record<PolicyKind, string> = {
+  'tiny-vlm': 'tiny-vlm',
+  'qwen2-vl': 'Qwen2-VL',
+  'qwen2.5-vl': 'Qwen2.5-VL',
+};
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The weight files a folder holds, in the order they are fingerprinted; empty when there are none. */
+function weightFiles(dir: string): string[] {
+  const adapter = path.join(dir, 'adapter_model.safetensors');
+  // A LoRA folder (vrft's or PEFT's) holds the adapters; its base is another folder.
+  if (existsSync(path.join(dir, 'adapter_config.json'))) return existsSync(adapter) ? [adapter] : [];
+  const single = path.join(dir, 'model.safetensors');
+  if (existsSync(single)) return [single];
+  const index = path.join(dir, 'model.safetensors.index.json');
+  if (!existsSync(index)) return [];
+  try {
+    return [index, ...readShardIndex(index).shards];
+  } catch (error) {
+    throw new UserError('invalid_input', (error as Error).message);
+  }
+}
+
+/**
+ * One line saying what a config.json describes ("Qwen2-VL · 2 layers · hidden 64"); just the family
+ * when the config does not parse (inspectModelFolder says why).
+ */
+export function describeModel(kind: PolicyKind, config: Record<string, unknown>): string {
+  const parts = [familyNames[kind]];
+  if (kind === 'tiny-vlm') {
+    const n = (key: string) => (typeof config[key] === 'number' ? (config[key] as number) : undefined);
+    const [layers, width, image] = [n('nLayers'), n('dModel'), n('imageSize')];
+    if (layers !== undefined) parts.push(plural(layers, 'layer'));
+    if (width !== undefined) parts.push(`width ${width}`);
+    if (image !== undefined) parts.push(`${image} px input`);
+  } else {
+    try {
+      const { text } = parseQwenConfig(config);
+      parts.push(plural(text.numLayers, 'layer'), `hidden ${text.hiddenSize}`);
+    } catch {
+      // the family alone
+    }
+  }
+  return parts.join(' · ');
+}
+
+/**
+ * A model folder's kind and description, checked as far as that is cheap: config.json names a
+ * model vrft loads and parses as one, and weights are there. Throws a UserError that says what is
+ * wrong (what the Train view shows before Start, and what refuses a run).
+ */
+export function inspectModelFolder(folder: string): ModelFolderInfo {
+  const dir = path.resolve(folder);
+  if (!existsSync(dir)) throw new UserError('not_found', `${dir} does not exist.`);
+  if (!statSync(dir).isDirectory())
+    throw new UserError('invalid_input', `${dir} is a file: choose the folder that holds config.json.`);
+  // config.json (or an adapter's base's) there, valid JSON, a model_type vrft knows.
+  const kind = modelKindOf(dir);
+  const adapter = readAdapterFolder(dir);
+  const own = path.join(dir, 'config.json');
+  const file = existsSync(own) ? own : path.join(adapter!.base, 'config.json');
+  const config = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  if (kind !== 'tiny-vlm')
+    try {
+      parseQwenConfig(config, file);
+    } catch (error) {
+      throw new UserError('invalid_input', (error as Error).message);
+    }
+  let description = describeModel(kind, config);
+  if (adapter) description += ` · LoRA r ${typeof adapter.json.r === 'number' ? adapter.json.r : 8}`;
+  if (weightFiles(dir).length === 0)
+    throw new UserError(
+      'invalid_input',
+      adapter
+        ? `${dir} has adapter_config.json but no adapter_model.safetensors: the LoRA weights are missing.`
+        : `${dir} has no weights: it needs model.safetensors, or shards with model.safetensors.index.json` +
+            (existsSync(path.join(dir, 'pytorch_model.bin')) ||
+            existsSync(path.join(dir, 'pytorch_model.bin.index.json'))
+              ? ` (vrft does not read PyTorch's .bin files: save the model with save_pretrained(..., safe_serialization=True)).`
+              : '.'),
+    );
+  return { dir, kind, description, config };
+}
+
+/** The safetensors header of a file: its 8-byte length and the JSON after it (names, dtypes, shapes, offsets). */
+function headerBytes(file: string): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const prefix = Buffer.alloc(8);
+    if (size < 8 || readSync(fd, prefix, 0, 8, 0) < 8) return prefix;
+    // A corrupt length must not allocate gigabytes: the header is at most the file.
+    const length = Math.min(Number(prefix.readBigUInt64LE(0)), size - 8, 100_000_000);
+    const bytes = Buffer.alloc(8 + length);
+    prefix.copy(bytes);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, bytes, 8 + done, length - done, 8 + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return bytes.subarray(0, 8 + done);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A fingerprint of a folder's weights that reads kilobytes, not gigabytes: sha256 over each weight
+ * file's name, size and safetensors header (and the shard index, for a sharded checkpoint). Weights
+ * re-saved, re-sharded, converted or truncated change it; a file edited in place at the same size
+ * with the same tensors does not (that takes QwenFolder.weightsSha, a full read). Null without weights.
+ */
+export function weightsFingerprint(folder: string): string | null {
+  const files = weightFiles(path.resolve(folder));
+  if (files.length === 0) return null;
+  const hash = createHash('sha256');
+  for (const file of files) {
+    hash.update(`${path.basename(file)}\0${statSync(file).size}\0`);
+    hash.update(file.endsWith('.json') ? readFileSync(file) : headerBytes(file));
+  }
+  return hash.digest('hex');
+}
