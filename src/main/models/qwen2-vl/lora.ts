@@ -144,7 +144,17 @@ export function adapterConfig(
   const modules = [...new Set(targets.map((t) => t.split('.').at(-1)!))].sort();
   return {
     alpha_pattern: {},
-    auto_mapping: null,
+    // What PEFT records of the model it wrapped (informational; nothing reads it back).
+    auto_mapping:
+      config.family === 'qwen2-vl'
+        ? {
+            base_model_class: 'Qwen2VLForConditionalGeneration',
+            parent_library: 'transformers.models.qwen2_vl.modeling_qwen2_vl',
+          }
+        : {
+            base_model_class: 'Qwen2_5_VLForConditionalGeneration',
+            parent_library: 'transformers.models.qwen2_5_vl.modeling_qwen2_5_vl',
+          },
     base_model_name_or_path: baseModel,
     bias: 'none',
     fan_in_fan_out: false,
@@ -165,7 +175,6 @@ export function adapterConfig(
     task_type: null,
     use_dora: false,
     use_rslora: false,
-    vrft: { family: config.family },
   };
 }
 
