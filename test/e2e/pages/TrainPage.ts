@@ -7,12 +7,31 @@ export class TrainPage {
   readonly form: Locator;
   readonly error: Locator;
   readonly curves: Locator;
+  /** What the picked model folder holds ("Qwen2-VL · 2 layers · hidden 64"), with its kind. */
+  readonly modelInfo: Locator;
+  /** Why the picked folder is not a model, shown before Start. */
+  readonly modelError: Locator;
+  readonly qwenSettings: Locator;
 
   constructor(readonly page: Page) {
     this.shell = new AppShell(page);
     this.form = page.getByTestId('start-run');
     this.error = this.form.getByTestId('error');
     this.curves = page.getByTestId('run-curves');
+    this.modelInfo = this.form.getByTestId('model-info');
+    this.modelError = this.form.getByTestId('model-error');
+    this.qwenSettings = this.form.getByTestId('qwen-settings');
+  }
+
+  /** Types a model folder and waits until the form says what it holds, or why it is not a model. */
+  async pickModel(folder: string): Promise<void> {
+    await this.form.getByTestId('pick-model').fill(folder);
+    await this.modelInfo.or(this.modelError).waitFor();
+  }
+
+  /** A setting's field: the main settings by key, the Qwen ones as "lora.r", "freezeVisionTower", …. */
+  setting(key: string): Locator {
+    return this.form.locator(`input[data-setting="${key}"]`);
   }
 
   async open(): Promise<void> {
@@ -32,8 +51,9 @@ export class TrainPage {
   }
 
   /**
-   * Fills the form as a user would: method, dataset, split, model, name and the main settings from
-   * `config`; whatever has no field goes in the advanced JSON editor.
+   * Fills the form as a user would: method, dataset, split, model, name and the settings with a
+   * field (numbers, and the Qwen fields: "lora.r", "freezeVisionTower", …) from `config`; whatever
+   * has no field goes in the advanced JSON editor.
    */
   async start(
     method: 'GRPO' | 'SFT',
@@ -50,12 +70,15 @@ export class TrainPage {
     if (dataset) await this.pick('pick-dataset', dataset);
     await this.pick('pick-split', split ?? 'all images');
     if (evalSplit) await this.pick('pick-eval-split', evalSplit);
-    if (model) await this.form.getByTestId('pick-model').fill(model);
+    if (model) await this.pickModel(model);
     if (name) await this.form.getByTestId('run-name').fill(name);
     const advanced: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(rest)) {
-      const field = this.form.locator(`input[data-setting="${key}"]`);
-      if ((await field.count()) === 1 && typeof value === 'number') await field.fill(String(value));
+      const field = this.setting(key);
+      const found = (await field.count()) === 1;
+      if (found && typeof value === 'boolean') await field.setChecked(value);
+      else if (found && (typeof value === 'number' || (typeof value === 'string' && key.includes('.'))))
+        await field.fill(String(value));
       else advanced[key] = value;
     }
     if (Object.keys(advanced).length > 0) {
