@@ -17,8 +17,6 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensorsFile, writeSafetensors, type TensorMap } from '../../../src/main/models/safetensors';
 import {
@@ -207,27 +205,19 @@ describe('BF16 shards and the F32 file', () => {
 
   it('the sharded BF16 checkpoint loads holding ≤ 1.2× its float32 weights', () => {
     const dir = path.join(fixtures, 'qwen2-vl/checkpoint-bf16');
-    // What the loaded folder holds once garbage is collected: the weights, and what else stays.
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as () => void;
-    const measure = () => {
-      gc();
-      const before = process.memoryUsage().arrayBuffers;
-      const t0 = performance.now();
-      const folder = loadQwenFolder(dir);
-      const ms = performance.now() - t0;
-      gc();
-      const held = process.memoryUsage().arrayBuffers - before;
-      return { ms, held, f32: [...folder.weights.values()].reduce((n, t) => n + t.data.length * 4, 0) };
-    };
-    const first = measure();
-    const { ms, held, f32 } = measure();
-    const best = Math.min(first.ms, ms);
+    const t0 = performance.now();
+    const folder = loadQwenFolder(dir);
+    const ms = performance.now() - t0;
+    // What the loaded weights keep alive: every distinct buffer under them, whole (a tensor that
+    // were a view into a file-sized buffer, or a BF16 staging copy kept, would count here).
+    const buffers = new Set([...folder.weights.values()].map((t) => t.data.buffer));
+    const held = [...buffers].reduce((n, b) => n + b.byteLength, 0);
+    const f32 = [...folder.weights.values()].reduce((n, t) => n + t.data.length * 4, 0);
     console.log(
-      `bf16 sharded load: ${best.toFixed(0)} ms; held ${(held / 2 ** 20).toFixed(1)} MiB ` +
+      `bf16 sharded load: ${ms.toFixed(0)} ms; held ${(held / 2 ** 20).toFixed(1)} MiB ` +
         `for ${(f32 / 2 ** 20).toFixed(1)} MiB of float32 weights (${(held / f32).toFixed(3)}×)`,
     );
-    void best; // speed is printed, never asserted (bench/qwen-sample.ts measures it)
+    expect(f32).toBeGreaterThan(30 * 2 ** 20);
     expect(held).toBeLessThanOrEqual(1.2 * f32);
   });
 });
