@@ -328,3 +328,43 @@ describe('a file past 2 GiB', () => {
     rmSync(f);
   });
 });
+
+describe('pending tensors', () => {
+  it('are made one at a time, in file order, and written as the same bytes as made ones', () => {
+    const made: string[] = [];
+    const values = {
+      b: Float32Array.from([1, 2, 3, 4, 5, 6]),
+      a: Int32Array.from([7, -8]),
+    };
+    const pending = new Map(
+      (['b', 'a'] as const).map((name) => [
+        name,
+        {
+          shape: name === 'b' ? [2, 3] : [2],
+          dtype: name === 'b' ? ('F32' as const) : ('I32' as const),
+          values: () => {
+            made.push(name);
+            return values[name];
+          },
+        },
+      ]),
+    );
+    const lazy = path.join(dir, 'pending.safetensors');
+    writeSafetensors(lazy, pending, { format: 'pt' });
+    expect(made).toEqual(['a', 'b']);
+    const whole: TensorMap = new Map([
+      ['b', { shape: [2, 3], data: values.b }],
+      ['a', { shape: [2], data: values.a }],
+    ]);
+    expect(fs.readFileSync(lazy)).toEqual(encodeSafetensors(whole, { format: 'pt' }));
+  });
+
+  it('refuse values that do not fill their shape', () => {
+    const pending = new Map([
+      ['w', { shape: [2, 2], dtype: 'F32' as const, values: () => new Float32Array(3) }],
+    ]);
+    expect(() => writeSafetensors(path.join(dir, 'short.safetensors'), pending)).toThrow(
+      'w: 3 values for shape [2,2]',
+    );
+  });
+});

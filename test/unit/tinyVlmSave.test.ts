@@ -56,7 +56,7 @@ it('saves a LoRA model with its adapters, and merged as a plain model with the s
   // Trained-looking adapters: B away from its zero start.
   for (const [name, w] of policy.model.weights)
     if (name.endsWith('.lora_B'))
-      w.assign(tf.randomNormal(w.shape, 0, 0.3, 'float32', name.length) as tf.Tensor2D);
+      w.assign(tf.randomNormal(w.shape as [number, number], 0, 0.3, 'float32', name.length));
   const adapted = logProbs(policy);
   const base = policy.withAdapters(false, () => logProbs(policy));
   expect(largestDifference(adapted, base)).toBeGreaterThan(1e-3);

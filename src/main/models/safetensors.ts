@@ -27,9 +27,25 @@ const bytesPer: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, I3
 /** The safetensors library refuses headers over 100 MB; so do we (a corrupt length otherwise allocates GBs). */
 const maxHeaderBytes = 100_000_000;
 
+/**
+ * A tensor whose values are made only when the writer reaches it: saving a merged 2B model this way
+ * holds one tensor's float32 copy at a time, not a second copy of every weight.
+ */
+export interface PendingTensor {
+  shape: number[];
+  dtype: 'F32' | 'I32';
+  values(): Float32Array | Int32Array;
+}
+
+const pendingOf = (t: NamedTensor): PendingTensor => ({
+  shape: t.shape,
+  dtype: t.data instanceof Int32Array ? 'I32' : 'F32',
+  values: () => t.data,
+});
+
 /** The file's first bytes (length and JSON header, padded) and the tensors' names in data order. */
 function encodeHeader(
-  tensors: TensorMap,
+  tensors: Map<string, Pick<PendingTensor, 'shape' | 'dtype'>>,
   metadata: Record<string, string>,
 ): { head: Buffer; names: string[] } {
   const header: Record<string, unknown> = {};
@@ -38,12 +54,8 @@ function encodeHeader(
   const names = [...tensors.keys()].sort();
   for (const name of names) {
     const t = tensors.get(name)!;
-    const size = t.data.length * 4;
-    header[name] = {
-      dtype: t.data instanceof Int32Array ? 'I32' : 'F32',
-      shape: t.shape,
-      data_offsets: [offset, offset + size],
-    };
+    const size = t.shape.reduce((a, b) => a * b, 1) * 4;
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + size] };
     offset += size;
   }
   let json = JSON.stringify(header);
@@ -54,27 +66,38 @@ function encodeHeader(
   return { head, names };
 }
 
-const bytesOf = (t: NamedTensor) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+const bytesOf = (data: Float32Array | Int32Array) =>
+  Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 
 export function encodeSafetensors(tensors: TensorMap, metadata: Record<string, string> = {}): Buffer {
-  const { head, names } = encodeHeader(tensors, metadata);
-  return Buffer.concat([head, ...names.map((name) => bytesOf(tensors.get(name)!))]);
+  const { head, names } = encodeHeader(new Map([...tensors].map(([n, t]) => [n, pendingOf(t)])), metadata);
+  return Buffer.concat([head, ...names.map((name) => bytesOf(tensors.get(name)!.data))]);
 }
 
 /**
  * Writes tensor by tensor, never the whole file in one buffer: a merged 2B model is ~9 GB in
- * float32, and a Node buffer holds at most 4 GiB.
+ * float32, and a Node buffer holds at most 4 GiB. A pending tensor's values are made when its turn
+ * comes, and can be let go once written.
  */
 export function writeSafetensors(
   file: string,
-  tensors: TensorMap,
+  tensors: TensorMap | Map<string, PendingTensor>,
   metadata: Record<string, string> = {},
 ): void {
-  const { head, names } = encodeHeader(tensors, metadata);
+  const pending = new Map<string, PendingTensor>(
+    [...tensors].map(([name, t]) => [name, 'values' in t ? t : pendingOf(t)]),
+  );
+  const { head, names } = encodeHeader(pending, metadata);
   const fd = openSync(file, 'w');
   try {
     writeAll(fd, head);
-    for (const name of names) writeAll(fd, bytesOf(tensors.get(name)!));
+    for (const name of names) {
+      const t = pending.get(name)!;
+      const data = t.values();
+      if (data.length !== t.shape.reduce((a, b) => a * b, 1))
+        throw new Error(`${name}: ${data.length} values for shape [${t.shape}]`);
+      writeAll(fd, bytesOf(data));
+    }
   } finally {
     closeSync(fd);
   }

@@ -14,7 +14,7 @@
 import { tf } from '../../engine/tf';
 import { seeded } from '../../../shared/random';
 import type { LoraConfig } from '../policy';
-import type { NamedTensor, TensorMap } from '../safetensors';
+import type { NamedTensor, PendingTensor, TensorMap } from '../safetensors';
 import type { QwenConfig } from './config';
 import type { QwenWeights } from './layers';
 
@@ -178,17 +178,25 @@ export function adapterConfig(
   };
 }
 
-/** W + scale·B·A for every adapter: the merged weights (checkpoint names). */
-export function mergedWeights(weights: QwenWeights): TensorMap {
-  const out: TensorMap = new Map();
+/** W + scale·B·A for every adapter: the merged weights (checkpoint names), each made when written. */
+export function mergedWeights(weights: QwenWeights): Map<string, PendingTensor> {
+  const out = new Map<string, PendingTensor>();
   for (const [name, v] of weights.variables) {
     const layer = name.endsWith('.weight') ? name.slice(0, -'.weight'.length) : undefined;
     const adapter = layer === undefined ? undefined : weights.adapters.get(layer);
-    const value = adapter
-      ? tf.tidy(() => tf.add(v, tf.mul(tf.matMul(adapter.b, adapter.a), adapter.scale)))
-      : undefined;
-    out.set(name, { shape: v.shape, data: (value ?? v).dataSync() as Float32Array });
-    value?.dispose();
+    out.set(name, {
+      shape: v.shape,
+      dtype: 'F32',
+      values: () => {
+        if (!adapter) return v.dataSync() as Float32Array;
+        const merged = tf.tidy(() => tf.add(v, tf.mul(tf.matMul(adapter.b, adapter.a), adapter.scale)));
+        try {
+          return merged.dataSync() as Float32Array;
+        } finally {
+          merged.dispose();
+        }
+      },
+    });
   }
   return out;
 }

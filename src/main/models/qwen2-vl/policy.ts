@@ -28,7 +28,7 @@ import type {
 } from '../policy';
 import { readAdapterFolder } from '../adapterFolder';
 import { decodeRows } from '../sampling';
-import { readSafetensors, writeSafetensors, type TensorMap } from '../safetensors';
+import { readSafetensors, writeSafetensors, type PendingTensor, type TensorMap } from '../safetensors';
 import { qwenEosIds, qwenTokens, type QwenConfig, type QwenImageProcessorConfig } from './config';
 import { expandImagePads, type QwenChat } from './chat';
 import { loadQwenFolder, qwenFolderFiles, readQwenFolderConfig } from './folder';
@@ -338,9 +338,11 @@ export class QwenPolicy implements Policy {
     writeFileSync(path.join(dir, 'adapter_config.json'), `${JSON.stringify(config, null, 2)}\n`);
   }
 
-  private tensorsOf(variables: Map<string, tf.Variable>): TensorMap {
-    const out: TensorMap = new Map();
-    for (const [name, v] of variables) out.set(name, { shape: v.shape, data: v.dataSync() as Float32Array });
+  /** The variables' values, each read when written. */
+  private tensorsOf(variables: Map<string, tf.Variable>): Map<string, PendingTensor> {
+    const out = new Map<string, PendingTensor>();
+    for (const [name, v] of variables)
+      out.set(name, { shape: v.shape, dtype: 'F32', values: () => v.dataSync() as Float32Array });
     return out;
   }
 
