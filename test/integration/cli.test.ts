@@ -61,7 +61,7 @@ describe('vrft command', () => {
       'reward',
       'traces',
     ]);
-  });
+  }, 90_000); // some twenty vrft processes, one after another
 
   it('generate --json writes one JSON document: the answer transformers gives', () => {
     const fixtures = 'test/fixtures/qwen';
