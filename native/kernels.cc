@@ -1,9 +1,10 @@
 // vrft's native CPU kernels: a packed, register-blocked float32 matrix product, im2col/col2im to
-// make each convolution one product, and a fused GELU, for the wasm backend's kernels (see
-// src/main/engine/native.ts). tfjs's wasm backend multiplies with XNNPACK on 128-bit wasm SIMD
-// (~20–30 GFLOP/s on one core); the same product written for the CPU's own vector width runs
-// several times faster. The operands are read in place from the wasm heap, in any layout
-// (transposes are strides), so nothing is copied or transposed before the product.
+// make each convolution one product, a fused GELU and layer norm, and e^x (float, and double for
+// drawing tokens), for the wasm backend's kernels (see src/main/engine/native.ts). tfjs's wasm
+// backend multiplies with XNNPACK on 128-bit wasm SIMD (~20–30 GFLOP/s on one core); the same
+// product written for the CPU's own vector width runs several times faster. The operands are read
+// in place from the wasm heap, in any layout (transposes are strides), so nothing is copied or
+// transposed before the product.
 //
 // The product is GotoBLAS-shaped: b is packed into panels of NR columns (row k of a panel is NR
 // contiguous values), a into panels of MR rows (column k of a panel is MR contiguous values), and
@@ -142,12 +143,17 @@ inline __attribute__((always_inline)) void gemmBody(int batch, int m, int n, int
 constexpr float kGeluScale = 1.5957691216057308f;  // 2·√(2/π)
 constexpr float kGeluCube = 0.044715f;
 
-/** e^x for each lane: Cephes' expf (range reduction by ln 2, degree-6 polynomial), ~1 ulp. */
+/**
+ * e^x for each lane: Cephes' expf (range reduction by ln 2, degree-6 polynomial), ~1 ulp, over the
+ * whole float range: subnormal down to 0 below ~−103.97, ∞ above ~88.72, NaN for NaN. 2ⁿ is
+ * applied as two factors, 2^⌊n/2⌋ · 2^(n−⌊n/2⌋), so that both stay normal floats at either end.
+ */
 template <typename V>
 inline __attribute__((always_inline)) V expOf(V x) {
   typedef int32_t I __attribute__((vector_size(sizeof(V))));
-  x = x > 88.3762626647949f ? V{} + 88.3762626647949f : x;
-  x = x < -87.3365447504f ? V{} - 87.3365447504f : x;
+  // Clamped so that n stays in [−150, 129] (NaN passes through both).
+  x = x > 89.f ? V{} + 89.f : x;
+  x = x < -104.f ? V{} - 104.f : x;
   // n = round(x / ln 2) by the 1.5·2²³ trick (exact for |n| < 2²²).
   const V magic = V{} + 12582912.f;
   const V n = (x * 1.44269504088896341f + magic) - magic;
@@ -159,10 +165,51 @@ inline __attribute__((always_inline)) V expOf(V x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const V y = p * r * r + r + 1.f;
-  const I bits = (__builtin_convertvector(n, I) + 127) << 23;
-  V scale;
-  memcpy(&scale, &bits, sizeof(V));
-  return y * scale;
+  const I whole = __builtin_convertvector(n, I);
+  const I half = whole >> 1;
+  const I bits[2] = {(half + 127) << 23, (whole - half + 127) << 23};
+  V scale[2];
+  memcpy(scale, bits, sizeof(scale));
+  return y * scale[0] * scale[1];
+}
+
+/** The double vector as wide as W floats. */
+template <int W>
+struct DoublesOf {
+  typedef double type __attribute__((vector_size(W * 4)));
+};
+
+/**
+ * e^z for each lane in double: n = round(z / ln 2), r = z − n·ln 2 (ln 2 in two parts, fdlibm's),
+ * e^r by Taylor's series to r¹³ (|r| ≤ 0.35: the first term left out is below 2⁻⁵⁴), times 2ⁿ as
+ * two normal factors. Within ~2 ulp of Math.exp; 0 below ~−745, ∞ above ~709.8, NaN for NaN.
+ */
+template <typename D>
+inline __attribute__((always_inline)) D expDouble(D z) {
+  typedef int64_t I __attribute__((vector_size(sizeof(D))));
+  z = z > 710. ? D{} + 710. : z;
+  z = z < -746. ? D{} - 746. : z;
+  // z / ln 2 + 1.5·2⁵² holds round(z / ln 2) in its low bits.
+  const D magic = D{} + 6755399441055744.0;
+  const D shifted = z * 1.4426950408889634 + magic;
+  const D n = shifted - magic;
+  I whole, magicBits;
+  memcpy(&whole, &shifted, sizeof(D));
+  memcpy(&magicBits, &magic, sizeof(D));
+  whole -= magicBits;
+  const D r = z - n * 6.93147180369123816490e-01 - n * 1.90821492927058770002e-10;
+  constexpr double inverseFactorials[] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
+                                          1.0 / 3628800.0,    1.0 / 362880.0,    1.0 / 40320.0,
+                                          1.0 / 5040.0,       1.0 / 720.0,       1.0 / 120.0,
+                                          1.0 / 24.0,         1.0 / 6.0,         0.5,
+                                          1.0,                1.0};
+  D y = D{} + inverseFactorials[0];
+  for (int i = 1; i < 14; i++) y = y * r + inverseFactorials[i];
+  const I half = whole >> 1;
+  const I bits[2] = {(half + 1023) << 52, (whole - half + 1023) << 52};
+  D scale[2];
+  memcpy(scale, bits, sizeof(scale));
+  return y * scale[0] * scale[1];
 }
 
 /**
@@ -212,6 +259,60 @@ inline __attribute__((always_inline)) void geluGradBody(const float* x, const fl
     const V slope = (1.f + 3.f * kGeluCube * square) * kGeluScale;
     return v[1] * (s + v[0] * s * (1.f - s) * slope);
   });
+}
+
+// ---- e^x ----------------------------------------------------------------------------------------
+// The wasm backend's Exp runs ~6 ns a value (a scalar expf per value); a GRPO step of a model with
+// Qwen's 151,936-word vocabulary takes e^x of every logit in its log-softmaxes.
+
+template <int W>
+inline __attribute__((always_inline)) void expBody(const float* x, float* y, long count) {
+  typedef typename VectorOf<W>::type V;
+  const float* const in[1] = {x};
+  elementwise<W, 1>(in, y, count, [](const V* v) { return expOf(v[0]); });
+}
+
+/**
+ * The weights of drawing a token from logits/t (src/main/models/sampling.ts), in one pass after
+ * finding the largest logit: w = e^z with z = x/t − max/t, and Σw, Σw·z, in double as JavaScript
+ * computes them. out = [index of the first largest logit, max/t, Σw, Σw·z].
+ */
+template <int W>
+inline __attribute__((always_inline)) void softmaxWeightsBody(const float* x, long count, double t, double* w,
+                                                              double* out) {
+  typedef typename DoublesOf<W>::type D;
+  typedef float H __attribute__((vector_size(W * 2)));
+  constexpr int L = W / 2;
+  long best = 0;
+  float largest = -INFINITY;
+  for (long i = 0; i < count; i++)
+    if (x[i] > largest) largest = x[i], best = i;
+  const double max = double(largest) / t;
+  D sum = {}, weighted = {};
+  long i = 0;
+  for (; i + L <= count; i += L) {
+    H h;
+    memcpy(&h, x + i, sizeof(H));
+    const D z = __builtin_convertvector(h, D) / t - max;
+    const D e = expDouble(z);
+    memcpy(w + i, &e, sizeof(D));
+    sum += e;
+    weighted += e * z;
+  }
+  if (i < count) {
+    H h = {};
+    const long lanes = count - i;
+    memcpy(&h, x + i, sizeof(float) * lanes);
+    const D z = __builtin_convertvector(h, D) / t - max;
+    D e = expDouble(z), ez = e * z;
+    // The short last vector adds only its own lanes.
+    for (long j = lanes; j < L; j++) e[j] = 0, ez[j] = 0;
+    memcpy(w + i, &e, sizeof(double) * lanes);
+    sum += e;
+    weighted += ez;
+  }
+  out[0] = double(best), out[1] = max, out[2] = 0, out[3] = 0;
+  for (int j = 0; j < L; j++) out[2] += sum[j], out[3] += weighted[j];
 }
 
 // ---- Layer norm, fused ---------------------------------------------------------------------------
@@ -281,6 +382,11 @@ __attribute__((target("avx512f"))) void geluAvx512(const float* x, float* y, lon
 __attribute__((target("avx512f"))) void geluGradAvx512(const float* x, const float* dy, float* dx, long count) {
   geluGradBody<16>(x, dy, dx, count);
 }
+__attribute__((target("avx512f"))) void expAvx512(const float* x, float* y, long count) { expBody<16>(x, y, count); }
+__attribute__((target("avx512f"))) void softmaxWeightsAvx512(const float* x, long count, double t, double* w,
+                                                             double* out) {
+  softmaxWeightsBody<16>(x, count, t, w, out);
+}
 // 12 accumulators of 256 bits (6 × 16 floats), of 16 registers.
 __attribute__((target("avx2,fma"))) void gemmAvx2(int batch, int m, int n, int k, Operand a, Operand b, float* c) {
   gemmBody<8, 6, 2>(batch, m, n, k, a, b, c);
@@ -289,9 +395,18 @@ __attribute__((target("avx2,fma"))) void geluAvx2(const float* x, float* y, long
 __attribute__((target("avx2,fma"))) void geluGradAvx2(const float* x, const float* dy, float* dx, long count) {
   geluGradBody<8>(x, dy, dx, count);
 }
+__attribute__((target("avx2,fma"))) void expAvx2(const float* x, float* y, long count) { expBody<8>(x, y, count); }
+__attribute__((target("avx2,fma"))) void softmaxWeightsAvx2(const float* x, long count, double t, double* w,
+                                                            double* out) {
+  softmaxWeightsBody<8>(x, count, t, w, out);
+}
 #endif
 void geluBaseline(const float* x, float* y, long count) { geluBody<4>(x, y, count); }
 void geluGradBaseline(const float* x, const float* dy, float* dx, long count) { geluGradBody<4>(x, dy, dx, count); }
+void expBaseline(const float* x, float* y, long count) { expBody<4>(x, y, count); }
+void softmaxWeightsBaseline(const float* x, long count, double t, double* w, double* out) {
+  softmaxWeightsBody<4>(x, count, t, w, out);
+}
 #if defined(__aarch64__)
 // 16 accumulators of 128 bits (8 × 8 floats), of NEON's 32 registers.
 void gemmBaseline(int batch, int m, int n, int k, Operand a, Operand b, float* c) {
@@ -340,18 +455,22 @@ const SgemmFn blasSgemm = loadBlas();
 using GemmFn = void (*)(int, int, int, int, Operand, Operand, float*);
 using GeluFn = void (*)(const float*, float*, long);
 using GeluGradFn = void (*)(const float*, const float*, float*, long);
+using ExpFn = void (*)(const float*, float*, long);
+using SoftmaxWeightsFn = void (*)(const float*, long, double, double*, double*);
 
 /** Every kernel on one instruction set. */
 struct Choice {
   GemmFn gemm;
   GeluFn gelu;
   GeluGradFn geluGrad;
+  ExpFn exp;
+  SoftmaxWeightsFn softmaxWeights;
   const char* isa;
 };
 
 #ifdef VRFT_X86
-const Choice avx512 = {gemmAvx512, geluAvx512, geluGradAvx512, "avx512f"};
-const Choice avx2 = {gemmAvx2, geluAvx2, geluGradAvx2, "avx2"};
+const Choice avx512 = {gemmAvx512, geluAvx512, geluGradAvx512, expAvx512, softmaxWeightsAvx512, "avx512f"};
+const Choice avx2 = {gemmAvx2, geluAvx2, geluGradAvx2, expAvx2, softmaxWeightsAvx2, "avx2"};
 #endif
 
 Choice choose() {
@@ -359,11 +478,11 @@ Choice choose() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f")) return avx512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return avx2;
-  return {gemmBaseline, geluBaseline, geluGradBaseline, "sse2"};
+  return {gemmBaseline, geluBaseline, geluGradBaseline, expBaseline, softmaxWeightsBaseline, "sse2"};
 #elif defined(__aarch64__)
-  return {gemmBaseline, geluBaseline, geluGradBaseline, "neon"};
+  return {gemmBaseline, geluBaseline, geluGradBaseline, expBaseline, softmaxWeightsBaseline, "neon"};
 #else
-  return {gemmBaseline, geluBaseline, geluGradBaseline, "baseline"};
+  return {gemmBaseline, geluBaseline, geluGradBaseline, expBaseline, softmaxWeightsBaseline, "baseline"};
 #endif
 }
 
@@ -390,11 +509,12 @@ bool chooseByName(const char* isa) {
   if (!strcmp(isa, "avx512f") && !strcmp(best.isa, "avx512f")) return chosen = best, true;
   if (!strcmp(isa, "avx2") && (!strcmp(best.isa, "avx512f") || !strcmp(best.isa, "avx2")))
     return chosen = avx2, true;
-  if (!strcmp(isa, "sse2")) return chosen = {gemmBaseline, geluBaseline, geluGradBaseline, "sse2"}, true;
+  if (!strcmp(isa, "sse2")) return chosen = {gemmBaseline, geluBaseline, geluGradBaseline, expBaseline, softmaxWeightsBaseline, "sse2"}, true;
 #endif
   if (!strcmp(isa, best.isa)) return chosen = best, true;
-  // The BLAS multiplies; GELU stays on the widest ISA.
-  if (!strcmp(isa, "blas") && blasSgemm) return chosen = {gemmBlas, best.gelu, best.geluGrad, "blas"}, true;
+  // The BLAS multiplies; the element-wise kernels stay on the widest ISA.
+  if (!strcmp(isa, "blas") && blasSgemm)
+    return chosen = {gemmBlas, best.gelu, best.geluGrad, best.exp, best.softmaxWeights, "blas"}, true;
   return false;
 }
 
@@ -570,6 +690,39 @@ napi_value GeluGradCall(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+/** exp(x, y): y = e^x, y as long as x. */
+napi_value ExpCall(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  float *x, *y;
+  size_t xLength, yLength;
+  if (argc != 2 || !floats(env, args[0], &x, &xLength) || !floats(env, args[1], &y, &yLength) || yLength < xLength)
+    return fail(env, "exp(x: Float32Array, y: Float32Array) with y as long as x");
+  chosen.exp(x, y, long(xLength));
+  return nullptr;
+}
+
+/**
+ * softmaxWeights(logits: Float32Array, t, weights: Float64Array, out: Float64Array(4)): weights =
+ * e^(x/t − max/t); out = [index of the first largest logit, max/t, Σ weights, Σ weight·(x/t − max/t)].
+ */
+napi_value SoftmaxWeightsCall(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value args[4];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  float* x;
+  double *w, *out, t;
+  size_t xLength, wLength, outLength;
+  if (argc != 4 || !floats(env, args[0], &x, &xLength) || napi_get_value_double(env, args[1], &t) != napi_ok ||
+      !typedArray(env, args[2], napi_float64_array, &w, &wLength) ||
+      !typedArray(env, args[3], napi_float64_array, &out, &outLength) || wLength < xLength || outLength < 4)
+    return fail(env,
+                "softmaxWeights(logits: Float32Array, t: number, weights: Float64Array as long, out: Float64Array(4))");
+  chosen.softmaxWeights(x, long(xLength), t, w, out);
+  return nullptr;
+}
+
 /**
  * The arguments of a row-wise call: N Float32Arrays, then width and eps. rows[i] says whether
  * array i holds whole rows (as long as the first, a multiple of width) or one value per column.
@@ -652,6 +805,8 @@ NAPI_MODULE_INIT() {
   exportFunction(env, exports, "col2im", Col2im);
   exportFunction(env, exports, "gelu", GeluCall);
   exportFunction(env, exports, "geluGrad", GeluGradCall);
+  exportFunction(env, exports, "exp", ExpCall);
+  exportFunction(env, exports, "softmaxWeights", SoftmaxWeightsCall);
   exportFunction(env, exports, "layerNorm", LayerNormCall);
   exportFunction(env, exports, "layerNormGrad", LayerNormGradCall);
   exportFunction(env, exports, "isa", Isa);

@@ -63,6 +63,7 @@ describe('initEngine', () => {
         'Cast',
         'Sum',
         'GatherV2',
+        'Exp',
         'VrftGelu',
         'VrftGeluGrad',
         'VrftLayerNorm',

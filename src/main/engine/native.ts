@@ -50,6 +50,13 @@ export interface NativeKernels {
   gelu(x: Float32Array, y: Float32Array): void;
   /** dx = dy · GELU'(x) for each value. */
   geluGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** y = e^x for each value, to ~1 ulp over the whole float range (y as long as x). */
+  exp(x: Float32Array, y: Float32Array): void;
+  /**
+   * The weights of a draw from softmax(logits / t), in double: weights[i] = e^(x/t − max/t);
+   * out = [index of the first largest logit, max/t, Σ weights, Σ weight·(x/t − max/t)].
+   */
+  softmaxWeights(logits: Float32Array, t: number, weights: Float64Array, out: Float64Array): void;
   /** y = (x − μ)/√(σ² + ε)·γ + β over each row of `width` values. */
   layerNorm(
     x: Float32Array,
@@ -76,8 +83,9 @@ export interface NativeKernels {
  * The kinds of work the native kernels can take over from the wasm path, each checked on its own:
  * an untransposed product (or one whose weights are shared by a batch), a product with a
  * transposed operand (every matMul gradient), a batch of products (attention's heads), a
- * convolution and its filter and input gradients, and GELU and layer norm, each fused forward and
- * backward (./fused.ts).
+ * convolution and its filter and input gradients, GELU and layer norm, each fused forward and
+ * backward (./fused.ts), e^x (every log-softmax over a vocabulary), and the weights of drawing a
+ * token (./softmaxWeights.ts).
  */
 export const productClasses = [
   'product',
@@ -88,6 +96,8 @@ export const productClasses = [
   'convInput',
   'gelu',
   'layerNorm',
+  'exp',
+  'softmaxWeights',
 ] as const;
 export type ProductClass = (typeof productClasses)[number];
 
@@ -121,6 +131,8 @@ const nativeFunctions = [
   'col2im',
   'gelu',
   'geluGrad',
+  'exp',
+  'softmaxWeights',
   'layerNorm',
   'layerNormGrad',
 ] as const;

@@ -8,6 +8,7 @@
  * per process.
  */
 import { gelu, layerNorm } from './fused';
+import { softmaxWeights } from './softmaxWeights';
 import { tf } from './tf';
 import {
   loadedNativeKernels,
@@ -33,6 +34,11 @@ function probes(): { run: Record<ProductClass, () => tf.Tensor>; inputs: tf.Tens
   const activations = tf.randomNormal([256, 512]);
   const gamma = tf.randomNormal([128]);
   const beta = tf.randomNormal([128]);
+  // Logits as a log-softmax over a vocabulary exponentiates them (max-shifted), and a row of them
+  // for a token's draw.
+  const logits = tf.randomNormal([8, 8192]);
+  const row = logits.dataSync().slice(0, 32768) as Float32Array;
+  const weights = new Float64Array(row.length);
   const engine = tf.engine();
   const run: Record<ProductClass, () => tf.Tensor> = {
     product: () => tf.matMul(x, w),
@@ -65,8 +71,10 @@ function probes(): { run: Record<ProductClass, () => tf.Tensor>; inputs: tf.Tens
       tf.dispose([dGamma!, dBeta!]);
       return dx!;
     },
+    exp: () => tf.exp(logits),
+    softmaxWeights: () => tf.scalar(softmaxWeights(row, 1, weights).sum),
   };
-  return { run, inputs: [x, w, dy, q, k, image, filter, dImage, activations, gamma, beta] };
+  return { run, inputs: [x, w, dy, q, k, image, filter, dImage, activations, gamma, beta, logits] };
 }
 
 /**

@@ -3,6 +3,7 @@
  * log-prob TRL trains on), narrowed to the top-p nucleus for the draw only; greedy at temperature 0
  * (its log-probs then of the unscaled distribution).
  */
+import { softmaxWeights } from '../engine/softmaxWeights';
 
 /** Scratch for drawToken's probabilities: one buffer reused (a vocabulary is 151,936 wide for Qwen). */
 let scratch = new Float64Array(0);
@@ -17,25 +18,10 @@ export function drawToken(
   const n = logits.length;
   // Greedy decoding (temperature 0) reports the model's own log-probs, of temperature 1.
   const t = temperature > 0 ? temperature : 1;
-  let max = -Infinity;
-  let best = 0;
-  for (let i = 0; i < n; i++)
-    if (logits[i]! > max) {
-      max = logits[i]!;
-      best = i;
-    }
-  max /= t;
   if (scratch.length < n) scratch = new Float64Array(n);
   const weights = scratch; // exp(x/t − max): the probabilities times `sum`
-  let sum = 0;
-  let weighted = 0; // Σ weight · (x/t − max)
-  for (let i = 0; i < n; i++) {
-    const z = logits[i]! / t - max;
-    const w = Math.exp(z);
-    weights[i] = w;
-    sum += w;
-    weighted += w * z;
-  }
+  // weighted: Σ weight · (x/t − max)
+  const { best, max, sum, weighted } = softmaxWeights(logits, t, weights);
   const logSum = Math.log(sum);
   // −Σ p log p with p = w/sum and log p = z − log sum.
   const entropy = logSum - weighted / sum;

@@ -3,7 +3,7 @@
  * (UnsortedSegmentSum, the gradient of gather; Conv2DBackpropFilter, a convolution's filter
  * gradient), and fast versions of ones it runs slowly (transposed matMuls, Conv2DBackpropInput,
  * an Identity that does not copy, Sum over leading axes for bias gradients, GatherV2 by whole
- * rows), and, where the native kernels load (../native.ts), products and convolutions on the
+ * rows), and, where the native kernels load (../native.ts), products, convolutions and e^x on the
  * CPU's own vector width.
  * Registered by initEngine when it picks wasm; unregisterWasmKernels restores the backend's own
  * (for benches).
@@ -12,6 +12,7 @@ import { tf } from '../tf';
 import { conv2dConfig } from './conv2d';
 import { conv2dBackpropFilterConfig } from './conv2dBackpropFilter';
 import { conv2dBackpropInputConfig } from './conv2dBackpropInput';
+import { expConfig } from './exp';
 import { gatherConfig } from './gather';
 import { geluConfigs } from './gelu';
 import { layerNormConfigs } from './layerNorm';
@@ -47,6 +48,7 @@ function prepare(): void {
     sum: required(tf.Sum),
     gather: required(tf.GatherV2),
     cast: required(tf.Cast),
+    exp: required(tf.Exp),
   };
   const ours = [
     unsortedSegmentSumConfig,
@@ -58,6 +60,7 @@ function prepare(): void {
     castConfig(originals.cast),
     sumConfig(originals.sum),
     gatherConfig(originals.gather),
+    expConfig(originals.exp),
     ...geluConfigs,
     ...layerNormConfigs,
   ];
