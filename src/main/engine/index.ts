@@ -17,6 +17,7 @@ export {
 export { explainLoadFailure, notInstalledReason } from './loadFailures';
 export {
   describeNativeUse,
+  keepNativeChoices,
   loadedNativeKernels,
   nativeIsas,
   nativeStatus,

@@ -8,7 +8,7 @@
  * but the same numbers to 1e-5. VRFT_NATIVE_ISA=avx2 (or sse2, …) runs a narrower product than
  * the CPU's widest, to measure what a machine without the wider one gets.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -259,6 +259,33 @@ export function setNativeChoices(
     loaded.status = { ...loaded.status, isa: loaded.kernels.isa() };
     if (blasRatio !== undefined) loaded.status.blasRatio = blasRatio;
   }
+}
+
+/**
+ * A run keeps the check's outcome in `file` beside it, and a resumed run takes it back (on the same
+ * instruction set): native and wasm kernels differ in the last bits and the check is timed, so on
+ * a busy machine a second process could choose otherwise, and the resumed run would no longer be
+ * the uninterrupted one bit for bit.
+ */
+export function keepNativeChoices(file: string, resume: boolean): void {
+  const status = nativeStatus();
+  if (!status.loaded || !status.classes || use !== 'measured') return;
+  if (resume && existsSync(file)) {
+    try {
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as {
+        isa?: string;
+        classes?: Partial<Record<ProductClass, ClassChoice>>;
+      };
+      if (saved.isa === status.isa && saved.classes) {
+        setNativeChoices({ ...status.classes, ...saved.classes });
+        return;
+      }
+    } catch {
+      // An unreadable file: this process's own check stands, and is kept instead.
+    }
+  }
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify({ isa: status.isa, classes: status.classes })}\n`);
 }
 
 /** The check's outcome in a line: `avx2 for product 0.31×, …; wasm for convInput (native 1.2×)`. */

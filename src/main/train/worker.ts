@@ -11,7 +11,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UserError } from '../../shared/errors';
-import { initEngine } from '../engine';
+import { initEngine, keepNativeChoices } from '../engine';
 import { openStore, workspaceDbPath } from '../store/db';
 import { getRun, rollBackRunAfter, setRunStatus } from '../store/runs';
 import { latestCheckpoint } from './checkpoint';
@@ -48,6 +48,7 @@ async function main(): Promise<number> {
   process.on('disconnect', stop);
   try {
     const engine = await initEngine();
+    keepNativeChoices(path.join(runDir(dataDir, runId), 'native.json'), !!values.resume);
     const root = path.join(runDir(dataDir, runId), 'checkpoints');
     const last = values.resume ? latestCheckpoint(root) : undefined;
     const fromStep = last ? Number(/step-(\d+)$/.exec(last)![1]) : 0;
