@@ -177,8 +177,13 @@ describe('annotating a folder', () => {
         [50, 180, 150, 240],
         [200, 40, 300, 140],
       ]);
-    // Keyboard only: Tab selects the first box, 3 makes it a bird.
+    // Keyboard only: Tab selects the first box, 3 makes it a bird (each once the screen shows the
+    // step before it: the copied boxes listed, then one selected).
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="box-list"]')?.children.length === 3,
+    );
     await annotate.press('Tab');
+    await page.waitForSelector('[data-testid="box-list"] [aria-pressed="true"]');
     await annotate.press('3');
     await annotate.waitSaved();
     await expect.poll(() => boxesInDatabase('b.png').map((b) => b.category)).toEqual(['bird', 'cat', 'dog']);
