@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { openStore, workspaceDbPath } from '../../src/main/store/db';
 import { getRun, listCheckpoints, listMetrics } from '../../src/main/store/runs';
 import { saveTinyModel } from '../support/tinyModel';
@@ -86,6 +86,15 @@ describe('vrft train --method sft', () => {
   });
 
   it('resumes after the trainer is killed mid-run, reproducing the uninterrupted run', async () => {
+    // Two separate runs are compared bit for bit: each trainer's timed load-time check could send a
+    // class of work to different kernels on a busy machine (a run's own resume keeps its choices:
+    // native.json), so both run on the wasm kernels alone.
+    const nativeBefore = process.env.VRFT_NATIVE;
+    process.env.VRFT_NATIVE = '0';
+    onTestFinished(() => {
+      if (nativeBefore === undefined) delete process.env.VRFT_NATIVE;
+      else process.env.VRFT_NATIVE = nativeBefore;
+    });
     const steps = 30;
     const straightData = workspace('ws-straight');
     expect(
