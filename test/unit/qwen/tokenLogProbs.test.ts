@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tokenLogProbs } from '../../../src/main/models/qwen2-vl/language';
+import { tokenLogProbs } from '../../../src/main/models/qwen2-vl/logProbs';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

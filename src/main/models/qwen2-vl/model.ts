@@ -11,10 +11,12 @@ import { tf } from '../../engine/tf';
 import type { TensorMap } from '../safetensors';
 import { qwenEosIds, qwenTokens, type QwenConfig } from './config';
 import { QwenWeights } from './layers';
-import { disposeCache, logSoftmax, positionIds, QwenLanguageModel, type KvCache } from './language';
+import { disposeCache, positionIds, QwenLanguageModel, type KvCache } from './language';
+import { logSoftmax } from './logProbs';
 import { QwenVision, type GridThw, type VisionOutput } from './vision';
 
-export { disposeCache, logSoftmax, positionIds, tileCache, type KvCache } from './language';
+export { disposeCache, positionIds, tileCache, type KvCache } from './language';
+export { logSoftmax } from './logProbs';
 export { mergedTokenCount, type GridThw } from './vision';
 
 /** One sequence: its token ids and the grids of its images, in the order their blocks appear. */
