@@ -12,8 +12,11 @@ import { evalMapCommand } from './commands/evalMap';
 import { experimentCommand } from './commands/experiment';
 import { exportModelCommand } from './commands/exportModel';
 import { generateCommand } from './commands/generate';
+import { importRunCommand } from './commands/importRun';
 import { exportCommand, importCommand } from './commands/importExport';
 import { rewardCommand } from './commands/reward';
+import { rewardServerCommand } from './commands/rewardServer';
+import { scaleOutCommand } from './commands/scaleOut';
 import { serveCommand } from './commands/serve';
 import { synthCommand } from './commands/synth';
 import { trainCommand } from './commands/train';
@@ -34,6 +37,9 @@ const commands: Record<string, Command> = {
   generate: generateCommand,
   doctor: doctorCommand,
   'export-model': exportModelCommand,
+  'scale-out': scaleOutCommand,
+  'reward-server': rewardServerCommand,
+  'import-run': importRunCommand,
 };
 
 function describeParseError(error: Error & { code?: string }): string {
