@@ -63,6 +63,29 @@ export async function loadPolicy(dir: string, options: LoadPolicyOptions = {}): 
   return QwenPolicy.load(dir, options);
 }
 
+/**
+ * What TRL needs to train `model` as vrft would (scale-out): a Qwen folder, or a Qwen hub id.
+ * vrft's own tiny-vlm and adapter folders are not models transformers loads on its own.
+ */
+export async function trainingFactsOf(model: string) {
+  const { isLocalModel, qwenTrainingFacts } = await import('./qwen2-vl/trainingFacts');
+  if (existsSync(path.join(model, 'adapter_config.json')) && !isLocalModel(model))
+    throw new UserError(
+      'invalid_input',
+      `${model} holds LoRA adapters, not a model: name the model they were trained on, or merge them first ` +
+        '(vrft export-model RUN --merge --out DIR)',
+    );
+  const local = isLocalModel(model);
+  if (local && modelKindOf(model) === 'tiny-vlm')
+    throw new UserError(
+      'invalid_input',
+      `${model} is vrft's own tiny-vlm, which TRL cannot load: scale out a Qwen2-VL / Qwen2.5-VL folder or hub id`,
+    );
+  if (!local && existsSync(model))
+    throw new UserError('invalid_input', `${model} is not a model folder (no config.json there)`);
+  return qwenTrainingFacts(model, local);
+}
+
 /** The policy a worker thread builds from another thread's `policy.replica()`. */
 export function policyFromReplica(replica: PolicyReplica): Policy {
   if (replica.kind === 'tiny-vlm') return TinyVlmPolicy.fromReplica(replica);
