@@ -4,7 +4,7 @@ import { getDataset } from '../store/datasets';
 import { openStore, workspaceDbPath, type Db } from '../store/db';
 import { latestEvaluationOfRun, type Evaluation } from '../store/evaluations';
 import { getRun } from '../store/runs';
-import { runDir } from '../train/runFiles';
+import { importedModelDir, runModelDir } from '../train/runFiles';
 import { oneOf, requiredString, UsageError, wholeNumber, type Command, type Values } from './command';
 import { createCheckedRun, superviseRun } from './runs';
 
@@ -70,19 +70,33 @@ async function evalCommandRun(values: Values): Promise<number> {
         throw new UsageError(
           `run ${run.id} is ${run.status}: finish it first (vrft train --resume ${run.id})`,
         );
+      const source = run.config.source as { kind?: string; dir?: string } | undefined;
+      if (source?.kind === 'trl' && importedModelDir(run.config) === undefined)
+        throw new UsageError(
+          `run ${run.id} was imported from ${source.dir}, which holds no final model (trainer.save_model() writes one)`,
+        );
       const split =
         typeof values.split === 'string' ? values.split : (run.config.evalSplit as string | undefined);
       if (!split)
         throw new UsageError(
           '--split NAME: which split to evaluate on (the run does not name an evaluation split)',
         );
-      const dataset = getDataset(db, run.datasetId ?? -1);
-      if (!dataset) throw new UsageError(`run ${run.id}'s dataset no longer exists`);
+      // A run imported from another trainer may name no dataset of this workspace: --dataset does.
+      const dataset =
+        run.datasetId === null && typeof values.dataset === 'string'
+          ? { name: values.dataset }
+          : getDataset(db, run.datasetId ?? -1);
+      if (!dataset)
+        throw new UsageError(
+          run.datasetId === null
+            ? `run ${run.id} names no dataset of this workspace: say which to evaluate on with --dataset NAME`
+            : `run ${run.id}'s dataset no longer exists`,
+        );
       request = {
         task: run.config.task === 'classification' ? ('classification' as const) : ('detection' as const),
         dataset: dataset.name,
         split,
-        model: path.join(runDir(dataDir, run.id), 'model'),
+        model: runModelDir(dataDir, run),
         categories,
         maxNewTokens,
         parentRunId: run.id,
@@ -116,7 +130,7 @@ async function evalCommandRun(values: Values): Promise<number> {
 export const evalCommand: Command = {
   summary: "evaluate a run's model (or a model folder) on a split: COCO box AP per category",
   usage:
-    'vrft eval --run ID [--split NAME] [--categories a,b] [--max-new-tokens N] [--data DIR] [--json] | ' +
+    'vrft eval --run ID [--split NAME] [--dataset NAME] [--categories a,b] [--max-new-tokens N] [--data DIR] [--json] | ' +
     'vrft eval --model DIR --dataset NAME [--split NAME] [--categories a,b] [--max-new-tokens N] [--data DIR] [--json]',
   flags: {
     run: { type: 'string' },

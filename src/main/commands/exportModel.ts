@@ -14,12 +14,13 @@ import { UserError } from '../../shared/errors';
 import { defaultDataDir } from '../host/paths';
 import type { LoraConfig } from '../models/policy';
 import { getRun, listCheckpoints, type Run } from '../store/runs';
-import { runDir } from '../train/runFiles';
+import { importedModelDir, runModelDir } from '../train/runFiles';
 import { inWorkspace, requiredString, UsageError, wholeNumber, type Command, type Values } from './command';
 
 /** What a run's export is made from. */
 type Source =
-  | { from: 'model'; dir: string; step: null }
+  /** `copy`: the folder is the model alone (vrft's own run folder), not a trainer's whole output. */
+  | { from: 'model'; dir: string; step: null; copy: boolean }
   /** A checkpoint's weights, loaded over the model the run started from with the run's LoRA shape. */
   | { from: 'checkpoint'; dir: string; step: number; model: string; lora: LoraConfig | null };
 
@@ -55,10 +56,10 @@ function exportSource(
       throw new UsageError(`run ${id} has no checkpoint at step ${step}: ${stepList(steps)}`);
     return checkpoint(step);
   }
-  const model = path.join(runDir(dataDir, id), 'model');
+  const model = runModelDir(dataDir, run);
   if (run.status === 'completed') {
     if (existsSync(path.join(model, 'config.json')) || existsSync(path.join(model, 'adapter_config.json')))
-      return { from: 'model', dir: model, step: null };
+      return { from: 'model', dir: model, step: null, copy: importedModelDir(run.config) === undefined };
     throw new UsageError(
       `run ${id} is completed but its model folder ${model} is missing` +
         (steps.length ? `; export a checkpoint instead (--checkpoint STEP: ${stepList(steps)})` : ''),
@@ -93,8 +94,9 @@ function checkOut(out: string): boolean {
 }
 
 async function write(source: Source, out: string, merge: boolean, metadata: Record<string, string>) {
-  // A final model already is what the policy saved: kept as it is unless merging.
-  if (source.from === 'model' && !merge) {
+  // A final model already is what the policy saved: kept as it is unless merging. An imported
+  // run's lies among its trainer's other files: it is loaded and saved, as a checkpoint is.
+  if (source.from === 'model' && source.copy && !merge) {
     cpSync(source.dir, out, { recursive: true });
     return;
   }
