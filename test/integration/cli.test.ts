@@ -49,7 +49,8 @@ describe('vrft command', () => {
     const names = [...vrft('--help').stdout.matchAll(/^ {2}(\S+) {2,}/gm)].map((m) => m[1]!);
     const withJson = names.filter((name) => vrft(name, '--help').stdout.includes('--json'));
     // doctor below; reward, eval-map in cliEval.test.ts; experiment, compare, eval in experiment.test.ts;
-    // traces in traces.test.ts; export-model in exportModel.test.ts; generate below.
+    // traces in traces.test.ts; export-model in exportModel.test.ts; generate below; scale-out and
+    // reward-server in scaleOut.test.ts; import-run in importRun.test.ts.
     expect(withJson.sort()).toEqual([
       'compare',
       'doctor',
@@ -58,7 +59,10 @@ describe('vrft command', () => {
       'experiment',
       'export-model',
       'generate',
+      'import-run',
       'reward',
+      'reward-server',
+      'scale-out',
       'traces',
     ]);
   }, 90_000); // some twenty vrft processes, one after another

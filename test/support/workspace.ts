@@ -1,5 +1,6 @@
 /** Test helpers around the built `vrft` command: run it, and make a workspace with a dataset. */
 import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createFewShotSplits } from '../../src/main/data/splits';
 import { openStore, workspaceDbPath } from '../../src/main/store/db';
@@ -44,4 +45,78 @@ export function shapesWorkspaceWithSplit(data: string, images = 12): string {
     db.close();
   }
   return data;
+}
+
+/**
+ * A workspace at `data` whose detection dataset "shapes" mixes image sizes (ShapeWorld scenes of
+ * each size, 64×64 and 96×96 by default, merged into one COCO file and imported): real datasets do.
+ */
+export function mixedSizesWorkspace(data: string, perSize = 3, sizes = [64, 96]): string {
+  const merged = {
+    images: [] as CocoImage[],
+    annotations: [] as CocoAnnotation[],
+    categories: [] as unknown[],
+  };
+  const folder = path.join(data, 'mixed');
+  mkdirSync(path.join(folder, 'images'), { recursive: true });
+  sizes.forEach((size, set) => {
+    const out = path.join(data, `sw${size}`);
+    const made = spawnSync(
+      process.execPath,
+      [
+        'bin/vrft.js',
+        'synth',
+        '--task',
+        'detection',
+        '--images',
+        String(perSize),
+        '--seed',
+        String(3 + set),
+      ].concat(['--size', String(size), '--split', 'novel', '--out', out]),
+      { encoding: 'utf8' },
+    );
+    if (made.status !== 0) throw new Error(`vrft synth failed: ${made.stderr}`);
+    const coco = JSON.parse(readFileSync(path.join(out, 'annotations.json'), 'utf8')) as Coco;
+    const offset = set * 1000;
+    for (const image of coco.images) {
+      const name = `images/${size}-${path.basename(image.file_name)}`;
+      copyFileSync(path.join(out, image.file_name), path.join(folder, name));
+      merged.images.push({ ...image, id: image.id + offset, file_name: name });
+    }
+    for (const a of coco.annotations)
+      merged.annotations.push({ ...a, id: a.id + offset, image_id: a.image_id + offset });
+    merged.categories = coco.categories;
+  });
+  writeFileSync(path.join(folder, 'annotations.json'), JSON.stringify(merged));
+  const imported = spawnSync(
+    process.execPath,
+    [
+      'bin/vrft.js',
+      'import',
+      path.join(folder, 'annotations.json'),
+      '--dataset',
+      'shapes',
+      '--format',
+      'coco',
+      '--data',
+      data,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (imported.status !== 0) throw new Error(`vrft import failed: ${imported.stderr}`);
+  return data;
+}
+
+interface CocoImage {
+  id: number;
+  file_name: string;
+}
+interface CocoAnnotation {
+  id: number;
+  image_id: number;
+}
+interface Coco {
+  images: CocoImage[];
+  annotations: CocoAnnotation[];
+  categories: unknown[];
 }
