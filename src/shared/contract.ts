@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { ContractErrorBody } from './errors';
 import { compareCalls } from './compareContract';
+import { scaleOutCalls, scaleOutSummary } from './scaleOutContract';
 import { traceCalls } from './traceContract';
 
 const id = z.number().int().positive();
@@ -80,6 +81,8 @@ export const runSummary = z.object({
     .nullable(),
   /** The experiment it belongs to, if any. */
   experimentId: z.number().int().nullable(),
+  /** Where it trains when not here: TRL on a cluster (exported for scale-out); null for a local run. */
+  scaleOut: scaleOutSummary.nullable(),
 });
 export type RunSummary = z.infer<typeof runSummary>;
 
@@ -444,6 +447,7 @@ export const calls = {
   'experiments.cancel': { input: z.object({ id }).strict(), output: ok },
   ...traceCalls,
   ...compareCalls,
+  ...scaleOutCalls,
 } as const;
 
 export const events = {

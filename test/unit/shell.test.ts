@@ -9,6 +9,7 @@ import { bridgeTransport, createClient } from '../../src/shared/client';
 import { createDispatch } from '../../src/main/host/dispatch';
 import { createHandlers } from '../../src/main/host/handlers';
 import { JobSupervisor } from '../../src/main/host/jobs';
+import { RewardServers } from '../../src/main/host/scaleOutHandlers';
 import { openStore } from '../../src/main/store/db';
 
 describe('Electron window', () => {
@@ -102,6 +103,7 @@ describe('the client over the Electron bridge', () => {
           () => 'no-trainer.js',
           () => {},
         ),
+        rewardServers: new RewardServers(db, '/tmp', () => {}),
       }),
       () => {},
     );

@@ -10,6 +10,7 @@ import { createDatasetHandlers } from './datasetHandlers';
 import { createExperimentHandlers } from './experimentHandlers';
 import { createModelHandlers } from './modelHandlers';
 import { createRunHandlers } from './runHandlers';
+import { createScaleOutHandlers, type RewardServers } from './scaleOutHandlers';
 import { createTraceHandlers } from './traceHandlers';
 import type { Broadcast, JobSupervisor } from './jobs';
 
@@ -22,6 +23,8 @@ export interface HostContext {
   /** The backend's detail for the status bar's hover (which work runs natively), once known. */
   backendDetail?: () => string | undefined;
   jobs: JobSupervisor;
+  /** The reward servers of scale-out runs (TRL training elsewhere), closed with the host. */
+  rewardServers: RewardServers;
   broadcast: Broadcast;
   /** The built compare worker (tests running from source name the build's). */
   compareWorker?: string;
@@ -37,6 +40,7 @@ export function createHandlers(ctx: HostContext): Handlers {
     ...createExperimentHandlers(ctx),
     ...createTraceHandlers(ctx),
     ...createCompareHandlers(ctx),
+    ...createScaleOutHandlers(ctx),
     'app.info': () => ({
       version: ctx.version,
       backend: ctx.backend(),

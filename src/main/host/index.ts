@@ -6,6 +6,7 @@ import { newToken } from './auth';
 import { createDispatch } from './dispatch';
 import { createHandlers } from './handlers';
 import { JobSupervisor, type Broadcast } from './jobs';
+import { RewardServers } from './scaleOutHandlers';
 import { startServer } from './server';
 import { trainerScript } from '../train/runFiles';
 
@@ -46,6 +47,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     (event, payload) => broadcast(event, payload),
     log,
   );
+  const rewardServers = new RewardServers(
+    db,
+    options.dataDir,
+    (event, payload) => broadcast(event, payload),
+    log,
+  );
   const handlers = createHandlers({
     db,
     dataDir: options.dataDir,
@@ -53,6 +60,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     backend: () => backend,
     backendDetail: () => backendDetail,
     jobs,
+    rewardServers,
     broadcast: (event, payload) => broadcast(event, payload),
     ...(options.trainerScript && {
       compareWorker: path.join(path.dirname(options.trainerScript), 'compareWorker.js'),
@@ -92,7 +100,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       token,
       broadcast: server.broadcast,
       async close() {
-        await jobs.stopAll();
+        await Promise.all([jobs.stopAll(), rewardServers.closeAll()]);
         await server.close();
         db.close();
       },

@@ -27,6 +27,7 @@ import { createCheckedRun } from '../train/createRun';
 import { runDir } from '../train/runFiles';
 import type { Handlers } from './dispatch';
 import type { HostContext } from './handlers';
+import { scaleOutOf } from './scaleOutHandlers';
 
 type RunCalls =
   | 'runs.list'
@@ -129,6 +130,7 @@ export function runSummary(
     experimentId:
       experimentOf.get(run.id) ??
       (run.parentRunId === null ? null : (experimentOf.get(run.parentRunId) ?? null)),
+    scaleOut: scaleOutOf(config),
   };
 }
 
