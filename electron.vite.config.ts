@@ -20,7 +20,8 @@ export default defineConfig({
         // index: the Electron shell; cli: the `vrft` command and the engine host it starts;
         // trainer: one process per training run; pretrain: `npm run pretrain`; gradientWorker: the
         // second half of a data-parallel SFT step (train/dataParallel.ts); compareWorker: a
-        // comparison's bootstrap, off the host's event loop.
+        // comparison's bootstrap, off the host's event loop; recordWorker: the reward server's
+        // SQLite writer (scaleOut/recordWorker.ts).
         input: {
           index: resolve('src/main/index.ts'),
           cli: resolve('src/main/cli.ts'),
@@ -28,6 +29,7 @@ export default defineConfig({
           trainer: resolve('src/main/train/worker.ts'),
           gradientWorker: resolve('src/main/train/gradientWorker.ts'),
           compareWorker: resolve('src/main/host/compareWorker.ts'),
+          recordWorker: resolve('src/main/scaleOut/recordWorker.ts'),
         },
       },
     },

@@ -260,7 +260,11 @@ describe('the reward server', () => {
     runId = result!.runId;
     token = (JSON.parse(readFileSync(path.join(out, 'reward.json'), 'utf8')) as { token: string }).token;
     db = openStore(workspaceDbPath(data));
-    server = await startRewardServer(db, readPlan(data, runId), { host: '127.0.0.1', port: 0 });
+    server = await startRewardServer(db, readPlan(data, runId), {
+      host: '127.0.0.1',
+      port: 0,
+      recordWorker: path.resolve('out/main/recordWorker.js'),
+    });
   });
   afterAll(async () => {
     await server.close();
@@ -295,9 +299,11 @@ describe('the reward server', () => {
     expect(reply.total).toEqual(expected.map((e) => e.total));
     expect(reply.components.iou).toEqual(expected.map((e) => e.components.iou));
     expect(reply.total[0]).toBeGreaterThan(2.5); // the perfect answer: iou ≈ 1, confidence 0.9, format 1
+    await server.flushed();
     expect(countRollouts(db, runId)).toBe(0); // half a round
     expect(getRun(db, runId)!.status).toBe('running');
     await post('/v1/score', { step: 0, process: 1, processes: 2, items: parts[1] });
+    await server.flushed();
     const rollouts = listRollouts(db, runId, 1);
     expect(rollouts).toHaveLength(4);
     const totals = [...parts[0]!, ...parts[1]!].map(
@@ -329,6 +335,7 @@ describe('the reward server', () => {
       epoch: 0.5,
     };
     for (let step = 1; step <= 10; step++) expect((await post('/v1/log', { step, logs })).status).toBe(200);
+    await server.flushed();
     expect(listMetrics(db, runId, 'loss').map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(listMetrics(db, runId, 'epoch')).toEqual([]); // TRL's bookkeeping, not a curve
     // Ten steps where every group had identical rewards: vrft's zero-std warning, as a local run's.

@@ -32,10 +32,9 @@ async function rewardServer(values: Values): Promise<number> {
     server = await startRewardServer(db, plan, {
       host,
       port,
-      onRound: (step, count, m) =>
-        process.stderr.write(
-          `step ${step}: ${count} rollouts recorded, mean reward ${m.reward!.toFixed(3)}\n`,
-        ),
+      onRecordError: (message) => process.stderr.write(`vrft: ${message}\n`),
+      onRound: ({ step, count, reward }) =>
+        process.stderr.write(`step ${step}: ${count} rollouts recorded, mean reward ${reward.toFixed(3)}\n`),
     });
   } catch (error) {
     db.close();
@@ -55,7 +54,7 @@ async function rewardServer(values: Values): Promise<number> {
   });
   await server.close();
   db.close();
-  process.stderr.write(`vrft: stopped; ${server.recorder.rollouts} rollouts recorded this session\n`);
+  process.stderr.write(`vrft: stopped; ${server.rollouts()} rollouts recorded this session\n`);
   return 0;
 }
 

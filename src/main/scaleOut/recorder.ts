@@ -1,16 +1,16 @@
 /**
- * What the reward server does with what TRL sends: scores completions with the run's rewards, and
- * records them as the run's rollouts — one generation round at a time, once every process has
- * posted its share, with the advantages TRL computes (rewards grouped G at a time in process order,
- * scaled by the run's mode) — and keeps TRL's logs as the run's metrics, with vrft's own
- * reward-hacking metrics and warnings beside them.
+ * What the reward server does with what TRL sends. On the server's thread: check the request and
+ * score it with the run's rewards (the reply). On the record worker's thread (recordWorker.ts), the
+ * RunRecorder: the same scores again, recorded as the run's rollouts one generation round at a time
+ * — once every process has posted its share — with the advantages TRL computes (rewards grouped G
+ * at a time in process order, scaled by the run's mode); TRL's logs as the run's metrics, with
+ * vrft's own reward-hacking metrics and warnings beside them; checkpoints and the run's status.
  */
 import { UserError } from '../../shared/errors';
 import type { Sample } from '../models/policy';
 import { scoreCompletion, type RewardResult } from '../rewards/registry';
-import type { Db } from '../store/db';
-import { insertRollouts, type RolloutInput } from '../store/rollouts';
-import { addCheckpoint, addRunWarning, getRun, insertMetrics, setRunStatus } from '../store/runs';
+import type { RolloutInput } from '../store/rollouts';
+import type { MetricPoint, RunStatus, RunWarning } from '../store/runs';
 import { groupAdvantages } from '../train/grpo/advantages';
 import { rolloutMetrics, TrainingWatch } from '../train/grpo/metrics';
 import type { PlannedSample, ScaleOutPlan } from './plan';
@@ -26,8 +26,8 @@ export interface ScoreRequest {
   /** TRL's global step when the batch was generated (the rollouts train step + 1). */
   step: number;
   /** accelerate's process index and count: a round is complete when every process has posted. */
-  process?: number;
-  processes?: number;
+  process: number;
+  processes: number;
   items: ScoreItem[];
 }
 
@@ -36,27 +36,46 @@ export interface ScoreReply {
   total: number[];
 }
 
-interface Scored {
-  item: ScoreItem;
-  sample: PlannedSample;
-  result: RewardResult;
+export interface LogEntry {
+  step: number;
+  logs: Record<string, unknown>;
 }
 
-/** The metrics only vrft computes (TRL logs rewards, lengths, entropy and zero-std itself). */
-const ownMetrics = ['format/ok_rate', 'boxes/pred_per_gt', 'boxes/duplicate_rate', 'thinking/names_asked'];
+export interface TrainingEvent {
+  event: 'train_begin' | 'checkpoint' | 'train_end';
+  step: number;
+  path?: string;
+}
 
-/** TRL's end-of-training summary, not a curve. */
-const summaryKey = (key: string) => key === 'epoch' || key === 'total_flos' || key.startsWith('train_');
+/** One write to the workspace, in one transaction. */
+export interface StoreOp {
+  rollouts?: RolloutInput[];
+  metrics?: MetricPoint[];
+  warnings?: RunWarning[];
+  checkpoint?: { step: number; path: string };
+  status?: RunStatus;
+}
+
+export interface RoundReport {
+  step: number;
+  count: number;
+  reward: number;
+}
 
 function problem(message: string): never {
   throw new UserError('invalid_input', message);
 }
 
-/** A request body as TRL's client sends it, checked field by field. */
+const wholeStep = (step: unknown): number =>
+  Number.isInteger(step) && (step as number) >= 0
+    ? (step as number)
+    : problem('"step" must be a whole number ≥ 0');
+
+/** A /v1/score body as TRL's client sends it, checked field by field. */
 export function checkScoreRequest(body: unknown): ScoreRequest {
   const b = body as Partial<ScoreRequest> | null;
   if (typeof b !== 'object' || b === null) problem('the body must be a JSON object');
-  if (!Number.isInteger(b.step) || b.step! < 0) problem('"step" must be a whole number ≥ 0');
+  const step = wholeStep(b.step);
   const processes = b.processes ?? 1;
   const process = b.process ?? 0;
   if (!Number.isInteger(processes) || processes < 1) problem('"processes" must be a whole number ≥ 1');
@@ -69,41 +88,43 @@ export function checkScoreRequest(body: unknown): ScoreRequest {
     if (item.tokens !== undefined && !(Number.isInteger(item.tokens) && item.tokens >= 0))
       problem(`items[${i}].tokens must be a whole number`);
   });
-  return { step: b.step!, process, processes, items: b.items };
+  return { step, process, processes, items: b.items };
 }
 
-export class RunRecorder {
+export function checkLogEntry(body: unknown): LogEntry {
+  const b = (body ?? {}) as Partial<LogEntry>;
+  const logs = typeof b.logs === 'object' && b.logs !== null ? b.logs : problem('"logs" must be an object');
+  return { step: wholeStep(b.step), logs };
+}
+
+export function checkEvent(body: unknown): TrainingEvent {
+  const b = (body ?? {}) as Partial<TrainingEvent>;
+  if (b.event !== 'train_begin' && b.event !== 'checkpoint' && b.event !== 'train_end')
+    problem('"event" must be train_begin, checkpoint or train_end');
+  if (b.event === 'checkpoint' && typeof b.path !== 'string') problem('a checkpoint event needs "path"');
+  return {
+    event: b.event,
+    step: Number.isInteger(b.step) ? b.step! : 0,
+    ...(b.path !== undefined && { path: b.path }),
+  };
+}
+
+interface Scored {
+  item: ScoreItem;
+  sample: PlannedSample;
+  result: RewardResult;
+}
+
+/** Scores a batch with the run's rewards; a sample id the run does not have is the client's mistake. */
+export class BatchScorer {
   private readonly samples: Map<string, PlannedSample>;
-  private readonly names: string[];
-  /** Rounds being gathered, by TRL step: each process's scored items. */
-  private readonly rounds = new Map<number, { processes: number; parts: Map<number, Scored[]> }>();
-  /** vrft's own metrics of each recorded round, by the step it trains, for the warnings. */
-  private readonly recorded = new Map<number, Record<string, number>>();
-  private readonly watch = new TrainingWatch();
-  private started = false;
-  /** Rollouts recorded so far this session. */
-  rollouts = 0;
 
-  constructor(
-    private readonly db: Db,
-    readonly plan: ScaleOutPlan,
-    private readonly onRound?: (step: number, count: number, metrics: Record<string, number>) => void,
-  ) {
-    if (!getRun(db, plan.runId))
-      throw new UserError('not_found', `There is no run ${plan.runId} in this workspace.`);
+  constructor(readonly plan: ScaleOutPlan) {
     this.samples = new Map(plan.samples.map((s) => [s.sampleId, s]));
-    this.names = Object.keys(plan.rewards);
   }
 
-  private markRunning(): void {
-    if (this.started) return;
-    this.started = true;
-    if (getRun(this.db, this.plan.runId)?.status !== 'running')
-      setRunStatus(this.db, this.plan.runId, 'running');
-  }
-
-  score(request: ScoreRequest): ScoreReply {
-    const scored = request.items.map((item, i): Scored => {
+  scored(items: readonly ScoreItem[]): Scored[] {
+    return items.map((item, i) => {
       const sample = this.samples.get(item.sample_id);
       if (!sample)
         problem(
@@ -116,16 +137,55 @@ export class RunRecorder {
         result: scoreCompletion(item.completion, sample.solution, sample.context, this.plan.rewards),
       };
     });
-    this.markRunning();
-    const reply: ScoreReply = {
-      components: Object.fromEntries(this.names.map((n) => [n, scored.map((s) => s.result.components[n]!)])),
+  }
+
+  reply(items: readonly ScoreItem[]): ScoreReply {
+    const scored = this.scored(items);
+    return {
+      components: Object.fromEntries(
+        Object.keys(this.plan.rewards).map((n) => [n, scored.map((s) => s.result.components[n]!)]),
+      ),
       total: scored.map((s) => s.result.total),
     };
-    const round = this.rounds.get(request.step) ?? { processes: request.processes ?? 1, parts: new Map() };
-    round.parts.set(request.process ?? 0, scored);
+  }
+}
+
+/** The metrics only vrft computes (TRL logs rewards, lengths, entropy and zero-std itself). */
+const ownMetrics = ['format/ok_rate', 'boxes/pred_per_gt', 'boxes/duplicate_rate', 'thinking/names_asked'];
+
+/** TRL's end-of-training summary, not a curve. */
+const summaryKey = (key: string) => key === 'epoch' || key === 'total_flos' || key.startsWith('train_');
+
+export class RunRecorder {
+  private readonly scorer: BatchScorer;
+  /** Rounds being gathered, by TRL step: each process's scored items. */
+  private readonly rounds = new Map<number, { processes: number; parts: Map<number, Scored[]> }>();
+  /** vrft's own metrics of each recorded round, by the step it trains, for the warnings. */
+  private readonly recorded = new Map<number, Record<string, number>>();
+  private readonly watch = new TrainingWatch();
+
+  constructor(
+    readonly plan: ScaleOutPlan,
+    private started: boolean,
+    private readonly write: (op: StoreOp) => void,
+    private readonly onRound?: (report: RoundReport) => void,
+  ) {
+    this.scorer = new BatchScorer(plan);
+  }
+
+  private markRunning(): void {
+    if (this.started) return;
+    this.started = true;
+    this.write({ status: 'running' });
+  }
+
+  score(request: ScoreRequest): void {
+    const scored = this.scorer.scored(request.items);
+    this.markRunning();
+    const round = this.rounds.get(request.step) ?? { processes: request.processes, parts: new Map() };
+    round.parts.set(request.process, scored);
     this.rounds.set(request.step, round);
     if (round.parts.size >= round.processes) this.recordRound(request.step);
-    return reply;
   }
 
   /** Writes a round's rollouts in one transaction, advantages as TRL computes them. */
@@ -141,12 +201,16 @@ export class RunRecorder {
       G,
       this.plan.scaleRewards,
     );
-    if (whole < all.length)
-      addRunWarning(this.db, this.plan.runId, {
-        kind: 'groups',
-        step,
-        message: `step ${step}: ${all.length} completions arrived, not whole groups of ${G}; the last ${all.length - whole} have advantage 0`,
-      });
+    const warnings: RunWarning[] =
+      whole < all.length
+        ? [
+            {
+              kind: 'groups',
+              step,
+              message: `step ${step}: ${all.length} completions arrived, not whole groups of ${G}; the last ${all.length - whole} have advantage 0`,
+            },
+          ]
+        : [];
     const rows: RolloutInput[] = all.map((s, i) => ({
       step,
       promptKey: s.sample.sampleId,
@@ -181,45 +245,40 @@ export class RunRecorder {
       this.plan.maxCompletionLength,
     );
     const metrics = Object.fromEntries(ownMetrics.filter((k) => k in full).map((k) => [k, full[k]!]));
-    insertRollouts(this.db, this.plan.runId, rows);
-    insertMetrics(
-      this.db,
-      this.plan.runId,
-      Object.entries(metrics).map(([key, value]) => ({ step, key, value })),
-    );
+    this.write({
+      rollouts: rows,
+      metrics: Object.entries(metrics).map(([key, value]) => ({ step, key, value })),
+      warnings,
+    });
     this.recorded.set(step, metrics);
-    this.rollouts += rows.length;
-    this.onRound?.(step, rows.length, { reward: full.reward!, ...metrics });
+    this.onRound?.({ step, count: rows.length, reward: full.reward! });
   }
 
   /** One of TRL's log entries: its numbers become the run's metrics at that step; warnings follow. */
-  log(step: number, logs: Record<string, unknown>): void {
-    if (!Number.isInteger(step) || step < 0) problem('"step" must be a whole number ≥ 0');
-    const numbers = Object.entries(logs ?? {}).filter(
+  log({ step, logs }: LogEntry): void {
+    const numbers = Object.entries(logs).filter(
       (e): e is [string, number] => typeof e[1] === 'number' && !summaryKey(e[0]),
     );
     if (!numbers.length) return;
     this.markRunning();
-    const metrics = Object.fromEntries(numbers);
-    const warnings = this.watch.observe(step, { ...this.recorded.get(step), ...metrics });
+    const warnings = this.watch.observe(step, { ...this.recorded.get(step), ...Object.fromEntries(numbers) });
     this.recorded.delete(step);
-    insertMetrics(this.db, this.plan.runId, [
-      ...numbers.map(([key, value]) => ({ step, key, value })),
-      ...warnings.map((w) => ({ step, key: `warnings/${w.kind}`, value: 1 })),
-    ]);
-    for (const w of warnings) addRunWarning(this.db, this.plan.runId, { ...w, step });
+    this.write({
+      metrics: [
+        ...numbers.map(([key, value]) => ({ step, key, value })),
+        ...warnings.map((w) => ({ step, key: `warnings/${w.kind}`, value: 1 })),
+      ],
+      warnings: warnings.map((w) => ({ ...w, step })),
+    });
   }
 
-  event(body: { event?: unknown; step?: unknown; path?: unknown }): void {
-    const step = Number.isInteger(body.step) ? (body.step as number) : 0;
-    if (body.event === 'train_begin') this.markRunning();
-    else if (body.event === 'checkpoint') {
-      if (typeof body.path !== 'string') problem('a checkpoint event needs "path"');
-      addCheckpoint(this.db, { runId: this.plan.runId, step, path: body.path });
-    } else if (body.event === 'train_end') {
+  event(e: TrainingEvent): void {
+    if (e.event === 'train_begin') this.markRunning();
+    else if (e.event === 'checkpoint') this.write({ checkpoint: { step: e.step, path: e.path! } });
+    else {
       // A round some process never finished posting is recorded as it stands.
       for (const at of [...this.rounds.keys()]) this.recordRound(at);
-      setRunStatus(this.db, this.plan.runId, 'completed');
-    } else problem('"event" must be train_begin, checkpoint or train_end');
+      this.write({ status: 'completed' });
+    }
   }
 }
