@@ -233,6 +233,29 @@ describe.runIf(!!python)('a GRPO run exported to TRL, trained by it against vrft
     }
   });
 
+  it('import-run of its output completes the same run: checkpoints where they are, its final adapter', () => {
+    const output = path.join(project, 'output');
+    const imported = vrft('import-run', output, '--data', data, '--json');
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(JSON.parse(imported.stdout)).toMatchObject({
+      runId: 1,
+      rollouts: 0,
+      checkpoints: steps,
+      model: output,
+    });
+    const db = openStore(workspaceDbPath(data));
+    try {
+      expect((db.prepare('SELECT count(*) AS n FROM run').get() as { n: number }).n).toBe(1);
+      expect(countRollouts(db, 1)).toBe(steps * promptsPerStep * G);
+      expect(listCheckpoints(db, 1).map((c) => c.path)).toEqual(
+        [1, 2].map((n) => path.join(output, `checkpoint-${n}`)),
+      );
+      expect(getRun(db, 1)!.config.source).toMatchObject({ kind: 'trl', model: output });
+    } finally {
+      db.close();
+    }
+  });
+
   it('stops cleanly on Ctrl-C', async () => {
     expect(await serverExit).toBe(0);
   });

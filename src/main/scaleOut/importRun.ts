@@ -15,8 +15,15 @@ import path from 'node:path';
 import { UserError } from '../../shared/errors';
 import { findDatasetByName } from '../store/datasets';
 import { transaction, type Db } from '../store/db';
-import { insertRollouts, type RolloutInput } from '../store/rollouts';
-import { addCheckpoint, createRun, insertMetrics, setRunStatus, type MetricPoint } from '../store/runs';
+import { countRollouts, insertRollouts, type RolloutInput } from '../store/rollouts';
+import {
+  addCheckpoint,
+  createRun,
+  insertMetrics,
+  listRuns,
+  setRunStatus,
+  type MetricPoint,
+} from '../store/runs';
 import { findSplit } from '../store/splits';
 
 /** What a TRL output folder holds, read and checked, ready to be written as a run. */
@@ -83,8 +90,49 @@ export async function readTrlRun(dir: string, progress: (line: string) => void =
   };
 }
 
+/** The project a `vrft scale-out export` wrote, as its config records it. */
+const projectOf = (config: Record<string, unknown>) =>
+  isObject(config.scaleOut) && typeof config.scaleOut.project === 'string'
+    ? config.scaleOut.project
+    : undefined;
+
+/**
+ * The output of a run exported from this workspace (its vrft-run.json names the project the run
+ * was exported to) completes that run rather than making another: the reward server has recorded
+ * its rollouts and curves live; the folder adds its checkpoints where they are now, its final
+ * model, and whatever the server missed (metrics always, rollouts when it recorded none).
+ */
+function attachToScaleOutRun(db: Db, run: TrlRun): ImportedRun | undefined {
+  const project = projectOf(run.config);
+  const existing = project && listRuns(db).find((r) => projectOf(r.config) === project);
+  if (!existing) return undefined;
+  const recorded = countRollouts(db, existing.id) > 0;
+  transaction(db, () => {
+    insertMetrics(db, existing.id, run.metrics);
+    if (!recorded) insertRollouts(db, existing.id, run.rollouts);
+    db.prepare('DELETE FROM checkpoint WHERE run_id = ?').run(existing.id);
+    for (const c of run.checkpoints) addCheckpoint(db, { runId: existing.id, ...c });
+    db.prepare('UPDATE run SET config = ? WHERE id = ?').run(
+      JSON.stringify({ ...existing.config, source: run.config.source }),
+      existing.id,
+    );
+    setRunStatus(db, existing.id, 'completed');
+  });
+  return {
+    runId: existing.id,
+    name: existing.name,
+    steps: run.steps,
+    metrics: run.metrics.length,
+    rollouts: recorded ? 0 : run.rollouts.length,
+    checkpoints: run.checkpoints.length,
+    model: run.model,
+  };
+}
+
 /** Writes a read folder as a completed GRPO run, all of it or nothing. */
 export function saveTrlRun(db: Db, run: TrlRun, name: string): ImportedRun {
+  const attached = attachToScaleOutRun(db, run);
+  if (attached) return attached;
   const dataset =
     typeof run.config.dataset === 'string' ? findDatasetByName(db, run.config.dataset) : undefined;
   const split =
