@@ -55,6 +55,7 @@ describe.runIf(!!python)('a GRPO run exported to TRL, trained by it against vrft
   let serverExit: Promise<number | null>;
   let train: ReturnType<typeof spawnSync>;
   let rollouts: Rollout[] = [];
+  let url = '';
 
   beforeAll(async () => {
     // 64- and 224-pixel scenes: with a right-padding processor TRL 1.13 crashes at step 1 here.
@@ -99,7 +100,7 @@ describe.runIf(!!python)('a GRPO run exported to TRL, trained by it against vrft
     const first = await new Promise<string>((resolve) =>
       createInterface({ input: server.stdout! }).once('line', resolve),
     );
-    const { url } = JSON.parse(first) as { url: string };
+    ({ url } = JSON.parse(first) as { url: string });
 
     train = spawnSync(python!, ['-u', 'train.py'], {
       cwd: project,
@@ -256,7 +257,19 @@ describe.runIf(!!python)('a GRPO run exported to TRL, trained by it against vrft
     }
   });
 
-  it('stops cleanly on Ctrl-C', async () => {
+  it('stops cleanly on Ctrl-C; then the project says the server is not there, and what to do', async () => {
     expect(await serverExit).toBe(0);
+    const client = spawnSync(
+      python!,
+      [
+        '-c',
+        'import sys, vrft_trl\n' +
+          'c = vrft_trl.RewardClient(sys.argv[1], "t", ["iou"], 8, retry_seconds=1)\n' +
+          'try:\n    c.post("/v1/score", {})\nexcept vrft_trl.ServerError as e:\n    print(e)',
+        url,
+      ],
+      { cwd: project, encoding: 'utf8' },
+    );
+    expect(client.stdout).toMatch(/did not answer .*start it with `vrft reward-server`/);
   });
 });
