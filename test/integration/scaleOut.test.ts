@@ -193,6 +193,7 @@ describe('vrft scale-out export', () => {
       numGenerations: 2,
     });
     expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/is not a folder here: train.py loads it on the training machine/);
     expect(readFileSync(path.join(out, 'train.py'), 'utf8')).toContain('"Qwen/Qwen2.5-VL-3B-Instruct"');
     const plan = readPlan(data, result!.runId);
     expect(plan.samples[0]!.prompt).toMatch(/bbox_2d/);

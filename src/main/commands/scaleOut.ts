@@ -62,6 +62,7 @@ async function scaleOut(values: Values, positionals: string[]): Promise<number> 
     if (error instanceof UserError) throw new UsageError(error.message);
     throw error;
   });
+  for (const note of result.notes) process.stderr.write(`vrft: ${note}\n`);
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return 0;

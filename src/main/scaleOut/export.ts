@@ -62,6 +62,8 @@ export interface ExportResult {
   commands: { server: string; launch: string };
   /** The project's files (the images aside). */
   files: string[];
+  /** What the user should know about how the export read the config. */
+  notes: string[];
 }
 
 function checkOut(out: string): void {
@@ -240,6 +242,12 @@ export async function exportScaleOut(db: Db, request: ExportRequest): Promise<Ex
       samples: prompts.length,
       commands: { server: serverCommand, launch: `cd ${quote(out)} && ./launch.sh` },
       files,
+      notes: existsSync(local)
+        ? []
+        : [
+            `"${config.model}" is not a folder here: train.py loads it on the training machine (a hub id, or a ` +
+              `path there); its image sizes are Qwen's defaults (${facts.minPixels}–${facts.maxPixels} pixels)`,
+          ],
     };
   } catch (error) {
     // Nothing half-made: the folder's files go, and the run with them.
