@@ -146,6 +146,10 @@ describe('Run on a cluster through the host', { timeout: 120_000 }, () => {
       expect(scored.status).toBe(200);
       expect(scored.body.total).toHaveLength(half);
     }
+    // Recorded once the server's record worker has written the round.
+    await expect
+      .poll(async () => (await client.call('scaleOut.listening', {}))[0]!.rollouts)
+      .toBe(items.length);
     await expect.poll(() => states.some((s) => s.runId === 1 && s.state === 'running')).toBe(true);
     const run = await listed(1);
     expect(run.status).toBe('running');
@@ -154,7 +158,6 @@ describe('Run on a cluster through the host', { timeout: 120_000 }, () => {
     expect(steps.steps).toMatchObject([{ step: 1, prompts: form.promptsPerStep, rollouts: items.length }]);
     const group = await client.call('traces.group', { runId: 1, step: 1, promptKey: sampleIds[0]! });
     expect(group.rollouts.map((r) => r.completion)).toEqual([items[0]!.completion, items[1]!.completion]);
-    expect((await client.call('scaleOut.listening', {}))[0]!.rollouts).toBe(items.length);
 
     // TRL's log of that step reaches the curves, and clients are told to read them again.
     const told = states.length;
@@ -206,10 +209,9 @@ describe('Run on a cluster through the host', { timeout: 120_000 }, () => {
         items: [0, 1].map(() => ({ sample_id: sampleIds[0]!, completion: 'x' })),
       });
       expect(scored.status).toBe(200);
-      expect(await client.call('scaleOut.listen', { runId: 1 })).toMatchObject({
-        url: again.url,
-        rollouts: 2,
-      });
+      await expect
+        .poll(() => client.call('scaleOut.listen', { runId: 1 }))
+        .toMatchObject({ url: again.url, rollouts: 2 });
     } finally {
       blocker?.close();
     }

@@ -52,6 +52,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     options.dataDir,
     (event, payload) => broadcast(event, payload),
     log,
+    options.trainerScript && path.join(path.dirname(options.trainerScript), 'recordWorker.js'),
   );
   const handlers = createHandlers({
     db,

@@ -78,6 +78,8 @@ export class RewardServers {
     private readonly dataDir: string,
     private readonly broadcast: Broadcast,
     private readonly log: (line: string) => void = () => {},
+    /** The built record worker (tests running from source name the build's); found by default. */
+    private readonly recordWorker?: string,
   ) {}
 
   list(): RewardServerListing[] {
@@ -89,15 +91,17 @@ export class RewardServers {
       runId: plan.runId,
       url: server.url,
       projectUrl: urlOf(plan.host, plan.port),
-      rollouts: server.recorder.rollouts,
+      rollouts: server.rollouts(),
     };
   }
 
-  /** A port for a new export's project: the first free one from the CLI's default on. */
+  /**
+   * A port for a new export's project: the first free one from the CLI's default on (this host's
+   * other servers hold theirs), so reward.json names where the server will listen.
+   */
   async freePort(): Promise<number> {
-    const ours = new Set([...this.servers.values()].map((l) => l.server.port));
     for (let port = defaultRewardPort; port < defaultRewardPort + portsTried; port++)
-      if (!ours.has(port) && (await portIsFree(port))) return port;
+      if (await portIsFree(port)) return port;
     return defaultRewardPort;
   }
 
@@ -120,11 +124,12 @@ export class RewardServers {
       startRewardServer(this.db, plan, {
         host: loopback,
         port,
-        onRound: (step) => {
+        onRound: ({ step }) => {
           const l = this.servers.get(runId);
           if (l) l.lastRound = step;
           this.check(runId);
         },
+        ...(this.recordWorker && { recordWorker: this.recordWorker }),
       });
     let server: RewardServer;
     try {
@@ -152,7 +157,7 @@ export class RewardServers {
   private state({ plan: { runId }, server, lastRound }: Listening): string {
     const run = getRun(this.db, runId);
     const logged = lastRound === null ? 0 : Object.keys(metricsAtStep(this.db, runId, lastRound)).length;
-    return JSON.stringify([run?.status, run?.error, server.recorder.rollouts, logged]);
+    return JSON.stringify([run?.status, run?.error, server.rollouts(), logged]);
   }
 
   /** Tells clients when TRL's requests changed the run; a run cancelled here stops being served. */
