@@ -122,9 +122,12 @@ describe('Run on a cluster', () => {
     // Then TRL's log of that step: its figures show in the row.
     expect((await post('/v1/log', { step: 1, logs: { reward: 0.5, loss: 0.125 } })).status).toBe(200);
     await expect.poll(() => row.getByTestId('run-latest').textContent()).toMatch(/reward 0\.5\s*loss 0\.125/);
-    // Trained elsewhere: neither paused nor cancelled from here; its rollouts are in Traces.
-    for (const name of ['Pause', 'Resume', 'Cancel'])
+    // Trained elsewhere: not paused from here (Cancel stops recording it); its rollouts are in Traces.
+    for (const name of ['Pause', 'Resume'])
       expect(await row.getByRole('button', { name, exact: true }).count()).toBe(0);
+    expect(await row.getByRole('button', { name: 'Cancel', exact: true }).getAttribute('title')).toMatch(
+      /Stop recording this run/,
+    );
     expect(await row.getByRole('link', { name: 'Traces' }).count()).toBe(1);
 
     // Stop, then Listen again.

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '../../src/shared/client';
 import type { CallOutput, EventPayload } from '../../src/shared/contract';
-import { defaultRewardPort } from '../../src/main/commands/scaleOut';
+import { defaultRewardPort } from '../../src/main/scaleOut/plan';
 import type { RunningHost } from '../../src/main/host/index';
 import { hostWithClient } from '../support/host';
 import { shapesWorkspace } from '../support/workspace';
@@ -263,5 +263,16 @@ describe('Run on a cluster through the host', { timeout: 120_000 }, () => {
       headers: { Authorization: `Bearer ${project(out).reward.token}` },
     });
     expect(health.status).toBe(200);
+  });
+
+  it('cancels a running cluster run whose trainer went quiet: its server stops', async () => {
+    expect((await listed(1)).status).toBe('running');
+    await client.call('runs.cancel', { id: 1 });
+    expect((await listed(1)).status).toBe('cancelled');
+    await expect
+      .poll(async () => (await client.call('scaleOut.listening', {})).map((l) => l.runId), {
+        timeout: 10_000,
+      })
+      .toEqual([]);
   });
 });

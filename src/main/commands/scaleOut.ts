@@ -7,6 +7,7 @@ import path from 'node:path';
 import { UserError } from '../../shared/errors';
 import { defaultDataDir } from '../host/paths';
 import { exportScaleOut } from '../scaleOut/export';
+import { defaultRewardPort } from '../scaleOut/plan';
 import { deepSpeedModes, type DeepSpeed } from '../scaleOut/project';
 import { ConfigError, grpoConfigSchema, parseConfig } from '../train/config';
 import {
@@ -20,8 +21,6 @@ import {
   type Command,
   type Values,
 } from './command';
-
-export const defaultRewardPort = 8765;
 
 async function scaleOut(values: Values, positionals: string[]): Promise<number> {
   if (positionals[0] !== 'export')

@@ -122,9 +122,12 @@ export class JobSupervisor {
     }
     const run = getRun(this.db, runId);
     if (!run) throw new UserError('not_found', `Run ${runId} does not exist.`);
+    // A run training on a cluster has no process here: cancelling it stops recording it (TRL, if
+    // it still trains, fails at its next reward), and closes a run whose trainer died unheard.
+    const elsewhere = run.status === 'running' && run.config.scaleOut !== undefined;
     if (
       reason === 'cancel' &&
-      (run.status === 'paused' || run.status === 'queued' || run.status === 'failed')
+      (run.status === 'paused' || run.status === 'queued' || run.status === 'failed' || elsewhere)
     ) {
       setRunStatus(this.db, runId, 'cancelled');
       this.broadcast('job.state', { runId, state: 'cancelled', error: null });

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
 import type { RewardServerListing, ScaleOutSummary } from '../../shared/scaleOutContract';
-import { defaultRewardPort } from '../commands/scaleOut';
+import { defaultRewardPort } from '../scaleOut/plan';
 import { exportScaleOut } from '../scaleOut/export';
 import { readPlan, type ScaleOutPlan } from '../scaleOut/plan';
 import { startRewardServer, type RewardServer } from '../scaleOut/server';

@@ -83,7 +83,7 @@ function batchShape(config: GrpoConfig, gpus: number, perDevice?: number) {
       'invalid_input',
       `${total} completions per step (promptsPerStep ${config.promptsPerStep} × numGenerations ` +
         `${config.numGenerations}) do not split into ${gpus} GPU(s) × ${perDevice ?? 'an equal share'}` +
-        `: choose a promptsPerStep or --per-device-batch that divides evenly`,
+        ': choose promptsPerStep and numGenerations (or, from the command line, --per-device-batch) so they split evenly',
     );
   return { perDeviceBatch: per, gradientAccumulation: total / (per * gpus) };
 }

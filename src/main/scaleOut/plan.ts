@@ -39,6 +39,9 @@ export interface ScaleOutPlan {
   samples: PlannedSample[];
 }
 
+/** The port an exported project expects its reward server on, unless told otherwise. */
+export const defaultRewardPort = 8765;
+
 const planFile = (dataDir: string, runId: number) => path.join(runDir(dataDir, runId), 'scale-out.json');
 
 export function writePlan(dataDir: string, plan: ScaleOutPlan): void {
