@@ -27,7 +27,8 @@ describe('format and answer extraction', () => {
     ['<think>a</think>', false],
     ['x<think>a</think><answer>b</answer>', false],
     ['<think>a</think><answer>b</answer> trailing', false],
-    ['<think>a</think><answer>b</answer>\n', true],
+    // re.fullmatch, as published: not even a final newline.
+    ['<think>a</think><answer>b</answer>\n', false],
     ['<think>a</think><answer>b</answer>\n\n', false],
     ['<think>a</think><answer>b</answer> ', false],
     ['<think>a</think> text <answer>b</answer>', false],

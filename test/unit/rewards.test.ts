@@ -86,12 +86,20 @@ describe('detection reward (Visual-RFT): IoU + confidence + format', () => {
     expect(r.components).toEqual({ iou: 1, confidence: 0, format: 1 });
   });
 
-  it('a truncated list keeps its complete items', () => {
+  it('a truncated list inside a closed answer keeps its complete items', () => {
+    const completion =
+      "<think>two</think><answer>[{'Position': [0, 0, 100, 100], 'Confidence': 1}, {'Position': [300, 3</answer>";
+    const r = detectionReward(completion, gt([0, 0, 100, 100]), ctx);
+    expect(r.components).toEqual({ iou: 1, confidence: 1, format: 1 });
+  });
+
+  it('a cut-off answer (no </answer>) scores 0, as upstream, and still shows what it read', () => {
     const completion =
       "<think>two</think><answer>[{'Position': [0, 0, 100, 100], 'Confidence': 1}, {'Position': [300, 3";
     const r = detectionReward(completion, gt([0, 0, 100, 100]), ctx);
-    expect(r.components).toEqual({ iou: 1, confidence: 1, format: 0 });
+    expect(r.components).toEqual({ iou: 0, confidence: 0, format: 0 });
     expect(r.parsed.answerTag).toBe('truncated');
+    expect(r.parsed.detection?.boxes).toHaveLength(1);
   });
 
   it('converts norm1000 to pixels before matching', () => {
@@ -137,10 +145,10 @@ describe('classification reward: exact normalised match + format', () => {
     ).toBe(1);
   });
 
-  it('a completion without tags is scored on its text and loses the format point', () => {
+  it('a completion without an <answer> tag scores 0 (ALGORITHMS.md: the answer is read from <answer> only)', () => {
     const r = classificationReward('hexagon', solution, ctx);
-    expect(r.components).toEqual({ accuracy: 1, format: 0 });
-    expect(r.total).toBe(1);
+    expect(r.components).toEqual({ accuracy: 0, format: 0 });
+    expect(r.total).toBe(0);
   });
 });
 
@@ -215,13 +223,13 @@ describe('open-vocabulary detection reward (odLength): mAP × s + format', () =>
     expect(r.components.od_length).toBeCloseTo(0.5, 12);
   });
 
-  it('labels that were not asked for are dropped first', () => {
+  it('labels that were not asked take no part in the AP but count in N_pred', () => {
     const r = odLengthTaskReward(
       json(['cat', [0, 0, 100, 100]], ['dog', [200, 200, 300, 300]], ['zebra', [1, 1, 9, 9]]),
       truth,
       asked,
     );
-    expect(r.components.od_length).toBeCloseTo(1, 12);
+    expect(r.components.od_length).toBeCloseTo(2 / 3, 12);
   });
 
   it('both empty → 1; exactly one empty → 0', () => {

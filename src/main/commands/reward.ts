@@ -1,6 +1,7 @@
 import type { LabelledBox } from '../rewards/openVocabulary';
 import { frames } from '../rewards/frames';
 import {
+  checkRewardWeights,
   scoreCompletion,
   taskRewards,
   tasks,
@@ -72,6 +73,23 @@ export function formatReward(result: RewardResult): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** `--rewards rec_iou=1,rec_format=1` (a bare name weighs 1) → weights; by default the task's. */
+function rewardWeights(values: Values, task: Task): Record<string, number> {
+  if (typeof values.rewards !== 'string') return taskRewards[task];
+  const weights: Record<string, number> = {};
+  for (const part of values.rewards.split(',')) {
+    const [name = '', weight] = part.split('=').map((p) => p.trim());
+    if (!name) continue;
+    const value = weight === undefined ? 1 : Number(weight);
+    if (weight !== undefined && (weight === '' || !Number.isFinite(value)))
+      throw new UsageError(`--rewards: the weight of "${name}" must be a number, as in ${name}=1`);
+    weights[name] = value;
+  }
+  if (Object.keys(weights).length === 0) throw new UsageError('--rewards needs at least one name=weight');
+  checkRewardWeights(weights);
+  return weights;
+}
+
 async function reward(values: Values): Promise<number> {
   const task = oneOf<Task>(values, 'task', tasks);
   const completionFile = requiredString(values, 'completion');
@@ -94,7 +112,7 @@ async function reward(values: Values): Promise<number> {
     completion,
     solution,
     { image: image ?? { width: 1, height: 1 }, resized, frame, categories },
-    taskRewards[task],
+    rewardWeights(values, task),
   );
   process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : formatReward(result));
   return 0;
@@ -104,7 +122,8 @@ export const rewardCommand: Command = {
   summary: "score one completion with a task's verifiable rewards",
   usage:
     'vrft reward --task detection|classification|rec|ovd --completion FILE --solution FILE ' +
-    '[--frame norm1000|resized|pixels] [--image-size WxH] [--resized-size WxH] [--categories a,b,c] [--json]',
+    '[--frame norm1000|resized|pixels] [--image-size WxH] [--resized-size WxH] [--categories a,b,c] ' +
+    "[--rewards name=weight,… (e.g. rec_iou=1,rec_format=1; default: the task's)] [--json]",
   flags: {
     task: { type: 'string' },
     completion: { type: 'string' },
@@ -113,6 +132,7 @@ export const rewardCommand: Command = {
     'image-size': { type: 'string' },
     'resized-size': { type: 'string' },
     categories: { type: 'string' },
+    rewards: { type: 'string' },
     json: { type: 'boolean' },
   },
   run: reward,

@@ -1,15 +1,26 @@
 /**
- * Splitting a completion into its thinking text and its answer, and the format rule:
+ * Splitting a completion into its thinking text and its answer, and the format rules:
  * the whole completion must be `<think>…</think>` then `<answer>…</answer>` (newlines allowed).
  */
-// Python's `$` (the published rule is a Python regex) also matches before one final newline.
-const formatPattern = /^<think>[\s\S]*?<\/think>\s*<answer>[\s\S]*?<\/answer>\n?$/;
+// The published rule is `re.fullmatch(pattern, content, re.DOTALL)` (Visual-RFT grpo.py, VLM-R1
+// grpo_jsonl.py): nothing before or after, not even a final newline. JavaScript's `$` without the
+// `m` flag is the end of the string, as fullmatch wants.
+const formatPattern = /^<think>[\s\S]*?<\/think>\s*<answer>[\s\S]*?<\/answer>$/;
+
+// VLM-R1's REC format rule (qwen_module.py, format_reward_rec), as published: `re.search` (not
+// fullmatch) of a think block, then an answer holding `{…[d, d, d, d]…}` (whole numbers), DOTALL.
+const recFormatPattern =
+  /<think>[\s\S]*?<\/think>\s*<answer>[\s\S]*?\{[\s\S]*\[\d+,\s*\d+,\s*\d+,\s*\d+\][\s\S]*\}[\s\S]*?<\/answer>/;
 
 export type AnswerTag = 'closed' | 'truncated' | 'missing';
 
 export interface CompletionParts {
   think: string | null;
-  /** The text of the first `<answer>…</answer>`; after a cut-off, from `<answer>` to the end. */
+  /**
+   * The text of the first `<answer>…</answer>`; after a cut-off, from `<answer>` to the end; with
+   * no tag, the text outside `<think>` (for evaluation and the trace viewer). Rewards score only a
+   * closed answer (`answerTag` 'closed'), as the published code does (docs/rewards-vs-upstream.md).
+   */
   answer: string;
   answerTag: AnswerTag;
   formatOk: boolean;
@@ -17,6 +28,10 @@ export interface CompletionParts {
 
 export function formatOk(completion: string): boolean {
   return formatPattern.test(completion);
+}
+
+export function recFormatOk(completion: string): boolean {
+  return recFormatPattern.test(completion);
 }
 
 export function splitCompletion(completion: string): CompletionParts {
@@ -28,8 +43,8 @@ export function splitCompletion(completion: string): CompletionParts {
   }
   const open = completion.indexOf('<answer>');
   if (open < 0) {
-    // No answer tag: the answer is whatever is not thinking (models that ignore the tags still
-    // get scored; the format reward is what asks for the tags).
+    // No answer tag: whatever is not thinking, for evaluation of models that ignore the tags; the
+    // rewards give it 0.
     const rest = completion.replace(/<think>[\s\S]*?(<\/think>|$)/, '');
     return { think, answer: rest.trim(), answerTag: 'missing', formatOk: false };
   }

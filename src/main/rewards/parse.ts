@@ -36,8 +36,14 @@ export interface Dropped {
 export interface ParsedBoxes {
   dialect: Dialect;
   frame: Frame;
-  /** In original-image pixels. */
+  /** In original-image pixels; exact duplicates left out. */
   boxes: PredictedBox[];
+  /** Every readable box in the order written, exact duplicates included (odLength's AP sees them). */
+  withDuplicates: PredictedBox[];
+  /** How many boxes the model wrote, readable or not: odLength's N_pred. */
+  written: number;
+  /** Some item was not a box (a cut-off tail aside): the published Visual-RFT rewards then give 0. */
+  malformed: boolean;
   dropped: Dropped[];
   /** Sanitising that kept an item but changed it (a NaN confidence set to 0, say). */
   notes: string[];
@@ -55,6 +61,13 @@ interface RawBox {
   confidence: unknown;
   label?: string;
   text: string;
+}
+
+/** What a dialect reader found: the boxes it could read, and how many items it saw in all. */
+interface RawBoxes {
+  raw: RawBox[];
+  written: number;
+  malformed: boolean;
 }
 
 const number = '[+-]?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][+-]?\\d+)?';
@@ -94,14 +107,17 @@ function numbers(list: string): number[] | undefined {
   return parts.map(Number);
 }
 
-function visualRftBoxes(answer: string, dropped: Dropped[]): RawBox[] {
+function visualRftBoxes(answer: string, dropped: Dropped[]): RawBoxes {
   const out: RawBox[] = [];
   const objectPattern = /\{[^{}]*\}/g;
   let lastEnd = 0;
+  let written = 0;
   for (const match of answer.matchAll(objectPattern)) {
     lastEnd = match.index + match[0].length;
+    written++;
     const text = match[0];
-    const position = /position['"]?\s*:\s*\[+([^[\]]*)\]/i.exec(text);
+    // The keys are the prompt's, case and all, as the published reward reads them (`bbox['Position']`).
+    const position = /Position['"]?\s*:\s*\[+([^[\]]*)\]/.exec(text);
     if (!position?.[1]) {
       dropped.push({ item: excerpt(text), reason: 'no Position list' });
       continue;
@@ -111,15 +127,15 @@ function visualRftBoxes(answer: string, dropped: Dropped[]): RawBox[] {
       dropped.push({ item: excerpt(text), reason: 'Position needs four numbers' });
       continue;
     }
-    const confidence = /confidence['"]?\s*:\s*([^,}\s]+)/i.exec(text)?.[1];
+    const confidence = /Confidence['"]?\s*:\s*([^,}\s]+)/.exec(text)?.[1];
     out.push({ coords, confidence, text });
   }
   const tail = answer.slice(lastEnd);
   if (tail.includes('{')) dropped.push({ item: excerpt(tail), reason: 'incomplete object (cut off)' });
-  return out;
+  return { raw: out, written, malformed: out.length < written };
 }
 
-function qwen2Boxes(answer: string, dropped: Dropped[]): RawBox[] {
+function qwen2Boxes(answer: string, dropped: Dropped[]): RawBoxes {
   const out: RawBox[] = [];
   const n = '([+-]?\\d+(?:\\.\\d+)?)';
   const pattern = new RegExp(
@@ -138,7 +154,7 @@ function qwen2Boxes(answer: string, dropped: Dropped[]): RawBox[] {
       reason: 'not (x1,y1),(x2,y2) or cut off',
     });
   }
-  return out;
+  return { raw: out, written: boxTokens, malformed: boxTokens > out.length };
 }
 
 function jsonObjects(text: string): unknown[] | undefined {
@@ -152,11 +168,12 @@ function jsonObjects(text: string): unknown[] | undefined {
   return undefined;
 }
 
-function qwen25Boxes(answer: string, dropped: Dropped[]): RawBox[] {
+function qwen25Boxes(answer: string, dropped: Dropped[]): RawBoxes {
   const blocks = [...answer.matchAll(/```(?:json)?\s*([\s\S]*?)```/g)];
   let body = blocks.at(-1)?.[1];
   if (body === undefined) body = /```(?:json)?\s*([\s\S]*)$/.exec(answer)?.[1] ?? answer;
   let objects = jsonObjects(body.trim());
+  let unreadable = 0;
   if (!objects) {
     objects = [];
     let lastEnd = 0;
@@ -164,7 +181,10 @@ function qwen25Boxes(answer: string, dropped: Dropped[]): RawBox[] {
       lastEnd = match.index + match[0].length;
       const parsed = jsonObjects(match[0]) ?? jsonObjects(match[0].replace(/'/g, '"'));
       if (parsed) objects.push(...parsed);
-      else dropped.push({ item: excerpt(match[0]), reason: 'not a JSON object' });
+      else {
+        unreadable++;
+        dropped.push({ item: excerpt(match[0]), reason: 'not a JSON object' });
+      }
     }
     if (body.slice(lastEnd).includes('{')) {
       dropped.push({ item: excerpt(body.slice(lastEnd)), reason: 'incomplete object (cut off)' });
@@ -182,7 +202,8 @@ function qwen25Boxes(answer: string, dropped: Dropped[]): RawBox[] {
     const label = typeof record.label === 'string' ? record.label.trim() : undefined;
     out.push({ coords: bbox as number[], confidence: record.confidence ?? record.score, label, text });
   }
-  return out;
+  const written = objects.length + unreadable;
+  return { raw: out, written, malformed: out.length < written };
 }
 
 /** Exact duplicates: same box, confidence and label as the model wrote them. */
@@ -214,13 +235,14 @@ export function parseBoxes(answer: string, context: BoxContext): ParsedBoxes {
   const frame = context.frame ?? dialectFrame[dialect];
   const dropped: Dropped[] = [];
   const notes: string[] = [];
-  let raw: RawBox[] = [];
-  if (dialect === 'visual-rft') raw = visualRftBoxes(answer, dropped);
-  else if (dialect === 'qwen2-vl') raw = qwen2Boxes(answer, dropped);
-  else if (dialect === 'qwen2.5-vl') raw = qwen25Boxes(answer, dropped);
-  else if (dialect === 'bare-list') raw = bareLists(answer, dropped);
+  let read: RawBoxes = { raw: [], written: 0, malformed: false };
+  if (dialect === 'visual-rft') read = visualRftBoxes(answer, dropped);
+  else if (dialect === 'qwen2-vl') read = qwen2Boxes(answer, dropped);
+  else if (dialect === 'qwen2.5-vl') read = qwen25Boxes(answer, dropped);
+  else if (dialect === 'bare-list') read = bareLists(answer, dropped);
   else if (dialect === 'none' && answer.trim())
     dropped.push({ item: excerpt(answer), reason: 'no boxes found' });
+  const { raw } = read;
 
   const sizes: FrameSizes = {
     image: context.image,
@@ -231,6 +253,7 @@ export function parseBoxes(answer: string, context: BoxContext): ParsedBoxes {
   const sx = sizes.image.width / extent.width;
   const sy = sizes.image.height / extent.height;
   const boxes: PredictedBox[] = [];
+  const withDuplicates: PredictedBox[] = [];
   for (let index = 0; index < raw.length; index++) {
     const item = raw[index]!;
     const c = item.coords;
@@ -245,30 +268,39 @@ export function parseBoxes(answer: string, context: BoxContext): ParsedBoxes {
     const confidence = sanitiseConfidence(item.confidence, notes, index, dialect === 'visual-rft');
     const box: PredictedBox = { x1: x1 * sx, y1: y1 * sy, x2: x2 * sx, y2: y2 * sy, confidence };
     if (item.label !== undefined) box.label = item.label;
+    withDuplicates.push(box);
     if (boxes.some((b) => sameAnswerBox(b, box))) {
       dropped.push({ item: excerpt(item.text), reason: 'exact duplicate' });
       continue;
     }
     boxes.push(box);
   }
-  return { dialect, frame, boxes, dropped, notes };
+  const { written, malformed } = read;
+  return { dialect, frame, boxes, withDuplicates, written, malformed, dropped, notes };
 }
 
-function bareLists(answer: string, dropped: Dropped[]): RawBox[] {
+function bareLists(answer: string, dropped: Dropped[]): RawBoxes {
   const out: RawBox[] = [];
+  let written = 0;
   for (const match of answer.matchAll(/\[([^[\]]*)\]/g)) {
+    written++;
     const coords = numbers(match[1] ?? '');
     if (coords?.length === 4) out.push({ coords, confidence: undefined, text: match[0] });
     else dropped.push({ item: excerpt(match[0]), reason: 'a box needs four numbers' });
   }
-  return out;
+  return { raw: out, written, malformed: out.length < written };
 }
 
-/** The first box of an answer (referring expressions), or undefined. */
-export function parseFirstBox(
-  answer: string,
-  context: BoxContext,
-): { box?: PredictedBox; parsed: ParsedBoxes } {
-  const parsed = parseBoxes(answer, context);
-  return { box: parsed.boxes[0], parsed };
+/**
+ * The box of a referring-expression answer, as VLM-R1 reads it (qwen_module.py, iou_reward): the
+ * first `[d, d, d, d]` anywhere in the answer, whole numbers only, whatever key or prose surrounds
+ * it (`{"bbox_2d": [...]}`, `{"bbox": [...]}`, `The car is at [...]`). Qwen2-VL box tokens, which
+ * that regex cannot read, are read as in detection. Then the sanitising of parseBoxes.
+ */
+export function parseFirstBox(answer: string, context: BoxContext): PredictedBox | undefined {
+  if (detectDialect(answer) === 'qwen2-vl') return parseBoxes(answer, context).boxes[0];
+  const first = /\[(\d+),\s*(\d+),\s*(\d+),\s*(\d+)]/.exec(answer);
+  if (!first) return undefined;
+  const [, x1, y1, x2, y2] = first;
+  return parseBoxes(`[${x1}, ${y1}, ${x2}, ${y2}]`, context).boxes[0];
 }

@@ -9,11 +9,11 @@ import { UserError } from '../../shared/errors';
 import { nearestName } from '../../shared/names';
 import { classificationAccuracy } from './classification';
 import { normaliseLabel } from '../../shared/labels';
-import { splitCompletion, type CompletionParts } from './completion';
+import { recFormatOk, splitCompletion, type CompletionParts } from './completion';
 import { matchDetections, type DetectionMatch } from './detection';
 import type { Frame } from './frames';
 import { odLengthReward, type LabelledBox } from './openVocabulary';
-import { parseBoxes, type ParsedBoxes } from './parse';
+import { parseBoxes, parseFirstBox, type ParsedBoxes } from './parse';
 
 export const tasks = ['detection', 'classification', 'rec', 'ovd'] as const;
 export type Task = (typeof tasks)[number];
@@ -59,6 +59,14 @@ class Scoring {
     this.parts = splitCompletion(completion);
   }
 
+  /**
+   * Only a closed `<answer>…</answer>` is scored: no tag, or a cut-off answer with no close tag,
+   * earns 0 from every accuracy reward, as in the published code (docs/rewards-vs-upstream.md).
+   */
+  get answered(): boolean {
+    return this.parts.answerTag === 'closed';
+  }
+
   parsedBoxes(): ParsedBoxes {
     this.boxes ??= parseBoxes(this.parts.answer, this.context);
     return this.boxes;
@@ -70,9 +78,12 @@ class Scoring {
     return this.solution.boxes;
   }
 
+  /** Visual-RFT's matching; an answer with an item that is not a box scores 0, as upstream's does. */
   detectionMatch(reward: string): DetectionMatch {
+    const truth = this.truthBoxes(reward);
     const parsed = this.parsedBoxes();
-    this.match ??= matchDetections(parsed.boxes, this.truthBoxes(reward), parsed.dialect === 'empty');
+    if (!this.answered || parsed.malformed) return { matchedIou: [], iouReward: 0, confidenceReward: 0 };
+    this.match ??= matchDetections(parsed.boxes, truth, parsed.dialect === 'empty');
     return this.match;
   }
 
@@ -88,13 +99,18 @@ type RewardFunction = (s: Scoring) => number;
 function recBox(s: Scoring, reward: string): { predicted?: Box; truth: Box } {
   const truth = s.truthBoxes(reward)[0];
   if (!truth) throw new UserError('invalid_input', `The ${reward} reward needs one ground-truth box.`);
-  return { predicted: s.parsedBoxes().boxes[0], truth };
+  s.parsedBoxes(); // for the trace viewer
+  return { predicted: s.answered ? parseFirstBox(s.parts.answer, s.context) : undefined, truth };
 }
 
 export const rewardFunctions: Record<string, { description: string; fn: RewardFunction }> = {
   format: {
     description: '1 if the completion is <think>…</think><answer>…</answer>, else 0',
     fn: (s) => (s.parts.formatOk ? 1 : 0),
+  },
+  rec_format: {
+    description: "1 if <think>…</think><answer>…{…[d, d, d, d]…}…</answer> is found (VLM-R1's REC rule)",
+    fn: (s) => (recFormatOk(s.completion) ? 1 : 0),
   },
   iou: {
     description: 'Σ matched IoU / max(N_gt, N_pred), capped at 1 (Visual-RFT)',
@@ -109,6 +125,7 @@ export const rewardFunctions: Record<string, { description: string; fn: RewardFu
     fn: (s) => {
       if (s.solution.label === undefined)
         throw new UserError('invalid_input', 'The accuracy reward needs a label.');
+      if (!s.answered) return 0;
       return classificationAccuracy(s.parts.answer, {
         label: s.solution.label,
         synonyms: s.solution.synonyms,
@@ -130,11 +147,14 @@ export const rewardFunctions: Record<string, { description: string; fn: RewardFu
     },
   },
   od_length: {
-    description: 'COCO mAP of the labelled boxes × min(1, N_gt / N_pred) (VLM-R1 odLength)',
+    description:
+      'COCO mAP of the labelled boxes × min(1, N_gt / N_pred), every box in N_pred (VLM-R1 odLength)',
     fn: (s) => {
       const truth = s.truthBoxes('od_length');
+      if (!s.answered) return 0;
       const asked = s.context.categories ?? [...new Set(truth.map((b) => b.label ?? ''))];
-      return odLengthReward(s.parsedBoxes().boxes, truth, asked);
+      const parsed = s.parsedBoxes();
+      return odLengthReward(parsed.withDuplicates, parsed.written, truth, asked);
     },
   },
 };
