@@ -90,8 +90,11 @@ export class TrainPage {
   }
 
   /** The default a setting's field shows before the user types. */
+  /** A setting's default as its placeholder shows it, once the host's defaults have arrived. */
   async defaultOf(setting: string): Promise<string | null> {
-    return this.form.locator(`input[data-setting="${setting}"]`).getAttribute('placeholder');
+    const input = this.form.locator(`input[data-setting="${setting}"]`);
+    await input.and(this.page.locator(':not([placeholder=""])')).waitFor();
+    return input.getAttribute('placeholder');
   }
 
   row(runId: number): Locator {
