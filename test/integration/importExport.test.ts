@@ -262,6 +262,55 @@ describe('export, then import: the same categories and boxes', () => {
 });
 
 describe('importing', () => {
+  it.each([
+    [
+      'visualrft',
+      'data.json',
+      (image: string) =>
+        JSON.stringify([
+          {
+            image_path: image,
+            problem: "Detect all objects belonging to the category 'cat' in the image.",
+            solution: 'No Objects',
+          },
+        ]),
+    ],
+    [
+      'vlmr1',
+      'data.jsonl',
+      (image: string) =>
+        `${JSON.stringify({
+          id: 1,
+          image,
+          conversations: [
+            { from: 'human', value: '<image>Find cat.' },
+            { from: 'gpt', value: 'None' },
+          ],
+        })}\n`,
+    ],
+  ] as const)(
+    '%s: reads a relative image path beside the data file first, else from the working directory, and says so',
+    async (format, name, content) => {
+      const { dir, dataDir, db } = workspace();
+      const data = write(path.join(dir, 'data', name), content('pics/one.png'));
+      const cwd = path.join(dir, 'cwd');
+      const fromCwd = write(path.join(cwd, 'pics', 'one.png'), pngFile(10, 10, 1));
+      vi.spyOn(process, 'cwd').mockReturnValue(cwd);
+      const report = await importDataset(db, { path: data, datasetName: 'from cwd', format, dataDir });
+      expect(report).toMatchObject({ images: 1, skipped: [] });
+      expect(listImages(db, report.datasetId).map((image) => image.path)).toEqual([fromCwd]);
+      expect(report.warnings).toEqual([
+        `an image path (pics/one.png, ${format === 'vlmr1' ? 'line 1' : '[0].image_path'}) is not beside the data file in ` +
+          `${path.join(dir, 'data')}: read relative to the working directory ${cwd} instead`,
+      ]);
+
+      const beside = write(path.join(dir, 'data', 'pics', 'one.png'), pngFile(10, 10, 2));
+      const again = await importDataset(db, { path: data, datasetName: 'beside', format, dataDir });
+      expect(listImages(db, again.datasetId).map((image) => image.path)).toEqual([beside]);
+      expect(again.warnings).toEqual([]);
+    },
+  );
+
   it('stores the displayed size of an EXIF-rotated JPEG, and reads COCO boxes on the image as shown', async () => {
     const { dir, dataDir, db } = workspace();
     // Stored 16 wide and 8 high; orientation 6 shows it 8 wide and 16 high.

@@ -167,20 +167,27 @@ export function imageCandidates(dir: string, name: string): string[] {
 
 /**
  * The images of formats that name an image once per record (a Visual-RFT record per category, a
- * VLM-R1 line per question): one SourceImage per file, in order of first mention.
+ * VLM-R1 line per question): one SourceImage per file, in order of first mention. A relative name
+ * is looked for beside the data file (and in its images/) first, then in the working directory,
+ * where these files are often written to be read from (a training script's `image_root`); the
+ * latter is reported as a warning, since the same file read from elsewhere would find nothing.
  */
 export class ImagesByPath {
   private readonly images = new Map<string, SourceImage>();
   private readonly notFound = new Map<string, { path: string; reason: string }>();
   /** Each name looked up on disk once, however many records repeat it. */
   private readonly resolved = new Map<string, string | undefined>();
+  private readonly fromWorkingDir: { name: string; where: string }[] = [];
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly workingDir = process.cwd(),
+  ) {}
 
   /** The image a record names, or undefined (and listed as missing) when it is not on disk. */
   get(name: string, where: string): SourceImage | undefined {
     const candidates = imageCandidates(this.dir, name);
-    if (!this.resolved.has(name)) this.resolved.set(name, firstFile(candidates));
+    if (!this.resolved.has(name)) this.resolved.set(name, this.find(name, candidates, where));
     const file = this.resolved.get(name);
     if (!file) {
       if (!this.notFound.has(candidates[0]!)) {
@@ -196,11 +203,32 @@ export class ImagesByPath {
     return image;
   }
 
+  private find(name: string, candidates: string[], where: string): string | undefined {
+    const beside = firstFile(candidates);
+    if (beside || path.isAbsolute(name)) return beside;
+    const inWorkingDir = firstFile([path.resolve(this.workingDir, name)]);
+    if (inWorkingDir) this.fromWorkingDir.push({ name, where });
+    return inWorkingDir;
+  }
+
   list(): SourceImage[] {
     return [...this.images.values()];
   }
 
   missing(): { path: string; reason: string }[] {
     return [...this.notFound.values()];
+  }
+
+  /** What the import report should say about where images were found. */
+  warnings(): string[] {
+    const found = this.fromWorkingDir;
+    if (found.length === 0) return [];
+    const first = found[0]!;
+    const others = found.length === 1 ? '' : ` and ${found.length - 1} more`;
+    return [
+      `${found.length === 1 ? 'an image path' : `${found.length} image paths`} (${first.name}, ${first.where}${others}) ` +
+        `${found.length === 1 ? 'is' : 'are'} not beside the data file in ${this.dir}: read relative to the working ` +
+        `directory ${path.resolve(this.workingDir)} instead`,
+    ];
   }
 }

@@ -40,7 +40,7 @@ export const visualRftFormat: DatasetFormat = {
         image?.boxes.push({ category, file, where: `[${i}].solution box ${k + 1}`, frame: 'norm1000', box }),
       );
     });
-    return { categories, images: images.list(), missing: images.missing(), warnings: [] };
+    return { categories, images: images.list(), missing: images.missing(), warnings: images.warnings() };
   },
 };
 

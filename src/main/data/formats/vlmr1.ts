@@ -45,7 +45,7 @@ export const vlmR1Format: DatasetFormat = {
           });
         });
       });
-    return { categories, images: images.list(), missing: images.missing(), warnings: [] };
+    return { categories, images: images.list(), missing: images.missing(), warnings: images.warnings() };
   },
 };
 
