@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { Box } from '../../src/shared/boxes';
-import { UsageError } from '../../src/main/commands/command';
+import { UsageError, type Values } from '../../src/main/commands/command';
 import { exportCommand, importCommand, progressPrinter } from '../../src/main/commands/importExport';
 import {
   exportDataset,
@@ -163,7 +163,10 @@ describe('export, then import: the same categories and boxes', () => {
     const { dir, dataDir, db } = workspace();
     const sourceId = buildDataset(db, dir);
     const out = path.join(dir, outPaths[format]);
-    const exported = exportDataset(db, { datasetId: sourceId, format, out });
+    // Visual-RFT names an image only in its records: without the 'No Objects' ones, the negative
+    // and unlabelled images (and mango, which has no box) would not come back.
+    const negatives = format === 'visualrft';
+    const exported = exportDataset(db, { datasetId: sourceId, format, out, negatives });
     expect(exported).toMatchObject({ images: 5, annotations: 6 });
     expect(exported.files.every((file) => existsSync(file))).toBe(true);
 
@@ -258,6 +261,100 @@ describe('export, then import: the same categories and boxes', () => {
     const report = await importDataset(db, { path: out, datasetName: 'thin again', format: 'auto', dataDir });
     const [box] = boxesByPath(db, report.datasetId).get(file)!;
     expect(box!.box).toEqual(b(100, 2, 102, 8));
+  });
+});
+
+interface VisualRftRecord {
+  image_path: string;
+  problem: string;
+  solution: string;
+}
+
+interface VlmR1Line {
+  id: number;
+  image: string;
+  conversations: { from: string; value: string }[];
+}
+
+const readJsonLines = (file: string): VlmR1Line[] =>
+  readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as VlmR1Line);
+
+describe('export options', () => {
+  it("writes Visual-RFT's positive records only, and the 'No Objects' ones too when asked", () => {
+    const { dir, db } = workspace();
+    const datasetId = buildDataset(db, dir);
+    const records = (negatives?: boolean) => {
+      const out = path.join(dir, `visualrft-${String(negatives)}.json`);
+      exportDataset(db, { datasetId, format: 'visualrft', out, negatives });
+      return JSON.parse(readFileSync(out, 'utf8')) as VisualRftRecord[];
+    };
+    const named = (r: VisualRftRecord) =>
+      `${path.basename(r.image_path)} ${/'([^']+)'/.exec(r.problem)![1]}${r.solution.includes('No Objects') ? ' none' : ''}`;
+    expect(records().map(named)).toEqual([
+      'a.png zebra',
+      'a.png apple',
+      'b.jpg zebra',
+      'b.jpg apple',
+      'c.png apple',
+    ]);
+    const all = records(true);
+    expect(all).toHaveLength(5 * categories.length);
+    expect(all.filter((r) => r.solution.includes('No Objects')).map(named)).toEqual([
+      'a.png mango none',
+      'b.jpg mango none',
+      'c.png zebra none',
+      'c.png mango none',
+      'd.jpg zebra none',
+      'd.jpg apple none',
+      'd.jpg mango none',
+      'e.png zebra none',
+      'e.png apple none',
+      'e.png mango none',
+    ]);
+  });
+
+  it("writes VLM-R1's bbox_2d in pixels of Qwen's resized input, with a model folder's min/max pixels", () => {
+    const { dir, db } = workspace();
+    const datasetId = buildDataset(db, dir);
+    const first = (lines: VlmR1Line[]) => lines[0]!.conversations[1]!.value;
+    const pixels = path.join(dir, 'pixels.jsonl');
+    exportDataset(db, { datasetId, format: 'vlmr1', out: pixels });
+    expect(first(readJsonLines(pixels))).toContain('"bbox_2d":[10.5,4.25,40,30.75]');
+    // a.png is 64×48: Qwen's defaults resize it to 56×56 (each side rounded to a multiple of 28).
+    const resized = path.join(dir, 'resized.jsonl');
+    exportDataset(db, { datasetId, format: 'vlmr1', out: resized, frame: 'resized' });
+    expect(first(readJsonLines(resized))).toContain('"bbox_2d":[9,5,35,36]');
+    expect(first(readJsonLines(resized))).toContain('"bbox_2d":[0,0,56,56]');
+    // A folder asking for at least 112×112 pixels: 64×48 scales up to 140×112.
+    const model = path.join(dir, 'qwen');
+    write(path.join(model, 'config.json'), JSON.stringify({ model_type: 'qwen2_5_vl' }));
+    write(path.join(model, 'preprocessor_config.json'), JSON.stringify({ min_pixels: 112 * 112 }));
+    const big = path.join(dir, 'big.jsonl');
+    exportDataset(db, { datasetId, format: 'vlmr1', out: big, frame: 'resized', model });
+    expect(first(readJsonLines(big))).toContain('"bbox_2d":[0,0,140,112]');
+  });
+
+  it("gives each VLM-R1 line its image's workspace id, the same in every export", () => {
+    const { dir, db } = workspace();
+    const datasetId = buildDataset(db, dir);
+    const ids = new Map(listImages(db, datasetId).map((image) => [image.path, image.id]));
+    const all = path.join(dir, 'all.jsonl');
+    exportDataset(db, { datasetId, format: 'vlmr1', out: all });
+    const [, second, third] = listImages(db, datasetId);
+    const splitId = createSplit(db, {
+      datasetId,
+      name: 'two',
+      kind: 'train',
+      imageIds: [second!.id, third!.id],
+    });
+    const some = path.join(dir, 'some.jsonl');
+    exportDataset(db, { datasetId, splitId, format: 'vlmr1', out: some });
+    for (const file of [all, some])
+      for (const line of readJsonLines(file)) expect(line.id, line.image).toBe(ids.get(line.image));
+    expect(readJsonLines(some).map((line) => line.id)).toEqual([second!.id, third!.id]);
   });
 });
 
@@ -764,6 +861,42 @@ describe('vrft import and vrft export (in process)', () => {
     await expect(
       exportCommand.run({ dataset: 'none', format: 'coco', out: dir, data: dataDir }, []),
     ).rejects.toThrow(/no dataset named "none"/);
+  });
+
+  it("refuses a format's flag with another format, and warns that upstream scores 'No Objects' 0", async () => {
+    const { dir, db, dataDir } = workspace();
+    buildDataset(db, dir);
+    const out = path.join(dir, 'out');
+    const run = (flags: Values) => exportCommand.run({ dataset: 'source', data: dataDir, out, ...flags }, []);
+    await expect(run({ format: 'coco', frame: 'resized' })).rejects.toThrow(
+      /^--frame is for --format vlmr1 only, not coco$/,
+    );
+    await expect(run({ format: 'visualrft', model: dir })).rejects.toThrow(
+      /--model is for --format vlmr1 only/,
+    );
+    await expect(run({ format: 'vlmr1', negatives: true })).rejects.toThrow(
+      /--negatives is for --format visualrft only, not vlmr1/,
+    );
+    await expect(run({ format: 'vlmr1', frame: 'model' })).rejects.toThrow(
+      /--frame must be one of pixels, resized/,
+    );
+    await expect(run({ format: 'vlmr1', model: dir })).rejects.toThrow(/give it with --frame resized/);
+    await expect(
+      run({ format: 'vlmr1', frame: 'resized', model: path.join(dir, 'images') }),
+    ).rejects.toBeInstanceOf(UsageError);
+    expect(existsSync(out)).toBe(false);
+
+    capture('stdout');
+    const stderr = capture('stderr');
+    expect(await run({ format: 'visualrft', out: path.join(dir, 'plain.json') })).toBe(0);
+    expect(stderr()).toBe('');
+    expect(await run({ format: 'visualrft', out: path.join(dir, 'all.json'), negatives: true })).toBe(0);
+    expect(stderr()).toMatch(
+      /^warning: the 'No Objects' records are scored 0 whatever the answer by upstream Visual-RFT/,
+    );
+    expect(stderr()).toContain("vrft's own trainer does score them");
+    expect(readFileSync(path.join(dir, 'all.json'), 'utf8')).toContain('No Objects');
+    expect(await run({ format: 'vlmr1', out: path.join(dir, 'r.jsonl'), frame: 'resized' })).toBe(0);
   });
 
   it('prints progress every tenth when stderr is not a terminal, and one rewritten line when it is', () => {

@@ -7,6 +7,7 @@ import {
   exportFormats,
   importDataset,
   importFormats,
+  type ExportFormat,
   type ImportProgress,
   type ImportReport,
 } from '../data/formats';
@@ -114,9 +115,26 @@ async function runImport(values: Values, positionals: string[]): Promise<number>
   }
 }
 
+/** The flags only one format has, refused with any other rather than silently ignored. */
+function formatOptions(values: Values, format: ExportFormat) {
+  const only = (flag: string, owner: ExportFormat) => {
+    if (values[flag] !== undefined && format !== owner)
+      throw new UsageError(`--${flag} is for --format ${owner} only, not ${format}`);
+  };
+  only('negatives', 'visualrft');
+  only('frame', 'vlmr1');
+  only('model', 'vlmr1');
+  const frame = oneOf(values, 'frame', ['pixels', 'resized'] as const, 'pixels');
+  const model = typeof values.model === 'string' ? path.resolve(values.model) : undefined;
+  if (model !== undefined && frame !== 'resized')
+    throw new UsageError("--model sets the resized input's size: give it with --frame resized");
+  return { negatives: values.negatives === true, frame, model };
+}
+
 async function runExport(values: Values): Promise<number> {
   const name = requiredString(values, 'dataset').trim();
   const format = oneOf(values, 'format', exportFormats);
+  const options = formatOptions(values, format);
   const out = path.resolve(requiredString(values, 'out'));
   const dataDir = dataDirOf(values);
   if (!existsSync(workspaceDbPath(dataDir)))
@@ -128,7 +146,13 @@ async function runExport(values: Values): Promise<number> {
     const split = splitName === undefined ? undefined : findSplit(db, dataset.id, splitName);
     if (splitName !== undefined && !split)
       throw new UsageError(`dataset "${name}" has no split named "${splitName}"`);
-    const result = exportDataset(db, { datasetId: dataset.id, splitId: split?.id, format, out });
+    const result = exportDataset(db, { datasetId: dataset.id, splitId: split?.id, format, out, ...options });
+    if (options.negatives)
+      process.stderr.write(
+        "warning: the 'No Objects' records are scored 0 whatever the answer by upstream Visual-RFT " +
+          '(its grpo.py parses the solution to None), so training there they add cost and no signal; ' +
+          "vrft's own trainer does score them\n",
+      );
     process.stdout.write(
       `exported ${count(result.images, 'image', 'images')} and ${count(result.annotations, 'box', 'boxes')} ` +
         `of "${name}"${split ? ` (split "${split.name}")` : ''} as ${format}: ` +
@@ -152,12 +176,17 @@ export const importCommand: Command = {
 
 export const exportCommand: Command = {
   summary: 'export a dataset (or one split) as COCO, YOLO, VOC, Visual-RFT or VLM-R1 data',
-  usage: `vrft export --dataset NAME [--split S] --format ${exportFormats.join('|')} --out PATH [--data DIR]`,
+  usage:
+    `vrft export --dataset NAME [--split S] --format ${exportFormats.join('|')} --out PATH ` +
+    '[--negatives (visualrft)] [--frame pixels|resized [--model DIR] (vlmr1)] [--data DIR]',
   flags: {
     dataset: { type: 'string' },
     split: { type: 'string' },
     format: { type: 'string' },
     out: { type: 'string' },
+    negatives: { type: 'boolean' },
+    frame: { type: 'string' },
+    model: { type: 'string' },
     data: { type: 'string' },
   },
   run: runExport,

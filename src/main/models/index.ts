@@ -5,10 +5,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Size } from '../../shared/boxes';
 import { UserError } from '../../shared/errors';
 import { readAdapterFolder } from './adapterFolder';
 import type { LoraConfig, Policy, PolicyKind, PolicyReplica } from './policy';
 import { qwenFamilyOf, supportedModelTypes } from './qwen2-vl/config';
+import { defaultImageProcessor, imageProcessorOf } from './qwen2-vl/folder';
+import { smartResize } from './qwen2-vl/processor';
 import { TinyVlmPolicy } from './tiny-vlm/policy';
 
 export interface LoadPolicyOptions {
@@ -84,6 +87,23 @@ export async function trainingFactsOf(model: string) {
   if (!local && existsSync(model))
     throw new UserError('invalid_input', `${model} is not a model folder (no config.json there)`);
   return qwenTrainingFacts(model, local);
+}
+
+/**
+ * The size Qwen2-VL / Qwen2.5-VL's processor resizes an image to, i.e. the frame of the pixel
+ * coordinates Qwen2.5-VL reads and writes: with a Qwen model folder's min/max pixels, or the
+ * processor's class defaults when no folder is named. Read once; the function is per image.
+ */
+export function qwenInputSizer(modelDir?: string): (image: Size) => Size {
+  if (modelDir !== undefined && modelKindOf(modelDir) === 'tiny-vlm')
+    throw new UserError(
+      'invalid_input',
+      `${modelDir} is vrft's own tiny-vlm, which reads boxes on 0–1000, not in resized pixels: ` +
+        'name a Qwen2-VL / Qwen2.5-VL folder, or leave --model out for Qwen’s defaults',
+    );
+  const p = modelDir === undefined ? defaultImageProcessor : imageProcessorOf(modelDir);
+  const factor = p.patchSize * p.mergeSize;
+  return (image) => smartResize(image.height, image.width, factor, p.minPixels, p.maxPixels);
 }
 
 /** The policy a worker thread builds from another thread's `policy.replica()`. */

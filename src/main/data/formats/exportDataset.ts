@@ -7,6 +7,7 @@
 import path from 'node:path';
 import type { Box } from '../../../shared/boxes';
 import { UserError } from '../../../shared/errors';
+import { qwenInputSizer } from '../../models';
 import { listDatasetAnnotations } from '../../store/annotations';
 import { listCategories } from '../../store/categories';
 import { getDataset } from '../../store/datasets';
@@ -15,7 +16,7 @@ import { listImages } from '../../store/images';
 import { splitDatasetId } from '../../store/splits';
 import { listSplitImageIds } from '../../store/splits';
 import { writers } from './registry';
-import type { ExportData, ExportFormat } from './types';
+import type { ExportData, ExportFormat, WriteOptions } from './types';
 
 export interface ExportOptions {
   datasetId: number;
@@ -23,6 +24,12 @@ export interface ExportOptions {
   format: ExportFormat;
   /** A file for coco, visualrft and vlmr1 (a folder gets a default name inside); a folder for yolo and voc. */
   out: string;
+  /** Visual-RFT: write the 'No Objects' records too. */
+  negatives?: boolean;
+  /** VLM-R1: bbox_2d in original pixels (the default) or in Qwen2.5-VL's resized input's. */
+  frame?: 'pixels' | 'resized';
+  /** With frame 'resized': the Qwen folder whose min/max pixels set the size (else Qwen's defaults). */
+  model?: string;
 }
 
 export interface ExportResult {
@@ -33,7 +40,9 @@ export interface ExportResult {
 
 export function exportDataset(db: Db, options: ExportOptions): ExportResult {
   const data = exportData(db, options.datasetId, options.splitId);
-  const files = writers[options.format].write(data, path.resolve(options.out));
+  const write: WriteOptions = { negatives: options.negatives };
+  if (options.frame === 'resized') write.resizedSize = qwenInputSizer(options.model);
+  const files = writers[options.format].write(data, path.resolve(options.out), write);
   return {
     images: data.images.length,
     annotations: data.images.reduce((n, image) => n + image.boxes.length, 0),
@@ -69,6 +78,7 @@ export function exportData(db: Db, datasetId: number, splitId?: number): ExportD
     datasetName: dataset.name,
     categories: categories.map((c) => c.name),
     images: images.map((image) => ({
+      id: image.id,
       path: image.path,
       width: image.width,
       height: image.height,

@@ -55,6 +55,8 @@ export interface ReadContext {
 }
 
 export interface ExportImage {
+  /** The workspace's id for the image: the same in every export. */
+  id: number;
   /** Absolute. */
   path: string;
   /** As displayed, which is what the boxes refer to. */
@@ -75,7 +77,15 @@ export interface DatasetFormat {
   read(input: string, context: ReadContext): Promise<SourceDataset>;
 }
 
+/** Choices only some formats have; the command refuses them for the others. */
+export interface WriteOptions {
+  /** Visual-RFT: also write a 'No Objects' record for each category an image has no box of. */
+  negatives?: boolean;
+  /** VLM-R1: bbox_2d in pixels of the model's resized input, this size per image; absent: original pixels. */
+  resizedSize?: (image: Size) => Size;
+}
+
 export interface ExportWriter {
   /** Writes the export at `out` (a file or a folder, by format); returns the files written. */
-  write(data: ExportData, out: string): string[];
+  write(data: ExportData, out: string, options?: WriteOptions): string[];
 }

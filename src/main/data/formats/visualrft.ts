@@ -2,7 +2,7 @@
  * Visual-RFT detection data: a JSON list of {image_path, problem, solution}, one record per
  * (image, category). The problem is the paper's detection prompt naming the category; the
  * solution lists the boxes as integers on 0–1000 of the image as displayed (pixel = v · W / 1000),
- * or says 'No Objects'. Records are written one per line so the file diffs and greps well.
+ * or says 'No Objects' (written only with `negatives`: see the writer). Records are written one per line so the file diffs and greps well.
  */
 import path from 'node:path';
 import type { Box } from '../../../shared/boxes';
@@ -62,17 +62,23 @@ function atLeastOneUnit(low: number, high: number): [number, number] {
 }
 
 export const visualRftWriter: ExportWriter = {
-  write(data, out) {
+  write(data, out, options = {}) {
     const file = exportFile(out, 'visualrft.json');
-    // Every category of every image: the negatives teach the model to answer 'No Objects'.
+    // A record per image and category that has boxes. 'No Objects' records only when asked:
+    // upstream's grpo.py parses that solution to None and scores every answer 0, so there they
+    // add a constant-0 reward (no signal, only cost); vrft's own trainer does score them.
     const records = data.images.flatMap((image) =>
-      data.categories.map((category) => ({
-        image_path: image.path,
-        problem: visualRftPrompt(category),
-        solution: visualRftSolution(
-          image.boxes.filter((b) => b.category === category).map((b) => norm1000(b.box, image)),
-        ),
-      })),
+      data.categories.flatMap((category) => {
+        const boxes = image.boxes.filter((b) => b.category === category);
+        if (boxes.length === 0 && !options.negatives) return [];
+        return [
+          {
+            image_path: image.path,
+            problem: visualRftPrompt(category),
+            solution: visualRftSolution(boxes.map((b) => norm1000(b.box, image))),
+          },
+        ];
+      }),
     );
     writeFileAtomic(file, `[\n${records.map((r) => JSON.stringify(r)).join(',\n')}\n]\n`);
     return [file];

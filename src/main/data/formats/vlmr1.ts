@@ -8,8 +8,13 @@
  * input. A dataset file must not depend on which model trains on it (the resized size changes
  * with the model's min/max pixels), and original pixels round-trip exactly; a trainer feeding
  * Qwen2.5-VL converts to its input frame at that boundary (rewards/frames, `resized`).
+ * Exporting with `resizedSize` writes that frame instead (whole pixels of the resized input, what
+ * Qwen2.5-VL reads and writes), for a trainer that compares the model's answers with bbox_2d as
+ * they stand; such a file is tied to the model's min/max pixels and does not import back as the same boxes.
  */
 import path from 'node:path';
+import type { Box } from '../../../shared/boxes';
+import { fromPixelsRounded } from '../../rewards/frames';
 import { exportFile, ImagesByPath, readText, refuse, writeFileAtomic } from './files';
 import { readVlmR1Answer, vlmR1Answer, vlmR1Categories, vlmR1Prompt } from './prompts';
 import type { DatasetFormat, ExportWriter } from './types';
@@ -79,19 +84,26 @@ function readLine(file: string, where: string, text: string): { image: string; h
 }
 
 export const vlmR1Writer: ExportWriter = {
-  write(data, out) {
+  write(data, out, options = {}) {
     const file = exportFile(out, 'vlmr1.jsonl');
     const prompt = vlmR1Prompt(data.categories);
-    const lines = data.images.map((image, i) =>
-      JSON.stringify({
-        id: i + 1,
+    const { resizedSize } = options;
+    const lines = data.images.map((image) => {
+      const sizes = { image, resized: resizedSize?.(image) };
+      const box = (b: Box) => (sizes.resized ? fromPixelsRounded(b, 'resized', sizes) : b);
+      return JSON.stringify({
+        // The workspace's image id: the same image keeps its id from one export to the next.
+        id: image.id,
         image: image.path,
         conversations: [
           { from: 'human', value: prompt },
-          { from: 'gpt', value: vlmR1Answer(image.boxes.map((b) => ({ label: b.category, box: b.box }))) },
+          {
+            from: 'gpt',
+            value: vlmR1Answer(image.boxes.map((b) => ({ label: b.category, box: box(b.box) }))),
+          },
         ],
-      }),
-    );
+      });
+    });
     writeFileAtomic(file, lines.map((line) => `${line}\n`).join(''));
     return [file];
   },
