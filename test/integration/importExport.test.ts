@@ -397,8 +397,8 @@ describe('importing', () => {
       expect(report).toMatchObject({ images: 1, skipped: [] });
       expect(listImages(db, report.datasetId).map((image) => image.path)).toEqual([fromCwd]);
       expect(report.warnings).toEqual([
-        `an image path (pics/one.png, ${format === 'vlmr1' ? 'line 1' : '[0].image_path'}) is not beside the data file in ` +
-          `${path.join(dir, 'data')}: read relative to the working directory ${cwd} instead`,
+        `an image path was not found beside the data file in ${path.join(dir, 'data')}; read relative to the ` +
+          `working directory ${cwd} instead: pics/one.png (${format === 'vlmr1' ? 'line 1' : '[0].image_path'})`,
       ]);
 
       const beside = write(path.join(dir, 'data', 'pics', 'one.png'), pngFile(10, 10, 2));

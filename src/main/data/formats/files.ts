@@ -223,12 +223,11 @@ export class ImagesByPath {
   warnings(): string[] {
     const found = this.fromWorkingDir;
     if (found.length === 0) return [];
-    const first = found[0]!;
-    const others = found.length === 1 ? '' : ` and ${found.length - 1} more`;
+    const first = `${found[0]!.name} (${found[0]!.where})`;
+    const which = found.length === 1 ? 'an image path was' : `${found.length} image paths were`;
     return [
-      `${found.length === 1 ? 'an image path' : `${found.length} image paths`} (${first.name}, ${first.where}${others}) ` +
-        `${found.length === 1 ? 'is' : 'are'} not beside the data file in ${this.dir}: read relative to the working ` +
-        `directory ${path.resolve(this.workingDir)} instead`,
+      `${which} not found beside the data file in ${this.dir}; read relative to the working directory ` +
+        `${path.resolve(this.workingDir)} instead: ${first}${found.length === 1 ? '' : ` and ${found.length - 1} more`}`,
     ];
   }
 }
