@@ -11,7 +11,7 @@ import { readAdapterFolder } from './adapterFolder';
 import type { LoraConfig, Policy, PolicyKind, PolicyReplica } from './policy';
 import { qwenFamilyOf, supportedModelTypes } from './qwen2-vl/config';
 import { defaultImageProcessor, imageProcessorOf } from './qwen2-vl/folder';
-import { smartResize } from './qwen2-vl/processor';
+import { inputSizeOf } from './qwen2-vl/processor';
 import { TinyVlmPolicy } from './tiny-vlm/policy';
 
 export interface LoadPolicyOptions {
@@ -102,8 +102,7 @@ export function qwenInputSizer(modelDir?: string): (image: Size) => Size {
         'name a Qwen2-VL / Qwen2.5-VL folder, or leave --model out for Qwen’s defaults',
     );
   const p = modelDir === undefined ? defaultImageProcessor : imageProcessorOf(modelDir);
-  const factor = p.patchSize * p.mergeSize;
-  return (image) => smartResize(image.height, image.width, factor, p.minPixels, p.maxPixels);
+  return (image) => inputSizeOf(image, p);
 }
 
 /** The policy a worker thread builds from another thread's `policy.replica()`. */

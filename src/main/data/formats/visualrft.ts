@@ -2,7 +2,8 @@
  * Visual-RFT detection data: a JSON list of {image_path, problem, solution}, one record per
  * (image, category). The problem is the paper's detection prompt naming the category; the
  * solution lists the boxes as integers on 0–1000 of the image as displayed (pixel = v · W / 1000),
- * or says 'No Objects' (written only with `negatives`: see the writer). Records are written one per line so the file diffs and greps well.
+ * or says 'No Objects' (written only with `negatives`: see the writer). Records are written one
+ * per line so the file diffs and greps well.
  */
 import path from 'node:path';
 import type { Box } from '../../../shared/boxes';

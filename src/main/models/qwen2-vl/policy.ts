@@ -42,7 +42,7 @@ import {
 } from './lora';
 import { disposeCache, QwenVl, tileCache, type GridThw, type QwenSequence } from './model';
 import { checkBackendHolds } from './memory';
-import { processImage, smartResize } from './processor';
+import { inputSizeOf, processImage } from './processor';
 import { qwen25VlPrompts, qwen2VlPrompts } from './prompts';
 
 export class QwenPrepared implements Prepared {
@@ -142,9 +142,7 @@ export class QwenPolicy implements Policy {
   }
 
   inputSize(image: Size): Size {
-    const p = this.imageProcessor;
-    const factor = p.patchSize * p.mergeSize;
-    const { width, height } = smartResize(image.height, image.width, factor, p.minPixels, p.maxPixels);
+    const { width, height } = inputSizeOf(image, this.imageProcessor);
     return { width, height };
   }
 

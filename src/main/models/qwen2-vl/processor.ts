@@ -213,6 +213,15 @@ function verticalPass(
   return out;
 }
 
+/** The size the image processor `config` resizes an image to (the `resized` answer frame). */
+export function inputSizeOf(
+  image: { width: number; height: number },
+  config: Pick<QwenImageProcessorConfig, 'patchSize' | 'mergeSize' | 'minPixels' | 'maxPixels'>,
+): ImageSize {
+  const factor = config.patchSize * config.mergeSize;
+  return smartResize(image.height, image.width, factor, config.minPixels, config.maxPixels);
+}
+
 /**
  * `Image.resize((width, height), Image.BICUBIC)` on an 8-bit RGB image, bit for bit: separable,
  * horizontal pass then vertical, each clipped to uint8. As in Pillow, a pass whose axis keeps its
@@ -314,8 +323,7 @@ function patchify(image: RgbImage, config: QwenImageProcessorConfig): ProcessedI
 
 /** One RGB image → the vision tower's input, as `Qwen2VLImageProcessor(images=[image])` gives it. */
 export function processImage(image: RgbImage, config: QwenImageProcessorConfig): ProcessedImage {
-  const factor = config.patchSize * config.mergeSize;
-  const size = smartResize(image.height, image.width, factor, config.minPixels, config.maxPixels);
+  const size = inputSizeOf(image, config);
   return patchify(resizeBicubic(image, size.width, size.height), config);
 }
 

@@ -13,7 +13,7 @@ import type { TaskPrompts } from '../prompts';
 import type { QwenFamily } from './config';
 import { defaultImageProcessor, imageProcessorOf, readQwenFolderConfig } from './folder';
 import { languageLinears } from './lora';
-import { smartResize } from './processor';
+import { inputSizeOf } from './processor';
 import { qwen25VlPrompts, qwen2VlPrompts } from './prompts';
 
 export interface TrainingFacts {
@@ -55,7 +55,6 @@ export function qwenTrainingFacts(model: string, isLocal: boolean): TrainingFact
       );
     family = named;
   }
-  const factor = processor.patchSize * processor.mergeSize;
   return {
     family,
     modelClass:
@@ -63,13 +62,7 @@ export function qwenTrainingFacts(model: string, isLocal: boolean): TrainingFact
     prompts: family === 'qwen2-vl' ? qwen2VlPrompts : qwen25VlPrompts,
     frame: family === 'qwen2-vl' ? 'norm1000' : 'resized',
     inputSize: (image) => {
-      const { width, height } = smartResize(
-        image.height,
-        image.width,
-        factor,
-        processor.minPixels,
-        processor.maxPixels,
-      );
+      const { width, height } = inputSizeOf(image, processor);
       return { width, height };
     },
     minPixels: processor.minPixels,
