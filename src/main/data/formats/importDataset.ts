@@ -23,6 +23,7 @@ import { addCategory } from '../../store/categories';
 import { createDataset, findDatasetByName } from '../../store/datasets';
 import { transaction, type Db } from '../../store/db';
 import { addImage } from '../../store/images';
+import { createSplit } from '../../store/splits';
 import { ImageFileError, makeThumbnail, probeImage, type ImageProbe } from '../imageFiles';
 import { refuse } from './files';
 import { checkInputKind, detectFormat, readers } from './registry';
@@ -63,6 +64,8 @@ interface PlannedImage {
   negative: boolean;
   statedEmpty: boolean;
   boxes: { category: string; box: Box }[];
+  /** The splits the file puts it in (a copy may sit in another). */
+  splits: string[];
 }
 
 interface Plan {
@@ -92,6 +95,8 @@ export async function importDataset(db: Db, options: ImportOptions): Promise<Imp
 
   const source = await readers[format].read(input, {
     signal,
+    dataDir: options.dataDir,
+    datasetName: name,
     progress: (done, total) => progress({ phase: 'reading', done, total }),
   });
   throwIfCancelled(signal);
@@ -173,6 +178,7 @@ function planImport(input: string, source: SourceDataset, probed: Probed): Plan 
       plan.duplicates.push({ path: image.path, sameAs: first.path });
       for (const b of planned.boxes) if (!first.boxes.some((f) => sameBox(f, b))) first.boxes.push(b);
       first.statedEmpty ||= planned.statedEmpty;
+      for (const split of planned.splits) if (!first.splits.includes(split)) first.splits.push(split);
     } else {
       bySha.set(planned.sha256, planned);
       plan.images.push(planned);
@@ -227,6 +233,7 @@ function planImage(image: SourceImage, probe: ImageProbe, notes: Notes): Planned
     negative: false,
     statedEmpty: image.statedEmpty,
     boxes,
+    splits: image.split === undefined ? [] : [image.split],
   };
 }
 
@@ -288,6 +295,7 @@ function writeDataset(db: Db, name: string, description: string, plan: Plan): nu
         addCategory(db, { datasetId: dataset.id, name: category }).id,
       ]),
     );
+    const splits = new Map<string, number[]>();
     for (const image of plan.images) {
       const imageId = addImage(db, {
         datasetId: dataset.id,
@@ -300,6 +308,17 @@ function writeDataset(db: Db, name: string, description: string, plan: Plan): nu
       for (const { category, box } of image.boxes) {
         addAnnotation(db, { imageId, categoryId: categoryIds.get(category)!, box, source: 'human' });
       }
+      for (const split of image.splits) splits.set(split, [...(splits.get(split) ?? []), imageId]);
+    }
+    // The file's own splits (a DatasetDict's train and test): its train split trains, the rest evaluate.
+    for (const [split, imageIds] of splits) {
+      createSplit(db, {
+        datasetId: dataset.id,
+        name: split,
+        kind: /^train/i.test(split) ? 'train' : 'eval',
+        spec: { from: 'import' },
+        imageIds,
+      });
     }
     return dataset.id;
   });

@@ -5,6 +5,7 @@ import { UserError } from '../../../shared/errors';
 import { cocoFormat, cocoWriter } from './coco';
 import { isImageFile, listFiles, readJsonFile } from './files';
 import { folderFormat } from './folder';
+import { hfFormat, looksLikeHf } from './hf';
 import type { DatasetFormat, ExportFormat, ExportWriter, ImportFormat } from './types';
 import { visualRftFormat, visualRftWriter } from './visualrft';
 import { vlmR1Format, vlmR1Writer } from './vlmr1';
@@ -18,6 +19,7 @@ export const readers: Record<ImportFormat, DatasetFormat> = {
   voc: vocFormat,
   visualrft: visualRftFormat,
   vlmr1: vlmR1Format,
+  hf: hfFormat,
 };
 
 export const writers: Record<ExportFormat, ExportWriter> = {
@@ -40,6 +42,16 @@ function kind(input: string): 'folder' | 'file' {
 
 /** Refuses a file given for a folder format, or the other way round, before reading anything. */
 export function checkInputKind(input: string, format: ImportFormat): void {
+  if (format === 'hf') {
+    if (!looksLikeHf(input)) {
+      throw new UserError(
+        'invalid_input',
+        `${input} is not a Hugging Face dataset: pick a save_to_disk folder (dataset_dict.json or ` +
+          'state.json), a folder of .parquet files, or one .arrow or .parquet file.',
+      );
+    }
+    return;
+  }
   const wants = folderFormats.includes(format) ? 'folder' : 'file';
   if (kind(input) !== wants) {
     throw new UserError(
@@ -56,11 +68,14 @@ export function checkInputKind(input: string, format: ImportFormat): void {
  * - a folder: voc if it holds .xml files, yolo if it has a class list or a labels/ folder and
  *   .txt label files, else a plain folder of images;
  * - .jsonl: vlmr1; .json: coco if an object with "images" and "annotations", visualrft if a list
- *   of {image_path, problem, solution}.
+ *   of {image_path, problem, solution};
+ * - hf: a save_to_disk folder (dataset_dict.json or state.json), a folder with .parquet files, or
+ *   one .arrow or .parquet file.
  */
 export function detectFormat(input: string): ImportFormat {
-  if (kind(input) === 'folder') return detectFolder(input);
+  if (kind(input) === 'folder') return looksLikeHf(input) ? 'hf' : detectFolder(input);
   const ext = path.extname(input).toLowerCase();
+  if (ext === '.arrow' || ext === '.parquet') return 'hf';
   if (ext === '.jsonl') return 'vlmr1';
   if (ext === '.json') {
     const data = readJsonFile(input);
@@ -90,7 +105,8 @@ export function detectFormat(input: string): ImportFormat {
   throw new UserError(
     'invalid_input',
     `${input}: a ${ext || 'file without extension'} is none of the formats vrft reads (a folder of images, ` +
-      'YOLO or Pascal VOC; a COCO or Visual-RFT .json; a VLM-R1 .jsonl).',
+      'YOLO or Pascal VOC; a COCO or Visual-RFT .json; a VLM-R1 .jsonl), nor a Hugging Face dataset ' +
+      '(a save_to_disk folder, .arrow or .parquet).',
   );
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Box, Size } from '../../../shared/boxes';
 
-export const importFormats = ['folder', 'coco', 'yolo', 'voc', 'visualrft', 'vlmr1'] as const;
+export const importFormats = ['folder', 'coco', 'yolo', 'voc', 'visualrft', 'vlmr1', 'hf'] as const;
 export type ImportFormat = (typeof importFormats)[number];
 
 export const exportFormats = ['coco', 'yolo', 'voc', 'visualrft', 'vlmr1'] as const;
@@ -37,6 +37,8 @@ export interface SourceImage {
    * file without objects, 'No Objects'): it becomes a negative image if it ends up with no box.
    */
   statedEmpty: boolean;
+  /** The split the file puts the image in (a Hugging Face DatasetDict's train, test…). */
+  split?: string;
 }
 
 export interface SourceDataset {
@@ -52,6 +54,9 @@ export interface ReadContext {
   signal?: AbortSignal;
   /** Files read so far, for formats spread over many files. */
   progress?(done: number, total: number): void;
+  /** The workspace folder and the new dataset's name: where formats that embed images write them. */
+  dataDir?: string;
+  datasetName?: string;
 }
 
 export interface ExportImage {
