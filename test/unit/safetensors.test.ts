@@ -15,11 +15,10 @@ import {
   readSafetensors,
   readSafetensorsFile,
   readSafetensorsHeader,
-  readShardedSafetensors,
-  readShardIndex,
   writeSafetensors,
   type TensorMap,
 } from '../../src/main/models/safetensors';
+import { readShardedSafetensors, readShardIndex } from '../../src/main/models/shards';
 
 // Every readFileSync goes through a spy, so a test can show the weights were never read whole.
 vi.mock('node:fs', async (importOriginal) => {

@@ -26,7 +26,8 @@ import {
   wasmHeapBytes,
   type GrpoMemoryOptions,
 } from '../models/qwen2-vl/memory';
-import { readSafetensorsHeader, readShardIndex } from '../models/safetensors';
+import { readSafetensorsHeader } from '../models/safetensors';
+import { readShardIndex } from '../models/shards';
 import {
   ConfigError,
   grpoConfigSchema,

@@ -11,7 +11,7 @@ import { readAdapterFolder } from './adapterFolder';
 import { modelKindOf } from './index';
 import type { PolicyKind } from './policy';
 import { parseQwenConfig } from './qwen2-vl/config';
-import { readShardIndex } from './safetensors';
+import { readShardIndex } from './shards';
 
 export interface ModelFolderInfo {
   /** The folder, absolute. */

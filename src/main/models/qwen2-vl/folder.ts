@@ -17,14 +17,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../../shared/errors';
-import {
-  readSafetensorsFile,
-  readShardedSafetensors,
-  readShardIndex,
-  type NamedTensor,
-  type ReadOptions,
-  type TensorMap,
-} from '../safetensors';
+import { readSafetensorsFile, type NamedTensor, type ReadOptions, type TensorMap } from '../safetensors';
+import { readShardedSafetensors, readShardIndex } from '../shards';
 import { parseQwenConfig, type QwenConfig, type QwenImageProcessorConfig } from './config';
 import { QwenChat, QwenTokenizer, type ChatMessage, type RenderOptions } from './chat';
 
