@@ -16,7 +16,6 @@ import type { GrpoConfig } from '../train/config';
 import { createCheckedRun } from '../train/createRun';
 import {
   classificationPrompts,
-  describeDataset,
   detectionPrompts,
   detectionQuestions,
   loadDataset,
@@ -102,7 +101,6 @@ export async function exportScaleOut(db: Db, request: ExportRequest): Promise<Ex
   const shape = batchShape(config, request.gpus, request.perDeviceBatch);
 
   // The same questions vrft's trainer asks, in the model family's own prompts.
-  const described = describeDataset(db, config.dataset, config.split);
   const loaded = loadDataset(db, config.dataset, config.split);
   const categories = config.categories ?? loaded.categoriesInUse;
   const prompting = { prompts: facts.prompts, frame: facts.frame, inputSize: facts.inputSize };
@@ -118,7 +116,7 @@ export async function exportScaleOut(db: Db, request: ExportRequest): Promise<Ex
       'invalid_input',
       `${request.source}: no image of "${config.dataset}" ${config.task === 'classification' ? 'shows exactly one category to classify' : 'has a box to learn from'}`,
     );
-  const imagePaths = new Map(described.imageRows.map((img) => [img.id, img.path]));
+  const imagePaths = new Map(loaded.images.map((img) => [img.imageId, img.path]));
 
   const runConfig = {
     ...config,
@@ -172,8 +170,8 @@ export async function exportScaleOut(db: Db, request: ExportRequest): Promise<Ex
       : createRun(db, {
           kind: 'grpo',
           name: request.name,
-          datasetId: described.dataset.id,
-          splitId: described.splitId,
+          datasetId: loaded.dataset.id,
+          splitId: loaded.splitId,
           config: runConfig,
           seed: config.seed,
         });

@@ -31,7 +31,8 @@ export interface LoadedDataset {
   categories: Category[];
   /** Categories with at least one box in the dataset: what is asked when a run does not say. */
   categoriesInUse: string[];
-  images: DatasetImage[];
+  /** Each with its file as the workspace records it. */
+  images: (DatasetImage & { path: string })[];
 }
 
 export function readImage(path: string): RgbImage {
@@ -90,6 +91,7 @@ export function loadDataset(db: Db, name: string, splitName?: string): LoadedDat
   const { imageRows, byImage, ...described } = describeDataset(db, name, splitName);
   const images = imageRows.map((img) => ({
     imageId: img.id,
+    path: img.path,
     image: readImage(img.path),
     boxes: byImage.get(img.id) ?? [],
   }));
