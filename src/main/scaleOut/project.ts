@@ -5,10 +5,11 @@
  * multi-GPU, DeepSpeed ZeRO-2 or ZeRO-3), launch.sh, pinned requirements and a README with the
  * exact commands. The dataset and images are written by the export itself (export.ts).
  */
+import { deepSpeedModes } from '../../shared/scaleOutContract';
 import type { GrpoConfig } from '../train/config';
 
-export type DeepSpeed = 'none' | 'zero2' | 'zero3';
-export const deepSpeedModes: readonly DeepSpeed[] = ['none', 'zero2', 'zero3'];
+export { deepSpeedModes };
+export type DeepSpeed = (typeof deepSpeedModes)[number];
 
 /** The versions the exported project was tested with (TRL 1.13 on transformers 5.18). */
 export const pinned = {
