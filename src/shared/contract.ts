@@ -11,6 +11,9 @@ import { scaleOutCalls, scaleOutSummary } from './scaleOutContract';
 import { traceCalls } from './traceContract';
 
 const id = z.number().int().positive();
+/** What a run trains or evaluates: boxes by category, an image's label, or the box an expression names. */
+export const tasks = ['detection', 'classification', 'rec'] as const;
+export type RunTask = (typeof tasks)[number];
 const datasetName = z.string().trim().min(1, 'a dataset needs a name').max(200);
 
 export const dataset = z.object({
@@ -46,7 +49,7 @@ export const runSummary = z.object({
   /** The user's name for it ('' until named: the list shows "SFT 7"). */
   name: z.string(),
   kind: z.enum(['sft', 'grpo', 'eval']),
-  task: z.enum(['detection', 'classification']),
+  task: z.enum(tasks),
   status: runStatus,
   error: z.string().nullable(),
   datasetId: z.number().int().nullable(),
@@ -144,6 +147,8 @@ export const imageListing = z.object({
   verified: z.boolean(),
   negative: z.boolean(),
   boxCount: z.number().int().nonnegative(),
+  /** The image-level label's category (classification); null when it has none. */
+  labelId: z.number().int().nullable(),
 });
 export type ImageListing = z.infer<typeof imageListing>;
 
@@ -155,6 +160,10 @@ export const annotation = z.object({
   y1: z.number(),
   x2: z.number(),
   y2: z.number(),
+  /** A referring expression or question naming this one box ('' for none). */
+  expression: z.string(),
+  /** COCO's iscrowd. */
+  crowd: z.boolean(),
   source: z.enum(['human', 'model']),
 });
 export type Annotation = z.infer<typeof annotation>;
@@ -165,6 +174,7 @@ export const category = z.object({
   name: z.string(),
   ord: z.number().int(),
   color: z.string().nullable(),
+  synonyms: z.array(z.string()),
 });
 export type Category = z.infer<typeof category>;
 
@@ -225,6 +235,8 @@ export const importReport = z.object({
 });
 export type ImportReport = z.infer<typeof importReport>;
 
+/** A referring expression (a phrase) or a LISA-style question about one box. */
+const expression = z.string().max(2000, 'an expression is at most 2,000 characters');
 const categoryName = z.string().trim().min(1, 'a category needs a name').max(200);
 const color = z.string().regex(/^#[0-9a-f]{6}$/i, 'a colour is #rrggbb');
 const ok = z.object({ ok: z.literal(true) });
@@ -272,6 +284,11 @@ export const calls = {
     input: z.object({ id, verified: z.boolean().optional(), negative: z.boolean().optional() }).strict(),
     output: imageListing,
   },
+  /** Sets (or, with null, clears) the image's image-level label (classification). */
+  'images.setLabel': {
+    input: z.object({ id, categoryId: id.nullable() }).strict(),
+    output: imageListing,
+  },
   /** The image before or after this one in import order; null at either end. */
   'images.neighbour': {
     input: z.object({ id, direction: z.union([z.literal(1), z.literal(-1)]) }).strict(),
@@ -279,11 +296,21 @@ export const calls = {
   },
   'annotations.list': { input: z.object({ imageId: id }).strict(), output: z.array(annotation) },
   'annotations.add': {
-    input: z.object({ imageId: id, categoryId: id, box: pixelBox }).strict(),
+    input: z
+      .object({ imageId: id, categoryId: id, box: pixelBox, expression: expression.optional() })
+      .strict(),
     output: annotation,
   },
   'annotations.update': {
-    input: z.object({ id, box: pixelBox.optional(), categoryId: id.optional() }).strict(),
+    input: z
+      .object({
+        id,
+        box: pixelBox.optional(),
+        categoryId: id.optional(),
+        expression: expression.optional(),
+        crowd: z.boolean().optional(),
+      })
+      .strict(),
     output: annotation,
   },
   'annotations.delete': { input: z.object({ id }).strict(), output: ok },
@@ -292,7 +319,16 @@ export const calls = {
     input: z
       .object({
         imageId: id,
-        boxes: z.array(z.object({ categoryId: id, box: pixelBox })).max(10_000),
+        boxes: z
+          .array(
+            z.object({
+              categoryId: id,
+              box: pixelBox,
+              expression: expression.optional(),
+              crowd: z.boolean().optional(),
+            }),
+          )
+          .max(10_000),
       })
       .strict(),
     output: z.array(annotation),
@@ -303,7 +339,14 @@ export const calls = {
     output: category,
   },
   'categories.update': {
-    input: z.object({ id, name: categoryName.optional(), color: color.optional() }).strict(),
+    input: z
+      .object({
+        id,
+        name: categoryName.optional(),
+        color: color.optional(),
+        synonyms: z.array(z.string().max(200)).max(100).optional(),
+      })
+      .strict(),
     output: category,
   },
   /** Moves every box of `id` to `into` and deletes `id`. */
@@ -407,7 +450,7 @@ export const calls = {
       .object({
         model: z.string().min(1),
         splitId: id,
-        task: z.enum(['detection', 'classification']).default('detection'),
+        task: z.enum(tasks).default('detection'),
       })
       .strict(),
     output: z.object({ runId: id }),
@@ -434,7 +477,7 @@ export const calls = {
         /** The evaluation split; by default the train split's "-eval" sibling. */
         evalSplitId: id.optional(),
         model: z.string().min(1).optional(),
-        task: z.enum(['detection', 'classification']).default('detection'),
+        task: z.enum(tasks).default('detection'),
         steps: z.number().int().min(1).max(100_000).default(200),
         seed: z.number().int().nonnegative().default(0),
         name: z.string().trim().max(200).optional(),

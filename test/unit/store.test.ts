@@ -25,6 +25,8 @@ import {
 import { addCategory, listCategories } from '../../src/main/store/categories';
 import { addImage } from '../../src/main/store/images';
 import { addAnnotation } from '../../src/main/store/annotations';
+import { setImageLabel } from '../../src/main/store/labels';
+import { addSourceLine } from '../../src/main/store/sourceLines';
 import { createSplit, listSplitImageIds } from '../../src/main/store/splits';
 import { addModel, getModel } from '../../src/main/store/models';
 import {
@@ -55,7 +57,7 @@ import { addEvaluation, insertPredictions } from '../../src/main/store/evaluatio
 // Every table migration 1 creates; the cascade test counts rows in each.
 const tables = (
   'dataset category image annotation split split_image model run metric checkpoint rollout ' +
-  'evaluation prediction schema_version run_warning experiment'
+  'evaluation prediction schema_version run_warning experiment image_label source_line'
 ).split(' ');
 
 // Migration 3's trace tables: the flagged rollouts and the completion index (FTS5 and its shadows).
@@ -145,7 +147,21 @@ function seedDataset(db: Db, name: string, modelId: number) {
     height: 48,
   });
   addImage(db, { datasetId, path: `${name}/b.jpg`, sha256: 'b', width: 64, height: 48 });
-  addAnnotation(db, { imageId, categoryId: cat.id, box: { x1: 1, y1: 2, x2: 30, y2: 40 } });
+  const boxId = addAnnotation(db, {
+    imageId,
+    categoryId: cat.id,
+    box: { x1: 1, y1: 2, x2: 30, y2: 40 },
+    expression: 'the thing',
+  });
+  setImageLabel(db, imageId, cat.id);
+  addSourceLine(db, {
+    imageId,
+    annotationId: boxId,
+    format: 'vlm-r1',
+    lineId: '1',
+    categories: null,
+    accuRewardMethod: null,
+  });
   const splitId = createSplit(db, { datasetId, name: 'train-4', kind: 'train', imageIds: [imageId] });
   const sft = createRun(db, { kind: 'sft', datasetId, splitId, modelId, config: {} });
   const grpo = createRun(db, {

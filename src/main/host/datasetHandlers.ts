@@ -35,6 +35,7 @@ import {
   setImageFlags,
   type Image,
 } from '../store/images';
+import { setImageLabel } from '../store/labels';
 import { deleteSplit, listSplits } from '../store/splits';
 import type { Handlers } from './dispatch';
 import type { Broadcast } from './jobs';
@@ -63,8 +64,7 @@ function mustImage(db: Database, id: number): Image {
 }
 
 function listing(db: Database, image: Image) {
-  const boxCount = listAnnotations(db, image.id).length;
-  return { ...image, boxCount };
+  return imageWithPosition(db, image.id)!.image;
 }
 
 /** A box must lie inside its image and belong to a category of the image's dataset. */
@@ -148,6 +148,11 @@ export function createDatasetHandlers(ctx: {
       if (!image) throw new UserError('not_found', `Image ${id} does not exist: reload the dataset.`);
       return listing(db, image);
     },
+    'images.setLabel': ({ id, categoryId }) => {
+      const image = mustImage(db, id);
+      setImageLabel(db, id, categoryId);
+      return listing(db, image);
+    },
     'images.neighbour': ({ id, direction }) => {
       mustImage(db, id);
       return { id: neighbourImage(db, id, direction) ?? null };
@@ -156,17 +161,22 @@ export function createDatasetHandlers(ctx: {
       mustImage(db, imageId);
       return listAnnotations(db, imageId);
     },
-    'annotations.add': ({ imageId, categoryId, box }) => {
+    'annotations.add': ({ imageId, categoryId, box, expression }) => {
       const image = mustImage(db, imageId);
-      const id = addAnnotation(db, { imageId, categoryId, box: checkBox(db, image, categoryId, box) });
+      const id = addAnnotation(db, {
+        imageId,
+        categoryId,
+        box: checkBox(db, image, categoryId, box),
+        expression,
+      });
       return getAnnotation(db, id)!;
     },
-    'annotations.update': ({ id, box, categoryId }) => {
+    'annotations.update': ({ id, box, categoryId, expression, crowd }) => {
       const current = getAnnotation(db, id);
       if (!current) throw new UserError('not_found', `Box ${id} no longer exists: reload the image.`);
       const image = mustImage(db, current.imageId);
       const checked = checkBox(db, image, categoryId ?? current.categoryId, box ?? current);
-      return updateAnnotation(db, id, { box: checked, categoryId })!;
+      return updateAnnotation(db, id, { box: checked, categoryId, expression, crowd })!;
     },
     'annotations.delete': ({ id }) => {
       deleteAnnotation(db, id);
@@ -174,10 +184,7 @@ export function createDatasetHandlers(ctx: {
     },
     'annotations.replace': ({ imageId, boxes }) => {
       const image = mustImage(db, imageId);
-      const checked = boxes.map((b) => ({
-        categoryId: b.categoryId,
-        box: checkBox(db, image, b.categoryId, b.box),
-      }));
+      const checked = boxes.map((b) => ({ ...b, box: checkBox(db, image, b.categoryId, b.box) }));
       return replaceAnnotations(db, imageId, checked);
     },
     'categories.list': ({ datasetId }) => listCategories(db, datasetId),

@@ -3,7 +3,7 @@
  * runs them — driven by the host's job supervisor, and the first screen's demo. An experiment the
  * host was driving when it closed is marked interrupted when it opens again.
  */
-import type { CallOutput } from '../../shared/contract';
+import type { CallOutput, RunTask } from '../../shared/contract';
 import { UserError } from '../../shared/errors';
 import { createFewShotSplits } from '../data/splits';
 import { getDataset, listDatasets } from '../store/datasets';
@@ -99,7 +99,7 @@ export function createExperimentHandlers(ctx: HostContext): Pick<Handlers, Exper
     splitId: number;
     evalSplitId?: number;
     model?: string;
-    task: 'detection' | 'classification';
+    task: RunTask;
     steps: number;
     seed: number;
     name?: string;

@@ -9,25 +9,49 @@ export interface Category {
   /** Export order: fixed when the category is created, never renumbered. */
   ord: number;
   color: string | null;
+  /** Other names an answer may give for it (classification): "aeroplane" for "airplane". */
+  synonyms: string[];
 }
 
-const columns = 'id, dataset_id AS datasetId, name, ord, color';
+const columns = 'id, dataset_id AS datasetId, name, ord, color, synonyms';
+type CategoryRow = Omit<Category, 'synonyms'> & { synonyms: string };
+const fromRow = (row: CategoryRow): Category => ({ ...row, synonyms: JSON.parse(row.synonyms) as string[] });
+
+/** Synonyms as stored: trimmed, without blanks, repeats or the category's own name. */
+export function normaliseSynonyms(name: string, synonyms: readonly string[]): string[] {
+  const seen = new Set([name.trim().toLowerCase()]);
+  const out: string[] = [];
+  for (const raw of synonyms) {
+    const s = raw.replace(/\s+/g, ' ').trim();
+    if (s === '' || seen.has(s.toLowerCase())) continue;
+    seen.add(s.toLowerCase());
+    out.push(s);
+  }
+  return out;
+}
 
 /** Appends a category after the dataset's last one. */
 export function addCategory(
   db: Database,
-  input: { datasetId: number; name: string; color?: string | null },
+  input: { datasetId: number; name: string; color?: string | null; synonyms?: readonly string[] },
 ): Category {
   const name = input.name.trim();
   if (name === '') throw new UserError('invalid_input', 'A category needs a name: type one in.');
   try {
-    return prepare<Category>(
-      db,
-      `INSERT INTO category (dataset_id, name, ord, color)
-       VALUES (@datasetId, @name,
-         (SELECT coalesce(max(ord) + 1, 0) FROM category WHERE dataset_id = @datasetId), @color)
-       RETURNING ${columns}`,
-    ).get({ datasetId: input.datasetId, name, color: input.color ?? null }) as Category;
+    return fromRow(
+      prepare<CategoryRow>(
+        db,
+        `INSERT INTO category (dataset_id, name, ord, color, synonyms)
+         VALUES (@datasetId, @name,
+           (SELECT coalesce(max(ord) + 1, 0) FROM category WHERE dataset_id = @datasetId), @color, @synonyms)
+         RETURNING ${columns}`,
+      ).get({
+        datasetId: input.datasetId,
+        name,
+        color: input.color ?? null,
+        synonyms: JSON.stringify(normaliseSynonyms(name, input.synonyms ?? [])),
+      })!,
+    );
   } catch (err) {
     if (isUniqueViolation(err)) {
       throw new UserError(
@@ -40,28 +64,30 @@ export function addCategory(
 }
 
 export function listCategories(db: Database, datasetId: number): Category[] {
-  return prepare<Category>(db, `SELECT ${columns} FROM category WHERE dataset_id = ? ORDER BY ord`).all(
-    datasetId,
-  );
+  return prepare<CategoryRow>(db, `SELECT ${columns} FROM category WHERE dataset_id = ? ORDER BY ord`)
+    .all(datasetId)
+    .map(fromRow);
 }
 
 export function getCategory(db: Database, id: number): Category | undefined {
-  return prepare<Category>(db, `SELECT ${columns} FROM category WHERE id = ?`).get(id);
+  const row = prepare<CategoryRow>(db, `SELECT ${columns} FROM category WHERE id = ?`).get(id);
+  return row && fromRow(row);
 }
 
 export function updateCategory(
   db: Database,
   id: number,
-  change: { name?: string; color?: string | null },
+  change: { name?: string; color?: string | null; synonyms?: readonly string[] },
 ): Category | undefined {
   const current = getCategory(db, id);
   if (!current) return undefined;
   const name = (change.name ?? current.name).trim();
   if (name === '') throw new UserError('invalid_input', 'A category needs a name: type one in.');
   try {
-    prepare(db, 'UPDATE category SET name = ?, color = ? WHERE id = ?').run(
+    prepare(db, 'UPDATE category SET name = ?, color = ?, synonyms = ? WHERE id = ?').run(
       name,
       change.color === undefined ? current.color : change.color,
+      JSON.stringify(normaliseSynonyms(name, change.synonyms ?? current.synonyms)),
       id,
     );
   } catch (err) {
@@ -100,8 +126,18 @@ export function mergeCategories(db: Database, fromId: number, intoId: number): C
       Date.now(),
       fromId,
     );
+    prepare(db, 'UPDATE image_label SET category_id = ?, updated_at = ? WHERE category_id = ?').run(
+      intoId,
+      Date.now(),
+      fromId,
+    );
+    // The merged category's name (and its synonyms) become synonyms of the one kept.
+    prepare(db, 'UPDATE category SET synonyms = ? WHERE id = ?').run(
+      JSON.stringify(normaliseSynonyms(into.name, [...into.synonyms, from.name, ...from.synonyms])),
+      intoId,
+    );
     prepare(db, 'DELETE FROM category WHERE id = ?').run(fromId);
-    return into;
+    return getCategory(db, intoId)!;
   });
 }
 

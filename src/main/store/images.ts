@@ -77,12 +77,16 @@ export type ImageFilter = 'all' | 'unlabelled' | 'labelled' | 'verified' | 'nega
 
 export interface ImageListing extends Image {
   boxCount: number;
+  /** The image-level label's category (classification), null when it has none. */
+  labelId: number | null;
 }
 
 const filters: Record<ImageFilter, string> = {
   all: '',
-  unlabelled: 'AND i.negative = 0 AND NOT EXISTS (SELECT 1 FROM annotation a WHERE a.image_id = i.id)',
-  labelled: 'AND (i.negative = 1 OR EXISTS (SELECT 1 FROM annotation a WHERE a.image_id = i.id))',
+  unlabelled: `AND i.negative = 0 AND NOT EXISTS (SELECT 1 FROM annotation a WHERE a.image_id = i.id)
+    AND NOT EXISTS (SELECT 1 FROM image_label l WHERE l.image_id = i.id)`,
+  labelled: `AND (i.negative = 1 OR EXISTS (SELECT 1 FROM annotation a WHERE a.image_id = i.id)
+    OR EXISTS (SELECT 1 FROM image_label l WHERE l.image_id = i.id))`,
   verified: 'AND i.verified = 1',
   negative: 'AND i.negative = 1',
 };
@@ -106,11 +110,12 @@ export function pageImages(
     db,
     `SELECT count(*) AS total FROM image i WHERE ${where}`,
   ).get(filterParams)!;
-  const items = prepare<ImageRow & { boxCount: number }>(
+  const items = prepare<ImageRow & { boxCount: number; labelId: number | null }>(
     db,
     `SELECT i.id, i.dataset_id AS datasetId, i.path, i.sha256, i.width, i.height, i.verified, i.negative,
        i.created_at AS createdAt,
-       (SELECT count(*) FROM annotation a WHERE a.image_id = i.id) AS boxCount
+       (SELECT count(*) FROM annotation a WHERE a.image_id = i.id) AS boxCount,
+       (SELECT l.category_id FROM image_label l WHERE l.image_id = i.id) AS labelId
      FROM image i WHERE ${where} ORDER BY i.id LIMIT @limit OFFSET @offset`,
   )
     .all({ ...filterParams, limit: input.limit, offset: input.offset })
@@ -163,11 +168,17 @@ export function imageWithPosition(
 ): { image: ImageListing; index: number; total: number } | undefined {
   const image = getImage(db, id);
   if (!image) return undefined;
-  const { index, total, boxCount } = prepare<{ index: number; total: number; boxCount: number }>(
+  const { index, total, boxCount, labelId } = prepare<{
+    index: number;
+    total: number;
+    boxCount: number;
+    labelId: number | null;
+  }>(
     db,
     `SELECT (SELECT count(*) FROM image WHERE dataset_id = @datasetId AND id <= @id) AS "index",
        (SELECT count(*) FROM image WHERE dataset_id = @datasetId) AS total,
-       (SELECT count(*) FROM annotation WHERE image_id = @id) AS boxCount`,
+       (SELECT count(*) FROM annotation WHERE image_id = @id) AS boxCount,
+       (SELECT category_id FROM image_label WHERE image_id = @id) AS labelId`,
   ).get({ id, datasetId: image.datasetId })!;
-  return { image: { ...image, boxCount }, index, total };
+  return { image: { ...image, boxCount, labelId }, index, total };
 }

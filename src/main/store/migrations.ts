@@ -310,9 +310,55 @@ DELETE FROM model WHERE id NOT IN (SELECT min(id) FROM model GROUP BY path);
 CREATE UNIQUE INDEX model_path ON model (path);
 `;
 
+/**
+ * Every task of the papers on user data (issue 25). A box can carry a referring expression (a
+ * phrase, or a LISA-style question): a box with one is a REC / grounding item, asked by its
+ * expression instead of its category. `crowd` is COCO's iscrowd (a crowd region: AP ignores
+ * what matches it). An image can carry one image-level label (classification, Visual-RFT's
+ * single label), a category can list synonyms an answer may use. source_line keeps what an
+ * imported line said that the boxes do not (VLM-R1: its id, its own category list, its
+ * accu_reward_method), so an export writes the line back as it was.
+ */
+const tasksOnUserData = /* sql */ `
+ALTER TABLE annotation ADD COLUMN expression TEXT NOT NULL DEFAULT '';
+ALTER TABLE annotation ADD COLUMN crowd INTEGER NOT NULL DEFAULT 0 CHECK (crowd IN (0, 1));
+CREATE INDEX annotation_expression ON annotation (image_id) WHERE expression <> '';
+
+ALTER TABLE category ADD COLUMN synonyms TEXT NOT NULL DEFAULT '[]'
+  CHECK (json_valid(synonyms) AND json_type(synonyms) = 'array');
+
+CREATE TABLE image_label (
+  image_id INTEGER PRIMARY KEY REFERENCES image(id) ON DELETE CASCADE,
+  category_id INTEGER NOT NULL REFERENCES category(id) ON DELETE CASCADE,
+  source TEXT NOT NULL DEFAULT 'human' CHECK (source IN ('human', 'model')),
+  updated_at INTEGER NOT NULL DEFAULT ${now}
+) STRICT;
+CREATE INDEX image_label_category ON image_label (category_id);
+
+CREATE TABLE source_line (
+  id INTEGER PRIMARY KEY,
+  image_id INTEGER NOT NULL REFERENCES image(id) ON DELETE CASCADE,
+  -- The line's box when it is one REC item; NULL for a line about the whole image.
+  annotation_id INTEGER REFERENCES annotation(id) ON DELETE CASCADE,
+  format TEXT NOT NULL CHECK (length(format) > 0),
+  -- The id the file gave the line (text: files use numbers and strings alike).
+  line_id TEXT NOT NULL,
+  -- The line's own list of categories asked (JSON array), NULL when it named none.
+  categories TEXT CHECK (categories IS NULL OR (json_valid(categories) AND json_type(categories) = 'array')),
+  accu_reward_method TEXT
+) STRICT;
+CREATE INDEX source_line_image ON source_line (image_id);
+CREATE INDEX source_line_annotation ON source_line (annotation_id);
+`;
+
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'initial data model', sql: initial },
   { version: 2, name: 'run names, run warnings, experiments', sql: runNamesWarningsExperiments },
   { version: 3, name: 'trace indexes and completion search', sql: traceIndexes },
   { version: 4, name: 'model folders: unique path, last used', sql: modelRegistry },
+  {
+    version: 5,
+    name: 'expressions, crowd boxes, image labels, synonyms, source lines',
+    sql: tasksOnUserData,
+  },
 ];

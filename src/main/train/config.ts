@@ -3,13 +3,14 @@
  * names the key and its nearest valid name; every other problem names the field and what it wants.
  */
 import { z } from 'zod';
+import { tasks } from '../../shared/contract';
 import { nearestName } from '../../shared/names';
 import type { LoraConfig } from '../models/policy';
 
 /** What every run names: the data, the model, the categories asked. */
 const target = {
   /** detection: find every box of each category; classification: name the one object's category. */
-  task: z.enum(['detection', 'classification']).default('detection'),
+  task: z.enum(tasks).default('detection'),
   /** Workspace dataset (by name). */
   dataset: z.string().min(1),
   /** A split of that dataset; all its images when absent. */

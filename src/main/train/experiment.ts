@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { RunTask } from '../../shared/contract';
 import { importShapeWorld, writeShapeWorld } from '../data/shapeworld';
 import { modelKindOf } from '../models';
 import { builtInModelPath, installedPath } from '../models/installed';
@@ -30,7 +31,7 @@ export function demoDataset(
   db: Db,
   dataDir: string,
   seed: number,
-  task: 'detection' | 'classification',
+  task: RunTask,
 ): string {
   const name =
     task === 'detection' ? `shapeworld-novel-demo-${seed}` : `shapeworld-novel-${task}-demo-${seed}`;
@@ -48,7 +49,7 @@ export function demoDataset(
  * each measured on the demo: bench/demo-recipes.md keeps every recipe tried and its figures.
  */
 export function experimentRecipe(
-  task: 'detection' | 'classification',
+  task: RunTask,
   steps: number,
   model: PolicyKind = 'tiny-vlm',
 ) {
@@ -116,7 +117,7 @@ function qwenRecipe(steps: number) {
 
 export interface ExperimentPlan {
   name: string;
-  task: 'detection' | 'classification';
+  task: RunTask;
   dataset: { id: number; name: string };
   trainSplit: { id: number; name: string };
   evalSplit: { id: number; name: string };

@@ -101,6 +101,9 @@ export function isTooSmall(box: Box, scale: number, minScreenPx = 3): boolean {
 export interface BoxItem {
   categoryId: number;
   box: Box;
+  /** Its referring expression ('' or absent: none); undo and copy keep it. */
+  expression?: string;
+  crowd?: boolean;
 }
 
 /**

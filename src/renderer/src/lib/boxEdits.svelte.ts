@@ -57,7 +57,7 @@ export class BoxEdits {
     this.history().record(this.snapshot());
     const temp = this.nextTempId--;
     const imageId = this.image.id;
-    this.boxes = [...this.boxes, { id: temp, imageId, categoryId, ...tidy, source: 'human' }];
+    this.boxes = [...this.boxes, { id: temp, imageId, categoryId, ...tidy, expression: '', crowd: false, source: 'human' }];
     this.#selectedId = temp;
     this.justDrawn = true;
     void this.save(async () => {
@@ -110,7 +110,7 @@ export class BoxEdits {
     if (!this.image) return;
     const size = this.image;
     const kept = items
-      .map((b) => ({ categoryId: b.categoryId, box: tidyBox(b.box, size) }))
+      .map((b) => ({ ...b, box: tidyBox(b.box, size) }))
       .filter((b) => b.box.x2 > b.box.x1 && b.box.y2 > b.box.y1);
     this.history().record(this.snapshot());
     this.restore([...this.snapshot(), ...kept]);
@@ -153,6 +153,8 @@ export class BoxEdits {
       imageId,
       categoryId: b.categoryId,
       ...b.box,
+      expression: b.expression ?? '',
+      crowd: b.crowd ?? false,
       source: 'human',
     }));
     this.nextTempId -= items.length;
@@ -170,6 +172,8 @@ export class BoxEdits {
     return this.boxes.map((b) => ({
       categoryId: b.categoryId,
       box: { x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2 },
+      expression: b.expression,
+      crowd: b.crowd,
     }));
   }
 
