@@ -15,14 +15,26 @@ import { listCategories, type Category } from '../store/categories';
 import { findDatasetByName, type Dataset } from '../store/datasets';
 import type { Db } from '../store/db';
 import { listImages } from '../store/images';
+import { listDatasetLabels } from '../store/labels';
 import { findSplit, listSplitImageIds } from '../store/splits';
 import type { GrpoPrompt } from './grpo/trainer';
 import type { SftExample } from './sft';
 
+export interface DatasetBox {
+  category: string;
+  box: Box;
+  /** A referring expression or question naming this box ('' or absent: none). */
+  expression?: string;
+  /** COCO's iscrowd: a region of many objects, not one. */
+  crowd?: boolean;
+}
+
 export interface DatasetImage {
   imageId: number;
   image: RgbImage;
-  boxes: { category: string; box: Box }[];
+  boxes: DatasetBox[];
+  /** The image-level label (classification), when the image has one. */
+  label?: string;
 }
 
 export interface LoadedDataset {
@@ -67,12 +79,18 @@ export function describeDataset(db: Db, name: string, splitName?: string) {
   }
   const categories = listCategories(db, dataset.id);
   const names = new Map(categories.map((c) => [c.id, c.name]));
-  const byImage = new Map<number, { category: string; box: Box }[]>();
+  const byImage = new Map<number, DatasetBox[]>();
   for (const a of listDatasetAnnotations(db, dataset.id)) {
     const list = byImage.get(a.imageId) ?? [];
-    list.push({ category: names.get(a.categoryId)!, box: { x1: a.x1, y1: a.y1, x2: a.x2, y2: a.y2 } });
+    list.push({
+      category: names.get(a.categoryId)!,
+      box: { x1: a.x1, y1: a.y1, x2: a.x2, y2: a.y2 },
+      expression: a.expression,
+      crowd: a.crowd,
+    });
     byImage.set(a.imageId, list);
   }
+  const labels = new Map(listDatasetLabels(db, dataset.id).map((l) => [l.imageId, names.get(l.categoryId)!]));
   const imageRows = listImages(db, dataset.id).filter((img) => !imageIds || imageIds.has(img.id));
   if (imageRows.length === 0) {
     throw new UserError(
@@ -83,17 +101,18 @@ export function describeDataset(db: Db, name: string, splitName?: string) {
   // In use across the whole dataset, not just the split, so a split asks about the same categories.
   const used = new Set([...byImage.values()].flat().map((b) => b.category));
   const categoriesInUse = categories.filter((c) => used.has(c.name)).map((c) => c.name);
-  return { dataset, splitId, categories, categoriesInUse, imageRows, byImage };
+  return { dataset, splitId, categories, categoriesInUse, imageRows, byImage, labels };
 }
 
 /** The dataset (or split) with its images decoded: what a run trains or evaluates on. */
 export function loadDataset(db: Db, name: string, splitName?: string): LoadedDataset {
-  const { imageRows, byImage, ...described } = describeDataset(db, name, splitName);
+  const { imageRows, byImage, labels, ...described } = describeDataset(db, name, splitName);
   const images = imageRows.map((img) => ({
     imageId: img.id,
     path: img.path,
     image: readImage(img.path),
     boxes: byImage.get(img.id) ?? [],
+    ...(labels.has(img.id) ? { label: labels.get(img.id)! } : {}),
   }));
   return { ...described, images };
 }
