@@ -1,4 +1,5 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,10 +11,11 @@ import {
   type Client,
   type SocketLike,
 } from '../../src/shared/client';
-import { startHost, type RunningHost } from '../../src/main/host/index';
+import { startHost, type HostOptions, type RunningHost } from '../../src/main/host/index';
 
 let dir: string;
 let host: RunningHost;
+const logs: string[] = [];
 const clients: Client[] = [];
 
 function rendererDir(): string {
@@ -25,15 +27,16 @@ function rendererDir(): string {
   return renderer;
 }
 
-async function start(port = 0): Promise<RunningHost> {
+async function start(port = 0, limits?: HostOptions['limits']): Promise<RunningHost> {
   return startHost({
+    limits,
     host: '127.0.0.1',
     port,
     dataDir: path.join(dir, 'data'),
     rendererDir: path.join(dir, 'renderer'),
     version: 'test',
     token: 'tok-123',
-    log: () => {},
+    log: (line) => logs.push(line),
     probeEngine: false,
   });
 }
@@ -176,5 +179,122 @@ describe('engine host over WebSocket', () => {
     const client = connect(port, 150);
     await expect(client.call('datasets.list', {})).rejects.toMatchObject({ code: 'unavailable' });
     host = await start();
+  });
+});
+
+/** The status of a raw WebSocket upgrade with these headers ('open' when accepted). */
+function upgrade(headers: Record<string, string>, port = host.port): Promise<number | string> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=tok-123`, { headers });
+    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.on('open', () => {
+      resolve('open');
+      ws.close();
+    });
+    ws.on('error', () => resolve('error'));
+  });
+}
+
+function openRaw(port = host.port): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=tok-123`);
+  return new Promise((resolve) => ws.on('open', () => resolve(ws)));
+}
+
+describe('the host under pressure (issue 26)', () => {
+  it('accepts only its own Host and Origin on the WebSocket, even with the token', async () => {
+    const own = `127.0.0.1:${host.port}`;
+    expect(await upgrade({})).toBe('open');
+    expect(await upgrade({ Origin: `http://${own}` })).toBe('open');
+    expect(await upgrade({ Host: `localhost:${host.port}`, Origin: `http://localhost:${host.port}` })).toBe(
+      'open',
+    );
+    // Another site's page, a rebound DNS name, another port, an origin that is not this host.
+    expect(await upgrade({ Origin: 'http://evil.example' })).toBe(403);
+    expect(await upgrade({ Host: `evil.example:${host.port}` })).toBe(403);
+    expect(await upgrade({ Host: `127.0.0.1:${host.port + 1}` })).toBe(403);
+    expect(await upgrade({ Origin: `http://localhost:${host.port}` })).toBe(403);
+    expect(await upgrade({ Origin: 'null' })).toBe(403);
+    // HTTP too: a rebound name gets nothing, with the token.
+    // (fetch cannot set Host: a plain request can.)
+    const rebound = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const headers = { Host: `evil.example:${host.port}` };
+      const req = http.get(
+        { host: '127.0.0.1', port: host.port, path: '/?token=tok-123', headers },
+        (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += String(d)));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+    });
+    expect(rebound.status).toBe(421);
+    expect(rebound.body).toContain('its own address');
+  });
+
+  it('answers an oversized message with an error naming the limit, and keeps the socket and the host', async () => {
+    await host.close();
+    host = await start(0, { messageBytes: 1024, maxPayloadBytes: 64 * 1024 });
+    const ws = await openRaw();
+    const replies: unknown[] = [];
+    ws.on('message', (data) => replies.push(JSON.parse(String(data))));
+    ws.send(JSON.stringify({ id: 7, call: 'datasets.create', input: { name: 'x'.repeat(4000) } }));
+    await expect.poll(() => replies.length).toBe(1);
+    expect(replies[0]).toMatchObject({ id: 7, result: { ok: false, error: { code: 'invalid_input' } } });
+    expect(JSON.stringify(replies[0])).toContain("A message of 4.0 KiB is over the host's limit of 1.0 KiB");
+    ws.send(JSON.stringify({ id: 8, call: 'datasets.list', input: {} }));
+    await expect.poll(() => replies.length).toBe(2);
+    expect(replies[1]).toMatchObject({ id: 8, result: { ok: true, value: [] } });
+    // Past the hard cap the socket is closed (1009), never buffered; the host still serves others.
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    ws.send('x'.repeat(100 * 1024));
+    expect(await closed).toBe(1009);
+    expect(await connect(host.port).call('datasets.list', {})).toEqual([]);
+  });
+
+  it('closes a client that stops reading instead of buffering for it without bound', async () => {
+    await host.close();
+    host = await start(0, { bufferedBytes: 256 * 1024 });
+    const stalled = await openRaw();
+    const closed = new Promise<void>((resolve) => stalled.on('close', () => resolve()));
+    // Stop reading: the kernel buffers fill, then the host's.
+    (stalled as unknown as { _socket: { pause(): void } })._socket.pause();
+    const reader = connect(host.port);
+    await reader.call('datasets.list', {});
+    let seen = 0;
+    reader.on('job.progress', () => seen++);
+    const big = {
+      runId: 1,
+      step: 1,
+      totalSteps: 1,
+      metrics: {},
+      etaSeconds: null,
+      note: 'x'.repeat(64 * 1024),
+    };
+    const stoppedReading = () => logs.some((l) => l.includes('stopped reading'));
+    for (let i = 0; i < 2000 && !stoppedReading(); i++) {
+      host.broadcast('job.progress', big as never);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(stoppedReading()).toBe(true);
+    // Reading again, it finds the host closed it.
+    (stalled as unknown as { _socket: { resume(): void } })._socket.resume();
+    await closed;
+    // The reading client got its events and the host still answers.
+    expect(seen).toBeGreaterThan(0);
+    expect(await reader.call('datasets.list', {})).toEqual([]);
+  });
+
+  it('answers 2,000 concurrent calls, and a call made among them', async () => {
+    const client = connect(host.port, 60_000);
+    await client.call('datasets.create', { name: 'busy' });
+    const many = Array.from({ length: 2000 }, (_, i) =>
+      i % 2 ? client.call('datasets.list', {}) : client.call('app.info', {}),
+    );
+    const info = client.call('app.info', {});
+    const answers = await Promise.all(many);
+    expect(answers).toHaveLength(2000);
+    expect(answers.filter((a) => Array.isArray(a) && a[0]?.name === 'busy')).toHaveLength(1000);
+    expect(await info).toMatchObject({ version: 'test' });
   });
 });

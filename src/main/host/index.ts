@@ -7,7 +7,7 @@ import { createDispatch } from './dispatch';
 import { createHandlers } from './handlers';
 import { JobSupervisor, type Broadcast } from './jobs';
 import { RewardServers } from './scaleOutHandlers';
-import { startServer } from './server';
+import { startServer, type ServerOptions } from './server';
 import { trainerScript } from '../train/runFiles';
 
 export interface HostOptions {
@@ -22,6 +22,8 @@ export interface HostOptions {
   probeEngine?: boolean;
   /** The trainer process script; found beside the built host when absent. */
   trainerScript?: string;
+  /** What one client may cost the host (server.ts `limits`); tests lower them. */
+  limits?: ServerOptions['limits'];
 }
 
 export interface RunningHost {
@@ -75,6 +77,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       rendererDir: options.rendererDir,
       dispatch: createDispatch(handlers, log),
       log,
+      limits: options.limits,
     });
     broadcast = server.broadcast;
     // Which backend training will get, found after the host is up so startup never waits for it.

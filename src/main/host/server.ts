@@ -19,7 +19,21 @@ export interface ServerOptions {
   rendererDir: string;
   dispatch: Dispatch;
   log: (line: string) => void;
+  /** Limits a misbehaving client meets (defaults: `limits`); tests lower them. */
+  limits?: Partial<typeof limits>;
 }
+
+/**
+ * What one client may cost the host. A message over `messageBytes` is answered with an error and
+ * the socket kept; one over `maxPayloadBytes` is never buffered whole (the socket is closed, 1009).
+ * A client that stops reading while `bufferedBytes` of replies and events wait for it is closed,
+ * so it cannot grow the host's memory without bound.
+ */
+export const limits = {
+  messageBytes: 8 * 1024 * 1024,
+  maxPayloadBytes: 32 * 1024 * 1024,
+  bufferedBytes: 64 * 1024 * 1024,
+};
 
 export interface RunningServer {
   port: number;
@@ -41,6 +55,7 @@ const refusal =
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { token, log } = options;
+  const limit = { ...limits, ...options.limits };
   let port = 0;
 
   const server = http.createServer((req, res) => {
@@ -51,6 +66,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   async function handleHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (!allowedHost(req.headers.host, options.host, port)) {
+      res.writeHead(421, { 'Content-Type': 'text/plain; charset=utf-8', ...securityHeaders });
+      res.end(hostRefusal(req.headers.host));
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://host');
     const queryToken = url.searchParams.get('token');
     const authorised = sameToken(token, queryToken) || sameToken(token, cookieToken(req, port));
@@ -81,9 +101,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     res.end(req.method === 'HEAD' ? undefined : file.body);
   }
 
-  const sockets = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: limit.maxPayloadBytes });
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://host');
+    // A page of another site (or a DNS name rebound to loopback) never reaches the contract, even
+    // with the token: the Host must be a loopback name or the configured host, and a browser's
+    // Origin this very host.
+    const host = req.headers.host;
+    const origin = req.headers.origin;
+    if (!allowedHost(host, options.host, port) || (origin !== undefined && origin !== `http://${host}`)) {
+      log(`refused a WebSocket from origin ${origin ?? '(none)'} to host ${host ?? '(none)'}`);
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
     if (url.pathname !== '/ws' || !sameToken(token, url.searchParams.get('token'))) {
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
@@ -91,8 +121,38 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     sockets.handleUpgrade(req, socket, head, (ws) => serveSocket(ws));
   });
 
+  function send(ws: WebSocket, message: WireMessage): void {
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > limit.bufferedBytes) {
+      log(`closed a client that stopped reading (${ws.bufferedAmount} bytes waiting for it)`);
+      ws.terminate();
+      return;
+    }
+    ws.send(JSON.stringify(message));
+  }
+
   function serveSocket(ws: WebSocket): void {
-    ws.on('message', (data) => {
+    // ws closes the socket itself (1009) past maxPayload; the host only notes it and stays up.
+    ws.on('error', (error) => log(`websocket: ${error.message}`));
+    ws.on('message', (data: Buffer) => {
+      if (data.length > limit.messageBytes) {
+        const id = /^\s*\{\s*"id"\s*:\s*(\d+)/.exec(data.subarray(0, 64).toString())?.[1];
+        const mib = (n: number) =>
+          n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
+        send(ws, {
+          id: id === undefined ? -1 : Number(id),
+          result: {
+            ok: false,
+            error: {
+              code: 'invalid_input',
+              message:
+                `A message of ${mib(data.length)} is over the host's limit of ${mib(limit.messageBytes)}: ` +
+                'send less at once (fewer boxes or images per call).',
+            },
+          },
+        });
+        return;
+      }
       let request: WireRequest;
       try {
         request = JSON.parse(String(data)) as WireRequest;
@@ -156,6 +216,26 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function send(ws: WebSocket, message: WireMessage): void {
-  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+const loopbackNames = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Whether a request's Host header names this host: a loopback name or the configured address,
+ * with this port. Bound to a wildcard address, any IP literal is allowed too (a DNS rebinding
+ * attack needs a name; an address typed by the user is not one).
+ */
+export function allowedHost(header: string | undefined, configured: string, port: number): boolean {
+  if (!header) return false;
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:]+):(\d+)$/.exec(header.toLowerCase());
+  if (!match || Number(match[2]) !== port) return false;
+  const name = match[1]!;
+  if (loopbackNames.has(name) || name === urlHost(configured).toLowerCase()) return true;
+  const wildcard = configured === '0.0.0.0' || configured === '::';
+  return wildcard && (/^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.startsWith('['));
+}
+
+function hostRefusal(header: string | undefined): string {
+  return (
+    `Refused: this vrft host answers only at its own address, not "${header ?? ''}". ` +
+    'Open the URL that `vrft serve` printed.\n'
+  );
 }
