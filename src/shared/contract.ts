@@ -77,9 +77,9 @@ export const runSummary = z.object({
       id,
       runId: id,
       splitName: z.string().nullable(),
-      /** AP50 (detection) or accuracy (classification), 0–1. */
+      /** AP50 (detection), accuracy (classification) or Acc@0.5 (REC: metrics.acc50), 0–1. */
       figure: z.number(),
-      figureName: z.enum(['AP50', 'accuracy']),
+      figureName: z.enum(['AP50', 'accuracy', 'Acc@0.5']),
     })
     .nullable(),
   /** The experiment it belongs to, if any. */

@@ -13,11 +13,14 @@ export function classificationAccuracyOf(
   return samples.filter((s) => labelMatches(s.answer, s.label, s.synonyms)).length / samples.length;
 }
 
+/** Whether a referring expression's predicted box, at this IoU with the truth, counts for Acc@0.5. */
+export const recHit = (overlap: number) => overlap > 0.5;
+
 /** Referring expressions: share of prompts whose first predicted box has IoU > 0.5 with the truth. */
 export function recAccuracyAt50(samples: { predicted?: Box; truth: Box }[]): number {
   if (samples.length === 0) return 0;
   return (
-    samples.filter((s) => s.predicted !== undefined && iou(s.predicted, s.truth) > 0.5).length /
+    samples.filter((s) => s.predicted !== undefined && recHit(iou(s.predicted, s.truth))).length /
     samples.length
   );
 }

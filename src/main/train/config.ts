@@ -9,7 +9,10 @@ import type { LoraConfig } from '../models/policy';
 
 /** What every run names: the data, the model, the categories asked. */
 const target = {
-  /** detection: find every box of each category; classification: name the one object's category. */
+  /**
+   * detection: find every box of each category; classification: name the image's label (its
+   * image-level label, or its boxes' one category); rec: find the one box each expression names.
+   */
   task: z.enum(tasks).default('detection'),
   /** Workspace dataset (by name). */
   dataset: z.string().min(1),
@@ -88,7 +91,10 @@ export const sftConfigSchema = z
     learningRate: z.number().positive().max(1).default(2e-4),
     /** Train on the thinking text too (the answer tokens always). */
     trainThink: z.boolean().default(false),
-    /** The thinking text of SFT targets (ALGORITHMS: empty or templated). */
+    /**
+     * The thinking text of SFT targets (ALGORITHMS: empty or templated): `{category}` and
+     * `{objects}` filled in, and for rec `{expression}`.
+     */
     thinkTemplate: z.string().default(''),
     checkpointEvery: z.number().int().min(1).default(50),
   })
@@ -122,7 +128,10 @@ export const grpoConfigSchema = z
 
 export type GrpoConfig = z.output<typeof grpoConfigSchema>;
 
-/** Detection evaluation: every category asked of every image of the split, greedy decoding. */
+/**
+ * Evaluation, greedy decoding: detection asks every category of every image of the split,
+ * classification each labelled image, rec each box with an expression.
+ */
 export const evalConfigSchema = z
   .object({
     ...target,

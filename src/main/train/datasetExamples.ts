@@ -21,6 +21,8 @@ import type { GrpoPrompt } from './grpo/trainer';
 import type { SftExample } from './sft';
 
 export interface DatasetBox {
+  /** The annotation's id in the workspace (absent for boxes made up in tests). */
+  id?: number;
   category: string;
   box: Box;
   /** A referring expression or question naming this box ('' or absent: none). */
@@ -41,7 +43,10 @@ export interface LoadedDataset {
   dataset: Dataset;
   splitId: number | null;
   categories: Category[];
-  /** Categories with at least one box in the dataset: what is asked when a run does not say. */
+  /**
+   * Categories with at least one box or image label in the dataset: what is asked when a run does
+   * not say.
+   */
   categoriesInUse: string[];
   /** Each with its file as the workspace records it. */
   images: (DatasetImage & { path: string })[];
@@ -83,6 +88,7 @@ export function describeDataset(db: Db, name: string, splitName?: string) {
   for (const a of listDatasetAnnotations(db, dataset.id)) {
     const list = byImage.get(a.imageId) ?? [];
     list.push({
+      id: a.id,
       category: names.get(a.categoryId)!,
       box: { x1: a.x1, y1: a.y1, x2: a.x2, y2: a.y2 },
       expression: a.expression,
@@ -99,7 +105,7 @@ export function describeDataset(db: Db, name: string, splitName?: string) {
     );
   }
   // In use across the whole dataset, not just the split, so a split asks about the same categories.
-  const used = new Set([...byImage.values()].flat().map((b) => b.category));
+  const used = new Set([...[...byImage.values()].flat().map((b) => b.category), ...labels.values()]);
   const categoriesInUse = categories.filter((c) => used.has(c.name)).map((c) => c.name);
   return { dataset, splitId, categories, categoriesInUse, imageRows, byImage, labels };
 }
@@ -121,7 +127,9 @@ export function loadDataset(db: Db, name: string, splitName?: string): LoadedDat
  * Which (image, category) questions a detection run trains on: every one with boxes, and of the
  * rest (negatives: "No Objects" is right) a seeded sample so they are at most `negativeShare` of
  * all. Asking every category of a few-shot image makes most questions negative, and a policy that
- * cannot localise yet then learns to answer "No Objects" everywhere.
+ * cannot localise yet then learns to answer "No Objects" everywhere. A category with a crowd box
+ * on an image is not asked of it: a crowd region is many objects in one box, neither the one box
+ * to answer nor a place with nothing to find.
  */
 export function detectionQuestions(
   images: DatasetImage[],
@@ -133,7 +141,9 @@ export function detectionQuestions(
   const negatives: DetectionQuestion[] = [];
   for (const img of images) {
     for (const category of categories) {
-      (img.boxes.some((b) => b.category === category) ? positives : negatives).push({ img, category });
+      const boxes = img.boxes.filter((b) => b.category === category);
+      if (boxes.some((b) => b.crowd)) continue;
+      (boxes.length ? positives : negatives).push({ img, category });
     }
   }
   const keep =
@@ -186,10 +196,19 @@ export function detectionExamples(
   });
 }
 
-/** The one category an image shows (classification): its boxes' category, or none when mixed. */
-function singleLabel(img: DatasetImage): string | undefined {
+/**
+ * The one category an image shows (classification): its image-level label when it has one, else
+ * its boxes' category when they all share one; none for a mixed or empty image.
+ */
+export function imageLabel(img: DatasetImage): string | undefined {
+  if (img.label) return img.label;
   const labels = new Set(img.boxes.map((b) => b.category));
   return labels.size === 1 ? [...labels][0] : undefined;
+}
+
+/** Each category's synonyms by its name: the other answers a classification accepts. */
+export function synonymsOf(categories: readonly Pick<Category, 'name' | 'synonyms'>[]) {
+  return new Map(categories.map((c) => [c.name, c.synonyms]));
 }
 
 export function classificationExamples(
@@ -198,7 +217,7 @@ export function classificationExamples(
   policy: PromptingPolicy,
 ): SftExample[] {
   return images.flatMap((img) => {
-    const label = singleLabel(img);
+    const label = imageLabel(img);
     return label
       ? [
           {
@@ -212,17 +231,23 @@ export function classificationExamples(
   });
 }
 
-export function classificationPrompts(images: DatasetImage[], policy: PromptingPolicy): GrpoPrompt[] {
+/** GRPO prompts of classification: the label, and its category's synonyms (right answers too). */
+export function classificationPrompts(
+  images: DatasetImage[],
+  policy: PromptingPolicy,
+  synonyms: ReadonlyMap<string, readonly string[]> = new Map(),
+): GrpoPrompt[] {
   return images.flatMap((img) => {
-    const label = singleLabel(img);
+    const label = imageLabel(img);
     if (!label) return [];
+    const others = synonyms.get(label) ?? [];
     return [
       {
         key: `image ${img.imageId}`,
         imageId: img.imageId,
         image: img.image,
         prompt: policy.prompts.classification(),
-        solution: { label },
+        solution: others.length ? { label, synonyms: [...others] } : { label },
         context: { image: { width: img.image.width, height: img.image.height } },
       },
     ];

@@ -1,11 +1,13 @@
 /**
- * Classification evaluation: every image asked what it shows (greedy decoding), the answer right
- * iff it is the label after normalisation (ALGORITHMS.md) — accuracy overall and per category.
+ * Classification evaluation: every image with a label (its image-level label, else the one
+ * category its boxes share) asked what it shows (greedy decoding), the answer right iff it is the
+ * label or one of its category's synonyms after normalisation (ALGORITHMS.md) — accuracy overall
+ * and per category.
  */
 import { labelMatches } from '../../shared/labels';
 import type { Policy } from '../models/policy';
 import { splitCompletion } from '../rewards/completion';
-import type { DatasetImage } from './datasetExamples';
+import { imageLabel, type DatasetImage } from './datasetExamples';
 
 export interface ClassificationEvaluation {
   accuracy: number;
@@ -18,13 +20,18 @@ export interface ClassificationEvaluation {
 export function evaluateClassification(
   policy: Policy,
   images: DatasetImage[],
-  options: { maxNewTokens: number; onProgress?: (done: number, total: number) => void },
+  options: {
+    maxNewTokens: number;
+    /** Other right answers per category name. */
+    synonyms?: ReadonlyMap<string, readonly string[]>;
+    onProgress?: (done: number, total: number) => void;
+  },
 ): ClassificationEvaluation {
   const predictions: ClassificationEvaluation['predictions'] = [];
   let formatOk = 0;
   images.forEach((img, i) => {
-    const labels = [...new Set(img.boxes.map((b) => b.category))];
-    if (labels.length !== 1) return; // not a one-category image: nothing to classify
+    const label = imageLabel(img);
+    if (label === undefined) return; // no label and not a one-category image: nothing to classify
     const prepared = policy.prepare([{ image: img.image, prompt: policy.prompts.classification() }]);
     const [sample] = policy.sample(prepared, {
       n: 1,
@@ -38,9 +45,9 @@ export function evaluateClassification(
     if (parts.formatOk) formatOk++;
     predictions.push({
       image: i,
-      label: labels[0]!,
+      label,
       completion: sample!.text,
-      correct: labelMatches(parts.answer, labels[0]!),
+      correct: labelMatches(parts.answer, label, options.synonyms?.get(label)),
     });
     options.onProgress?.(i + 1, images.length);
   });

@@ -12,8 +12,8 @@ import { parseBoxes } from '../rewards/parse';
 
 export interface EvalImage {
   image: RgbImage;
-  /** Ground truth per category name, pixels xyxy. */
-  boxes: { category: string; box: Box }[];
+  /** Ground truth per category name, pixels xyxy; a crowd box (COCO iscrowd) never counts as a miss. */
+  boxes: { category: string; box: Box; crowd?: boolean }[];
 }
 
 /** One predicted box, or one answer with none (box and score null); each keeps its completion. */
@@ -51,7 +51,7 @@ export function evaluateDetection(
         category_id: categories.indexOf(b.category) + 1,
         bbox,
         area: bbox[2] * bbox[3],
-        iscrowd: 0,
+        iscrowd: b.crowd ? 1 : 0,
       });
     }),
   );

@@ -28,9 +28,13 @@ import {
   detectionQuestions,
   detectionPrompts,
   loadDataset,
+  synonymsOf,
   type LoadedDataset,
+  type PromptingPolicy,
 } from './datasetExamples';
 import { evaluateClassification } from './evaluateClassification';
+import { evaluateRec } from './evaluateRec';
+import { atLeastOneRecItem, recExamples, recItems, recPrompts } from './recExamples';
 import { runGrpo } from './grpo/trainer';
 import { listSource, runSft } from './sftRun';
 
@@ -138,25 +142,56 @@ function trainingOptions(config: SftConfig | GrpoConfig): LoadPolicyOptions {
   };
 }
 
-/** A run needs something to train on: classification only one-category images, detection boxes. */
+/**
+ * A run needs something to train on: classification labelled (or one-category) images, REC boxes
+ * with an expression, detection boxes.
+ */
 function atLeastOne<T>(items: T[], config: { dataset: string; task: string }): T[] {
   if (items.length > 0) return items;
+  if (config.task === 'rec') return atLeastOneRecItem(items, config.dataset);
   const what =
-    config.task === 'classification' ? 'shows exactly one category to classify' : 'has a box to learn from';
+    config.task === 'classification'
+      ? 'has a label to classify (set image labels in the annotator, or draw boxes of one category per image)'
+      : 'has a box to learn from';
   throw new UserError('invalid_input', `No image of "${config.dataset}" ${what}.`);
+}
+
+/** SFT's examples of the run's task, in the policy's own prompts and answers. */
+function sftExamples(loaded: LoadedDataset, config: SftConfig, policy: PromptingPolicy) {
+  switch (config.task) {
+    case 'classification':
+      return classificationExamples(loaded.images, config.thinkTemplate, policy);
+    case 'rec':
+      return recExamples(recItems(loaded.images), config.thinkTemplate, policy);
+    case 'detection':
+      return detectionExamples(
+        questionsOf(loaded, config.categories ?? loaded.categoriesInUse, config),
+        config.thinkTemplate,
+        policy,
+      );
+  }
+}
+
+/** GRPO's prompts of the run's task, each with its solution and reward context. */
+function grpoPrompts(loaded: LoadedDataset, config: GrpoConfig, policy: PromptingPolicy) {
+  switch (config.task) {
+    case 'classification':
+      return classificationPrompts(loaded.images, policy, synonymsOf(loaded.categories));
+    case 'rec':
+      return recPrompts(recItems(loaded.images), policy);
+    case 'detection':
+      return detectionPrompts(
+        questionsOf(loaded, config.categories ?? loaded.categoriesInUse, config),
+        policy,
+      );
+  }
 }
 
 export async function trainSft(job: Job, raw: unknown) {
   const config = parseConfig(sftConfigSchema, raw, `run ${job.runId}`);
   const loaded = loadDataset(job.db, config.dataset, config.split);
-  const categories = config.categories ?? loaded.categoriesInUse;
   const policy = await loadPolicy(path.resolve(config.model), trainingOptions(config));
-  const examples = atLeastOne(
-    config.task === 'classification'
-      ? classificationExamples(loaded.images, config.thinkTemplate, policy)
-      : detectionExamples(questionsOf(loaded, categories, config), config.thinkTemplate, policy),
-    config,
-  );
+  const examples = atLeastOne(sftExamples(loaded, config, policy), config);
   const metrics = metricWriter(job);
   const startedAt = started(job, config.steps);
   const { step } = await runSft(
@@ -197,15 +232,9 @@ export async function trainGrpo(job: Job, raw: unknown) {
   const rewards = config.rewards ?? taskRewards[config.task];
   checkRewardWeights(rewards);
   const loaded = loadDataset(job.db, config.dataset, config.split);
-  const categories = config.categories ?? loaded.categoriesInUse;
   const modelDir = path.resolve(config.model);
   const policy = await loadPolicy(modelDir, trainingOptions(config));
-  const prompts = atLeastOne(
-    config.task === 'classification'
-      ? classificationPrompts(loaded.images, policy)
-      : detectionPrompts(questionsOf(loaded, categories, config), policy),
-    config,
-  );
+  const prompts = atLeastOne(grpoPrompts(loaded, config, policy), config);
   // The reference: the base with adapters off for LoRA, else a frozen copy; none when β = 0.
   const reference =
     config.beta === 0
@@ -257,11 +286,16 @@ export async function trainGrpo(job: Job, raw: unknown) {
   }
 }
 
-/** Evaluation: detection AP of the model on the split, stored with every prediction. */
+/**
+ * Evaluation of the model on the split, stored with every prediction: detection AP, classification
+ * accuracy, or REC Acc@0.5.
+ */
 export async function evaluateRun(job: Job, raw: unknown) {
   const config = parseConfig(evalConfigSchema, raw, `run ${job.runId}`);
   const loaded = loadDataset(job.db, config.dataset, config.split);
   const categories = config.categories ?? loaded.categoriesInUse;
+  // Checked before the model loads: a dataset without expressions is the user's to fix.
+  const items = config.task === 'rec' ? atLeastOneRecItem(recItems(loaded.images), config.dataset) : [];
   const policy = await loadPolicy(path.resolve(config.model), { lora: config.lora });
   if (config.checkpoint) policy.loadCheckpointWeights(config.checkpoint);
   // How far it got is kept as the metric "answered", so a list opened later shows its progress too.
@@ -279,6 +313,7 @@ export async function evaluateRun(job: Job, raw: unknown) {
     const startedAt = started(job, loaded.images.length);
     const result = evaluateClassification(policy, loaded.images, {
       maxNewTokens: config.maxNewTokens,
+      synonyms: synonymsOf(loaded.categories),
       onProgress: (done) => {
         answered(done, loaded.images.length);
         progress(job, startedAt, done, loaded.images.length, {});
@@ -303,6 +338,40 @@ export async function evaluateRun(job: Job, raw: unknown) {
     );
     policy.dispose();
     return { step: loaded.images.length, steps: loaded.images.length, policy: undefined };
+  }
+  if (config.task === 'rec') {
+    const startedAt = started(job, items.length);
+    const result = evaluateRec(policy, items, {
+      maxNewTokens: config.maxNewTokens,
+      onProgress: (done) => {
+        answered(done, items.length);
+        progress(job, startedAt, done, items.length, {});
+      },
+    });
+    const categoryId = new Map(loaded.categories.map((c) => [c.name, c.id]));
+    saveEvaluation(
+      job.db,
+      {
+        runId: job.runId,
+        splitId: loaded.splitId,
+        metrics: {
+          acc50: result.acc50,
+          meanIoU: result.meanIoU,
+          formatOk: result.formatOk,
+          answers: result.answers,
+        },
+        perCategory: result.perCategory,
+      },
+      result.predictions.map((p) => ({
+        imageId: items[p.item]!.img.imageId,
+        categoryId: categoryId.get(p.category) ?? null,
+        box: p.box,
+        score: p.iou,
+        completion: p.completion,
+      })),
+    );
+    policy.dispose();
+    return { step: items.length, steps: items.length, policy: undefined };
   }
   const total = loaded.images.length * categories.length;
   const startedAt = started(job, total);
