@@ -149,6 +149,7 @@ const outPaths: Record<ExportFormat, string> = {
   voc: 'export/voc',
   visualrft: 'export/visualrft.json',
   vlmr1: 'export/vlmr1.jsonl',
+  lisa: 'export/lisa',
 };
 
 describe('export, then import: the same categories and boxes', () => {

@@ -1,6 +1,7 @@
 /**
  * COCO detection ground truth: one JSON file of {images, annotations, categories}, boxes
- * [x, y, width, height] in pixels of the image as displayed. Image files are found relative to the
+ * [x, y, width, height] in pixels of the image as displayed. A crowd annotation (iscrowd 1) is
+ * kept as a crowd box and written back as one. Image files are found relative to the
  * JSON's folder, or in an images/ folder beside it.
  */
 import path from 'node:path';
@@ -67,7 +68,6 @@ export const cocoFormat: DatasetFormat = {
         declaredSize: declared,
       });
     });
-    let crowd = 0;
     coco.annotations.forEach((a, i) => {
       const where = `annotations[${i}]`;
       const image = images.get(a.image_id);
@@ -76,11 +76,9 @@ export const cocoFormat: DatasetFormat = {
       if (category === undefined) {
         refuse(file, `${where}.category_id`, `${a.category_id} is not the id of a category in "categories"`);
       }
-      if (a.iscrowd === 1 || a.iscrowd === true) {
-        crowd++; // a crowd region marks many objects at once: not one box to learn
-        return;
-      }
+      // A crowd region marks many objects at once: kept as such (AP ignores detections on it).
       image.boxes.push({
+        crowd: a.iscrowd === 1 || a.iscrowd === true,
         category,
         file,
         where: `${where}.bbox`,
@@ -88,17 +86,11 @@ export const cocoFormat: DatasetFormat = {
         box: tidyBox(cocoToBox(a.bbox)),
       });
     });
-    const warnings =
-      crowd > 0
-        ? [
-            `${crowd} crowd annotation${crowd === 1 ? '' : 's'} (iscrowd 1) left out: they mark groups, not objects`,
-          ]
-        : [];
     return {
       categories: [...new Set(categories.values())],
       images: [...images.values()].filter((image) => image.path !== ''),
       missing,
-      warnings,
+      warnings: [],
     };
   },
 };
@@ -138,7 +130,7 @@ export const cocoWriter: ExportWriter = {
     const base = path.dirname(path.resolve(file));
     const annotations: object[] = [];
     const images = data.images.map((image, i) => {
-      for (const { category, box } of image.boxes) {
+      for (const { category, box, crowd } of image.boxes) {
         const bbox = boxToCoco(box);
         annotations.push({
           id: annotations.length + 1,
@@ -146,7 +138,7 @@ export const cocoWriter: ExportWriter = {
           category_id: data.categories.indexOf(category) + 1,
           bbox,
           area: bbox[2] * bbox[3],
-          iscrowd: 0,
+          iscrowd: crowd ? 1 : 0,
         });
       }
       return { id: i + 1, file_name: fileName(image.path, base), width: image.width, height: image.height };

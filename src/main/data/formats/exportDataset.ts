@@ -5,7 +5,6 @@
  * written as images without boxes.
  */
 import path from 'node:path';
-import type { Box } from '../../../shared/boxes';
 import { UserError } from '../../../shared/errors';
 import { qwenInputSizer } from '../../models';
 import { listDatasetAnnotations } from '../../store/annotations';
@@ -13,10 +12,13 @@ import { listCategories } from '../../store/categories';
 import { getDataset } from '../../store/datasets';
 import type { Db } from '../../store/db';
 import { listImages } from '../../store/images';
+import { listDatasetLabels } from '../../store/labels';
+import { listSourceLines } from '../../store/sourceLines';
 import { splitDatasetId } from '../../store/splits';
 import { listSplitImageIds } from '../../store/splits';
 import { writers } from './registry';
-import type { ExportData, ExportFormat, WriteOptions } from './types';
+import type { ExportBox, ExportData, ExportFormat, WriteOptions } from './types';
+import { vlmR1LineFormat } from './vlmr1';
 
 export interface ExportOptions {
   datasetId: number;
@@ -30,6 +32,8 @@ export interface ExportOptions {
   frame?: 'pixels' | 'resized';
   /** With frame 'resized': the Qwen folder whose min/max pixels set the size (else Qwen's defaults). */
   model?: string;
+  /** Visual-RFT: detection records (the default), or a classification record per labelled image. */
+  task?: 'detection' | 'classification';
 }
 
 export interface ExportResult {
@@ -40,7 +44,7 @@ export interface ExportResult {
 
 export function exportDataset(db: Db, options: ExportOptions): ExportResult {
   const data = exportData(db, options.datasetId, options.splitId);
-  const write: WriteOptions = { negatives: options.negatives };
+  const write: WriteOptions = { negatives: options.negatives, task: options.task };
   if (options.frame === 'resized') write.resizedSize = qwenInputSizer(options.model);
   const files = writers[options.format].write(data, path.resolve(options.out), write);
   return {
@@ -68,12 +72,19 @@ export function exportData(db: Db, datasetId: number, splitId?: number): ExportD
   }
   const categories = listCategories(db, datasetId);
   const names = new Map(categories.map((c) => [c.id, c.name]));
-  const boxes = new Map<number, { category: string; box: Box }[]>();
+  const boxes = new Map<number, ExportBox[]>();
   for (const a of listDatasetAnnotations(db, datasetId)) {
     const list = boxes.get(a.imageId) ?? [];
-    list.push({ category: names.get(a.categoryId)!, box: { x1: a.x1, y1: a.y1, x2: a.x2, y2: a.y2 } });
+    list.push({
+      category: names.get(a.categoryId)!,
+      box: { x1: a.x1, y1: a.y1, x2: a.x2, y2: a.y2 },
+      id: a.id,
+      expression: a.expression,
+      crowd: a.crowd,
+    });
     boxes.set(a.imageId, list);
   }
+  const labels = new Map(listDatasetLabels(db, datasetId).map((l) => [l.imageId, names.get(l.categoryId)!]));
   return {
     datasetName: dataset.name,
     categories: categories.map((c) => c.name),
@@ -83,6 +94,14 @@ export function exportData(db: Db, datasetId: number, splitId?: number): ExportD
       width: image.width,
       height: image.height,
       boxes: image.negative ? [] : (boxes.get(image.id) ?? []),
+      label: labels.get(image.id),
+    })),
+    lines: listSourceLines(db, datasetId, vlmR1LineFormat).map((line) => ({
+      imageId: line.imageId,
+      annotationId: line.annotationId,
+      lineId: line.lineId,
+      categories: line.categories,
+      accuRewardMethod: line.accuRewardMethod,
     })),
   };
 }

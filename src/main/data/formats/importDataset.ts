@@ -20,6 +20,8 @@ import { UserError } from '../../../shared/errors';
 import { toPixels, yoloToBox } from '../../rewards/frames';
 import { addAnnotation } from '../../store/annotations';
 import { addCategory } from '../../store/categories';
+import { setImageLabel } from '../../store/labels';
+import { addSourceLine } from '../../store/sourceLines';
 import { createDataset, findDatasetByName } from '../../store/datasets';
 import { transaction, type Db } from '../../store/db';
 import { addImage } from '../../store/images';
@@ -27,7 +29,7 @@ import { createSplit } from '../../store/splits';
 import { ImageFileError, makeThumbnail, probeImage, type ImageProbe } from '../imageFiles';
 import { refuse } from './files';
 import { checkInputKind, detectFormat, readers } from './registry';
-import type { ImportFormat, SourceBox, SourceDataset, SourceImage } from './types';
+import type { ImportFormat, SourceBox, SourceDataset, SourceImage, SourceLineMeta } from './types';
 
 export interface ImportProgress {
   phase: 'reading' | 'hashing' | 'writing' | 'thumbnails';
@@ -49,8 +51,17 @@ export interface ImportReport {
   datasetId: number;
   format: ImportFormat;
   images: number;
+  /** Boxes written, crowd boxes included. */
   annotations: number;
   categories: number;
+  /** Boxes with a referring expression or question (REC, LISA). */
+  expressions: number;
+  /** Images given an image-level category (classification). */
+  labels: number;
+  /** Boxes kept as crowd regions (COCO iscrowd). */
+  crowd: number;
+  /** Lines of the file left out, each with why. */
+  skippedLines: { where: string; reason: string }[];
   duplicates: { path: string; sameAs: string }[];
   skipped: { path: string; reason: string }[];
   warnings: string[];
@@ -63,9 +74,21 @@ interface PlannedImage {
   height: number;
   negative: boolean;
   statedEmpty: boolean;
-  boxes: { category: string; box: Box }[];
+  boxes: PlannedBox[];
+  label?: string;
+  /** Lines about the whole image. */
+  lines: SourceLineMeta[];
   /** The splits the file puts it in (a copy may sit in another). */
   splits: string[];
+}
+
+interface PlannedBox {
+  category: string;
+  box: Box;
+  expression: string;
+  crowd: boolean;
+  /** The lines this box answers (a REC line; a copy of the image may bring the same line twice). */
+  lines: SourceLineMeta[];
 }
 
 interface Plan {
@@ -109,12 +132,17 @@ export async function importDataset(db: Db, options: ImportOptions): Promise<Imp
   progress({ phase: 'writing', done: 1, total: 1 });
   const thumbnailWarnings = await cacheThumbnails(plan.images, options.dataDir, signal, progress);
 
+  const boxes = plan.images.flatMap((image) => image.boxes);
   return {
     datasetId,
     format,
     images: plan.images.length,
-    annotations: plan.images.reduce((n, image) => n + image.boxes.length, 0),
+    annotations: boxes.length,
     categories: plan.categories.length,
+    expressions: boxes.filter((b) => b.expression !== '').length,
+    labels: plan.images.filter((image) => image.label !== undefined).length,
+    crowd: boxes.filter((b) => b.crowd).length,
+    skippedLines: source.skippedLines ?? [],
     duplicates: plan.duplicates,
     skipped: plan.skipped,
     warnings: [...plan.warnings, ...thumbnailWarnings],
@@ -176,8 +204,20 @@ function planImport(input: string, source: SourceDataset, probed: Probed): Plan 
     const first = bySha.get(planned.sha256);
     if (first) {
       plan.duplicates.push({ path: image.path, sameAs: first.path });
-      for (const b of planned.boxes) if (!first.boxes.some((f) => sameBox(f, b))) first.boxes.push(b);
+      for (const b of planned.boxes) {
+        const same = first.boxes.find((f) => sameBox(f, b));
+        if (same) same.lines.push(...b.lines);
+        else first.boxes.push(b);
+      }
       first.statedEmpty ||= planned.statedEmpty;
+      first.lines.push(...planned.lines);
+      if (first.label === undefined) first.label = planned.label;
+      else if (planned.label !== undefined && planned.label !== first.label) {
+        plan.warnings.push(
+          `${image.path} is labelled "${planned.label}" (${image.where}) but its copy ${first.path} ` +
+            `"${first.label}": the copy's label was kept`,
+        );
+      }
       for (const split of planned.splits) if (!first.splits.includes(split)) first.splits.push(split);
     } else {
       bySha.set(planned.sha256, planned);
@@ -187,8 +227,11 @@ function planImport(input: string, source: SourceDataset, probed: Probed): Plan 
   if (plan.images.length === 0) noImages(input, plan);
   const known = new Set(plan.categories);
   for (const image of plan.images) {
-    image.negative = image.statedEmpty && image.boxes.length === 0;
-    for (const { category } of image.boxes) {
+    // A labelled image is about its class, not an image stated to hold no objects.
+    image.negative = image.statedEmpty && image.boxes.length === 0 && image.label === undefined;
+    const named = image.boxes.map((b) => b.category);
+    if (image.label !== undefined) named.push(image.label);
+    for (const category of named) {
       if (!known.has(category)) plan.categories.push(category);
       known.add(category);
     }
@@ -224,7 +267,13 @@ function planImage(image: SourceImage, probe: ImageProbe, notes: Notes): Planned
   const boxes = image.boxes.map((b) => {
     const { box, wasClamped } = pixelBox(b, size);
     if (wasClamped) notes.clamped.push(`${b.file}, ${b.where}`);
-    return { category: b.category, box };
+    return {
+      category: b.category,
+      box,
+      expression: (b.expression ?? '').replace(/\s+/g, ' ').trim(),
+      crowd: b.crowd === true,
+      lines: b.line ? [b.line] : [],
+    };
   });
   return {
     path: image.path,
@@ -233,6 +282,8 @@ function planImage(image: SourceImage, probe: ImageProbe, notes: Notes): Planned
     negative: false,
     statedEmpty: image.statedEmpty,
     boxes,
+    label: image.label,
+    lines: [...(image.lines ?? [])],
     splits: image.split === undefined ? [] : [image.split],
   };
 }
@@ -270,9 +321,11 @@ function pixelBox(b: SourceBox, size: Size): { box: Box; wasClamped: boolean } {
   return { box: inside, wasClamped };
 }
 
-function sameBox(a: { category: string; box: Box }, b: { category: string; box: Box }): boolean {
+function sameBox(a: PlannedBox, b: PlannedBox): boolean {
   return (
     a.category === b.category &&
+    a.expression === b.expression &&
+    a.crowd === b.crowd &&
     a.box.x1 === b.box.x1 &&
     a.box.y1 === b.box.y1 &&
     a.box.x2 === b.box.x2 &&
@@ -296,6 +349,7 @@ function writeDataset(db: Db, name: string, description: string, plan: Plan): nu
       ]),
     );
     const splits = new Map<string, number[]>();
+    const lines: { line: SourceLineMeta; imageId: number; annotationId: number | null }[] = [];
     for (const image of plan.images) {
       const imageId = addImage(db, {
         datasetId: dataset.id,
@@ -305,10 +359,26 @@ function writeDataset(db: Db, name: string, description: string, plan: Plan): nu
         height: image.height,
         negative: image.negative,
       });
-      for (const { category, box } of image.boxes) {
-        addAnnotation(db, { imageId, categoryId: categoryIds.get(category)!, box, source: 'human' });
+      for (const b of image.boxes) {
+        const annotationId = addAnnotation(db, {
+          imageId,
+          categoryId: categoryIds.get(b.category)!,
+          box: b.box,
+          expression: b.expression,
+          crowd: b.crowd,
+          source: 'human',
+        });
+        for (const line of b.lines) lines.push({ line, imageId, annotationId });
       }
+      for (const line of image.lines) lines.push({ line, imageId, annotationId: null });
+      if (image.label !== undefined) setImageLabel(db, imageId, categoryIds.get(image.label)!);
       for (const split of image.splits) splits.set(split, [...(splits.get(split) ?? []), imageId]);
+    }
+    // In the file's order, whichever image each belongs to: an export writes them back in it.
+    lines.sort((a, b) => a.line.index - b.line.index);
+    for (const { line, imageId, annotationId } of lines) {
+      const { format, lineId, categories, accuRewardMethod } = line;
+      addSourceLine(db, { imageId, annotationId, format, lineId, categories, accuRewardMethod });
     }
     // The file's own splits (a DatasetDict's train and test): its train split trains, the rest evaluate.
     for (const [split, imageIds] of splits) {

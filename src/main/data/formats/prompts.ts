@@ -132,3 +132,76 @@ function readPythonList(text: string): string[] | undefined {
     .map((m) => (m[1] ?? m[2] ?? '').replace(/\\(.)/g, '$1').trim())
     .filter((name) => name !== '');
 }
+
+/**
+ * VLM-R1's REC question (RefCOCO/+/g, as its rec_jsons_processed files ask it): the referring
+ * expression follows "describes:".
+ */
+export function recPrompt(expression: string): string {
+  return `<image>Please provide the bounding box coordinate of the region this sentence describes: ${expression}.`;
+}
+
+/**
+ * The referring expression of a REC question: the text after "describes:" up to its last "."; a
+ * question without that phrase is its own expression (a LISA-style question, a bare phrase).
+ */
+export function recExpression(question: string): string {
+  const text = question.replace(/<image>/g, '').trim();
+  const match = /describes:\s*/i.exec(text);
+  if (!match) return text;
+  const rest = text.slice(match.index + match[0].length);
+  const dot = rest.lastIndexOf('.');
+  return (dot > 0 ? rest.slice(0, dot) : rest).trim();
+}
+
+/** A REC answer written as xyxy numbers. */
+export function recAnswer(box: Box): string {
+  return `[${box.x1}, ${box.y1}, ${box.x2}, ${box.y2}]`;
+}
+
+/**
+ * The one box of a REC answer: [x1, y1, x2, y2] as a JSON list or as text ("[6, 187, 150, 337]",
+ * "<answer>[…]</answer>"); undefined when the answer is not a bare box (a detection answer).
+ */
+export function readRecAnswer(value: unknown): Box | undefined {
+  let list: unknown = value;
+  if (typeof value === 'string') {
+    const text = (/<answer>([\s\S]*?)<\/answer>/.exec(value)?.[1] ?? value).trim();
+    if (!/^\[[^[\]{}]*\]$/.test(text)) return undefined;
+    try {
+      list = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!Array.isArray(list) || list.length !== 4) return undefined;
+  if (!list.every((v) => typeof v === 'number' && Number.isFinite(v))) return undefined;
+  const [x1, y1, x2, y2] = list as [number, number, number, number];
+  return { x1, y1, x2, y2 };
+}
+
+/**
+ * Visual-RFT's classification prompt (its few-shot flower, pet, car and aircraft sets ask "This
+ * is an image containing a flower. Please identify the species of the flower…"), for a kind of
+ * object the dataset does not name: "object", "category".
+ */
+export function visualRftClassificationPrompt(kind = 'object'): string {
+  return (
+    `This is an image containing an ${kind}. Please identify the category of the ${kind} based on the image.\n` +
+    'Output the thinking process in <think> </think> and final answer in <answer> </answer> tags.' +
+    'The output answer format should be as follows:\n' +
+    '<think> ... </think> <answer>category name</answer>\n' +
+    'Please strictly follow the format.'
+  );
+}
+
+/**
+ * The category a Visual-RFT classification solution names (<answer>daisy</answer>), or undefined
+ * when the answer is a box list or says there is nothing ('No Objects'): a detection solution.
+ */
+export function readVisualRftLabel(solution: string): string | undefined {
+  const answer = /<answer>([\s\S]*?)<\/answer>/.exec(solution)?.[1]?.trim();
+  if (answer === undefined || answer === '' || /[[\]{}]/.test(answer)) return undefined;
+  if (/^(none|no objects?)\.?$/i.test(answer)) return undefined;
+  return answer.replace(/\s+/g, ' ');
+}

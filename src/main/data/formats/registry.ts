@@ -1,11 +1,13 @@
 /** Every format by name, and telling which one a path holds. */
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../../shared/errors';
 import { cocoFormat, cocoWriter } from './coco';
 import { isImageFile, listFiles, readJsonFile } from './files';
 import { folderFormat } from './folder';
 import { hfFormat, looksLikeHf } from './hf';
+import { isLisaAnnotation, lisaFormat, lisaWriter } from './lisa';
+import { readRecAnswer } from './prompts';
 import type { DatasetFormat, ExportFormat, ExportWriter, ImportFormat } from './types';
 import { visualRftFormat, visualRftWriter } from './visualrft';
 import { vlmR1Format, vlmR1Writer } from './vlmr1';
@@ -20,6 +22,7 @@ export const readers: Record<ImportFormat, DatasetFormat> = {
   visualrft: visualRftFormat,
   vlmr1: vlmR1Format,
   hf: hfFormat,
+  lisa: lisaFormat,
 };
 
 export const writers: Record<ExportFormat, ExportWriter> = {
@@ -28,9 +31,10 @@ export const writers: Record<ExportFormat, ExportWriter> = {
   voc: vocWriter,
   visualrft: visualRftWriter,
   vlmr1: vlmR1Writer,
+  lisa: lisaWriter,
 };
 
-const folderFormats: readonly ImportFormat[] = ['folder', 'yolo', 'voc'];
+const folderFormats: readonly ImportFormat[] = ['folder', 'yolo', 'voc', 'lisa'];
 
 function kind(input: string): 'folder' | 'file' {
   try {
@@ -66,9 +70,12 @@ export function checkInputKind(input: string, format: ImportFormat): void {
 /**
  * The format of a file or folder:
  * - a folder: voc if it holds .xml files, yolo if it has a class list or a labels/ folder and
- *   .txt label files, else a plain folder of images;
+ *   .txt label files, lisa if it holds LISA annotation .json files ({text, shapes}), else a
+ *   plain folder of images;
  * - .jsonl: vlmr1; .json: coco if an object with "images" and "annotations", visualrft if a list
- *   of {image_path, problem, solution};
+ *   of {image_path, problem, solution} (or {image, problem, solution} whose solution is not one
+ *   box), vlmr1 if a list of VLM-R1 records ({image, conversations}, or a REC {image, problem,
+ *   solution: [x1, y1, x2, y2]});
  * - hf: a save_to_disk folder (dataset_dict.json or state.json), a folder with .parquet files, or
  *   one .arrow or .parquet file.
  */
@@ -88,13 +95,13 @@ export function detectFormat(input: string): ImportFormat {
     ) {
       return 'coco';
     }
-    const first: unknown = Array.isArray(data) ? data[0] : undefined;
-    if (
-      first &&
-      typeof first === 'object' &&
-      ['image_path', 'problem', 'solution'].every((k) => k in first)
-    ) {
-      return 'visualrft';
+    const first = (Array.isArray(data) ? data[0] : undefined) as Record<string, unknown> | undefined;
+    if (first && typeof first === 'object') {
+      if ('image' in first && 'conversations' in first) return 'vlmr1';
+      if (['problem', 'solution'].every((k) => k in first)) {
+        if ('image_path' in first) return 'visualrft';
+        if ('image' in first) return readRecAnswer(first.solution) ? 'vlmr1' : 'visualrft';
+      }
     }
     throw new UserError(
       'invalid_input',
@@ -114,8 +121,10 @@ function detectFolder(dir: string): ImportFormat {
   let xml = false;
   let labels = false;
   let images = false;
+  let json: string | undefined;
   listFiles(dir, (name) => {
     const lower = name.toLowerCase();
+    if (lower.endsWith('.json')) json ??= name;
     if (lower.endsWith('.xml')) xml = true;
     else if (lower.endsWith('.txt') && lower !== 'images.txt' && lower !== 'classes.txt') labels = true;
     else if (isImageFile(name)) images = true;
@@ -130,10 +139,20 @@ function detectFolder(dir: string): ImportFormat {
     }
   })();
   if (labels && (findClassFile(dir) !== undefined || hasLabelsFolder)) return 'yolo';
+  if (json !== undefined && images && firstJsonIsLisa(dir)) return 'lisa';
   if (images) return 'folder';
   throw new UserError(
     'invalid_input',
     `${dir} holds no images, Pascal VOC .xml files or YOLO labels (looked for folder, voc and yolo): ` +
       'pick the folder that holds the dataset.',
   );
+}
+
+function firstJsonIsLisa(dir: string): boolean {
+  const first = listFiles(dir, (name) => name.toLowerCase().endsWith('.json'))[0];
+  try {
+    return first !== undefined && isLisaAnnotation(JSON.parse(readFileSync(first, 'utf8')));
+  } catch {
+    return false;
+  }
 }

@@ -5,10 +5,10 @@
  */
 import type { Box, Size } from '../../../shared/boxes';
 
-export const importFormats = ['folder', 'coco', 'yolo', 'voc', 'visualrft', 'vlmr1', 'hf'] as const;
+export const importFormats = ['folder', 'coco', 'yolo', 'voc', 'visualrft', 'vlmr1', 'hf', 'lisa'] as const;
 export type ImportFormat = (typeof importFormats)[number];
 
-export const exportFormats = ['coco', 'yolo', 'voc', 'visualrft', 'vlmr1'] as const;
+export const exportFormats = ['coco', 'yolo', 'voc', 'visualrft', 'vlmr1', 'lisa'] as const;
 export type ExportFormat = (typeof exportFormats)[number];
 
 /**
@@ -20,6 +20,12 @@ export type SourceBox = {
   /** The annotation file and the place in it, for a message if the box must be refused. */
   file: string;
   where: string;
+  /** The referring expression or question naming this one box (a REC line, a LISA question). */
+  expression?: string;
+  /** COCO's iscrowd: a region of many objects. */
+  crowd?: boolean;
+  /** The line this box is the answer of (a VLM-R1 REC line): kept so an export writes it back. */
+  line?: SourceLineMeta;
 } & (
   { frame: 'pixels' | 'norm1000'; box: Box } | { frame: 'yolo'; cxcywh: [number, number, number, number] }
 );
@@ -39,6 +45,20 @@ export interface SourceImage {
   statedEmpty: boolean;
   /** The split the file puts the image in (a Hugging Face DatasetDict's train, test…). */
   split?: string;
+  /** The image-level category (classification data). */
+  label?: string;
+  /** The lines about the whole image (a VLM-R1 detection line), kept so an export writes them back. */
+  lines?: SourceLineMeta[];
+}
+
+/** What an imported line says beyond its boxes (store/sourceLines). */
+export interface SourceLineMeta {
+  /** Its place in the file, so lines are stored in the file's order. */
+  index: number;
+  format: string;
+  lineId: string;
+  categories: string[] | null;
+  accuRewardMethod: string | null;
 }
 
 export interface SourceDataset {
@@ -48,6 +68,8 @@ export interface SourceDataset {
   /** Images the annotation file names but that are not on disk. */
   missing: { path: string; reason: string }[];
   warnings: string[];
+  /** Lines of the file left out, each with why (reported, never silent). */
+  skippedLines?: { where: string; reason: string }[];
 }
 
 export interface ReadContext {
@@ -68,7 +90,29 @@ export interface ExportImage {
   width: number;
   height: number;
   /** Original-image pixels, xyxy; empty for negative and not-yet-labelled images. */
-  boxes: { category: string; box: Box }[];
+  boxes: ExportBox[];
+  /** The image-level category, if it has one. */
+  label?: string;
+}
+
+export interface ExportBox {
+  category: string;
+  box: Box;
+  /** The annotation's id (absent for boxes not from the store). */
+  id?: number;
+  /** Its referring expression, '' or absent for none. */
+  expression?: string;
+  crowd?: boolean;
+}
+
+/** A line the dataset was imported from (VLM-R1), written back by an export to that format. */
+export interface ExportLine {
+  imageId: number;
+  /** The box a REC line is about; null for a line about the whole image. */
+  annotationId: number | null;
+  lineId: string;
+  categories: string[] | null;
+  accuRewardMethod: string | null;
 }
 
 export interface ExportData {
@@ -76,6 +120,8 @@ export interface ExportData {
   /** In `ord` order. */
   categories: string[];
   images: ExportImage[];
+  /** The VLM-R1 lines it was imported from, in the file's order (absent or empty: none). */
+  lines?: ExportLine[];
 }
 
 export interface DatasetFormat {
@@ -88,6 +134,8 @@ export interface WriteOptions {
   negatives?: boolean;
   /** VLM-R1: bbox_2d in pixels of the model's resized input, this size per image; absent: original pixels. */
   resizedSize?: (image: Size) => Size;
+  /** Visual-RFT: detection records (the default) or one classification record per labelled image. */
+  task?: 'detection' | 'classification';
 }
 
 export interface ExportWriter {

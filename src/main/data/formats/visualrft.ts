@@ -4,12 +4,23 @@
  * solution lists the boxes as integers on 0–1000 of the image as displayed (pixel = v · W / 1000),
  * or says 'No Objects' (written only with `negatives`: see the writer). Records are written one
  * per line so the file diffs and greps well.
+ *
+ * Classification (Visual-RFT's few-shot flower, pet, car and aircraft sets, grpo_classification.py):
+ * a record per image whose solution names its category, <answer>daisy</answer>; read as the
+ * image's label. The image may be given as image_path or image.
  */
 import path from 'node:path';
 import type { Box } from '../../../shared/boxes';
 import { fromPixelsRounded } from '../../rewards/frames';
 import { exportFile, ImagesByPath, readJsonFile, refuse, writeFileAtomic } from './files';
-import { readVisualRftSolution, visualRftCategory, visualRftPrompt, visualRftSolution } from './prompts';
+import {
+  readVisualRftLabel,
+  readVisualRftSolution,
+  visualRftCategory,
+  visualRftClassificationPrompt,
+  visualRftPrompt,
+  visualRftSolution,
+} from './prompts';
 import type { DatasetFormat, ExportImage, ExportWriter } from './types';
 
 export const visualRftFormat: DatasetFormat = {
@@ -19,24 +30,44 @@ export const visualRftFormat: DatasetFormat = {
       refuse(file, '', 'must be a JSON list of {"image_path", "problem", "solution"}');
     const images = new ImagesByPath(path.dirname(file));
     const categories: string[] = [];
+    const labelledAt = new Map<string, number>();
     data.forEach((raw: unknown, i) => {
       const record = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
-      for (const field of ['image_path', 'problem', 'solution']) {
+      const imageField = typeof record.image_path === 'string' ? 'image_path' : 'image';
+      for (const field of [imageField, 'problem', 'solution']) {
         if (typeof record[field] !== 'string') refuse(file, `[${i}].${field}`, 'is missing or not text');
       }
       const category = visualRftCategory(record.problem as string);
       if (!category) {
-        refuse(
-          file,
-          `[${i}].problem`,
-          'does not name a category (expected the Visual-RFT detection prompt ' +
-            `"Detect all objects belonging to the category '…' in the image…")`,
-        );
+        const label = readVisualRftLabel(record.solution as string);
+        if (label === undefined) {
+          refuse(
+            file,
+            `[${i}].problem`,
+            'does not name a category (expected the Visual-RFT detection prompt ' +
+              `"Detect all objects belonging to the category '…' in the image…"), nor is the solution a ` +
+              'classification answer (<answer>category</answer>)',
+          );
+        }
+        if (!categories.includes(label)) categories.push(label);
+        const image = images.get(record[imageField] as string, `[${i}].${imageField}`);
+        if (!image) return;
+        const earlier = labelledAt.get(image.path);
+        if (image.label !== undefined && image.label !== label) {
+          refuse(
+            file,
+            `[${i}].solution`,
+            `labels ${image.path} "${label}" but [${earlier}] labels it "${image.label}": one category per image`,
+          );
+        }
+        image.label = label;
+        labelledAt.set(image.path, i);
+        return;
       }
       const solution = readVisualRftSolution(record.solution as string);
       if ('problem' in solution) refuse(file, `[${i}].solution`, solution.problem);
       if (!categories.includes(category)) categories.push(category);
-      const image = images.get(record.image_path as string, `[${i}].image_path`);
+      const image = images.get(record[imageField] as string, `[${i}].${imageField}`);
       solution.boxes.forEach((box, k) =>
         image?.boxes.push({ category, file, where: `[${i}].solution box ${k + 1}`, frame: 'norm1000', box }),
       );
@@ -62,9 +93,31 @@ function atLeastOneUnit(low: number, high: number): [number, number] {
   return low < 1000 ? [low, low + 1] : [high - 1, high];
 }
 
+/** An image's class: its own label, else the one category all its boxes share. */
+export function imageClass(image: ExportImage): string | undefined {
+  if (image.label !== undefined) return image.label;
+  const named = new Set(image.boxes.map((b) => b.category));
+  return named.size === 1 ? [...named][0] : undefined;
+}
+
 export const visualRftWriter: ExportWriter = {
   write(data, out, options = {}) {
     const file = exportFile(out, 'visualrft.json');
+    if (options.task === 'classification') {
+      const records = data.images.flatMap((image) => {
+        const label = imageClass(image);
+        if (label === undefined) return [];
+        return [
+          {
+            image_path: image.path,
+            problem: visualRftClassificationPrompt(),
+            solution: `<answer>${label}</answer>`,
+          },
+        ];
+      });
+      writeFileAtomic(file, `[\n${records.map((r) => JSON.stringify(r)).join(',\n')}\n]\n`);
+      return [file];
+    }
     // A record per image and category that has boxes. 'No Objects' records only when asked:
     // upstream's grpo.py parses that solution to None and scores every answer 0, so there they
     // add a constant-0 reward (no signal, only cost); vrft's own trainer does score them.
