@@ -86,6 +86,36 @@ export class AnnotatePage {
     return this.page.getByTestId('categories').getByRole('button', { name: new RegExp(name) });
   }
 
+  /** The selected box's panel: its referring expression and crowd flag. */
+  get selectedBox(): Locator {
+    return this.page.getByTestId('selected-box');
+  }
+
+  get expressionField(): Locator {
+    return this.page.getByTestId('box-expression');
+  }
+
+  /** Types the selected box's referring expression, reaching the field by its key (E), and keeps it. */
+  async typeExpression(text: string): Promise<void> {
+    await this.press('e');
+    await this.expressionField.and(this.page.locator(':focus')).waitFor();
+    await this.page.keyboard.press('Control+a');
+    await this.page.keyboard.press('Backspace');
+    await this.page.keyboard.type(text);
+    await this.page.keyboard.press('Enter');
+  }
+
+  /** The image's label in the toolbar. */
+  get imageLabel(): Locator {
+    return this.page.getByTestId('image-label');
+  }
+
+  /** Sets the image's label from the toolbar ('none' clears it). */
+  async setImageLabel(category: string): Promise<void> {
+    const option = this.imageLabel.locator('option').filter({ hasText: new RegExp(`^${category}\\b`) });
+    await this.imageLabel.selectOption((await option.getAttribute('value')) ?? '');
+  }
+
   /** The `?` sheet's shortcuts. */
   get shortcuts(): Locator {
     return this.page.getByTestId('shortcut');

@@ -195,6 +195,23 @@ export function labelPlacement(box: Box, labelHeight: number): Point {
   return { x: box.x1, y: box.y1 >= labelHeight ? box.y1 - labelHeight : box.y1 };
 }
 
+/** A text cut to `max` characters at a word where it can be, with an ellipsis when cut. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max - 1);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > max / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
+}
+
+/**
+ * A box's label on the canvas: its referring expression in quotes (a REC item) when it has one,
+ * else its category's name; a crowd says so.
+ */
+export function boxLabel(categoryName: string, box: { expression: string; crowd: boolean }): string {
+  const label = box.expression ? `“${truncate(box.expression, 40)}”` : categoryName;
+  return box.crowd ? `${label} · crowd` : label;
+}
+
 export interface Shortcut {
   keys: string;
   action: string;
@@ -220,6 +237,8 @@ export const shortcuts: Shortcut[] = [
   { keys: 'H', action: 'Hide / show boxes' },
   { keys: 'V', action: 'Mark verified' },
   { keys: 'N', action: 'Mark "no objects" (a negative image)' },
+  { keys: 'E', action: "Type the selected box's referring expression (Enter keeps it)" },
+  { keys: 'Shift + 1 – 9', action: "Set the image's label (again: clear it)" },
   { keys: '/', action: 'Search categories' },
   { keys: '?', action: 'This sheet' },
 ];

@@ -57,7 +57,10 @@ export class BoxEdits {
     this.history().record(this.snapshot());
     const temp = this.nextTempId--;
     const imageId = this.image.id;
-    this.boxes = [...this.boxes, { id: temp, imageId, categoryId, ...tidy, expression: '', crowd: false, source: 'human' }];
+    this.boxes = [
+      ...this.boxes,
+      { id: temp, imageId, categoryId, ...tidy, expression: '', crowd: false, source: 'human' },
+    ];
     this.#selectedId = temp;
     this.justDrawn = true;
     void this.save(async () => {
@@ -68,16 +71,46 @@ export class BoxEdits {
     });
   }
 
-  change(id: number, change: { box?: Box; categoryId?: number }): void {
+  change(id: number, change: { box?: Box; categoryId?: number; expression?: string; crowd?: boolean }): void {
     if (!this.image || !this.boxes.some((b) => b.id === id)) return;
     const box = change.box ? tidyBox(change.box, this.image) : undefined;
+    const { categoryId, expression, crowd } = change;
     this.history().record(this.snapshot());
     this.boxes = this.boxes.map((b) =>
-      b.id === id ? { ...b, ...box, categoryId: change.categoryId ?? b.categoryId } : b,
+      b.id === id
+        ? {
+            ...b,
+            ...box,
+            categoryId: categoryId ?? b.categoryId,
+            expression: expression ?? b.expression,
+            crowd: crowd ?? b.crowd,
+          }
+        : b,
     );
     void this.save(() =>
-      client.call('annotations.update', { id: this.realId(id), box, categoryId: change.categoryId }),
+      client.call('annotations.update', { id: this.realId(id), box, categoryId, expression, crowd }),
     );
+  }
+
+  /**
+   * Sets a box's referring expression ('' clears it): one undo step per expression committed (the
+   * field commits on Enter or when it loses focus, not per keystroke).
+   */
+  setExpression(id: number, text: string): void {
+    const expression = text.trim();
+    const b = this.find(id);
+    if (b && b.expression !== expression) this.change(b.id, { expression });
+  }
+
+  /** Marks a box as a crowd (COCO's iscrowd) or not. */
+  setCrowd(id: number, crowd: boolean): void {
+    const b = this.find(id);
+    if (b && b.crowd !== crowd) this.change(b.id, { crowd });
+  }
+
+  /** A box by its id, or by the id it had before it was saved (a field may still hold that one). */
+  private find(id: number): Annotation | undefined {
+    return this.boxes.find((b) => b.id === id) ?? this.boxes.find((b) => b.id === this.realIds.get(id));
   }
 
   /** Selects the next box (or the previous one), wrapping; with none selected, the first (or last). */
