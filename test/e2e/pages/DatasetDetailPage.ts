@@ -68,6 +68,24 @@ export class DatasetDetailPage {
     return this.page.getByTestId('category-counts').locator('li');
   }
 
+  /** A category's synonyms field in the category list. */
+  synonyms(category: string): Locator {
+    return this.page.getByLabel(`Synonyms of ${category}`);
+  }
+
+  /** Types a category's synonyms, comma-separated, and keeps them (Enter). */
+  async setSynonyms(category: string, text: string): Promise<void> {
+    const field = this.synonyms(category);
+    await field.fill(text);
+    await field.press('Enter');
+    await field.blur();
+  }
+
+  /** The image labels shown on the grid's tiles. */
+  get tileLabels(): Locator {
+    return this.tiles.getByTestId('image-label');
+  }
+
   /** Deletes a category through its confirm dialog; resolves with what the dialog said. */
   async deleteCategory(name: string): Promise<string> {
     await this.page.getByRole('button', { name: `Delete ${name}` }).click();
