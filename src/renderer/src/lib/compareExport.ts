@@ -6,7 +6,10 @@ type Cell = ComparisonView['mean'][string];
 const pct = (v: number) => (100 * v).toFixed(1);
 const signed = (v: number) => `${v >= 0 ? '+' : ''}${pct(v)}`;
 
-/** "12.3 (4.5)": AP50 (AP) for detection, accuracy for classification; "–" where undefined. */
+/**
+ * "12.3 (4.5)": AP50 (AP) for detection, accuracy for classification, Acc@0.5 (mean IoU, where
+ * given) for REC; "–" where undefined.
+ */
 export function formatCell(c: Cell | undefined): string {
   if (!c || c.primary < 0) return '–';
   return c.secondary === undefined || c.secondary < 0
@@ -48,7 +51,7 @@ export function tableRows(c: ComparisonView): { name: string; category?: string 
     ...Object.entries(c.categories)
       .filter(([, row]) => Object.values(row).some((v) => v.primary >= 0))
       .map(([name]) => ({ name, category: name })),
-    { name: c.metric === 'classification' ? 'all images' : 'all' },
+    { name: c.metric === 'classification' ? 'all images' : c.metric === 'rec' ? 'all expressions' : 'all' },
   ];
 }
 
@@ -70,10 +73,14 @@ function grid(c: ComparisonView): string[][] {
   return [head, ...body];
 }
 
+const captions: Record<ComparisonView['metric'], string> = {
+  detection: 'AP50 (AP@[.5:.95]) in %, per category; Δ with its 95 % paired-bootstrap interval',
+  classification: 'accuracy in %, per category',
+  rec: 'Acc@0.5 (mean IoU) in %, per category: expressions whose box was found at IoU ≥ 0.5',
+};
+
 export function caption(c: ComparisonView): string {
-  return c.metric === 'classification'
-    ? 'accuracy in %, per category'
-    : 'AP50 (AP@[.5:.95]) in %, per category; Δ with its 95 % paired-bootstrap interval';
+  return captions[c.metric];
 }
 
 export function toMarkdown(c: ComparisonView): string {

@@ -1,5 +1,5 @@
 /** How the run lists say things: names, durations, times, figures. */
-import type { RunSummary } from '../../../shared/contract';
+import type { RunSummary, RunTask } from '../../../shared/contract';
 import { formatDuration } from './curves';
 
 /** The user's name, or "SFT 7" / "Eval 9". */
@@ -65,3 +65,17 @@ export function orderMetricKeys(keys: Iterable<string>): string[] {
   };
   return all.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
+
+/** What each task is called where a run says which it is. */
+export const taskNames: Record<RunTask, string> = {
+  detection: 'detection',
+  classification: 'classification',
+  rec: 'REC',
+};
+
+/** What a run's evaluation figure measures, for its tooltip. */
+export const figureMeaning: Record<NonNullable<RunSummary['evaluation']>['figureName'], string> = {
+  AP50: 'AP50: average precision of the boxes at IoU ≥ 0.5 (detection)',
+  accuracy: 'Accuracy: share of images whose label the model named (classification)',
+  'Acc@0.5': 'Acc@0.5: share of referring expressions whose box the model found at IoU ≥ 0.5 (REC)',
+};
