@@ -60,7 +60,10 @@ export function importSummary(report: ImportReport, name: string, source: string
   const lines = [
     `imported ${source} (${report.format}) as dataset "${name}" (id ${report.datasetId}) into ${dataDir}: ` +
       `${count(report.images, 'image', 'images')}, ${count(report.annotations, 'box', 'boxes')}, ` +
-      count(report.categories, 'category', 'categories'),
+      count(report.categories, 'category', 'categories') +
+      (report.expressions > 0 ? `, ${count(report.expressions, 'expression', 'expressions')}` : '') +
+      (report.labels > 0 ? `, ${count(report.labels, 'image label', 'image labels')}` : '') +
+      (report.crowd > 0 ? `, ${count(report.crowd, 'crowd box', 'crowd boxes')} (iscrowd)` : ''),
   ];
   if (report.duplicates.length > 0) {
     lines.push(
@@ -71,6 +74,10 @@ export function importSummary(report: ImportReport, name: string, source: string
   if (report.skipped.length > 0) {
     lines.push(`${report.skipped.length} skipped:`);
     for (const s of report.skipped) lines.push(`  ${s.path}: ${s.reason}`);
+  }
+  if (report.skippedLines.length > 0) {
+    lines.push(`${count(report.skippedLines.length, 'line', 'lines')} of the file skipped:`);
+    for (const s of report.skippedLines) lines.push(`  ${s.where}: ${s.reason}`);
   }
   for (const warning of report.warnings) lines.push(`warning: ${warning}`);
   return `${lines.join('\n')}\n`;
@@ -98,7 +105,11 @@ async function runImport(values: Values, positionals: string[]): Promise<number>
       onProgress: (p) => progress.update(p),
     });
     progress.end();
-    process.stdout.write(importSummary(report, name, path.resolve(source), dataDir));
+    process.stdout.write(
+      values.json === true
+        ? `${JSON.stringify(report, null, 2)}\n`
+        : importSummary(report, name, path.resolve(source), dataDir),
+    );
     return 0;
   } catch (error) {
     progress.end();
@@ -122,13 +133,17 @@ function formatOptions(values: Values, format: ExportFormat) {
       throw new UsageError(`--${flag} is for --format ${owner} only, not ${format}`);
   };
   only('negatives', 'visualrft');
+  only('task', 'visualrft');
   only('frame', 'vlmr1');
   only('model', 'vlmr1');
   const frame = oneOf(values, 'frame', ['pixels', 'resized'] as const, 'pixels');
   const model = typeof values.model === 'string' ? path.resolve(values.model) : undefined;
   if (model !== undefined && frame !== 'resized')
     throw new UsageError("--model sets the resized input's size: give it with --frame resized");
-  return { negatives: values.negatives === true, frame, model };
+  const task = oneOf(values, 'task', ['detection', 'classification'] as const, 'detection');
+  if (task === 'classification' && values.negatives === true)
+    throw new UsageError("--negatives writes detection 'No Objects' records: not with --task classification");
+  return { negatives: values.negatives === true, frame, model, task };
 }
 
 async function runExport(values: Values): Promise<number> {
@@ -163,28 +178,30 @@ async function runExport(values: Values): Promise<number> {
 }
 
 export const importCommand: Command = {
-  summary: 'import a folder of images, or COCO / YOLO / VOC / Visual-RFT / VLM-R1 data, as a dataset',
-  usage: `vrft import PATH --dataset NAME [--format auto|${importFormats.join('|')}] [--data DIR]`,
+  summary: 'import a folder of images, or COCO / YOLO / VOC / Visual-RFT / VLM-R1 / LISA data, as a dataset',
+  usage: `vrft import PATH --dataset NAME [--format auto|${importFormats.join('|')}] [--data DIR] [--json]`,
   flags: {
     dataset: { type: 'string' },
     format: { type: 'string' },
     data: { type: 'string' },
+    json: { type: 'boolean' },
   },
   positionals: 1,
   run: runImport,
 };
 
 export const exportCommand: Command = {
-  summary: 'export a dataset (or one split) as COCO, YOLO, VOC, Visual-RFT or VLM-R1 data',
+  summary: 'export a dataset (or one split) as COCO, YOLO, VOC, Visual-RFT, VLM-R1 or LISA data',
   usage:
     `vrft export --dataset NAME [--split S] --format ${exportFormats.join('|')} --out PATH ` +
-    '[--negatives (visualrft)] [--frame pixels|resized [--model DIR] (vlmr1)] [--data DIR]',
+    '[--task detection|classification] [--negatives (visualrft)] [--frame pixels|resized [--model DIR] (vlmr1)] [--data DIR]',
   flags: {
     dataset: { type: 'string' },
     split: { type: 'string' },
     format: { type: 'string' },
     out: { type: 'string' },
     negatives: { type: 'boolean' },
+    task: { type: 'string' },
     frame: { type: 'string' },
     model: { type: 'string' },
     data: { type: 'string' },

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ImagesByPath, isFile, listFiles, readJsonFile, refuse } from './files';
-import { readVisualRftSolution, visualRftCategory } from './prompts';
+import { readVisualRftLabel, readVisualRftSolution, visualRftCategory } from './prompts';
 import type { DatasetFormat, ReadContext, SourceDataset, SourceImage } from './types';
 
 /** One data file and the split its rows belong to. */
@@ -176,12 +176,30 @@ function readRow(
   }
   const category = visualRftCategory(row.problem as string);
   if (!category) {
-    refuse(
-      file,
-      `row ${i}, problem`,
-      'does not name a category (expected the Visual-RFT detection prompt ' +
-        `"Detect all objects belonging to the category '…' in the image…")`,
-    );
+    // A classification row (Visual-RFT's few-shot flower, pet, car, aircraft sets): the image's label.
+    const label = readVisualRftLabel(row.solution as string);
+    if (label === undefined) {
+      refuse(
+        file,
+        `row ${i}, problem`,
+        'does not name a category (expected the Visual-RFT detection prompt ' +
+          `"Detect all objects belonging to the category '…' in the image…"), nor is the solution a ` +
+          'classification answer (<answer>category</answer>)',
+      );
+    }
+    if (!categories.includes(label)) categories.push(label);
+    const image = images.get(row.image, file, `row ${i}, image`);
+    if (!image) return;
+    if (source.split && !image.split) image.split = source.split;
+    if (image.label !== undefined && image.label !== label) {
+      refuse(
+        file,
+        `row ${i}, solution`,
+        `labels an image "${label}" that an earlier row labels "${image.label}"`,
+      );
+    }
+    image.label = label;
+    return;
   }
   const solution = readVisualRftSolution(row.solution as string);
   if ('problem' in solution) refuse(file, `row ${i}, solution`, solution.problem);

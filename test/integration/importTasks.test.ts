@@ -1,0 +1,388 @@
+/**
+ * The data of every task of the papers, in the shapes their code reads: VLM-R1 REC lines,
+ * Visual-RFT classification records, COCO crowd boxes, LISA ReasonSeg folders; each imported,
+ * reported and exported back (fixtures: test/fixtures/task-formats).
+ */
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { exportCommand, importCommand } from '../../src/main/commands/importExport';
+import { exportDataset, importDataset } from '../../src/main/data/formats';
+import { listDatasetAnnotations } from '../../src/main/store/annotations';
+import { addCategory, listCategories } from '../../src/main/store/categories';
+import { createDataset } from '../../src/main/store/datasets';
+import { openStore, workspaceDbPath, type Db } from '../../src/main/store/db';
+import { addImage, listImages } from '../../src/main/store/images';
+import { listDatasetLabels, setImageLabel } from '../../src/main/store/labels';
+import { listSourceLines } from '../../src/main/store/sourceLines';
+import { probeImage } from '../../src/main/data/imageFiles';
+import { jpegFile, rgbImage } from '../support/imageFiles';
+
+const fixtures = path.join(__dirname, '..', 'fixtures', 'task-formats');
+const root = mkdtempSync(path.join(os.tmpdir(), 'vrft-tasks-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const opened: Db[] = [];
+afterEach(() => opened.splice(0).forEach((db) => db.close()));
+afterEach(() => vi.restoreAllMocks());
+
+let counter = 0;
+function workspace(): { dir: string; dataDir: string; db: Db } {
+  const dir = path.join(root, `case-${++counter}`);
+  mkdirSync(dir, { recursive: true });
+  const dataDir = path.join(dir, 'workspace');
+  const db = openStore(workspaceDbPath(dataDir));
+  opened.push(db);
+  return { dir, dataDir, db };
+}
+
+function jpeg(file: string, width: number, height: number, shade = 90): string {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(
+    file,
+    jpegFile(
+      width,
+      height,
+      rgbImage(width, height, (x, y) => [x % 256, y % 256, shade]),
+    ),
+  );
+  return file;
+}
+
+/** The REC fixtures beside the two COCO images they name. */
+function recFolder(dir: string): void {
+  copyFileSync(path.join(fixtures, 'vlmr1-rec.jsonl'), path.join(dir, 'rec.jsonl'));
+  copyFileSync(path.join(fixtures, 'vlmr1-rec-list.json'), path.join(dir, 'rec-list.json'));
+  jpeg(path.join(dir, 'COCO_train2014_000000000009.jpg'), 320, 400, 10);
+  jpeg(path.join(dir, 'COCO_train2014_000000000025.jpg'), 240, 320, 200);
+}
+
+const boxOf = (a: { x1: number; y1: number; x2: number; y2: number }) => [a.x1, a.y1, a.x2, a.y2];
+
+describe('VLM-R1 REC lines', () => {
+  it('become one box each with its expression, and keep each line in source_line', async () => {
+    const { dir, dataDir, db } = workspace();
+    recFolder(dir);
+    const report = await importDataset(db, {
+      path: path.join(dir, 'rec.jsonl'),
+      datasetName: 'rec',
+      format: 'auto',
+      dataDir,
+    });
+    expect(report).toMatchObject({
+      format: 'vlmr1',
+      images: 2,
+      // three REC lines, one detection box, two from the split multi-image line
+      annotations: 6,
+      expressions: 5,
+      labels: 0,
+      crowd: 0,
+      skipped: [],
+    });
+    expect(report.skippedLines).toEqual([
+      {
+        where: `${path.join(dir, 'rec.jsonl')}, line 5`,
+        reason: 'names 2 images and its answer is not one per image; vrft trains on one image per question',
+      },
+    ]);
+    expect(report.warnings).toContain(
+      `1 line names several images; vrft trains on one image per question: skipped (the first: ${path.join(dir, 'rec.jsonl')}, line 5)`,
+    );
+    expect(report.warnings).toContain(
+      "4 REC lines named no category: their boxes are in the category 'object'",
+    );
+    expect(listCategories(db, report.datasetId).map((c) => c.name)).toEqual(['object', 'giraffe', 'zebra']);
+    const boxes = listDatasetAnnotations(db, report.datasetId).map((a) => [a.expression, boxOf(a)]);
+    expect(boxes).toEqual(
+      expect.arrayContaining([
+        ['the man in red', [6, 187, 150, 337]],
+        ['left zebra, the one eating', [160, 40.5, 300, 210]],
+        ['giraffe on the right', [10, 20, 30, 40]],
+        ['', [50, 60, 120, 200]],
+        ['the tallest animal', [1, 2, 100, 300]],
+        ['the tallest animal', [5, 6, 200, 250]],
+      ]),
+    );
+    const lines = listSourceLines(db, report.datasetId, 'vlm-r1');
+    expect(lines.map((l) => [l.lineId, l.accuRewardMethod, l.categories, l.annotationId !== null])).toEqual([
+      ['101', null, null, true],
+      ['refcoco-102', 'default', null, true],
+      ['103', null, null, true],
+      ['104', 'map', ['giraffe', 'zebra'], false],
+      ['106', null, null, true],
+      ['106', null, null, true],
+    ]);
+  });
+
+  it('reads the rec_jsons_processed JSON list too', async () => {
+    const { dir, dataDir, db } = workspace();
+    recFolder(dir);
+    const report = await importDataset(db, {
+      path: path.join(dir, 'rec-list.json'),
+      datasetName: 'rec list',
+      format: 'auto',
+      dataDir,
+    });
+    expect(report).toMatchObject({ format: 'vlmr1', images: 2, annotations: 2, expressions: 2 });
+    expect(listDatasetAnnotations(db, report.datasetId).map((a) => a.expression)).toEqual([
+      'man in red shirt',
+      'giraffe',
+    ]);
+  });
+
+  it('exports each line back with its id, categories and accu_reward_method, REC answers in the chosen frame', async () => {
+    const { dir, dataDir, db } = workspace();
+    recFolder(dir);
+    const { datasetId } = await importDataset(db, {
+      path: path.join(dir, 'rec.jsonl'),
+      datasetName: 'rec',
+      format: 'vlmr1',
+      dataDir,
+    });
+    const out = path.join(dir, 'out.jsonl');
+    exportDataset(db, { datasetId, format: 'vlmr1', out });
+    const lines = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown> & { conversations: { value: string }[] });
+    expect(lines.map((l) => [l.id, l.accu_reward_method])).toEqual([
+      [101, undefined],
+      ['refcoco-102', 'default'],
+      [103, undefined],
+      [104, 'map'],
+      [106, undefined],
+      [106, undefined],
+    ]);
+    expect(lines[0]!.conversations.map((t) => t.value)).toEqual([
+      '<image>Please provide the bounding box coordinate of the region this sentence describes: the man in red.',
+      '[6, 187, 150, 337]',
+    ]);
+    expect(lines[3]!.conversations[0]!.value).toContain("detect the following objects: ['giraffe', 'zebra']");
+    expect(lines[3]!.conversations[1]!.value).toBe(
+      '```json\n[{"bbox_2d":[50,60,120,200],"label":"giraffe"}]\n```',
+    );
+    // Imported back: the same boxes, expressions and lines.
+    const again = await importDataset(db, { path: out, datasetName: 'again', format: 'auto', dataDir });
+    expect(again).toMatchObject({ annotations: 6, expressions: 5, skippedLines: [] });
+    const before = listDatasetAnnotations(db, datasetId).map((a) => [a.expression, boxOf(a)]);
+    expect(listDatasetAnnotations(db, again.datasetId).map((a) => [a.expression, boxOf(a)])).toEqual(
+      expect.arrayContaining(before),
+    );
+
+    // --frame resized: the REC answer in pixels of Qwen's resized input (whole pixels).
+    const resized = path.join(dir, 'resized.jsonl');
+    exportDataset(db, { datasetId, format: 'vlmr1', out: resized, frame: 'resized' });
+    const first = JSON.parse(readFileSync(resized, 'utf8').split('\n')[0]!) as {
+      conversations: { value: string }[];
+    };
+    expect(first.conversations[1]!.value).toMatch(/^\[\d+, \d+, \d+, \d+\]$/);
+  });
+
+  it('writes a REC line for a box given an expression in the workspace, and a detection line for the rest', () => {
+    const { dir, db } = workspace();
+    const file = jpeg(path.join(dir, 'a.jpg'), 64, 48);
+    const dataset = createDataset(db, { name: 'made here' });
+    const cat = addCategory(db, { datasetId: dataset.id, name: 'cup' }).id;
+    const bytes = readFileSync(file);
+    const imageId = addImage(db, {
+      datasetId: dataset.id,
+      path: file,
+      sha256: probeImage(bytes).sha256,
+      width: 64,
+      height: 48,
+    });
+    db.prepare(
+      `INSERT INTO annotation (image_id, category_id, x1, y1, x2, y2, expression, crowd, source, created_at, updated_at)
+       VALUES (?, ?, 1, 2, 30, 40, 'the red cup', 0, 'human', 0, 0), (?, ?, 5, 5, 9, 9, '', 0, 'human', 0, 0)`,
+    ).run(imageId, cat, imageId, cat);
+    const out = path.join(dir, 'out.jsonl');
+    exportDataset(db, { datasetId: dataset.id, format: 'vlmr1', out });
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toContain('\\"bbox_2d\\":[5,5,9,9]');
+    expect(lines[1]).toContain('this sentence describes: the red cup.');
+    expect(lines[1]).toContain('"value":"[1, 2, 30, 40]"');
+  });
+});
+
+describe('Visual-RFT classification', () => {
+  it('imports each record as an image label, and exports labels (or the one category of its boxes)', async () => {
+    const { dir, dataDir, db } = workspace();
+    copyFileSync(path.join(fixtures, 'visualrft-classification.json'), path.join(dir, 'cls.json'));
+    for (const n of [1, 2, 3]) jpeg(path.join(dir, 'flowers', `image_0000${n}.jpg`), 32, 24, n * 60);
+    const report = await importDataset(db, {
+      path: path.join(dir, 'cls.json'),
+      datasetName: 'flowers',
+      format: 'auto',
+      dataDir,
+    });
+    expect(report).toMatchObject({
+      format: 'visualrft',
+      images: 3,
+      annotations: 0,
+      labels: 3,
+      categories: 2,
+    });
+    const names = new Map(listCategories(db, report.datasetId).map((c) => [c.id, c.name]));
+    expect(listDatasetLabels(db, report.datasetId).map((l) => names.get(l.categoryId))).toEqual([
+      'pink primrose',
+      'globe thistle',
+      'pink primrose',
+    ]);
+    expect(listImages(db, report.datasetId).every((image) => !image.negative)).toBe(true);
+
+    const out = path.join(dir, 'out.json');
+    exportDataset(db, { datasetId: report.datasetId, format: 'visualrft', out, task: 'classification' });
+    const records = JSON.parse(readFileSync(out, 'utf8')) as { image_path: string; solution: string }[];
+    expect(records.map((r) => [path.basename(r.image_path), r.solution])).toEqual([
+      ['image_00001.jpg', '<answer>pink primrose</answer>'],
+      ['image_00002.jpg', '<answer>globe thistle</answer>'],
+      ['image_00003.jpg', '<answer>pink primrose</answer>'],
+    ]);
+    const again = await importDataset(db, { path: out, datasetName: 'again', format: 'auto', dataDir });
+    expect(again).toMatchObject({ labels: 3, categories: 2 });
+
+    // An image without a label but whose boxes are all one category is labelled by it.
+    const [first] = listImages(db, report.datasetId);
+    setImageLabel(db, first!.id, null);
+    const cat = listCategories(db, report.datasetId).find((c) => c.name === 'globe thistle')!;
+    db.prepare(
+      `INSERT INTO annotation (image_id, category_id, x1, y1, x2, y2, expression, crowd, source, created_at, updated_at)
+       VALUES (?, ?, 1, 1, 5, 5, '', 0, 'human', 0, 0)`,
+    ).run(first!.id, cat.id);
+    exportDataset(db, { datasetId: report.datasetId, format: 'visualrft', out, task: 'classification' });
+    expect((JSON.parse(readFileSync(out, 'utf8')) as { solution: string }[])[0]!.solution).toBe(
+      '<answer>globe thistle</answer>',
+    );
+  });
+
+  it('refuses two labels for one image, naming both records', async () => {
+    const { dir, dataDir, db } = workspace();
+    jpeg(path.join(dir, 'x.jpg'), 16, 16);
+    const file = path.join(dir, 'bad.json');
+    writeFileSync(
+      file,
+      JSON.stringify([
+        { image_path: 'x.jpg', problem: 'What is it?', solution: '<answer>rose</answer>' },
+        { image_path: 'x.jpg', problem: 'What is it?', solution: '<answer>tulip</answer>' },
+      ]),
+    );
+    await expect(
+      importDataset(db, { path: file, datasetName: 'bad', format: 'auto', dataDir }),
+    ).rejects.toThrow(
+      /bad\.json, \[1\]\.solution: labels .*x\.jpg "tulip" but \[0\] labels it "rose": one category per image/,
+    );
+  });
+});
+
+describe('COCO crowd boxes', () => {
+  it('are kept as crowd boxes, counted, and written back as iscrowd 1 with their area', async () => {
+    const { dir, dataDir, db } = workspace();
+    jpeg(path.join(dir, 'p.jpg'), 100, 80);
+    const file = path.join(dir, 'coco.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        images: [{ id: 7, file_name: 'p.jpg', width: 100, height: 80 }],
+        annotations: [
+          { id: 1, image_id: 7, category_id: 1, bbox: [10, 10, 20, 30], iscrowd: 0, area: 600 },
+          { id: 2, image_id: 7, category_id: 1, bbox: [40, 5, 50, 60], iscrowd: 1, area: 2500 },
+        ],
+        categories: [{ id: 1, name: 'person' }],
+      }),
+    );
+    const report = await importDataset(db, { path: file, datasetName: 'crowd', format: 'auto', dataDir });
+    expect(report).toMatchObject({ annotations: 2, crowd: 1, warnings: [] });
+    expect(listDatasetAnnotations(db, report.datasetId).map((a) => a.crowd)).toEqual([false, true]);
+    const out = path.join(dir, 'out.json');
+    exportDataset(db, { datasetId: report.datasetId, format: 'coco', out });
+    const written = JSON.parse(readFileSync(out, 'utf8')) as {
+      annotations: { iscrowd: number; area: number }[];
+    };
+    expect(written.annotations.map((a) => [a.iscrowd, a.area])).toEqual([
+      [0, 600],
+      [1, 3000],
+    ]);
+  });
+});
+
+describe('LISA ReasonSeg', () => {
+  it('reads a box per question (the target shapes together, ignore left out) and writes the shape back', async () => {
+    const { dir, dataDir, db } = workspace();
+    const folder = path.join(dir, 'lisa');
+    cpSync(path.join(fixtures, 'lisa'), folder, { recursive: true });
+    jpeg(path.join(folder, 'reason_000001.jpg'), 160, 160);
+    jpeg(path.join(folder, 'reason_000002.jpg'), 80, 80);
+    const report = await importDataset(db, { path: folder, datasetName: 'lisa', format: 'auto', dataDir });
+    expect(report).toMatchObject({
+      format: 'lisa',
+      images: 2,
+      annotations: 3,
+      expressions: 3,
+      categories: 1,
+    });
+    expect(listDatasetAnnotations(db, report.datasetId).map((a) => [a.expression, boxOf(a)])).toEqual([
+      ['What part of the room would you sit on to rest after a long day?', [20, 30, 130, 140]],
+      ['where can someone sit down?', [20, 30, 130, 140]],
+      ['What in this picture could keep food cold?', [5, 6, 60, 70]],
+    ]);
+    const out = path.join(dir, 'out');
+    exportDataset(db, { datasetId: report.datasetId, format: 'lisa', out });
+    expect(readdirSync(out).sort()).toEqual(['reason_000001.json', 'reason_000002.json']);
+    const written = JSON.parse(readFileSync(path.join(out, 'reason_000001.json'), 'utf8')) as {
+      text: string[];
+      shapes: { points: number[][]; shape_type: string }[];
+    };
+    expect(written.text).toHaveLength(2);
+    expect(written.shapes).toEqual([
+      expect.objectContaining({
+        label: 'target',
+        points: [
+          [20, 30],
+          [130, 140],
+        ],
+        shape_type: 'rectangle',
+      }),
+    ]);
+  });
+});
+
+describe('vrft import --json', () => {
+  it('prints the report with its counts and skipped lines', async () => {
+    const { dir, dataDir } = workspace();
+    recFolder(dir);
+    let text = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      text += String(chunk);
+      return true;
+    });
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    expect(
+      await importCommand.run({ dataset: 'rec', data: dataDir, json: true }, [path.join(dir, 'rec.jsonl')]),
+    ).toBe(0);
+    const report = JSON.parse(text) as Record<string, unknown>;
+    expect(report).toMatchObject({ annotations: 6, expressions: 5, labels: 0, crowd: 0 });
+    expect(report.skippedLines).toHaveLength(1);
+    text = '';
+    expect(await importCommand.run({ dataset: 'rec 2', data: dataDir }, [path.join(dir, 'rec.jsonl')])).toBe(
+      0,
+    );
+    expect(text).toContain('2 images, 6 boxes, 3 categories, 5 expressions');
+    expect(text).toContain('1 line of the file skipped:');
+    await expect(
+      exportCommand.run(
+        { dataset: 'rec', format: 'vlmr1', task: 'classification', out: 'x', data: dataDir },
+        [],
+      ),
+    ).rejects.toThrow('--task is for --format visualrft only, not vlmr1');
+  });
+});
