@@ -220,8 +220,18 @@ const fewShotInput = {
   includeUnannotated: z.boolean().default(false),
 };
 
-export const importFormats = ['auto', 'folder', 'coco', 'yolo', 'voc', 'visualrft', 'vlmr1', 'hf'] as const;
-export const exportFormats = ['coco', 'yolo', 'voc', 'visualrft', 'vlmr1'] as const;
+export const importFormats = [
+  'auto',
+  'folder',
+  'coco',
+  'yolo',
+  'voc',
+  'visualrft',
+  'vlmr1',
+  'hf',
+  'lisa',
+] as const;
+export const exportFormats = ['coco', 'yolo', 'voc', 'visualrft', 'vlmr1', 'lisa'] as const;
 
 export const importReport = z.object({
   datasetId: id,
