@@ -155,12 +155,13 @@ describe('VLM-R1 REC lines', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown> & { conversations: { value: string }[] });
     expect(lines.map((l) => [l.id, l.accu_reward_method])).toEqual([
-      [101, undefined],
+      // one type of id per file (Arrow): the numbers become text beside 'refcoco-102'
+      ['101', undefined],
       ['refcoco-102', 'default'],
-      [103, undefined],
-      [104, 'map'],
-      [106, undefined],
-      [106, undefined],
+      ['103', undefined],
+      ['104', 'map'],
+      ['106', undefined],
+      ['106', undefined],
     ]);
     expect(lines[0]!.conversations.map((t) => t.value)).toEqual([
       '<image>Please provide the bounding box coordinate of the region this sentence describes: the man in red.',

@@ -287,6 +287,11 @@ export const vlmR1Writer: ExportWriter = {
         }
       }
     }
+    // One type of id in a file: grpo_jsonl.py builds an Arrow table (Dataset.from_list) of the
+    // lines, which refuses a column of numbers and text mixed.
+    if (records.some((r) => typeof (r as { id?: unknown }).id === 'string')) {
+      for (const r of records as { id?: unknown }[]) if (typeof r.id === 'number') r.id = String(r.id);
+    }
     writeFileAtomic(file, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
     return [file];
   },
