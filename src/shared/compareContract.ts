@@ -12,7 +12,7 @@ const cell = z.object({ primary: z.number(), secondary: z.number().optional() })
 const box = z.object({ x1: z.number(), y1: z.number(), x2: z.number(), y2: z.number() });
 
 export const comparison = z.object({
-  /** rec: each cell's primary is Acc@0.5 (acc50), its secondary (if any) the mean IoU. */
+  /** rec: each cell's primary is Acc@0.5 (acc50). */
   metric: z.enum(['detection', 'classification', 'rec']),
   columns: z.array(
     z.object({ label: z.string(), runId: id, evaluationRunId: id, splitName: z.string().nullable() }),

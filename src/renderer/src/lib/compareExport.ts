@@ -7,8 +7,8 @@ const pct = (v: number) => (100 * v).toFixed(1);
 const signed = (v: number) => `${v >= 0 ? '+' : ''}${pct(v)}`;
 
 /**
- * "12.3 (4.5)": AP50 (AP) for detection, accuracy for classification, Acc@0.5 (mean IoU, where
- * given) for REC; "–" where undefined.
+ * "12.3 (4.5)": AP50 (AP) for detection, accuracy for classification, Acc@0.5 for REC; "–" where
+ * undefined.
  */
 export function formatCell(c: Cell | undefined): string {
   if (!c || c.primary < 0) return '–';
@@ -76,7 +76,7 @@ function grid(c: ComparisonView): string[][] {
 const captions: Record<ComparisonView['metric'], string> = {
   detection: 'AP50 (AP@[.5:.95]) in %, per category; Δ with its 95 % paired-bootstrap interval',
   classification: 'accuracy in %, per category',
-  rec: 'Acc@0.5 (mean IoU) in %, per category: expressions whose box was found at IoU ≥ 0.5',
+  rec: 'Acc@0.5 (IoU > 0.5) in %, per category of the expressions; Δ with its 95 % paired-bootstrap interval',
 };
 
 export function caption(c: ComparisonView): string {

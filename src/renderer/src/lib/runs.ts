@@ -77,5 +77,5 @@ export const taskNames: Record<RunTask, string> = {
 export const figureMeaning: Record<NonNullable<RunSummary['evaluation']>['figureName'], string> = {
   AP50: 'AP50: average precision of the boxes at IoU ≥ 0.5 (detection)',
   accuracy: 'Accuracy: share of images whose label the model named (classification)',
-  'Acc@0.5': 'Acc@0.5: share of referring expressions whose box the model found at IoU ≥ 0.5 (REC)',
+  'Acc@0.5': 'Acc@0.5: share of referring expressions whose box the model found at IoU > 0.5 (REC)',
 };
