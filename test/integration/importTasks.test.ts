@@ -313,6 +313,13 @@ describe('COCO crowd boxes', () => {
       [0, 600],
       [1, 3000],
     ]);
+    // Formats that cannot mark a crowd region leave it out (it would be one object to find), and say so.
+    const jsonl = path.join(dir, 'out.jsonl');
+    expect(exportDataset(db, { datasetId: report.datasetId, format: 'vlmr1', out: jsonl })).toMatchObject({
+      annotations: 1,
+      crowdLeftOut: 1,
+    });
+    expect(readFileSync(jsonl, 'utf8')).not.toContain('[40,5,90,65]');
   });
 });
 

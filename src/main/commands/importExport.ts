@@ -168,6 +168,11 @@ async function runExport(values: Values): Promise<number> {
           '(its grpo.py parses the solution to None), so training there they add cost and no signal; ' +
           "vrft's own trainer does score them\n",
       );
+    if (result.crowdLeftOut > 0)
+      process.stderr.write(
+        `warning: ${count(result.crowdLeftOut, 'crowd box was', 'crowd boxes were')} left out: ` +
+          `only --format coco can mark a crowd region (iscrowd)\n`,
+      );
     process.stdout.write(
       `exported ${count(result.images, 'image', 'images')} and ${count(result.annotations, 'box', 'boxes')} ` +
         `of "${name}"${split ? ` (split "${split.name}")` : ''} as ${format}: ` +

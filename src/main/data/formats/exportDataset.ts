@@ -40,10 +40,21 @@ export interface ExportResult {
   images: number;
   annotations: number;
   files: string[];
+  /** Crowd boxes left out: only COCO can mark a box as a crowd region. */
+  crowdLeftOut: number;
 }
 
 export function exportDataset(db: Db, options: ExportOptions): ExportResult {
   const data = exportData(db, options.datasetId, options.splitId);
+  // A crowd region written where a format cannot say so would become one object to find.
+  let crowdLeftOut = 0;
+  if (options.format !== 'coco') {
+    for (const image of data.images) {
+      const kept = image.boxes.filter((b) => !b.crowd);
+      crowdLeftOut += image.boxes.length - kept.length;
+      image.boxes = kept;
+    }
+  }
   const write: WriteOptions = { negatives: options.negatives, task: options.task };
   if (options.frame === 'resized') write.resizedSize = qwenInputSizer(options.model);
   const files = writers[options.format].write(data, path.resolve(options.out), write);
@@ -51,6 +62,7 @@ export function exportDataset(db: Db, options: ExportOptions): ExportResult {
     images: data.images.length,
     annotations: data.images.reduce((n, image) => n + image.boxes.length, 0),
     files,
+    crowdLeftOut,
   };
 }
 
