@@ -8,6 +8,7 @@ import {
   type FiguresOf,
   type Interval,
 } from '../eval/bootstrap';
+import { recHit } from '../eval/metrics';
 import { defaultDataDir } from '../host/paths';
 import { listDatasetAnnotations } from '../store/annotations';
 import { listCategories } from '../store/categories';
@@ -25,7 +26,7 @@ export interface ComparedColumn {
 
 /** One figure of one category (or the mean) in one column; −1 where there is nothing to measure. */
 export interface Cell {
-  /** AP50 for detection, accuracy for classification. */
+  /** AP50 for detection, accuracy for classification, Acc@0.5 for REC. */
   primary: number;
   /** AP@[.5:.95] for detection. */
   secondary?: number;
@@ -35,7 +36,7 @@ export interface Cell {
 export type DeltaInterval = { from: string; to: string } & (BootstrapInterval | { unavailable: string });
 
 export interface Comparison {
-  metric: 'detection' | 'classification';
+  metric: EvaluationMetric;
   columns: { label: string; runId: number }[];
   categories: Record<string, Record<string, Cell>>;
   mean: Record<string, Cell>;
@@ -46,9 +47,16 @@ export interface Comparison {
   intervals?: DeltaInterval[];
 }
 
-const isClassification = (e: Evaluation) => e.metrics.accuracy !== undefined;
+type EvaluationMetric = 'detection' | 'classification' | 'rec';
+
+/** What an evaluation measured, from the metrics it stored. */
+export const metricOf = (e: Evaluation): EvaluationMetric =>
+  e.metrics.acc50 !== undefined ? 'rec' : e.metrics.accuracy !== undefined ? 'classification' : 'detection';
+const isClassification = (e: Evaluation) => metricOf(e) === 'classification';
 
 function cellOf(e: Evaluation, category?: string): Cell {
+  if (metricOf(e) === 'rec')
+    return { primary: category === undefined ? e.metrics.acc50! : (e.perCategory[category]?.acc50 ?? -1) };
   if (isClassification(e)) {
     return {
       primary: category === undefined ? e.metrics.accuracy! : (e.perCategory[category]?.accuracy ?? -1),
@@ -73,6 +81,21 @@ function classificationOutcomes(db: Db, e: Evaluation, split: EvaluatedSplit) {
       const p = byImage.get(id)!;
       return { imageId: id, label: split.names.get(p.categoryId ?? -1) ?? '', correct: p.score === 1 };
     });
+}
+
+/**
+ * Each answered expression's outcome, in the order they were stored (its row holds the box's
+ * category and its IoU as the score).
+ */
+function recOutcomes(db: Db, e: Evaluation, split: EvaluatedSplit) {
+  const inSplit = new Set(split.imageIds);
+  return listPredictions(db, e.id)
+    .filter((p) => inSplit.has(p.imageId))
+    .map((p) => ({
+      imageId: p.imageId,
+      label: split.names.get(p.categoryId ?? -1) ?? '',
+      correct: recHit(p.score ?? 0),
+    }));
 }
 
 /** Each evaluation image's ground truth and the evaluation's boxes on it, in image-id order. */
@@ -105,6 +128,11 @@ export function evaluationFigures(
     imageIds: listSplitImageIds(db, e.splitId!),
     names: new Map(listCategories(db, datasetId).map((c) => [c.id, c.name])),
   };
+  if (metricOf(e) === 'rec') {
+    // Drawn by expression, as Acc@0.5 counts them: an image with three is three draws.
+    const outcomes = recOutcomes(db, e, split);
+    return { imageIds: outcomes.map((o) => o.imageId), figures: accuracyFigures(outcomes) };
+  }
   if (isClassification(e)) {
     const outcomes = classificationOutcomes(db, e, split);
     return { imageIds: outcomes.map((o) => o.imageId), figures: accuracyFigures(outcomes) };
@@ -130,7 +158,7 @@ export function deltaInterval(
     !fa ||
     !fb ||
     a.splitId !== b.splitId ||
-    isClassification(a) !== isClassification(b) ||
+    metricOf(a) !== metricOf(b) ||
     asked(a) !== asked(b) ||
     fa.imageIds.join() !== fb.imageIds.join() ||
     fa.imageIds.length === 0
@@ -148,7 +176,9 @@ export function compare(columns: ComparedColumn[], intervals?: DeltaInterval[]):
   for (const name of names)
     categories[name] = Object.fromEntries(columns.map((c) => [c.label, cellOf(c.evaluation, name)]));
   return {
-    metric: columns.every((c) => isClassification(c.evaluation)) ? 'classification' : 'detection',
+    metric: columns.every((c) => metricOf(c.evaluation) === metricOf(columns[0]!.evaluation))
+      ? metricOf(columns[0]!.evaluation)
+      : 'detection',
     columns: columns.map(({ label, runId }) => ({ label, runId })),
     categories,
     mean: Object.fromEntries(columns.map((c) => [c.label, cellOf(c.evaluation)])),
@@ -209,7 +239,7 @@ export function formatComparison(c: Comparison): string {
         ...deltas(row, (m) => m.categories[name]),
       ]),
     [
-      c.metric === 'classification' ? 'all images' : 'all',
+      c.metric === 'classification' ? 'all images' : c.metric === 'rec' ? 'all expressions' : 'all',
       ...labels.map((l) => cell(c.mean[l])),
       ...deltas(c.mean, (m) => m.mean),
     ],
@@ -231,20 +261,23 @@ export function formatComparison(c: Comparison): string {
   const header = line(headings);
   const rows = body.slice(0, -1).map(line);
   const mean = line(body.at(-1)!);
-  const what =
-    c.metric === 'classification' ? 'accuracy in %, per category' : 'AP50 (AP@[.5:.95]) in %, per category';
+  const what = {
+    classification: 'accuracy in %, per category',
+    rec: 'Acc@0.5 (IoU > 0.5) in %, per category of the expressions',
+    detection: 'AP50 (AP@[.5:.95]) in %, per category',
+  }[c.metric];
   const runs = c.columns.map((x) =>
     x.label.endsWith(` ${x.runId}`)
       ? `run ${x.runId} (${x.label.split(' ')[0]})`
       : `${x.label} = run ${x.runId}`,
   );
-  const figure = c.metric === 'classification' ? 'accuracy' : 'AP50';
+  const figure = { classification: 'accuracy', rec: 'Acc@0.5', detection: 'AP50' }[c.metric];
   const note = (c.intervals ?? []).map((interval) =>
     'unavailable' in interval
       ? `no interval for Δ ${interval.to}−${interval.from}: ${interval.unavailable}`
       : `Δ ${interval.to}−${interval.from} ${figure}: ${signed(interval.mean.low)} to ${signed(interval.mean.high)} ` +
         `(${Math.round(100 * interval.level)} % paired bootstrap interval over the ${interval.images} evaluation ` +
-        `images, ${interval.resamples} draws)${interval.mean.low > 0 || interval.mean.high < 0 ? ', excludes 0' : ', includes 0'}`,
+        `${c.metric === 'rec' ? 'expressions' : 'images'}, ${interval.resamples} draws)${interval.mean.low > 0 || interval.mean.high < 0 ? ', excludes 0' : ', includes 0'}`,
   );
   if (note.some((n) => n.startsWith('Δ')))
     note.push('an interval that excludes 0 is not the luck of which images were evaluated');

@@ -1,15 +1,25 @@
 import path from 'node:path';
+import { tasks, type RunTask } from '../../shared/contract';
 import { defaultDataDir } from '../host/paths';
 import { getDataset } from '../store/datasets';
 import { openStore, workspaceDbPath, type Db } from '../store/db';
 import { latestEvaluationOfRun, type Evaluation } from '../store/evaluations';
 import { getRun } from '../store/runs';
+import { runTaskOf } from '../train/config';
 import { importedModelDir, runModelDir } from '../train/runFiles';
 import { oneOf, requiredString, UsageError, wholeNumber, type Command, type Values } from './command';
 import { createCheckedRun, superviseRun } from './runs';
 
 export function formatEvaluation(e: Evaluation): string {
   const m = e.metrics;
+  if (m.acc50 !== undefined) {
+    const lines = [
+      `Acc@0.5 ${(100 * m.acc50).toFixed(1)}%  mean IoU ${(m.meanIoU ?? 0).toFixed(3)}  valid format ${(100 * (m.formatOk ?? 0)).toFixed(1)}%  (${m.answers} expressions)`,
+    ];
+    for (const [name, c] of Object.entries(e.perCategory))
+      lines.push(`  ${name.padEnd(16)} ${(100 * (c.acc50 ?? 0)).toFixed(1)}%  of ${c.items}`);
+    return `${lines.join('\n')}\n`;
+  }
   if (m.accuracy !== undefined) {
     const lines = [
       `accuracy ${(100 * m.accuracy).toFixed(1)}%  valid format ${(100 * (m.formatOk ?? 0)).toFixed(1)}%  (${m.answers} images)`,
@@ -34,7 +44,7 @@ export async function evaluate(
   db: Db,
   dataDir: string,
   request: {
-    task?: 'detection' | 'classification';
+    task?: RunTask;
     dataset: string;
     split?: string;
     model: string;
@@ -93,7 +103,7 @@ async function evalCommandRun(values: Values): Promise<number> {
             : `run ${run.id}'s dataset no longer exists`,
         );
       request = {
-        task: run.config.task === 'classification' ? ('classification' as const) : ('detection' as const),
+        task: runTaskOf(run.config),
         dataset: dataset.name,
         split,
         model: runModelDir(dataDir, run),
@@ -104,10 +114,7 @@ async function evalCommandRun(values: Values): Promise<number> {
     } else {
       const model = requiredString(values, 'model');
       request = {
-        task:
-          values.task === undefined
-            ? ('detection' as const)
-            : oneOf(values, 'task', ['detection', 'classification'] as const),
+        task: values.task === undefined ? ('detection' as const) : oneOf(values, 'task', tasks),
         dataset: requiredString(values, 'dataset'),
         split: typeof values.split === 'string' ? values.split : undefined,
         model,
@@ -128,10 +135,11 @@ async function evalCommandRun(values: Values): Promise<number> {
 }
 
 export const evalCommand: Command = {
-  summary: "evaluate a run's model (or a model folder) on a split: COCO box AP per category",
+  summary:
+    "evaluate a run's model (or a model folder) on a split: COCO box AP, classification accuracy or REC Acc@0.5 per category",
   usage:
     'vrft eval --run ID [--split NAME] [--dataset NAME] [--categories a,b] [--max-new-tokens N] [--data DIR] [--json] | ' +
-    'vrft eval --model DIR --dataset NAME [--split NAME] [--categories a,b] [--max-new-tokens N] [--data DIR] [--json]',
+    'vrft eval --model DIR --dataset NAME [--split NAME] [--task detection|classification|rec] [--categories a,b] [--max-new-tokens N] [--data DIR] [--json]',
   flags: {
     run: { type: 'string' },
     model: { type: 'string' },

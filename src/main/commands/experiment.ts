@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { tasks } from '../../shared/contract';
 import { createFewShotSplits } from '../data/splits';
 import { defaultDataDir } from '../host/paths';
 import { findDatasetByName } from '../store/datasets';
@@ -66,10 +67,12 @@ async function experiment(values: Values): Promise<number> {
   if (!existsSync(path.join(model, 'config.json')))
     throw new UsageError(`--base ${model} is not a model folder (no config.json there)`);
   return inWorkspace(dataDir, async (db) => {
-    const task =
-      values.task === undefined
-        ? 'detection'
-        : oneOf(values, 'task', ['detection', 'classification'] as const);
+    const task = values.task === undefined ? 'detection' : oneOf(values, 'task', tasks);
+    // ShapeWorld's import keeps boxes, not expressions: the demo has no REC items.
+    if (demo && task === 'rec')
+      throw new UsageError(
+        '--demo has no referring expressions: run --task rec on a dataset of yours with --dataset',
+      );
     const dataset = demo
       ? demoDataset(db, dataDir, seed, task)
       : typeof values.dataset === 'string'
@@ -156,7 +159,7 @@ async function experiment(values: Values): Promise<number> {
 export const experimentCommand: Command = {
   summary: 'base vs SFT vs GRPO on one few-shot split: train both, evaluate all three, print the table',
   usage:
-    'vrft experiment --dataset D (--split S [--eval-split E] | --shots K [--seed N]) [--task detection|classification] [--base MODEL] [--steps N] [--recipe FILE] [--resamples N] [--data DIR] [--json] | vrft experiment --demo [--task detection|classification] [--steps N] [--recipe FILE] [--json]',
+    'vrft experiment --dataset D (--split S [--eval-split E] | --shots K [--seed N]) [--task detection|classification|rec] [--base MODEL] [--steps N] [--recipe FILE] [--resamples N] [--data DIR] [--json] | vrft experiment --demo [--task detection|classification] [--steps N] [--recipe FILE] [--json]',
   flags: {
     dataset: { type: 'string' },
     split: { type: 'string' },

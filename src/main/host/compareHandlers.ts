@@ -7,7 +7,8 @@ import { UserError } from '../../shared/errors';
 import { iou } from '../../shared/boxes';
 import type { AnsweredImage, compareCalls } from '../../shared/compareContract';
 import { Worker } from 'node:worker_threads';
-import { compareInWorkspace, type ComparedColumn, type Comparison } from '../commands/compare';
+import { compareInWorkspace, metricOf, type ComparedColumn, type Comparison } from '../commands/compare';
+import { recHit } from '../eval/metrics';
 import { builtScript } from '../train/runFiles';
 import type { CompareJob } from './compareWorker';
 import { listDatasetAnnotations } from '../store/annotations';
@@ -40,14 +41,17 @@ function evaluatedColumns(db: Db, runIds: number[], labels?: string[]): Compared
 /**
  * TP / (TP + FN + FP) of one image's boxes for one run, each category asked matched greedily by
  * score at IoU ≥ 0.5 (1 when there was nothing to find and nothing was found); for classification,
- * whether the answer named the label.
+ * whether the answer named the label; for REC, the share of its expressions found (IoU > 0.5, the
+ * score of each answer being its IoU).
  */
 function imageFigure(
-  classification: boolean,
+  metric: Comparison['metric'],
   truth: { category: string; box: AnsweredImage['truth'][number]['box'] }[],
   answers: { category: string; box: StoredAnswer['box']; score: number | null }[],
 ): number {
-  if (classification) return answers.some((a) => a.score === 1) ? 1 : 0;
+  if (metric === 'classification') return answers.some((a) => a.score === 1) ? 1 : 0;
+  if (metric === 'rec')
+    return answers.length ? answers.filter((a) => recHit(a.score ?? 0)).length / answers.length : 1;
   const predicted = answers.filter((a) => a.box !== null).sort((a, b) => (b.score ?? 0) - (a.score ?? 0));
   const used = new Set<number>();
   let matched = 0;
@@ -66,7 +70,7 @@ function imageFigure(
 
 function answeredImages(db: Db, columns: ComparedColumn[]): { items: AnsweredImage[]; categories: string[] } {
   const first = columns[0]!.evaluation;
-  const classification = first.metrics.accuracy !== undefined;
+  const metric = metricOf(first);
   const splitId = first.splitId;
   const split = splitId === null ? undefined : getSplit(db, splitId);
   if (!split)
@@ -74,11 +78,16 @@ function answeredImages(db: Db, columns: ComparedColumn[]): { items: AnsweredIma
   const names = new Map(listCategories(db, split.datasetId).map((c) => [c.id, c.name]));
   const imageIds = listSplitImageIds(db, split.id);
   const truth = new Map<number, AnsweredImage['truth']>(imageIds.map((id) => [id, []]));
-  if (!classification)
-    for (const a of listDatasetAnnotations(db, split.datasetId))
-      truth
-        .get(a.imageId)
-        ?.push({ category: names.get(a.categoryId)!, box: { x1: a.x1, y1: a.y1, x2: a.x2, y2: a.y2 } });
+  // REC: the boxes with an expression, in the order they were asked (and answered) on each image.
+  const expressions = new Map<number, string[]>();
+  if (metric !== 'classification')
+    for (const a of listDatasetAnnotations(db, split.datasetId)) {
+      if (metric === 'rec' && !a.expression) continue;
+      const list = truth.get(a.imageId);
+      if (!list) continue;
+      list.push({ category: names.get(a.categoryId)!, box: { x1: a.x1, y1: a.y1, x2: a.x2, y2: a.y2 } });
+      if (metric === 'rec') expressions.set(a.imageId, [...(expressions.get(a.imageId) ?? []), a.expression]);
+    }
   const byRun = columns.map((c) => {
     const answers = new Map<number, StoredAnswer[]>();
     for (const a of listAnswers(db, (c.evaluation as Evaluation).id)) {
@@ -96,12 +105,17 @@ function answeredImages(db: Db, columns: ComparedColumn[]): { items: AnsweredIma
         category: names.get(a.categoryId ?? -1) ?? '',
       }));
       const completions = new Map<string, string>();
-      for (const r of rows) if (!completions.has(r.category)) completions.set(r.category, r.completion);
+      // REC: each expression's own answer, named by the expression (several may share a category).
+      rows.forEach((r, k) => {
+        const asked =
+          metric === 'rec' ? (expressions.get(imageId)?.[k] ?? `${r.category} ${k + 1}`) : r.category;
+        if (!completions.has(asked)) completions.set(asked, r.completion);
+      });
       return {
         runId: c.runId,
         boxes: rows.map(({ category, box, score }) => ({ category, box, score })),
         completions: [...completions].map(([category, text]) => ({ category, text })),
-        figure: imageFigure(classification, truth.get(imageId)!, rows),
+        figure: imageFigure(metric, truth.get(imageId)!, rows),
       };
     });
     const figures = answers.map((a) => a.figure);

@@ -22,7 +22,7 @@ import {
   type Run,
 } from '../store/runs';
 import { findSplit, getSplit } from '../store/splits';
-import { ConfigError, grpoConfigSchema, parseConfig, sftConfigSchema } from '../train/config';
+import { ConfigError, grpoConfigSchema, parseConfig, runTaskOf, sftConfigSchema } from '../train/config';
 import { createCheckedRun } from '../train/createRun';
 import { runDir } from '../train/runFiles';
 import type { Handlers } from './dispatch';
@@ -70,6 +70,16 @@ const modelName = (dir: string) => {
   return run ? `run ${run[1]}` : path.basename(dir);
 };
 
+/** An evaluation's headline figure: REC's Acc@0.5, classification's accuracy, or detection's AP50. */
+function evaluationFigure(metrics: Record<string, number>): {
+  figure: number;
+  figureName: 'AP50' | 'accuracy' | 'Acc@0.5';
+} {
+  if (metrics.acc50 !== undefined) return { figure: metrics.acc50, figureName: 'Acc@0.5' };
+  if (metrics.accuracy !== undefined) return { figure: metrics.accuracy, figureName: 'accuracy' };
+  return { figure: metrics.AP50 ?? 0, figureName: 'AP50' };
+}
+
 export function runSummary(
   ctx: HostContext,
   run: Run & { lastStep: number | null },
@@ -95,7 +105,7 @@ export function runSummary(
     id: run.id,
     name: run.name,
     kind: run.kind,
-    task: config.task === 'classification' ? 'classification' : 'detection',
+    task: runTaskOf(config),
     status: run.status,
     error: run.error,
     datasetId: run.datasetId,
@@ -123,8 +133,7 @@ export function runSummary(
           id: evaluation.id,
           runId: evaluation.runId,
           splitName: evaluation.splitId === null ? null : (getSplit(db, evaluation.splitId)?.name ?? null),
-          figure: evaluation.metrics.accuracy ?? evaluation.metrics.AP50 ?? 0,
-          figureName: evaluation.metrics.accuracy === undefined ? 'AP50' : 'accuracy',
+          ...evaluationFigure(evaluation.metrics),
         }
       : null,
     experimentId:
@@ -194,7 +203,7 @@ export function createRunHandlers(ctx: HostContext): Pick<Handlers, RunCalls> {
       const dataset = getDataset(db, split.datasetId)!;
       const label = run.name || `${run.kind.toUpperCase()} ${run.id}`;
       const common = {
-        task: run.config.task === 'classification' ? 'classification' : 'detection',
+        task: runTaskOf(run.config),
         dataset: dataset.name,
         split: split.name,
       };

@@ -3,7 +3,7 @@
  * names the key and its nearest valid name; every other problem names the field and what it wants.
  */
 import { z } from 'zod';
-import { tasks } from '../../shared/contract';
+import { tasks, type RunTask } from '../../shared/contract';
 import { nearestName } from '../../shared/names';
 import type { LoraConfig } from '../models/policy';
 
@@ -187,4 +187,9 @@ function keysAt(schema: z.ZodType, at: readonly PropertyKey[]): string[] {
   }
   const shape = (unwrap(node) as { shape?: Record<string, unknown> }).shape;
   return shape ? Object.keys(shape) : [];
+}
+
+/** The task a stored run config names ('detection' for configs from before there was a choice). */
+export function runTaskOf(config: Record<string, unknown>): RunTask {
+  return tasks.includes(config.task as RunTask) ? (config.task as RunTask) : 'detection';
 }

@@ -27,12 +27,7 @@ import { runDir } from './runFiles';
 export const builtInModel = installedPath(builtInModelPath) ?? path.resolve(builtInModelPath);
 
 /** The demo's data: ShapeWorld novel-category detection (or classification), imported once per seed. */
-export function demoDataset(
-  db: Db,
-  dataDir: string,
-  seed: number,
-  task: RunTask,
-): string {
+export function demoDataset(db: Db, dataDir: string, seed: number, task: RunTask): string {
   const name =
     task === 'detection' ? `shapeworld-novel-demo-${seed}` : `shapeworld-novel-${task}-demo-${seed}`;
   if (findDatasetByName(db, name)) return name;
@@ -48,11 +43,7 @@ export function demoDataset(
  * The SFT and GRPO settings an experiment trains with (the same split and step budget for both),
  * each measured on the demo: bench/demo-recipes.md keeps every recipe tried and its figures.
  */
-export function experimentRecipe(
-  task: RunTask,
-  steps: number,
-  model: PolicyKind = 'tiny-vlm',
-) {
+export function experimentRecipe(task: RunTask, steps: number, model: PolicyKind = 'tiny-vlm') {
   if (model !== 'tiny-vlm') return qwenRecipe(steps);
   return {
     sft: {
@@ -66,6 +57,7 @@ export function experimentRecipe(
       // SFT never saw, which breaks.
       trainThink: true,
       ...(task === 'detection' ? { thinkTemplate: 'Find every {category}: {objects}' } : {}),
+      ...(task === 'rec' ? { thinkTemplate: 'Locate {expression}: {objects}' } : {}),
       warmupSteps: Math.floor(steps / 20),
       checkpointEvery: 25,
     } as Record<string, unknown>,
