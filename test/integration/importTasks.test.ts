@@ -394,3 +394,41 @@ describe('vrft import --json', () => {
     ).rejects.toThrow('--task is for --format visualrft only, not vlmr1');
   });
 });
+
+describe('relative image paths of the new records', () => {
+  it.each([
+    [
+      'a REC line',
+      'rec.jsonl',
+      '{"id": 1, "image": "pics/one.jpg", "problem": "describes: a cup.", "solution": [1, 1, 5, 5]}\n',
+      'line 1',
+    ],
+    [
+      'a classification record',
+      'cls.json',
+      '[{"image": "pics/one.jpg", "problem": "What is it?", "solution": "<answer>cup</answer>"}]',
+      '[0].image',
+    ],
+  ])('%s: beside the file first, else the working directory, saying which', async (_, name, text, where) => {
+    const { dir, dataDir, db } = workspace();
+    const data = path.join(dir, 'data', name);
+    mkdirSync(path.dirname(data), { recursive: true });
+    writeFileSync(data, text);
+    const cwd = path.join(dir, 'cwd');
+    jpeg(path.join(cwd, 'pics', 'one.jpg'), 16, 16);
+    vi.spyOn(process, 'cwd').mockReturnValue(cwd);
+    const report = await importDataset(db, { path: data, datasetName: 'cwd', format: 'auto', dataDir });
+    expect(report.images).toBe(1);
+    expect(report.warnings).toContain(
+      `an image path was not found beside the data file in ${path.dirname(data)}; read relative to the ` +
+        `working directory ${cwd} instead: pics/one.jpg (${where})`,
+    );
+    // Beside the file wins when both exist, and then nothing is said.
+    jpeg(path.join(dir, 'data', 'pics', 'one.jpg'), 16, 16, 7);
+    const again = await importDataset(db, { path: data, datasetName: 'beside', format: 'auto', dataDir });
+    expect(again.warnings).toEqual(
+      name === 'rec.jsonl' ? [expect.stringContaining('REC line named no category')] : [],
+    );
+    expect(listImages(db, again.datasetId)[0]!.path).toBe(path.join(dir, 'data', 'pics', 'one.jpg'));
+  });
+});
