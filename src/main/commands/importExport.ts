@@ -199,7 +199,7 @@ export const exportCommand: Command = {
   summary: 'export a dataset (or one split) as COCO, YOLO, VOC, Visual-RFT, VLM-R1 or LISA data',
   usage:
     `vrft export --dataset NAME [--split S] --format ${exportFormats.join('|')} --out PATH ` +
-    '[--task detection|classification] [--negatives (visualrft)] [--frame pixels|resized [--model DIR] (vlmr1)] [--data DIR]',
+    '[--task detection|classification] [--negatives] (visualrft) [--frame pixels|resized [--model DIR] (vlmr1)] [--data DIR]',
   flags: {
     dataset: { type: 'string' },
     split: { type: 'string' },
