@@ -266,6 +266,24 @@ describe('Visual-RFT classification', () => {
     );
   });
 
+  it("reads a released Hugging Face classification set's rows as image labels", async () => {
+    const { dataDir, db } = workspace();
+    const file = path.join(__dirname, '..', 'fixtures', 'hf-classification', 'train-00000-of-00001.parquet');
+    const report = await importDataset(db, {
+      path: file,
+      datasetName: 'hf flowers',
+      format: 'auto',
+      dataDir,
+    });
+    expect(report).toMatchObject({ format: 'hf', images: 3, annotations: 0, labels: 3, categories: 2 });
+    const names = new Map(listCategories(db, report.datasetId).map((c) => [c.id, c.name]));
+    expect(listDatasetLabels(db, report.datasetId).map((l) => names.get(l.categoryId))).toEqual([
+      'pink primrose',
+      'globe thistle',
+      'pink primrose',
+    ]);
+  });
+
   it('refuses two labels for one image, naming both records', async () => {
     const { dir, dataDir, db } = workspace();
     jpeg(path.join(dir, 'x.jpg'), 16, 16);
