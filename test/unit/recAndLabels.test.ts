@@ -13,6 +13,7 @@ import {
   imageLabel,
   synonymsOf,
   type DatasetImage,
+  type LoadedDataset,
 } from '../../src/main/train/datasetExamples';
 import { evaluateClassification } from '../../src/main/train/evaluateClassification';
 import { evaluateDetection } from '../../src/main/train/evaluateDetection';
@@ -24,6 +25,7 @@ import {
   recKey,
   recPrompts,
 } from '../../src/main/train/recExamples';
+import { grpoPromptsOf, sftExamplesOf } from '../../src/main/train/taskData';
 
 const blank = (width: number, height: number) => ({ width, height, rgb: new Uint8Array(width * height * 3) });
 const tinyVlmAsking = {
@@ -258,5 +260,45 @@ describe('crowd boxes in detection', () => {
     // The same box as an ordinary one is a person the first policy missed.
     const plain = crowded.map((img) => ({ ...img, boxes: img.boxes.map((b) => ({ ...b, crowd: false })) }));
     expect(stats(finds, plain)[8]).toBeCloseTo(2 / 3, 6);
+  });
+});
+
+describe("a run's material by task", () => {
+  const loaded = {
+    dataset: { id: 1, name: 'shapes' },
+    splitId: null,
+    categories: [
+      { id: 1, datasetId: 1, name: 'circle', ord: 0, color: null, synonyms: ['round'] },
+      { id: 2, datasetId: 1, name: 'square', ord: 1, color: null, synonyms: [] },
+    ],
+    categoriesInUse: ['circle', 'square'],
+    images: images.map((img) => ({ ...img, path: `/images/${img.imageId}.png` })),
+  } as unknown as LoadedDataset;
+  const selection = { dataset: 'shapes', negativeShare: 0, seed: 0 };
+
+  it('is the expressions for rec, the labels with synonyms for classification', () => {
+    expect(grpoPromptsOf(loaded, { ...selection, task: 'rec' }, tinyVlmAsking).map((p) => p.key)).toEqual([
+      'image 7: the circle on the left#31',
+      'image 7: the lower right square#33',
+    ]);
+    expect(
+      sftExamplesOf(loaded, { ...selection, task: 'rec', thinkTemplate: '{expression}' }, tinyVlmAsking).map(
+        (e) => e.think,
+      ),
+    ).toEqual(['the circle on the left', 'the lower right square']);
+    // Image 7 mixes circle and square: only image 8 (all circles) has a label.
+    expect(grpoPromptsOf(loaded, { ...selection, task: 'classification' }, tinyVlmAsking)).toMatchObject([
+      { key: 'image 8', solution: { label: 'circle', synonyms: ['round'] } },
+    ]);
+  });
+
+  it('is refused with what to do when the dataset has none', () => {
+    const bare = { ...loaded, images: [] } as LoadedDataset;
+    expect(() => grpoPromptsOf(bare, { ...selection, task: 'rec' }, tinyVlmAsking)).toThrow(
+      /referring expression: type one/,
+    );
+    expect(() =>
+      sftExamplesOf(bare, { ...selection, task: 'classification', thinkTemplate: '' }, tinyVlmAsking),
+    ).toThrow(/No image of "shapes" has a label to classify \(set image labels in the annotator/);
   });
 });

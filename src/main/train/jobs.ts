@@ -5,7 +5,6 @@
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { UserError } from '../../shared/errors';
 import { loadPolicy, type LoadPolicyOptions } from '../models';
 import { checkRewardWeights, taskRewards } from '../rewards/registry';
 import type { Db } from '../store/db';
@@ -21,20 +20,11 @@ import {
   type SftConfig,
 } from './config';
 import { evaluateDetection } from './evaluateDetection';
-import {
-  classificationExamples,
-  classificationPrompts,
-  detectionExamples,
-  detectionQuestions,
-  detectionPrompts,
-  loadDataset,
-  synonymsOf,
-  type LoadedDataset,
-  type PromptingPolicy,
-} from './datasetExamples';
+import { loadDataset, synonymsOf } from './datasetExamples';
 import { evaluateClassification } from './evaluateClassification';
 import { evaluateRec } from './evaluateRec';
-import { atLeastOneRecItem, recExamples, recItems, recPrompts } from './recExamples';
+import { atLeastOneRecItem, recItems } from './recExamples';
+import { grpoPromptsOf, sftExamplesOf } from './taskData';
 import { runGrpo } from './grpo/trainer';
 import { listSource, runSft } from './sftRun';
 
@@ -123,15 +113,6 @@ function progress(
   job.send({ type: 'progress', runId: job.runId, step, totalSteps: steps, metrics, etaSeconds: eta });
 }
 
-/** A training run's detection questions: every positive, negatives up to `negativeShare`. */
-function questionsOf(
-  loaded: LoadedDataset,
-  categories: string[],
-  config: { negativeShare: number; seed: number },
-) {
-  return detectionQuestions(loaded.images, categories, config.negativeShare, config.seed);
-}
-
 /** How a run loads the policy it trains. */
 function trainingOptions(config: SftConfig | GrpoConfig): LoadPolicyOptions {
   return {
@@ -142,56 +123,11 @@ function trainingOptions(config: SftConfig | GrpoConfig): LoadPolicyOptions {
   };
 }
 
-/**
- * A run needs something to train on: classification labelled (or one-category) images, REC boxes
- * with an expression, detection boxes.
- */
-function atLeastOne<T>(items: T[], config: { dataset: string; task: string }): T[] {
-  if (items.length > 0) return items;
-  if (config.task === 'rec') return atLeastOneRecItem(items, config.dataset);
-  const what =
-    config.task === 'classification'
-      ? 'has a label to classify (set image labels in the annotator, or draw boxes of one category per image)'
-      : 'has a box to learn from';
-  throw new UserError('invalid_input', `No image of "${config.dataset}" ${what}.`);
-}
-
-/** SFT's examples of the run's task, in the policy's own prompts and answers. */
-function sftExamples(loaded: LoadedDataset, config: SftConfig, policy: PromptingPolicy) {
-  switch (config.task) {
-    case 'classification':
-      return classificationExamples(loaded.images, config.thinkTemplate, policy);
-    case 'rec':
-      return recExamples(recItems(loaded.images), config.thinkTemplate, policy);
-    case 'detection':
-      return detectionExamples(
-        questionsOf(loaded, config.categories ?? loaded.categoriesInUse, config),
-        config.thinkTemplate,
-        policy,
-      );
-  }
-}
-
-/** GRPO's prompts of the run's task, each with its solution and reward context. */
-function grpoPrompts(loaded: LoadedDataset, config: GrpoConfig, policy: PromptingPolicy) {
-  switch (config.task) {
-    case 'classification':
-      return classificationPrompts(loaded.images, policy, synonymsOf(loaded.categories));
-    case 'rec':
-      return recPrompts(recItems(loaded.images), policy);
-    case 'detection':
-      return detectionPrompts(
-        questionsOf(loaded, config.categories ?? loaded.categoriesInUse, config),
-        policy,
-      );
-  }
-}
-
 export async function trainSft(job: Job, raw: unknown) {
   const config = parseConfig(sftConfigSchema, raw, `run ${job.runId}`);
   const loaded = loadDataset(job.db, config.dataset, config.split);
   const policy = await loadPolicy(path.resolve(config.model), trainingOptions(config));
-  const examples = atLeastOne(sftExamples(loaded, config, policy), config);
+  const examples = sftExamplesOf(loaded, config, policy);
   const metrics = metricWriter(job);
   const startedAt = started(job, config.steps);
   const { step } = await runSft(
@@ -234,7 +170,7 @@ export async function trainGrpo(job: Job, raw: unknown) {
   const loaded = loadDataset(job.db, config.dataset, config.split);
   const modelDir = path.resolve(config.model);
   const policy = await loadPolicy(modelDir, trainingOptions(config));
-  const prompts = atLeastOne(grpoPrompts(loaded, config, policy), config);
+  const prompts = grpoPromptsOf(loaded, config, policy);
   // The reference: the base with adapters off for LoRA, else a frozen copy; none when β = 0.
   const reference =
     config.beta === 0
