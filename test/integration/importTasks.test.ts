@@ -348,14 +348,19 @@ describe('LISA ReasonSeg', () => {
     cpSync(path.join(fixtures, 'lisa'), folder, { recursive: true });
     jpeg(path.join(folder, 'reason_000001.jpg'), 160, 160);
     jpeg(path.join(folder, 'reason_000002.jpg'), 80, 80);
+    jpeg(path.join(folder, 'reason_000003.jpg'), 40, 40);
     const report = await importDataset(db, { path: folder, datasetName: 'lisa', format: 'auto', dataDir });
     expect(report).toMatchObject({
       format: 'lisa',
-      images: 2,
+      images: 3,
       annotations: 3,
       expressions: 3,
       categories: 1,
     });
+    expect(report.warnings).toEqual([
+      `1 image has no LISA annotation of the same name (the first: ${path.join(folder, 'reason_000003.jpg')}): ` +
+        'imported without boxes, to be labelled',
+    ]);
     expect(listDatasetAnnotations(db, report.datasetId).map((a) => [a.expression, boxOf(a)])).toEqual([
       ['What part of the room would you sit on to rest after a long day?', [20, 30, 130, 140]],
       ['where can someone sit down?', [20, 30, 130, 140]],
@@ -364,6 +369,8 @@ describe('LISA ReasonSeg', () => {
     const out = path.join(dir, 'out');
     exportDataset(db, { datasetId: report.datasetId, format: 'lisa', out });
     expect(readdirSync(out).sort()).toEqual(['reason_000001.json', 'reason_000002.json']);
+    const back = await importDataset(db, { path: out, datasetName: 'lisa again', format: 'auto', dataDir });
+    expect(back).toMatchObject({ images: 2, annotations: 3, expressions: 3 });
     const written = JSON.parse(readFileSync(path.join(out, 'reason_000001.json'), 'utf8')) as {
       text: string[];
       shapes: { points: number[][]; shape_type: string }[];

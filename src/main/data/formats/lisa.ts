@@ -6,12 +6,14 @@
  * shape together, with the question as its expression; "ignore" shapes are left out.
  *
  * The export writes that shape back: a JSON per image (its questions and one rectangle per box),
- * named by the image's stem; boxes of one image with different places go to stem__2.json, … .
+ * named by the image's stem, the image named by labelme's imagePath (absolute: the images are not
+ * copied); boxes of one image with different places go to stem__2.json, … .
  */
 import path from 'node:path';
 import type { Box } from '../../../shared/boxes';
 import {
   exportFolder,
+  isFile,
   isImageFile,
   listFiles,
   readJsonFile,
@@ -29,7 +31,7 @@ interface Shape {
   points?: unknown;
 }
 
-/** A LISA annotation's questions and target shapes, or undefined when the object is not one. */
+/** Whether parsed JSON has the shape of a LISA annotation ({text, shapes}). */
 export function isLisaAnnotation(data: unknown): boolean {
   return !!data && typeof data === 'object' && 'shapes' in data && 'text' in data;
 }
@@ -53,13 +55,22 @@ export const lisaFormat: DatasetFormat = {
           'is not a LISA annotation ({"text": [question, …], "shapes": [{"label", "points"}]})',
         );
       }
-      const record = data as { text: unknown; shapes: unknown };
+      const record = data as { text: unknown; shapes: unknown; imagePath?: unknown };
       const questions = (Array.isArray(record.text) ? record.text : [record.text]) as unknown[];
       if (!questions.every((q) => typeof q === 'string')) refuse(file, 'text', 'must be a list of questions');
       if (!Array.isArray(record.shapes)) refuse(file, 'shapes', 'must be a list of shapes');
       const box = targetBounds(file, record.shapes as Shape[]);
       const stem = path.join(path.dirname(file), path.parse(file).name);
-      const imageFile = imageFiles.get(stem) ?? imageFiles.get(stem.replace(/__\d+$/, ''));
+      // The same-stem image beside it (LISA's layout), else labelme's imagePath (vrft's export
+      // names the image there, since it writes the annotations without copying the images).
+      const named =
+        typeof record.imagePath === 'string' && record.imagePath !== ''
+          ? path.resolve(path.dirname(file), record.imagePath)
+          : undefined;
+      const imageFile =
+        imageFiles.get(stem) ??
+        imageFiles.get(stem.replace(/__\d+$/, '')) ??
+        (named !== undefined && isFile(named) ? named : undefined);
       if (!imageFile) {
         missing.push({
           path: `${stem}.jpg`,
@@ -85,7 +96,19 @@ export const lisaFormat: DatasetFormat = {
         });
       }
     });
-    return { categories: [lisaCategory], images: [...images.values()], missing, warnings: [] };
+    // An image without an annotation file is imported unlabelled, and said so.
+    const warnings: string[] = [];
+    const unannotated = [...imageFiles.values()].filter((file) => !images.has(file));
+    for (const file of unannotated)
+      images.set(file, { path: file, where: path.basename(file), boxes: [], statedEmpty: false });
+    if (unannotated.length > 0) {
+      const n = unannotated.length;
+      warnings.push(
+        `${n} image${n === 1 ? ' has' : 's have'} no LISA annotation of the same name (the first: ` +
+          `${unannotated[0]}): imported without boxes, to be labelled`,
+      );
+    }
+    return { categories: [lisaCategory], images: [...images.values()], missing, warnings };
   },
 };
 

@@ -139,7 +139,7 @@ function detectFolder(dir: string): ImportFormat {
     }
   })();
   if (labels && (findClassFile(dir) !== undefined || hasLabelsFolder)) return 'yolo';
-  if (json !== undefined && images && firstJsonIsLisa(dir)) return 'lisa';
+  if (json !== undefined && firstJsonIsLisa(dir)) return 'lisa';
   if (images) return 'folder';
   throw new UserError(
     'invalid_input',
