@@ -457,3 +457,33 @@ describe('relative image paths of the new records', () => {
     expect(listImages(db, again.datasetId)[0]!.path).toBe(path.join(dir, 'data', 'pics', 'one.jpg'));
   });
 });
+
+describe('malformed task data is refused, naming the file and the place', () => {
+  it.each([
+    [
+      'rec.jsonl',
+      '{"image": "a.jpg", "problem": "describes: a cup.", "solution": [1, 2, 3]}\n',
+      /rec\.jsonl, line 1: answer item 1: bbox_2d must be \[x1, y1, x2, y2\], four numbers \(a REC answer is one \[x1, y1, x2, y2\]/,
+    ],
+    [
+      'rec.jsonl',
+      '{"image": "a.jpg", "problem": "describes: a cup."}\n',
+      /rec\.jsonl, line 1: needs "conversations"/,
+    ],
+    [
+      'lisa/a.json',
+      '{"text": ["where?"], "shapes": [{"label": "target", "points": [[1, 2, 3]]}]}',
+      /a\.json, shapes\[0\]\.points: must be a list of \[x, y\] points/,
+    ],
+  ])('%s (case %#)', async (name, text, message) => {
+    const { dir, dataDir, db } = workspace();
+    const file = path.join(dir, name);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, text);
+    jpeg(path.join(path.dirname(file), 'a.jpg'), 16, 16);
+    const input = name.startsWith('lisa/') ? path.dirname(file) : file;
+    await expect(
+      importDataset(db, { path: input, datasetName: 'bad', format: 'auto', dataDir }),
+    ).rejects.toThrow(message);
+  });
+});
