@@ -14,6 +14,8 @@ import { listAnswers } from '../../src/main/store/evaluations';
 import { countRollouts, listRollouts } from '../../src/main/store/rollouts';
 import { getRun, listMetrics } from '../../src/main/store/runs';
 import { listSplitImageIds, findSplit } from '../../src/main/store/splits';
+import type { RunSummary } from '../../src/shared/contract';
+import { hostWithClient } from '../support/host';
 import { shapesWorkspaceWithSplit, vrft } from '../support/workspace';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'vrft-rec-'));
@@ -181,5 +183,45 @@ describe('task rec through the CLI', () => {
     expect(table.stdout).toMatch(/^Acc@0\.5 \(IoU > 0\.5\) in %, per category of the expressions/);
     expect(table.stdout).toMatch(/all expressions/);
     expect(table.stdout).toMatch(/over the \d+ evaluation expressions|no interval/);
+  }, 300_000);
+
+  it("shows through the contract: the runs' task, Acc@0.5 figures, an evaluation started there, the REC comparison", async () => {
+    const { host, client } = await hostWithClient(data, dir);
+    try {
+      const listed = async (id: number): Promise<RunSummary> =>
+        (await client.call('runs.list', {})).find((r) => r.id === id)!;
+      expect((await listed(2)).task).toBe('rec');
+      const base = await listed(4);
+      expect(base.evaluation).toMatchObject({ figureName: 'Acc@0.5', splitName: '1-shot-eval' });
+      const evalSplit = (await client.call('splits.list', { datasetId: 1 })).find(
+        (x) => x.name === '1-shot-eval',
+      )!;
+      const { runId } = await client.call('runs.evaluate', { id: 3, splitId: evalSplit.id });
+      await expect
+        .poll(async () => (await listed(runId)).status, { timeout: 240_000, interval: 500 })
+        .toBe('completed');
+      const evaluated = await listed(runId);
+      expect(evaluated.task).toBe('rec');
+      expect(evaluated.evaluation).toMatchObject({ figureName: 'Acc@0.5' });
+
+      const table = await client.call('compare.table', { runIds: [4, runId], resamples: 0 });
+      expect(table.metric).toBe('rec');
+      expect(Object.keys(table.categories).length).toBeGreaterThan(0);
+      const answers = await client.call('compare.answers', { runIds: [4, runId] });
+      const withExpressions = answers.items.filter((item) => item.truth.length > 0);
+      expect(withExpressions.reduce((n, item) => n + item.truth.length, 0)).toBe(expressions);
+      for (const item of withExpressions)
+        for (const answer of item.answers) {
+          // Each expression's own completion, named by the expression.
+          expect(answer.completions.map((c) => c.category)).toEqual(
+            expect.arrayContaining([expect.stringMatching(/^the \w+ on the (left|right)$/)]),
+          );
+          expect(answer.figure).toBeGreaterThanOrEqual(0);
+          expect(answer.figure).toBeLessThanOrEqual(1);
+        }
+    } finally {
+      client.close();
+      await host.close();
+    }
   }, 300_000);
 });
