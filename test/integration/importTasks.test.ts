@@ -98,7 +98,7 @@ describe('VLM-R1 REC lines', () => {
       `1 line names several images; vrft trains on one image per question: skipped (the first: ${path.join(dir, 'rec.jsonl')}, line 5)`,
     );
     expect(report.warnings).toContain(
-      "4 REC lines named no category: their boxes are in the category 'object'",
+      "3 REC lines named no category: their boxes are in the category 'object'",
     );
     expect(listCategories(db, report.datasetId).map((c) => c.name)).toEqual(['object', 'giraffe', 'zebra']);
     const boxes = listDatasetAnnotations(db, report.datasetId).map((a) => [a.expression, boxOf(a)]);

@@ -70,7 +70,7 @@ export const vlmR1Format: DatasetFormat = {
     const add = (name: string) => categories.includes(name) || categories.push(name);
     const skippedLines: { where: string; reason: string }[] = [];
     let severalImages = 0;
-    let uncategorised = 0;
+    const uncategorised = new Set<number>(); // lines, not boxes: a split line counts once
     records(file).forEach(({ where, value }, index) => {
       const line = readLine(file, where, value);
       const asked = vlmR1Categories(line.question) ?? null;
@@ -96,7 +96,7 @@ export const vlmR1Format: DatasetFormat = {
         const rec = readRecAnswer(answer);
         if (rec) {
           const category = line.category ?? recDefaultCategory;
-          if (line.category === undefined) uncategorised++;
+          if (line.category === undefined) uncategorised.add(index);
           add(category);
           images.get(line.images[k]!, at)?.boxes.push({
             category,
@@ -140,10 +140,11 @@ export const vlmR1Format: DatasetFormat = {
           `image per question: skipped (the first: ${skippedLines[0]!.where})`,
       );
     }
-    if (uncategorised > 0) {
+    if (uncategorised.size > 0) {
+      const n = uncategorised.size;
       warnings.push(
-        `${uncategorised} REC line${uncategorised === 1 ? '' : 's'} named no category: ` +
-          `${uncategorised === 1 ? 'its box is' : 'their boxes are'} in the category '${recDefaultCategory}'`,
+        `${n} REC line${n === 1 ? '' : 's'} named no category: ` +
+          `${n === 1 ? 'its box is' : 'their boxes are'} in the category '${recDefaultCategory}'`,
       );
     }
     return { categories, images: images.list(), missing: images.missing(), warnings, skippedLines };
