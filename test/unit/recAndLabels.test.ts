@@ -3,6 +3,7 @@
  * classification by image-level labels and synonyms, and crowd boxes kept out of detection.
  */
 import { describe, expect, it } from 'vitest';
+import { detectionFigures } from '../../src/main/eval/bootstrap';
 import type { Policy, PromptInput, Sample } from '../../src/main/models/policy';
 import { tinyVlmPrompts } from '../../src/main/models/tiny-vlm/prompts';
 import { scoreCompletion, taskRewards } from '../../src/main/rewards/registry';
@@ -260,6 +261,22 @@ describe('crowd boxes in detection', () => {
     // The same box as an ordinary one is a person the first policy missed.
     const plain = crowded.map((img) => ({ ...img, boxes: img.boxes.map((b) => ({ ...b, crowd: false })) }));
     expect(stats(finds, plain)[8]).toBeCloseTo(2 / 3, 6);
+  });
+
+  it("are crowd regions in the comparison's bootstrap too: its identity draw is the evaluation's AP50", () => {
+    const finds = stubPolicy(
+      () => "<think>x</think><answer>[{'Position': [500, 500, 1000, 1000], 'Confidence': 0.9}]</answer>",
+    );
+    const evaluation = evaluateDetection(finds, crowded, ['person'], { maxNewTokens: 10 });
+    const outcomes = crowded.map((img, i) => ({
+      truth: img.boxes,
+      detections: evaluation.predictions
+        .filter((p) => p.image === i && p.box)
+        .map((p) => ({ category: p.category, box: p.box!, score: p.score! })),
+    }));
+    const figures = detectionFigures(outcomes, ['person']);
+    expect(evaluation.stats[1]).toBe(1);
+    expect(figures([0, 1]).mean).toBeCloseTo(evaluation.stats[1]!, 12);
   });
 });
 

@@ -104,7 +104,7 @@ function detectionOutcomes(db: Db, e: Evaluation, split: EvaluatedSplit): Detect
     split.imageIds.map((id) => [id, { truth: [], detections: [] }]),
   );
   for (const t of listDatasetAnnotations(db, split.datasetId))
-    outcomes.get(t.imageId)?.truth.push({ category: split.names.get(t.categoryId)!, box: t });
+    outcomes.get(t.imageId)?.truth.push({ category: split.names.get(t.categoryId)!, box: t, crowd: t.crowd });
   for (const p of listPredictions(db, e.id)) {
     const category = split.names.get(p.categoryId ?? -1);
     if (p.box !== null && category !== undefined)

@@ -90,7 +90,8 @@ export function pairedBootstrap(
 
 /** One evaluation image of a detection evaluation: its ground truth and one model's boxes. */
 export interface DetectionOutcome {
-  truth: { category: string; box: Box }[];
+  /** A crowd box (COCO iscrowd) never counts as a miss, as in the evaluation. */
+  truth: { category: string; box: Box; crowd?: boolean }[];
   detections: { category: string; box: Box; score: number }[];
 }
 
@@ -111,7 +112,12 @@ export function detectionFigures(
       .filter((t) => id.has(t.category))
       .map((t) => {
         const bbox = cocoBox(t.box);
-        return { category_id: id.get(t.category)!, bbox, area: bbox[2]! * bbox[3]! };
+        return {
+          category_id: id.get(t.category)!,
+          bbox,
+          area: bbox[2]! * bbox[3]!,
+          iscrowd: t.crowd ? 1 : 0,
+        };
       }),
     detections: o.detections
       .filter((d) => id.has(d.category))
@@ -122,8 +128,8 @@ export function detectionFigures(
     const detections: CocoDetection[] = [];
     draw.forEach((index, position) => {
       const image_id = position + 1;
-      for (const { category_id, bbox, area } of coco[index]!.truth)
-        annotations.push({ id: annotations.length + 1, image_id, category_id, bbox, area });
+      for (const { category_id, bbox, area, iscrowd } of coco[index]!.truth)
+        annotations.push({ id: annotations.length + 1, image_id, category_id, bbox, area, iscrowd });
       for (const { category_id, bbox, score } of coco[index]!.detections)
         detections.push({ image_id, category_id, bbox, score });
     });
