@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UserError, type ErrorCode } from '../../src/shared/errors';
 import {
   applyMigrations,
+  busyTimeoutMs,
   latestSchemaVersion,
   openStore,
   schemaVersion,
@@ -213,7 +214,7 @@ describe('opening a workspace', () => {
     expect(userTables(db).sort()).toEqual([...tables, ...traceTables].sort());
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(busyTimeoutMs);
   });
 
   it('reopening is idempotent: nothing re-runs, data and the single version row stay', () => {

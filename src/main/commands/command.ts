@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { Size } from '../../shared/boxes';
 import { UserError } from '../../shared/errors';
-import { openStore, workspaceDbPath, type Db } from '../store/db';
+import { damaged, openStore, workspaceDbPath, type Db } from '../store/db';
 
 /** A mistake in how the command was called, or in a file it was given: one line, exit 2. */
 export class UsageError extends Error {}
@@ -108,7 +108,7 @@ export async function inWorkspace<T>(dataDir: string, fn: (db: Db) => T | Promis
     return await fn(db);
   } catch (error) {
     if (error instanceof UserError) throw new UsageError(error.message);
-    throw error;
+    throw damaged(workspaceDbPath(dataDir), error) ?? error;
   } finally {
     db.close();
   }

@@ -1,13 +1,14 @@
 /** Starts the engine host: opens the workspace store and serves the contract over HTTP/WebSocket. */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { openStore, workspaceDbPath } from '../store/db';
+import { openStore, workspaceDbPath, type Db } from '../store/db';
 import { newToken } from './auth';
 import { createDispatch } from './dispatch';
 import { createHandlers } from './handlers';
 import { JobSupervisor, type Broadcast } from './jobs';
 import { RewardServers } from './scaleOutHandlers';
 import { startServer, type ServerOptions } from './server';
+import { lockWorkspace } from '../store/lock';
 import { trainerScript } from '../train/runFiles';
 
 export interface HostOptions {
@@ -37,7 +38,14 @@ export interface RunningHost {
 export async function startHost(options: HostOptions): Promise<RunningHost> {
   const log = options.log ?? ((line: string) => process.stderr.write(`vrft: ${line}\n`));
   mkdirSync(options.dataDir, { recursive: true });
-  const db = openStore(workspaceDbPath(options.dataDir));
+  const lock = lockWorkspace(options.dataDir);
+  let db: Db;
+  try {
+    db = openStore(workspaceDbPath(options.dataDir));
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   const token = options.token ?? newToken();
   let backend = 'unknown';
   let backendDetail: string | undefined;
@@ -98,6 +106,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         // Training reports its own failure; the host keeps serving with the backend 'unknown'.
         .catch((error: unknown) => log(`could not start the tensor engine: ${String(error)}`));
     }
+    lock.describe(server.url.replace(/\?token=.*$/, ''));
     return {
       url: server.url,
       port: server.port,
@@ -107,10 +116,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         await Promise.all([jobs.stopAll(), rewardServers.closeAll()]);
         await server.close();
         db.close();
+        lock.release();
       },
     };
   } catch (error) {
     db.close();
+    lock.release();
     throw error;
   }
 }
