@@ -260,6 +260,46 @@ describe('decodeImage', () => {
     const png = pngFile(8, 8);
     expect(() => decodeImage(png.subarray(0, 50))).toThrow(/PNG is truncated/);
   });
+
+  it('refuses an image whose header declares more pixels than the limit, before decoding (a bomb)', () => {
+    // A PNG that claims 100000×100000 in a few hundred bytes.
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(100_000, 0);
+    ihdr.writeUInt32BE(100_000, 4);
+    ihdr.set([8, 2, 0, 0, 0], 8);
+    const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const bomb = Buffer.concat([
+      signature,
+      pngChunk('IHDR', ihdr),
+      pngChunk('IDAT', deflateSync(Buffer.alloc(1 << 20))),
+      pngChunk('IEND', Buffer.alloc(0)),
+    ]);
+    const limit = /declares 100000×100000 pixels \(10000 MP\), over the limit of 179 MP: resize it/;
+    expect(() => probeImage(bomb)).toThrow(limit);
+    expect(() => decodeImage(bomb)).toThrow(limit);
+    // A JPEG whose frame header claims 65535×65535.
+    const jpeg = jpegFile(8, 8, halves(8, 8));
+    const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
+    jpeg.writeUInt16BE(65535, sof + 5);
+    jpeg.writeUInt16BE(65535, sof + 7);
+    expect(() => probeImage(jpeg)).toThrow(/JPEG declares 65535×65535 pixels .* over the limit of 179 MP/);
+    expect(() => decodeImage(jpeg)).toThrow(ImageFileError);
+  });
+
+  it('never inflates a PNG past the size its header declares (a deflate bomb)', () => {
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(16, 0);
+    ihdr.writeUInt32BE(16, 4);
+    ihdr.set([8, 2, 0, 0, 0], 8);
+    const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const bomb = Buffer.concat([
+      signature,
+      pngChunk('IHDR', ihdr),
+      pngChunk('IDAT', deflateSync(Buffer.alloc(64 << 20))),
+      pngChunk('IEND', Buffer.alloc(0)),
+    ]);
+    expect(() => decodeImage(bomb)).toThrow(/inflates past the 16×16 pixels its header declares/);
+  });
 });
 
 describe('makeThumbnail', () => {

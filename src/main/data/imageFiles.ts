@@ -56,7 +56,27 @@ export function probeImage(bytes: Buffer): ImageProbe {
   };
 }
 
+/**
+ * The most pixels an image may declare: Pillow's own refusal threshold (2 × MAX_IMAGE_PIXELS), far
+ * above any photo a VLM reads, far below what a forged header (a PNG or JPEG "bomb" claiming
+ * 100000×100000) would make the decoder allocate. Checked on the header, before any pixel.
+ */
+export const maxImagePixels = 178_956_970;
+
 function readHeader(bytes: Buffer): Header {
+  const header = readFormatHeader(bytes);
+  if (header.width * header.height > maxImagePixels) {
+    const mp = (n: number) => `${(n / 1e6).toFixed(0)} MP`;
+    throw new ImageFileError(
+      `the ${header.format.toUpperCase()} declares ${header.width}×${header.height} pixels ` +
+        `(${mp(header.width * header.height)}), over the limit of ${mp(maxImagePixels)}: ` +
+        'resize it (or split it into tiles) before importing',
+    );
+  }
+  return header;
+}
+
+function readFormatHeader(bytes: Buffer): Header {
   if (bytes.length === 0) throw new ImageFileError('the file is empty');
   if (bytes[0] === 0x89 && bytes.toString('latin1', 1, 4) === 'PNG') {
     try {

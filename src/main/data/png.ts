@@ -156,9 +156,15 @@ export function decodePng(buf: Buffer): DecodedPng {
   const { width, height, bitDepth, colourType, interlace } = header;
   const bitsPerPixel = colourTypes[colourType]!.channels * bitDepth;
   let raw: Buffer;
+  // Never inflate past what the declared size needs (twice over for Adam7's per-pass row bytes):
+  // a few kilobytes of deflate can claim gigabytes.
+  const expected = height * (Math.ceil((width * bitsPerPixel) / 8) + 1);
   try {
-    raw = inflateSync(Buffer.concat(idat));
+    raw = inflateSync(Buffer.concat(idat), { maxOutputLength: expected * 2 + 1024 });
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new Error(`PNG image data inflates past the ${width}×${height} pixels its header declares`);
+    }
     throw new Error(`PNG image data is corrupt: ${(error as Error).message}`);
   }
   if (interlace === 0 && bitDepth === 8 && (colourType === 2 || colourType === 6)) {
