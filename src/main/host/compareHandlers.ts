@@ -42,11 +42,12 @@ function evaluatedColumns(db: Db, runIds: number[], labels?: string[]): Compared
  * TP / (TP + FN + FP) of one image's boxes for one run, each category asked matched greedily by
  * score at IoU ≥ 0.5 (1 when there was nothing to find and nothing was found); for classification,
  * whether the answer named the label; for REC, the share of its expressions found (IoU > 0.5, the
- * score of each answer being its IoU).
+ * score of each answer being its IoU). A crowd box is neither a miss nor, for a box on it, a false
+ * positive (as COCO's iscrowd).
  */
 function imageFigure(
   metric: Comparison['metric'],
-  truth: { category: string; box: AnsweredImage['truth'][number]['box'] }[],
+  truth: { category: string; box: AnsweredImage['truth'][number]['box']; crowd?: boolean }[],
   answers: { category: string; box: StoredAnswer['box']; score: number | null }[],
 ): number {
   if (metric === 'classification') return answers.some((a) => a.score === 1) ? 1 : 0;
@@ -55,16 +56,18 @@ function imageFigure(
   const predicted = answers.filter((a) => a.box !== null).sort((a, b) => (b.score ?? 0) - (a.score ?? 0));
   const used = new Set<number>();
   let matched = 0;
+  let onCrowd = 0;
   for (const p of predicted) {
     const hit = truth.findIndex(
-      (t, i) => !used.has(i) && t.category === p.category && iou(t.box, p.box!) >= 0.5,
+      (t, i) => !t.crowd && !used.has(i) && t.category === p.category && iou(t.box, p.box!) >= 0.5,
     );
     if (hit >= 0) {
       used.add(hit);
       matched++;
-    }
+    } else if (truth.some((t) => t.crowd && t.category === p.category && iou(t.box, p.box!) >= 0.5))
+      onCrowd++;
   }
-  const denominator = truth.length + predicted.length - matched;
+  const denominator = truth.filter((t) => !t.crowd).length + predicted.length - onCrowd - matched;
   return denominator === 0 ? 1 : matched / denominator;
 }
 
@@ -78,6 +81,8 @@ function answeredImages(db: Db, columns: ComparedColumn[]): { items: AnsweredIma
   const names = new Map(listCategories(db, split.datasetId).map((c) => [c.id, c.name]));
   const imageIds = listSplitImageIds(db, split.id);
   const truth = new Map<number, AnsweredImage['truth']>(imageIds.map((id) => [id, []]));
+  // Each truth box's crowd flag, by image in truth's order: the figure needs it, the view does not.
+  const crowds = new Map<number, boolean[]>(imageIds.map((id) => [id, []]));
   // REC: the boxes with an expression, in the order they were asked (and answered) on each image.
   const expressions = new Map<number, string[]>();
   if (metric !== 'classification')
@@ -86,6 +91,7 @@ function answeredImages(db: Db, columns: ComparedColumn[]): { items: AnsweredIma
       const list = truth.get(a.imageId);
       if (!list) continue;
       list.push({ category: names.get(a.categoryId)!, box: { x1: a.x1, y1: a.y1, x2: a.x2, y2: a.y2 } });
+      crowds.get(a.imageId)!.push(a.crowd);
       if (metric === 'rec') expressions.set(a.imageId, [...(expressions.get(a.imageId) ?? []), a.expression]);
     }
   const byRun = columns.map((c) => {
@@ -115,7 +121,11 @@ function answeredImages(db: Db, columns: ComparedColumn[]): { items: AnsweredIma
         runId: c.runId,
         boxes: rows.map(({ category, box, score }) => ({ category, box, score })),
         completions: [...completions].map(([category, text]) => ({ category, text })),
-        figure: imageFigure(metric, truth.get(imageId)!, rows),
+        figure: imageFigure(
+          metric,
+          truth.get(imageId)!.map((t, k) => ({ ...t, crowd: crowds.get(imageId)![k] })),
+          rows,
+        ),
       };
     });
     const figures = answers.map((a) => a.figure);
