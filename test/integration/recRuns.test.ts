@@ -11,6 +11,7 @@ import { listDatasetAnnotations, updateAnnotation } from '../../src/main/store/a
 import { listCategories } from '../../src/main/store/categories';
 import { openStore, workspaceDbPath } from '../../src/main/store/db';
 import { listAnswers } from '../../src/main/store/evaluations';
+import { readPlan } from '../../src/main/scaleOut/plan';
 import { countRollouts, listRollouts } from '../../src/main/store/rollouts';
 import { getRun, listMetrics } from '../../src/main/store/runs';
 import { listSplitImageIds, findSplit } from '../../src/main/store/splits';
@@ -224,4 +225,27 @@ describe('task rec through the CLI', () => {
       await host.close();
     }
   }, 300_000);
+
+  it('exports a GRPO rec run for TRL with the same REC prompts and one-box solutions', () => {
+    const qwen2 = path.resolve('test/fixtures/qwen/qwen2-vl/checkpoint');
+    const r = vrft(
+      'scale-out',
+      'export',
+      '--config',
+      config('scale-out', { model: qwen2, steps: 2 }),
+      '--out',
+      path.join(dir, 'trl'),
+      '--data',
+      data,
+      '--json',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const plan = readPlan(data, (JSON.parse(r.stdout) as { runId: number }).runId);
+    expect(plan.rewards).toEqual({ rec_iou: 1, format: 1 });
+    expect(plan.samples.length).toBeGreaterThanOrEqual(expressions);
+    for (const sample of plan.samples) {
+      expect(sample.solution.boxes).toHaveLength(1);
+      expect(sample.prompt).toMatch(/the \w+ on the (left|right)/);
+    }
+  }, 120_000);
 });

@@ -14,13 +14,9 @@ import type { Db } from '../store/db';
 import { createRun } from '../store/runs';
 import type { GrpoConfig } from '../train/config';
 import { createCheckedRun } from '../train/createRun';
-import {
-  classificationPrompts,
-  detectionPrompts,
-  detectionQuestions,
-  loadDataset,
-} from '../train/datasetExamples';
+import { loadDataset } from '../train/datasetExamples';
 import type { GrpoPrompt } from '../train/grpo/trainer';
+import { grpoPromptsOf } from '../train/taskData';
 import { writePlan, type PlannedSample, type ScaleOutPlan } from './plan';
 import pythonModule from './python/vrft_trl.py?raw';
 import {
@@ -102,20 +98,14 @@ export async function exportScaleOut(db: Db, request: ExportRequest): Promise<Ex
 
   // The same questions vrft's trainer asks, in the model family's own prompts.
   const loaded = loadDataset(db, config.dataset, config.split);
-  const categories = config.categories ?? loaded.categoriesInUse;
   const prompting = { prompts: facts.prompts, frame: facts.frame, inputSize: facts.inputSize };
-  const prompts: GrpoPrompt[] =
-    config.task === 'classification'
-      ? classificationPrompts(loaded.images, prompting)
-      : detectionPrompts(
-          detectionQuestions(loaded.images, categories, config.negativeShare, config.seed),
-          prompting,
-        );
-  if (!prompts.length)
-    throw new UserError(
-      'invalid_input',
-      `${request.source}: no image of "${config.dataset}" ${config.task === 'classification' ? 'shows exactly one category to classify' : 'has a box to learn from'}`,
-    );
+  let prompts: GrpoPrompt[];
+  try {
+    prompts = grpoPromptsOf(loaded, config, prompting);
+  } catch (error) {
+    if (error instanceof UserError) throw new UserError(error.code, `${request.source}: ${error.message}`);
+    throw error;
+  }
   const imagePaths = new Map(loaded.images.map((img) => [img.imageId, img.path]));
 
   const runConfig = {
