@@ -242,6 +242,14 @@ export const importReport = z.object({
   duplicates: z.array(z.object({ path: z.string(), sameAs: z.string() })),
   skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
   warnings: z.array(z.string()),
+  /** Boxes with a referring expression or question (REC, LISA). */
+  expressions: z.number().int().nonnegative(),
+  /** Images given an image-level label (classification). */
+  labels: z.number().int().nonnegative(),
+  /** Boxes kept as crowd regions (COCO iscrowd). */
+  crowd: z.number().int().nonnegative(),
+  /** Lines of the file left out, each with why. */
+  skippedLines: z.array(z.object({ where: z.string(), reason: z.string() })),
 });
 export type ImportReport = z.infer<typeof importReport>;
 
@@ -396,9 +404,22 @@ export const calls = {
         splitId: id.optional(),
         format: z.enum(exportFormats),
         out: z.string().min(1),
+        /** Visual-RFT: detection records, or one classification record per labelled image. */
+        task: z.enum(['detection', 'classification']).optional(),
+        /** Visual-RFT: also the 'No Objects' records (upstream scores them 0). */
+        negatives: z.boolean().optional(),
+        /** VLM-R1: boxes in original pixels or in Qwen2.5-VL's resized input. */
+        frame: z.enum(['pixels', 'resized']).optional(),
+        /** Replace an existing file / write into a non-empty folder (the app asks first). */
+        force: z.boolean().optional(),
       })
       .strict(),
-    output: z.object({ images: z.number().int(), annotations: z.number().int(), files: z.array(z.string()) }),
+    output: z.object({
+      images: z.number().int(),
+      annotations: z.number().int(),
+      files: z.array(z.string()),
+      crowdLeftOut: z.number().int(),
+    }),
   },
   'runs.list': { input: z.object({}).strict(), output: z.array(runSummary) },
   /** Creates a run from a config (validated as `vrft train` does) and starts it in a trainer process. */

@@ -958,6 +958,44 @@ describe('the vrft command (built)', () => {
     expect(readdirSync(path.join(dir, 'yolo')).sort()).toEqual(['a.txt', 'classes.txt', 'images.txt']);
   });
 
+  it('never overwrites a file the user has: an existing --out is refused (exit 2) unless --force', () => {
+    if (!existsSync(cli)) throw new Error('The CLI is not built: run `npm run build` first.');
+    const { dir, dataDir } = workspace();
+    write(path.join(dir, 'ok', 'a.png'), pngFile(12, 12));
+    expect(run('import', path.join(dir, 'ok'), '--dataset', 'ok', '--data', dataDir).code).toBe(0);
+    const notes = path.join(dir, 'notes.txt');
+    writeFileSync(notes, 'my notes');
+    const exportTo = (out: string, ...more: string[]) =>
+      run('export', '--dataset', 'ok', '--format', 'coco', '--out', out, '--data', dataDir, ...more);
+    const refused = exportTo(notes);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe(
+      `vrft: ${notes} already exists: choose another name, or pass --force to replace it.\n`,
+    );
+    expect(readFileSync(notes, 'utf8')).toBe('my notes');
+    // A folder given: its default file is checked the same way.
+    mkdirSync(path.join(dir, 'exports'));
+    expect(exportTo(path.join(dir, 'exports')).code).toBe(0);
+    expect(exportTo(path.join(dir, 'exports')).stderr).toContain('annotations.json already exists');
+    // A non-empty folder for a many-file format, and --force.
+    expect(
+      run(
+        'export',
+        '--dataset',
+        'ok',
+        '--format',
+        'yolo',
+        '--out',
+        path.join(dir, 'exports'),
+        '--data',
+        dataDir,
+      ).stderr,
+    ).toContain('is not empty: export into a new or empty folder, or pass --force');
+    expect(exportTo(notes, '--force').code).toBe(0);
+    expect(JSON.parse(readFileSync(notes, 'utf8'))).toHaveProperty('images');
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
   it('cancels cleanly on Ctrl+C: exit 130, nothing imported', async () => {
     if (!existsSync(cli)) throw new Error('The CLI is not built: run `npm run build` first.');
     const { dir, dataDir } = workspace();

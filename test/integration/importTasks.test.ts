@@ -260,7 +260,13 @@ describe('Visual-RFT classification', () => {
       `INSERT INTO annotation (image_id, category_id, x1, y1, x2, y2, expression, crowd, source, created_at, updated_at)
        VALUES (?, ?, 1, 1, 5, 5, '', 0, 'human', 0, 0)`,
     ).run(first!.id, cat.id);
-    exportDataset(db, { datasetId: report.datasetId, format: 'visualrft', out, task: 'classification' });
+    exportDataset(db, {
+      datasetId: report.datasetId,
+      format: 'visualrft',
+      out,
+      task: 'classification',
+      force: true,
+    });
     expect((JSON.parse(readFileSync(out, 'utf8')) as { solution: string }[])[0]!.solution).toBe(
       '<answer>globe thistle</answer>',
     );

@@ -161,7 +161,15 @@ async function runExport(values: Values): Promise<number> {
     const split = splitName === undefined ? undefined : findSplit(db, dataset.id, splitName);
     if (splitName !== undefined && !split)
       throw new UsageError(`dataset "${name}" has no split named "${splitName}"`);
-    const result = exportDataset(db, { datasetId: dataset.id, splitId: split?.id, format, out, ...options });
+    const force = values.force === true;
+    const result = exportDataset(db, {
+      datasetId: dataset.id,
+      splitId: split?.id,
+      format,
+      out,
+      force,
+      ...options,
+    });
     if (options.negatives)
       process.stderr.write(
         "warning: the 'No Objects' records are scored 0 whatever the answer by upstream Visual-RFT " +
@@ -199,7 +207,8 @@ export const exportCommand: Command = {
   summary: 'export a dataset (or one split) as COCO, YOLO, VOC, Visual-RFT, VLM-R1 or LISA data',
   usage:
     `vrft export --dataset NAME [--split S] --format ${exportFormats.join('|')} --out PATH ` +
-    '[--task detection|classification] [--negatives] (visualrft) [--frame pixels|resized [--model DIR] (vlmr1)] [--data DIR]',
+    '[--task detection|classification] [--negatives] (visualrft) [--frame pixels|resized [--model DIR] (vlmr1)] ' +
+    '[--force] [--data DIR]',
   flags: {
     dataset: { type: 'string' },
     split: { type: 'string' },
@@ -209,6 +218,7 @@ export const exportCommand: Command = {
     task: { type: 'string' },
     frame: { type: 'string' },
     model: { type: 'string' },
+    force: { type: 'boolean' },
     data: { type: 'string' },
   },
   run: runExport,

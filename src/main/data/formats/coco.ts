@@ -125,8 +125,8 @@ function fileName(image: string, base: string): string {
 }
 
 export const cocoWriter: ExportWriter = {
-  write(data, out) {
-    const file = exportFile(out, 'annotations.json');
+  write(data, out, options = {}) {
+    const file = exportFile(out, 'annotations.json', options.force);
     const base = path.dirname(path.resolve(file));
     const annotations: object[] = [];
     const images = data.images.map((image, i) => {

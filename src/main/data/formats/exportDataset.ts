@@ -34,6 +34,8 @@ export interface ExportOptions {
   model?: string;
   /** Visual-RFT: detection records (the default), or a classification record per labelled image. */
   task?: 'detection' | 'classification';
+  /** Replace an existing file / write into a folder holding other files (else refused). */
+  force?: boolean;
 }
 
 export interface ExportResult {
@@ -55,7 +57,7 @@ export function exportDataset(db: Db, options: ExportOptions): ExportResult {
       image.boxes = kept;
     }
   }
-  const write: WriteOptions = { negatives: options.negatives, task: options.task };
+  const write: WriteOptions = { negatives: options.negatives, task: options.task, force: options.force };
   if (options.frame === 'resized') write.resizedSize = qwenInputSizer(options.model);
   const files = writers[options.format].write(data, path.resolve(options.out), write);
   return {

@@ -136,10 +136,10 @@ export function writeFileAtomic(file: string, content: string): void {
 }
 
 /**
- * The folder an export of many files goes to: created if missing; refused if it holds anything,
- * so an export never mixes with (or silently replaces) files that are not its own.
+ * The folder an export of many files goes to: created if missing; refused if it holds anything
+ * unless `force`, so an export never mixes with (or silently replaces) files that are not its own.
  */
-export function exportFolder(out: string): string {
+export function exportFolder(out: string, force = false): string {
   if (existsSync(out)) {
     if (!statSync(out).isDirectory()) {
       throw new UserError(
@@ -147,17 +147,30 @@ export function exportFolder(out: string): string {
         `${out} is a file: this format writes a folder; give a folder path.`,
       );
     }
-    if (readdirSync(out).length > 0) {
-      throw new UserError('conflict', `${out} is not empty: export into a new or empty folder.`);
+    if (!force && readdirSync(out).length > 0) {
+      throw new UserError(
+        'conflict',
+        `${out} is not empty: export into a new or empty folder, or pass --force to write into it.`,
+      );
     }
   }
   mkdirSync(out, { recursive: true });
   return out;
 }
 
-/** The file a one-file export goes to: `out` itself, or `defaultName` inside it when it is a folder. */
-export function exportFile(out: string, defaultName: string): string {
-  return existsSync(out) && statSync(out).isDirectory() ? path.join(out, defaultName) : out;
+/**
+ * The file a one-file export goes to: `out` itself, or `defaultName` inside it when it is a
+ * folder. A file already there is refused unless `force`: a mistyped path never costs a file.
+ */
+export function exportFile(out: string, defaultName: string, force = false): string {
+  const file = existsSync(out) && statSync(out).isDirectory() ? path.join(out, defaultName) : out;
+  if (!force && existsSync(file)) {
+    throw new UserError(
+      'conflict',
+      `${file} already exists: choose another name, or pass --force to replace it.`,
+    );
+  }
+  return file;
 }
 
 /** Where an image an annotation file names may be: as written if absolute, else beside the file or in images/. */

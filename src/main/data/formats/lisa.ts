@@ -143,8 +143,8 @@ function targetBounds(file: string, shapes: Shape[]): Box | undefined {
 }
 
 export const lisaWriter: ExportWriter = {
-  write(data, out) {
-    const dir = exportFolder(out);
+  write(data, out, options = {}) {
+    const dir = exportFolder(out, options.force);
     const stems = uniqueStems(data.images.map((image) => image.path));
     const files: string[] = [];
     data.images.forEach((image, i) => {

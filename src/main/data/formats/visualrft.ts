@@ -102,7 +102,7 @@ export function imageClass(image: ExportImage): string | undefined {
 
 export const visualRftWriter: ExportWriter = {
   write(data, out, options = {}) {
-    const file = exportFile(out, 'visualrft.json');
+    const file = exportFile(out, 'visualrft.json', options.force);
     if (options.task === 'classification') {
       const records = data.images.flatMap((image) => {
         const label = imageClass(image);

@@ -251,7 +251,7 @@ function perImage(line: Line): unknown[] | undefined {
  */
 export const vlmR1Writer: ExportWriter = {
   write(data, out, options = {}) {
-    const file = exportFile(out, 'vlmr1.jsonl');
+    const file = exportFile(out, 'vlmr1.jsonl', options.force);
     const { resizedSize } = options;
     const inFrame = (image: ExportImage) => {
       const sizes = { image, resized: resizedSize?.(image) };

@@ -169,8 +169,8 @@ function vocObject(category: string, box: Box): string {
 }
 
 export const vocWriter: ExportWriter = {
-  write(data, out) {
-    const dir = exportFolder(out);
+  write(data, out, options = {}) {
+    const dir = exportFolder(out, options.force);
     const labels = path.join(dir, 'labels.txt');
     writeFileAtomic(labels, `${data.categories.join('\n')}\n`);
     const stems = uniqueStems(data.images.map((image) => image.path));

@@ -194,8 +194,8 @@ function yamlNames(file: string, text: string): { name: string; where: string }[
 const decimals = 6;
 
 export const yoloWriter: ExportWriter = {
-  write(data, out) {
-    const dir = exportFolder(out);
+  write(data, out, options = {}) {
+    const dir = exportFolder(out, options.force);
     const files = [path.join(dir, 'classes.txt'), path.join(dir, 'images.txt')];
     writeFileAtomic(files[0]!, `${data.categories.join('\n')}\n`);
     writeFileAtomic(files[1]!, data.images.map((image) => `${image.path}\n`).join(''));
