@@ -205,6 +205,13 @@ describe('task rec through the CLI', () => {
       expect(evaluated.task).toBe('rec');
       expect(evaluated.evaluation).toMatchObject({ figureName: 'Acc@0.5' });
 
+      // The trace viewer's group: the expression asked and its one box as the truth.
+      const [prompt] = await client.call('traces.prompts', { runId: 3, step: 1 });
+      const group = await client.call('traces.group', { runId: 3, step: 1, promptKey: prompt!.promptKey });
+      expect(group.asked).toMatch(/^the \w+ on the (left|right)$/);
+      expect(group.truth).toHaveLength(1);
+      expect(group.weights).toEqual({ rec_iou: 1, format: 1 });
+
       const table = await client.call('compare.table', { runIds: [4, runId], resamples: 0 });
       expect(table.metric).toBe('rec');
       expect(Object.keys(table.categories).length).toBeGreaterThan(0);

@@ -1,4 +1,6 @@
 /** The Traces view's services behind the contract (traceContract.ts): GRPO rollouts by step, group, search. */
+import { getAnnotation } from '../store/annotations';
+import { getCategory } from '../store/categories';
 import type { Db } from '../store/db';
 import { getRun } from '../store/runs';
 import {
@@ -34,6 +36,21 @@ export function askedCategory(promptKey: string): string | null {
   return /^image \d+: (.+)$/.exec(promptKey)?.[1] ?? null;
 }
 
+/**
+ * What an REC prompt key asks and of which box ("image 12: the red circle#31" → the expression and
+ * annotation 31, train/recExamples' recKey); its truth is that one box, while it still exists.
+ */
+function recAsked(db: Db, promptKey: string): { asked: string | null; truth: RolloutGroup['truth'] } {
+  const key = /^image \d+: (.+)#(\d+)$/.exec(promptKey);
+  if (!key) return { asked: askedCategory(promptKey), truth: [] };
+  const box = getAnnotation(db, Number(key[2]));
+  const label = box && getCategory(db, box.categoryId)?.name;
+  return {
+    asked: key[1]!,
+    truth: box && label !== undefined ? [{ x1: box.x1, y1: box.y1, x2: box.x2, y2: box.y2, label }] : [],
+  };
+}
+
 /** One prompt's group with what the view draws beside it: image size, ground truth, weights. */
 export function traceGroup(db: Db, runId: number, step: number, promptKey: string): RolloutGroup {
   const run = grpoRun(db, runId);
@@ -41,11 +58,12 @@ export function traceGroup(db: Db, runId: number, step: number, promptKey: strin
   if (rows.length === 0)
     throw new UserError('not_found', `Run ${runId} has no rollouts of "${promptKey}" at step ${step}.`);
   const first = rows[0]!;
-  const asked = askedCategory(promptKey);
   const truth = first.imageId === null ? undefined : imageTruth(db, first.imageId);
   const task = (tasks as readonly string[]).includes(String(run.config.task))
     ? (run.config.task as Task)
     : 'detection';
+  const rec = task === 'rec' ? recAsked(db, promptKey) : undefined;
+  const asked = rec ? rec.asked : askedCategory(promptKey);
   const weights = (run.config.rewards as Record<string, number> | undefined) ?? taskRewards[task];
   return {
     runId,
@@ -55,7 +73,7 @@ export function traceGroup(db: Db, runId: number, step: number, promptKey: strin
     imageId: first.imageId,
     image: truth ? { width: truth.width, height: truth.height } : null,
     asked,
-    truth: truth ? truth.boxes.filter((b) => asked === null || b.label === asked) : [],
+    truth: rec ? rec.truth : truth ? truth.boxes.filter((b) => asked === null || b.label === asked) : [],
     weights,
     rollouts: rows.map((r) => ({
       id: r.id,
