@@ -1,7 +1,9 @@
 /**
  * Referring expressions on the user's own data through the CLI: a workspace whose boxes carry
  * expressions trains SFT and GRPO with task rec on the shipped tiny-vlm, evaluates Acc@0.5 (with
- * `--model` and with `--run`, which takes the task from the run), and compares two evaluations.
+ * `--model` and with `--run`, which takes the task from the run), and compares two evaluations;
+ * the host shows the same (run list, traces, Compare view), scale-out exports it, and
+ * classification asks every image with an image-level label.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -9,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listDatasetAnnotations, updateAnnotation } from '../../src/main/store/annotations';
 import { listCategories } from '../../src/main/store/categories';
+import { setImageLabel } from '../../src/main/store/labels';
 import { openStore, workspaceDbPath } from '../../src/main/store/db';
 import { listAnswers } from '../../src/main/store/evaluations';
 import { readPlan } from '../../src/main/scaleOut/plan';
@@ -255,4 +258,37 @@ describe('task rec through the CLI', () => {
       expect(sample.prompt).toMatch(/the \w+ on the (left|right)/);
     }
   }, 120_000);
+
+  it('classifies by image labels: an image with boxes of several categories is asked once it has a label', () => {
+    const classified = () => {
+      const r = vrft(
+        'eval',
+        '--model',
+        model,
+        '--dataset',
+        'shapes',
+        '--task',
+        'classification',
+        '--max-new-tokens',
+        '40',
+        '--data',
+        data,
+        '--json',
+      );
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { metrics: { answers: number } }).metrics.answers;
+    };
+    const mixed = withDb((db) => {
+      const byImage = new Map<number, Set<number>>();
+      for (const a of listDatasetAnnotations(db, 1))
+        byImage.set(a.imageId, (byImage.get(a.imageId) ?? new Set()).add(a.categoryId));
+      return [...byImage].filter(([, categories]) => categories.size > 1);
+    });
+    expect(mixed.length).toBeGreaterThan(0);
+    const before = classified();
+    withDb((db) => {
+      for (const [imageId, categories] of mixed) setImageLabel(db, imageId, [...categories][0]!);
+    });
+    expect(classified()).toBe(before + mixed.length);
+  }, 300_000);
 });
