@@ -84,7 +84,37 @@ export function firstFile(candidates: readonly string[]): string | undefined {
   return candidates.find(isFile);
 }
 
+/**
+ * Why `file` cannot be read as a file, or undefined when it can: reading a named pipe, a socket or
+ * a device blocks forever (or reads without end), so every user file is checked first.
+ */
+export function notARegularFile(file: string): string | undefined {
+  let stats;
+  try {
+    stats = statSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') return 'is a symbolic link that loops back on itself';
+    return code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? (error as Error).message})`;
+  }
+  if (stats.isFile()) return undefined;
+  const kind = stats.isDirectory()
+    ? 'a folder'
+    : stats.isFIFO()
+      ? 'a named pipe'
+      : stats.isSocket()
+        ? 'a socket'
+        : stats.isCharacterDevice() || stats.isBlockDevice()
+          ? 'a device'
+          : 'not a regular file';
+  return `is ${kind}, not a file`;
+}
+
 export function readText(file: string): string {
+  const problem = notARegularFile(file);
+  if (problem && problem !== 'no such file') {
+    throw new UserError('invalid_input', `${file} ${problem}: name the annotation file itself.`);
+  }
   try {
     return readFileSync(file, 'utf8').replace(/^\uFEFF/, ''); // a byte-order mark is not content
   } catch (error) {
@@ -103,9 +133,16 @@ export function readJsonFile(file: string): unknown {
     return JSON.parse(text);
   } catch (error) {
     const message = (error as Error).message;
-    const position = /position (\d+)/.exec(message)?.[1];
+    // NaN and Infinity are Python's json.dump output, not JSON: point at the first one.
+    const bare = /(?<![\w"])(-?Infinity|NaN)(?![\w"])/.exec(text);
+    const position = /position (\d+)/.exec(message)?.[1] ?? bare?.index;
     const where = position === undefined ? '' : lineAndColumn(text, Number(position));
-    return refuse(file, where, `not valid JSON (${message.replace(/ in JSON at position \d+.*$/s, '')})`);
+    const hint = bare ? `; ${bare[1]} is not JSON: write a number, or null` : '';
+    return refuse(
+      file,
+      where,
+      `not valid JSON (${message.replace(/ in JSON at position \d+.*$/s, '').replace(/, (\.\.\.)?"[\s\S]*$/, '')}${hint})`,
+    );
   }
 }
 

@@ -27,7 +27,7 @@ import { transaction, type Db } from '../../store/db';
 import { addImage } from '../../store/images';
 import { createSplit } from '../../store/splits';
 import { ImageFileError, makeThumbnail, probeImage, type ImageProbe } from '../imageFiles';
-import { refuse } from './files';
+import { notARegularFile, refuse } from './files';
 import { checkInputKind, detectFormat, readers } from './registry';
 import type { ImportFormat, SourceBox, SourceDataset, SourceImage, SourceLineMeta } from './types';
 
@@ -173,6 +173,8 @@ async function probeAll(
 }
 
 async function probeFile(file: string): Promise<ImageProbe | { error: string }> {
+  const problem = notARegularFile(file);
+  if (problem) return { error: `${problem}: skipped` };
   try {
     return probeImage(await readFile(file));
   } catch (error) {
@@ -307,6 +309,23 @@ function pixelBox(b: SourceBox, size: Size): { box: Box; wasClamped: boolean } {
       : b.frame === 'norm1000'
         ? toPixels(b.box, 'norm1000', { image: size })
         : b.box;
+  // A box a little past an edge (rounding, a sloppy drawing) is clamped; one beyond the image by
+  // more than the image itself is in another frame or nonsense (1e308), and clamping would invent it.
+  const far =
+    ![box.x1, box.y1, box.x2, box.y2].every(Number.isFinite) ||
+    Math.min(box.x1, box.x2) < -size.width ||
+    Math.max(box.x1, box.x2) > 2 * size.width ||
+    Math.min(box.y1, box.y2) < -size.height ||
+    Math.max(box.y1, box.y2) > 2 * size.height;
+  if (far) {
+    const shown = [box.x1, box.y1, box.x2, box.y2].map((v) => Number(v.toPrecision(6))).join(', ');
+    refuse(
+      b.file,
+      b.where,
+      `the box [${shown}] (pixels, x1 y1 x2 y2) lies far outside the ${size.width}×${size.height} image: ` +
+        'check the coordinate frame the file uses',
+    );
+  }
   const inside = clampBox(box, size);
   if (isDegenerate(inside)) {
     const shown = [box.x1, box.y1, box.x2, box.y2].map((v) => Number(v.toFixed(2))).join(', ');

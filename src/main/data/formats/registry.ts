@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../../shared/errors';
 import { cocoFormat, cocoWriter } from './coco';
-import { isImageFile, listFiles, readJsonFile } from './files';
+import { isFile, isImageFile, listFiles, readJsonFile } from './files';
 import { folderFormat } from './folder';
 import { hfFormat, looksLikeHf } from './hf';
 import { isLisaAnnotation, lisaFormat, lisaWriter } from './lisa';
@@ -151,7 +151,7 @@ function detectFolder(dir: string): ImportFormat {
 function firstJsonIsLisa(dir: string): boolean {
   const first = listFiles(dir, (name) => name.toLowerCase().endsWith('.json'))[0];
   try {
-    return first !== undefined && isLisaAnnotation(JSON.parse(readFileSync(first, 'utf8')));
+    return first !== undefined && isFile(first) && isLisaAnnotation(JSON.parse(readFileSync(first, 'utf8')));
   } catch {
     return false;
   }

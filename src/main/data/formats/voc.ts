@@ -14,6 +14,7 @@ import {
   exportFolder,
   firstFile,
   listFiles,
+  notARegularFile,
   readText,
   refuse,
   tidy,
@@ -26,11 +27,17 @@ import { child, children, escapeXml, parseXml, XmlError, type XmlElement } from 
 
 export const vocFormat: DatasetFormat = {
   async read(dir, context) {
-    const files = listFiles(dir, (name) => name.toLowerCase().endsWith('.xml'));
+    let files = listFiles(dir, (name) => name.toLowerCase().endsWith('.xml'));
     if (files.length === 0) refuse(dir, '', 'holds no Pascal VOC .xml files');
     const categories = labelOrder(dir);
     const images: SourceImage[] = [];
     const missing: { path: string; reason: string }[] = [];
+    // A pipe or device named *.xml would block the read forever: listed as skipped instead.
+    files = files.filter((file) => {
+      const problem = notARegularFile(file);
+      if (problem) missing.push({ path: file, reason: `${problem}: skipped` });
+      return !problem;
+    });
     const batch = 64;
     for (let start = 0; start < files.length; start += batch) {
       if (context.signal?.aborted) break; // the importer reports the cancellation
