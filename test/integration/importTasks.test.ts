@@ -464,6 +464,48 @@ describe('relative image paths of the new records', () => {
   });
 });
 
+describe('--images: the folder the image names start from (VLM-R1 image_folders, COCO train2014/)', () => {
+  it('finds a released file’s images in the folder named, before the file’s own', async () => {
+    const { dir, dataDir, db } = workspace();
+    // rec_jsons_processed/refcoco_train.json names COCO_train2014_….jpg, which live in train2014/.
+    const data = path.join(dir, 'rec_jsons_processed', 'refcoco_train.json');
+    mkdirSync(path.dirname(data), { recursive: true });
+    writeFileSync(
+      data,
+      JSON.stringify([
+        {
+          image: 'COCO_train2014_000000000009.jpg',
+          problem:
+            'Please provide the bounding box coordinate of the region this sentence describes: the cup.',
+          solution: [1, 1, 9, 9],
+        },
+      ]),
+    );
+    const root = path.join(dir, 'coco', 'train2014');
+    jpeg(path.join(root, 'COCO_train2014_000000000009.jpg'), 16, 16);
+    await expect(
+      importDataset(db, { path: data, datasetName: 'none', format: 'vlmr1', dataDir }),
+    ).rejects.toThrow(/could be imported .*not found/);
+    const report = await importDataset(db, {
+      path: data,
+      datasetName: 'refcoco',
+      format: 'vlmr1',
+      dataDir,
+      imageRoot: root,
+    });
+    expect(report).toMatchObject({ images: 1, expressions: 1 });
+    expect(listImages(db, report.datasetId)[0]!.path).toBe(
+      path.join(root, 'COCO_train2014_000000000009.jpg'),
+    );
+    await expect(
+      importCommand.run({ dataset: 'x', images: path.join(dir, 'nowhere'), data: dataDir }, [data]),
+    ).rejects.toThrow(/--images .*nowhere is not a folder/);
+    await expect(
+      importCommand.run({ dataset: 'x', images: root, format: 'yolo', data: dataDir }, [dir]),
+    ).rejects.toThrow('--images is for files that name their images (coco, visualrft, vlmr1, hf), not yolo');
+  });
+});
+
 describe('malformed task data is refused, naming the file and the place', () => {
   it.each([
     [

@@ -1,5 +1,5 @@
 /** `vrft import` and `vrft export`: datasets in and out of a workspace, in other tools' formats. */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
 import {
@@ -83,11 +83,28 @@ export function importSummary(report: ImportReport, name: string, source: string
   return `${lines.join('\n')}\n`;
 }
 
+function isFolder(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 async function runImport(values: Values, positionals: string[]): Promise<number> {
   const source = positionals[0];
   if (!source) throw new UsageError(`name the folder or file to import (usage: ${importCommand.usage})`);
   const name = requiredString(values, 'dataset').trim();
   const format = oneOf(values, 'format', ['auto', ...importFormats] as const, 'auto');
+  const imageRoot = typeof values.images === 'string' ? path.resolve(values.images) : undefined;
+  if (imageRoot !== undefined && !isFolder(imageRoot))
+    throw new UsageError(
+      `--images ${imageRoot} is not a folder: name the folder the file's image paths start from`,
+    );
+  if (imageRoot !== undefined && ['folder', 'yolo', 'voc', 'lisa'].includes(format))
+    throw new UsageError(
+      `--images is for files that name their images (coco, visualrft, vlmr1, hf), not ${format}`,
+    );
   const dataDir = dataDirOf(values);
   const db = openStore(workspaceDbPath(dataDir));
   // Ctrl+C asks the import to stop (it then writes nothing); a second one leaves at once.
@@ -101,6 +118,7 @@ async function runImport(values: Values, positionals: string[]): Promise<number>
       datasetName: name,
       format,
       dataDir,
+      imageRoot,
       signal: controller.signal,
       onProgress: (p) => progress.update(p),
     });
@@ -192,9 +210,12 @@ async function runExport(values: Values): Promise<number> {
 
 export const importCommand: Command = {
   summary: 'import a folder of images, or COCO / YOLO / VOC / Visual-RFT / VLM-R1 / LISA data, as a dataset',
-  usage: `vrft import PATH --dataset NAME [--format auto|${importFormats.join('|')}] [--data DIR] [--json]`,
+  usage:
+    `vrft import PATH --dataset NAME [--format auto|${importFormats.join('|')}] [--images DIR] ` +
+    '[--data DIR] [--json]',
   flags: {
     dataset: { type: 'string' },
+    images: { type: 'string' },
     format: { type: 'string' },
     data: { type: 'string' },
     json: { type: 'boolean' },

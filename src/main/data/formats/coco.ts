@@ -32,7 +32,7 @@ interface CocoFile {
 }
 
 export const cocoFormat: DatasetFormat = {
-  async read(file) {
+  async read(file, context) {
     const data = readJsonFile(file);
     try {
       checkCocoGt(data); // ids, bbox shapes and numbers, each problem named by item and field
@@ -52,7 +52,7 @@ export const cocoFormat: DatasetFormat = {
       }
       if (images.has(image.id)) refuse(file, `${where}.id`, `${image.id} is used by an earlier image too`);
       const name = image.file_name;
-      const candidates = imageCandidates(dir, name);
+      const candidates = imageCandidates(dir, name, context.imageRoot);
       const found = firstFile(candidates);
       if (!found) missing.push({ path: candidates[0]!, reason: `not found (${where}.file_name)` });
       const declared =

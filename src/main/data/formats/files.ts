@@ -210,9 +210,14 @@ export function exportFile(out: string, defaultName: string, force = false): str
   return file;
 }
 
-/** Where an image an annotation file names may be: as written if absolute, else beside the file or in images/. */
-export function imageCandidates(dir: string, name: string): string[] {
-  return path.isAbsolute(name) ? [name] : [path.join(dir, name), path.join(dir, 'images', name)];
+/**
+ * Where an image an annotation file names may be: as written if absolute, else in the image root
+ * the user named, beside the file, or in its images/.
+ */
+export function imageCandidates(dir: string, name: string, root?: string): string[] {
+  if (path.isAbsolute(name)) return [name];
+  const own = [path.join(dir, name), path.join(dir, 'images', name)];
+  return root === undefined ? own : [path.join(root, name), ...own];
 }
 
 /**
@@ -231,12 +236,13 @@ export class ImagesByPath {
 
   constructor(
     private readonly dir: string,
+    private readonly root?: string,
     private readonly workingDir = process.cwd(),
   ) {}
 
   /** The image a record names, or undefined (and listed as missing) when it is not on disk. */
   get(name: string, where: string): SourceImage | undefined {
-    const candidates = imageCandidates(this.dir, name);
+    const candidates = imageCandidates(this.dir, name, this.root);
     if (!this.resolved.has(name)) this.resolved.set(name, this.find(name, candidates, where));
     const file = this.resolved.get(name);
     if (!file) {

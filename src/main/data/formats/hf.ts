@@ -117,8 +117,9 @@ class HfImages {
   constructor(
     dir: string,
     private readonly outDir: string | undefined,
+    imageRoot?: string,
   ) {
-    this.byPath = new ImagesByPath(dir);
+    this.byPath = new ImagesByPath(dir, imageRoot);
   }
 
   /** The image of a row's `image` cell, or undefined when its file is not on disk. */
@@ -223,7 +224,11 @@ export const hfFormat: DatasetFormat = {
             'imported',
             (context.datasetName ?? 'dataset').replace(/[\\/:*?"<>|]/g, '_'),
           );
-    const images = new HfImages(statSync(input).isFile() ? path.dirname(input) : input, outDir);
+    const images = new HfImages(
+      statSync(input).isFile() ? path.dirname(input) : input,
+      outDir,
+      context.imageRoot,
+    );
     const categories: string[] = [];
     for (const [done, source] of files.entries()) {
       const rows = await readRows(source.file);

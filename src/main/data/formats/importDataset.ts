@@ -43,6 +43,8 @@ export interface ImportOptions {
   format: ImportFormat | 'auto';
   /** The workspace folder: thumbnails go to <dataDir>/thumbnails/<sha256>.png. */
   dataDir: string;
+  /** The folder the file's image names are relative to (`--images`), tried first. */
+  imageRoot?: string;
   onProgress?(progress: ImportProgress): void;
   signal?: AbortSignal;
 }
@@ -120,6 +122,7 @@ export async function importDataset(db: Db, options: ImportOptions): Promise<Imp
     signal,
     dataDir: options.dataDir,
     datasetName: name,
+    imageRoot: options.imageRoot && path.resolve(options.imageRoot),
     progress: (done, total) => progress({ phase: 'reading', done, total }),
   });
   throwIfCancelled(signal);

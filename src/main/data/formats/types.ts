@@ -79,6 +79,11 @@ export interface ReadContext {
   /** The workspace folder and the new dataset's name: where formats that embed images write them. */
   dataDir?: string;
   datasetName?: string;
+  /**
+   * The folder the file's image names are relative to, when the user named one (`--images`):
+   * VLM-R1's image_folders, COCO's train2014/ beside annotations/. Tried before the file's own folder.
+   */
+  imageRoot?: string;
 }
 
 export interface ExportImage {

@@ -24,11 +24,11 @@ import {
 import type { DatasetFormat, ExportImage, ExportWriter } from './types';
 
 export const visualRftFormat: DatasetFormat = {
-  async read(file) {
+  async read(file, context) {
     const data = readJsonFile(file);
     if (!Array.isArray(data))
       refuse(file, '', 'must be a JSON list of {"image_path", "problem", "solution"}');
-    const images = new ImagesByPath(path.dirname(file));
+    const images = new ImagesByPath(path.dirname(file), context.imageRoot);
     const categories: string[] = [];
     const labelledAt = new Map<string, number>();
     data.forEach((raw: unknown, i) => {

@@ -64,8 +64,8 @@ export const vlmR1LineFormat = 'vlm-r1';
 export const recDefaultCategory = 'object';
 
 export const vlmR1Format: DatasetFormat = {
-  async read(file) {
-    const images = new ImagesByPath(path.dirname(file));
+  async read(file, context) {
+    const images = new ImagesByPath(path.dirname(file), context.imageRoot);
     const categories: string[] = [];
     const add = (name: string) => categories.includes(name) || categories.push(name);
     const skippedLines: { where: string; reason: string }[] = [];
