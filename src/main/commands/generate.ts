@@ -44,6 +44,14 @@ async function generate(values: Values): Promise<number> {
   } catch (error) {
     throw new UserError('invalid_input', `${imageFile}: ${(error as Error).message}`);
   }
+  // A folder that is no model, or a damaged one, is refused with what is wrong before any loading.
+  const { inspectModelFolder } = await import('../models/inspect');
+  try {
+    inspectModelFolder(modelDir);
+  } catch (error) {
+    if (error instanceof UserError) throw new UsageError(error.message);
+    throw error;
+  }
   const { initEngine } = await import('../engine');
   const engine = await initEngine(backend === undefined ? {} : { force: backend });
   process.stderr.write(`vrft: loading ${modelDir} on ${engine.backend}\n`);

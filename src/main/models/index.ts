@@ -32,11 +32,18 @@ function readConfig(dir: string): Record<string, unknown> {
       `${dir} is not a model folder: it has no config.json. Name a folder holding a model ` +
         '(config.json with its weights), such as a Hugging Face Qwen2-VL / Qwen2.5-VL download or vrft’s tiny-vlm.',
     );
+  let json: unknown;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
     throw new UserError('invalid_input', `${file}: not valid JSON (${(error as Error).message})`);
   }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new UserError(
+      'invalid_input',
+      `${file}: not a JSON object: a model's config.json is one ({"model_type": …})`,
+    );
+  return json as Record<string, unknown>;
 }
 
 /** A folder vrft loads as a model: a checkpoint (config.json) or a PEFT adapter folder. */

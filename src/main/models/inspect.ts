@@ -11,7 +11,9 @@ import { readAdapterFolder } from './adapterFolder';
 import { modelKindOf } from './index';
 import type { PolicyKind } from './policy';
 import { parseQwenConfig } from './qwen2-vl/config';
+import { readSafetensorsHeader } from './safetensors';
 import { readShardIndex } from './shards';
+import { readTokenizerJson } from './tokenizer';
 
 export interface ModelFolderInfo {
   /** The folder, absolute. */
@@ -94,7 +96,8 @@ export function inspectModelFolder(folder: string): ModelFolderInfo {
     }
   let description = describeModel(kind, config);
   if (adapter) description += ` · LoRA r ${typeof adapter.json.r === 'number' ? adapter.json.r : 8}`;
-  if (weightFiles(dir).length === 0)
+  const weights = weightFiles(dir);
+  if (weights.length === 0)
     throw new UserError(
       'invalid_input',
       adapter
@@ -105,6 +108,16 @@ export function inspectModelFolder(folder: string): ModelFolderInfo {
               ? ` (vrft does not read PyTorch's .bin files: save the model with save_pretrained(..., safe_serialization=True)).`
               : '.'),
     );
+  // The headers (kilobytes) and the tokenizer are read now, so that a damaged download is refused
+  // here rather than by the trainer once a run exists.
+  for (const file of weights.filter((f) => f.endsWith('.safetensors'))) {
+    try {
+      readSafetensorsHeader(file);
+    } catch (error) {
+      throw new UserError('invalid_input', (error as Error).message);
+    }
+  }
+  if (!adapter) readTokenizerJson(dir);
   return { dir, kind, description, config };
 }
 

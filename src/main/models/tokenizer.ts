@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { UserError } from '../../shared/errors';
 
 export const specialTokens = {
   pad: '<|pad|>',
@@ -145,6 +146,33 @@ export class TextTokenizer {
   }
 }
 
+/** tokenizer.json parsed; a missing or damaged file is the user's to fix, and says which file. */
+export function readTokenizerJson(dir: string): { model: { vocab: Record<string, number> } } {
+  const file = path.join(dir, 'tokenizer.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new UserError(
+      'invalid_input',
+      `${dir} has no tokenizer.json: copy it from where the model came from (a model folder holds config.json, its weights and tokenizer.json).`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UserError(
+      'invalid_input',
+      `${file}: not valid JSON (${(error as Error).message}): the tokenizer is damaged; copy it again from where the model came from.`,
+    );
+  }
+  const vocab = (json as { model?: { vocab?: unknown } } | null)?.model?.vocab;
+  if (typeof vocab !== 'object' || vocab === null)
+    throw new UserError('invalid_input', `${file}: not a tokenizer (it has no model.vocab).`);
+  return json as { model: { vocab: Record<string, number> } };
+}
+
 export function loadTokenizer(dir: string): TextTokenizer {
-  return new TextTokenizer(JSON.parse(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8')));
+  return new TextTokenizer(readTokenizerJson(dir));
 }
