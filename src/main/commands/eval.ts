@@ -9,6 +9,8 @@ import { runTaskOf } from '../train/config';
 import { importedModelDir, runModelDir } from '../train/runFiles';
 import { oneOf, requiredString, UsageError, wholeNumber, type Command, type Values } from './command';
 import { createCheckedRun, superviseRun } from './runs';
+import { checkTaskMaterial } from './train';
+import { UserError } from '../../shared/errors';
 
 export function formatEvaluation(e: Evaluation): string {
   const m = e.metrics;
@@ -121,6 +123,12 @@ async function evalCommandRun(values: Values): Promise<number> {
         categories,
         maxNewTokens,
       };
+    }
+    try {
+      checkTaskMaterial(db, { task: request.task, dataset: request.dataset, split: request.split });
+    } catch (error) {
+      if (error instanceof UserError) throw new UsageError(error.message);
+      throw error;
     }
     const { runId, evaluation } = await evaluate(db, dataDir, request);
     process.stdout.write(

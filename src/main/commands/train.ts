@@ -4,9 +4,30 @@ import { defaultDataDir } from '../host/paths';
 import { checkRewardWeights } from '../rewards/registry';
 import { openStore, workspaceDbPath } from '../store/db';
 import { getRun } from '../store/runs';
-import { ConfigError, grpoConfigSchema, parseConfig, sftConfigSchema } from '../train/config';
+import {
+  checkRewardsFitTask,
+  ConfigError,
+  grpoConfigSchema,
+  parseConfig,
+  sftConfigSchema,
+} from '../train/config';
+import { describeDataset } from '../train/datasetExamples';
+import { atLeastOneRecItem } from '../train/recExamples';
+import type { RunTask } from '../../shared/contract';
+import type { Db } from '../store/db';
 import { oneOf, parseUserJson, readUserFile, UsageError, type Command, type Values } from './command';
 import { createCheckedRun, superviseRun } from './runs';
+
+/**
+ * What the run's task needs of its dataset, checked before the run exists (the trainer would fail
+ * it after): REC needs at least one box with an expression.
+ */
+export function checkTaskMaterial(db: Db, config: { task?: RunTask; dataset: string; split?: string }): void {
+  if (config.task !== 'rec') return;
+  const { imageRows, byImage } = describeDataset(db, config.dataset, config.split);
+  const items = imageRows.filter((img) => (byImage.get(img.id) ?? []).some((b) => b.expression?.trim()));
+  atLeastOneRecItem(items, config.dataset);
+}
 
 async function train(values: Values): Promise<number> {
   const dataDir = path.resolve(typeof values.data === 'string' ? values.data : defaultDataDir());
@@ -30,7 +51,10 @@ async function train(values: Values): Promise<number> {
       method === 'grpo'
         ? parseConfig(grpoConfigSchema, data, file)
         : parseConfig(sftConfigSchema, data, file);
-    if ('rewards' in config && config.rewards) checkRewardWeights(config.rewards);
+    if ('rewards' in config && config.rewards) {
+      checkRewardWeights(config.rewards);
+      checkRewardsFitTask(config.task, config.rewards, file);
+    }
   } catch (error) {
     if (error instanceof ConfigError) throw new UsageError(error.message);
     if (error instanceof UserError) throw new UsageError(`${file}: ${error.message}`);
@@ -39,7 +63,13 @@ async function train(values: Values): Promise<number> {
   const db = openStore(workspaceDbPath(dataDir));
   let runId: number;
   try {
+    checkTaskMaterial(db, config);
     runId = createCheckedRun(db, { kind: method, config, baseDir: path.dirname(file) }, file);
+  } catch (error) {
+    // What the config names (its dataset, split) is not there: say which file names it.
+    if ((error instanceof UsageError || error instanceof UserError) && !error.message.startsWith(file))
+      throw new UsageError(`${file}: ${error.message}`);
+    throw error;
   } finally {
     db.close();
   }

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { tasks, type RunTask } from '../../shared/contract';
 import { nearestName } from '../../shared/names';
+import { taskRewards } from '../rewards/registry';
 import type { LoraConfig } from '../models/policy';
 
 /** What every run names: the data, the model, the categories asked. */
@@ -192,4 +193,30 @@ function keysAt(schema: z.ZodType, at: readonly PropertyKey[]): string[] {
 /** The task a stored run config names ('detection' for configs from before there was a choice). */
 export function runTaskOf(config: Record<string, unknown>): RunTask {
   return tasks.includes(config.task as RunTask) ? (config.task as RunTask) : 'detection';
+}
+
+/**
+ * The rewards a task's ground truth can score: accuracy needs an image's label (classification),
+ * rec_iou / rec_giou the one box an expression names (rec), the box rewards boxes (not
+ * classification). A reward that does not fit fails the run mid-training, so it is refused here.
+ */
+const rewardTasks: Record<string, readonly RunTask[]> = {
+  accuracy: ['classification'],
+  rec_iou: ['rec'],
+  rec_giou: ['rec'],
+  iou: ['detection', 'rec'],
+  confidence: ['detection', 'rec'],
+  od_length: ['detection', 'rec'],
+};
+
+/** Throws ConfigError naming the first reward of `rewards` that `task` cannot score. */
+export function checkRewardsFitTask(task: RunTask, rewards: Record<string, number>, file: string): void {
+  for (const name of Object.keys(rewards)) {
+    const fits = rewardTasks[name];
+    if (fits && !fits.includes(task))
+      throw new ConfigError(
+        `${file}: "rewards.${name}": the ${name} reward scores task ${fits.map((t) => `"${t}"`).join(' or ')}, ` +
+          `not this run's task "${task}" (its rewards: ${Object.keys(taskRewards[task]).join(', ')})`,
+      );
+  }
 }
