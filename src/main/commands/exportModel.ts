@@ -82,10 +82,23 @@ function exportSource(
   return checkpoint(steps.at(-1)!);
 }
 
+/**
+ * A file where a new folder `out` (or one of the folders above it) would go, or undefined: making
+ * the folder would fail with ENOTDIR / EEXIST, which says nothing a user can act on.
+ */
+export function fileInTheWay(out: string): string | undefined {
+  for (let dir = path.resolve(out); ; dir = path.dirname(dir)) {
+    if (existsSync(dir)) return statSync(dir).isDirectory() ? undefined : dir;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
 /** --out must be a new or empty folder; returns whether it already existed. */
 function checkOut(out: string): boolean {
+  const file = fileInTheWay(out);
+  if (file === out) throw new UsageError(`--out ${out} is a file: name a new folder`);
+  if (file) throw new UsageError(`--out ${out}: ${file} is a file, not a folder: name a new folder`);
   if (!existsSync(out)) return false;
-  if (!statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a file: name a new folder`);
   if (readdirSync(out).length)
     throw new UsageError(
       `--out ${out} is not empty: name a new or empty folder (export-model overwrites nothing)`,

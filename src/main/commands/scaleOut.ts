@@ -21,12 +21,18 @@ import {
   type Command,
   type Values,
 } from './command';
+import { fileInTheWay } from './exportModel';
 
 async function scaleOut(values: Values, positionals: string[]): Promise<number> {
   if (positionals[0] !== 'export')
     throw new UsageError(`scale-out has one action, export (usage: ${scaleOutCommand.usage})`);
   const file = requiredString(values, 'config');
   const out = requiredString(values, 'out');
+  const inTheWay = fileInTheWay(out);
+  if (inTheWay)
+    throw new UsageError(
+      `--out ${out}: ${inTheWay} is a file${inTheWay === path.resolve(out) ? '' : ', not a folder'}: name a new or empty folder`,
+    );
   const gpus = wholeNumber(values, 'gpus', 1);
   if (gpus < 1) throw new UsageError('--gpus wants at least 1');
   const deepspeed = oneOf<DeepSpeed>(values, 'deepspeed', deepSpeedModes, 'none');
