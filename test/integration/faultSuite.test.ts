@@ -11,9 +11,17 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFault, totals, type FaultCase, type FaultResult } from '../support/faults';
 import { shapesWorkspace } from '../support/workspace';
+import { configCases } from './faults/configCases';
+import { exportCases } from './faults/exportCases';
 import { importCases } from './faults/importCases';
+import { modelCases } from './faults/modelCases';
 
-const suites: Record<string, FaultCase[]> = { import: importCases };
+const suites: Record<string, FaultCase[]> = {
+  import: importCases,
+  config: configCases,
+  model: modelCases,
+  export: exportCases,
+};
 
 let root: string;
 let baseline: string;

@@ -1,0 +1,235 @@
+/**
+ * Fault cases of exports (issue 26): `vrft export`, `vrft export-model` and `vrft scale-out
+ * export` pointed at what is already there — a file, a folder with files in it, a file where a
+ * folder would go — or at a dataset, split or run that is not. Nothing may be overwritten (the
+ * harness checks every file in the case's folder is unchanged) and the message names the path.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FaultCase, FaultContext } from '../../support/faults';
+
+const group = 'export';
+const qwen = path.resolve('test', 'fixtures', 'qwen', 'qwen2-vl', 'checkpoint');
+
+/** A folder in the case's folder holding a file of the user's. */
+function folderWithNotes(ctx: FaultContext, name = 'out'): string {
+  const dir = path.join(ctx.dir, name);
+  mkdirSync(dir);
+  writeFileSync(path.join(dir, 'notes.txt'), 'mine: keep\n');
+  return dir;
+}
+
+/** A file of the user's in the case's folder. */
+function notes(ctx: FaultContext, name = 'notes.txt'): string {
+  const file = path.join(ctx.dir, name);
+  writeFileSync(file, 'mine: keep\n');
+  return file;
+}
+
+const exportTo = (ctx: FaultContext, format: string, out: string, ...flags: string[]) => [
+  'export',
+  '--dataset',
+  'shapes',
+  '--format',
+  format,
+  '--out',
+  out,
+  ...flags,
+  '--data',
+  ctx.data,
+];
+
+/** A completed one-step SFT run of tiny-vlm in the case's workspace (run 1). */
+function trainedRun(ctx: FaultContext): string {
+  const config = path.join(ctx.dir, 'sft.json');
+  writeFileSync(config, JSON.stringify({ dataset: 'shapes', steps: 1, batchSize: 1, checkpointEvery: 1 }));
+  const made = spawnSync(
+    process.execPath,
+    ['bin/vrft.js', 'train', '--method', 'sft', '--config', config, '--data', ctx.data],
+    { encoding: 'utf8' },
+  );
+  if (made.status !== 0) throw new Error(`vrft train failed: ${made.stderr}`);
+  return '1';
+}
+
+/** A GRPO config of the Qwen fixture for scale-out. */
+function scaleOutConfig(ctx: FaultContext): string {
+  const file = path.join(ctx.dir, 'grpo.json');
+  writeFileSync(file, JSON.stringify({ dataset: 'shapes', steps: 2, model: qwen }));
+  return file;
+}
+
+const scaleOutTo = (ctx: FaultContext, out: string) => [
+  'scale-out',
+  'export',
+  '--config',
+  scaleOutConfig(ctx),
+  '--out',
+  out,
+  '--data',
+  ctx.data,
+];
+
+export const exportCases: FaultCase[] = [
+  {
+    group,
+    name: 'export: COCO onto an existing file (no --force)',
+    make: (ctx) => exportTo(ctx, 'coco', notes(ctx, 'shapes.json')),
+    message: /shapes\.json already exists: choose another name, or pass --force/,
+  },
+  {
+    group,
+    name: 'export: Visual-RFT onto an existing file (no --force)',
+    make: (ctx) => exportTo(ctx, 'visualrft', notes(ctx, 'train.json')),
+    message: /train\.json already exists: choose another name, or pass --force/,
+  },
+  {
+    group,
+    name: 'export: VLM-R1 onto an existing file (no --force)',
+    make: (ctx) => exportTo(ctx, 'vlmr1', notes(ctx, 'train.jsonl')),
+    message: /train\.jsonl already exists: choose another name, or pass --force/,
+  },
+  {
+    group,
+    name: 'export: COCO into a folder already holding annotations.json',
+    make: (ctx) => {
+      const dir = folderWithNotes(ctx);
+      notes(ctx, path.join('out', 'annotations.json'));
+      return exportTo(ctx, 'coco', dir);
+    },
+    message: /out[/\\]annotations\.json already exists: choose another name, or pass --force/,
+  },
+  {
+    group,
+    name: 'export: YOLO into a non-empty folder',
+    make: (ctx) => exportTo(ctx, 'yolo', folderWithNotes(ctx)),
+    message: /out is not empty: export into a new or empty folder, or pass --force/,
+  },
+  {
+    group,
+    name: 'export: VOC into a non-empty folder',
+    make: (ctx) => exportTo(ctx, 'voc', folderWithNotes(ctx)),
+    message: /out is not empty: export into a new or empty folder, or pass --force/,
+  },
+  {
+    group,
+    name: 'export: LISA into a non-empty folder',
+    make: (ctx) => exportTo(ctx, 'lisa', folderWithNotes(ctx)),
+    message: /out is not empty: export into a new or empty folder, or pass --force/,
+  },
+  {
+    group,
+    name: 'export: YOLO onto a file',
+    make: (ctx) => exportTo(ctx, 'yolo', notes(ctx)),
+    message: /notes\.txt is a file: this format writes a folder/,
+  },
+  {
+    group,
+    name: 'export: a dataset that does not exist',
+    make: (ctx) => [
+      'export',
+      '--dataset',
+      'shapez',
+      '--format',
+      'coco',
+      '--out',
+      path.join(ctx.dir, 'x.json'),
+      '--data',
+      ctx.data,
+    ],
+    message: /there is no dataset named "shapez" in .*data/,
+  },
+  {
+    group,
+    name: 'export: a split that does not exist',
+    make: (ctx) => exportTo(ctx, 'coco', path.join(ctx.dir, 'x.json'), '--split', 'novell'),
+    message: /dataset "shapes" has no split named "novell"/,
+  },
+  {
+    group,
+    name: 'export: an unknown format',
+    make: (ctx) => exportTo(ctx, 'csv', path.join(ctx.dir, 'x.csv')),
+    message: /--format must be one of coco, .*got "csv"/,
+  },
+  {
+    group,
+    name: 'export-model: into a non-empty folder',
+    make: (ctx) => ['export-model', trainedRun(ctx), '--out', folderWithNotes(ctx), '--data', ctx.data],
+    message: /--out .*out is not empty: name a new or empty folder/,
+    limit: 60,
+  },
+  {
+    group,
+    name: 'export-model: to a path under a file',
+    make: (ctx) => [
+      'export-model',
+      trainedRun(ctx),
+      '--out',
+      path.join(notes(ctx), 'model'),
+      '--data',
+      ctx.data,
+    ],
+    message: /--out .*notes\.txt[/\\]model: .*notes\.txt is a file, not a folder/,
+    limit: 60,
+  },
+  {
+    group,
+    name: 'export-model: a checkpoint the run does not have',
+    make: (ctx) => [
+      'export-model',
+      trainedRun(ctx),
+      '--checkpoint',
+      '5',
+      '--out',
+      path.join(ctx.dir, 'model'),
+      '--data',
+      ctx.data,
+    ],
+    message: /run 1 has no checkpoint at step 5: its checkpoints are at steps 1/,
+    limit: 60,
+  },
+  {
+    group,
+    name: 'export-model: a run that does not exist',
+    make: (ctx) => ['export-model', '7', '--out', path.join(ctx.dir, 'model'), '--data', ctx.data],
+    message: /there is no run 7 in .*data/,
+  },
+  {
+    group,
+    name: 'scale-out export: into a non-empty folder',
+    make: (ctx) => scaleOutTo(ctx, folderWithNotes(ctx)),
+    message: /out is not empty: name a new or empty folder \(the export overwrites nothing\)/,
+  },
+  {
+    group,
+    name: 'scale-out export: onto a file',
+    make: (ctx) => scaleOutTo(ctx, notes(ctx)),
+    message: /--out .*notes\.txt: .*notes\.txt is a file/,
+  },
+  {
+    group,
+    name: 'scale-out export: to a path under a file',
+    make: (ctx) => scaleOutTo(ctx, path.join(notes(ctx), 'project')),
+    message: /--out .*notes\.txt[/\\]project: .*notes\.txt is a file, not a folder/,
+  },
+  {
+    group,
+    name: 'scale-out export: tiny-vlm, which TRL cannot load',
+    make: (ctx) => {
+      const file = path.join(ctx.dir, 'grpo.json');
+      writeFileSync(file, JSON.stringify({ dataset: 'shapes', steps: 2 }));
+      return [
+        'scale-out',
+        'export',
+        '--config',
+        file,
+        '--out',
+        path.join(ctx.dir, 'project'),
+        '--data',
+        ctx.data,
+      ];
+    },
+    message: /tiny-vlm-base is vrft's own tiny-vlm, which TRL cannot load/,
+  },
+];
