@@ -36,7 +36,8 @@ import {
   type GrpoConfig,
   type SftConfig,
 } from '../train/config';
-import { parseUserJson, readUserFile, UsageError } from './command';
+import { UsageError } from './command';
+import { readRunConfigJson } from './train';
 
 /** The image a step is planned for when none is named: a typical photo (QWEN.md §5's example). */
 export const plannedImage = { width: 640, height: 480 };
@@ -94,7 +95,7 @@ type RunConfig = { method: 'grpo'; config: GrpoConfig } | { method: 'sft'; confi
 
 /** A GRPO or an SFT run config, whichever schema the file fits (GRPO first). */
 export function readRunConfig(file: string): RunConfig {
-  const data = parseUserJson(file, readUserFile(file));
+  const data = readRunConfigJson(file);
   try {
     return { method: 'grpo', config: parseConfig(grpoConfigSchema, data, file) };
   } catch (grpoError) {

@@ -13,8 +13,6 @@ import { ConfigError, grpoConfigSchema, parseConfig } from '../train/config';
 import {
   inWorkspace,
   oneOf,
-  parseUserJson,
-  readUserFile,
   requiredString,
   UsageError,
   wholeNumber,
@@ -22,6 +20,7 @@ import {
   type Values,
 } from './command';
 import { fileInTheWay } from './exportModel';
+import { readRunConfigJson } from './train';
 
 async function scaleOut(values: Values, positionals: string[]): Promise<number> {
   if (positionals[0] !== 'export')
@@ -43,7 +42,7 @@ async function scaleOut(values: Values, positionals: string[]): Promise<number> 
   const dataDir = path.resolve(typeof values.data === 'string' ? values.data : defaultDataDir());
   let config;
   try {
-    config = parseConfig(grpoConfigSchema, parseUserJson(file, readUserFile(file)), file);
+    config = parseConfig(grpoConfigSchema, readRunConfigJson(file), file);
   } catch (error) {
     if (error instanceof ConfigError) throw new UsageError(error.message);
     throw error;

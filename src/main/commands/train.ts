@@ -29,6 +29,34 @@ export function checkTaskMaterial(db: Db, config: { task?: RunTask; dataset: str
   atLeastOneRecItem(items, config.dataset);
 }
 
+/**
+ * A run config file's JSON. An empty file and a YAML file say so: JSON.parse's "Unexpected end of
+ * JSON input" / "Unexpected token 'd'" do not tell a user what to write instead.
+ */
+export function readRunConfigJson(file: string): unknown {
+  const text = readUserFile(file);
+  const example = '{"dataset": "shapes", "steps": 100}';
+  if (!text.trim())
+    throw new UsageError(`${file}: the file is empty: a run config is a JSON object, e.g. ${example}`);
+  const yaml = /\.ya?ml$/i.test(file) || (!/^\s*[{[]/.test(text) && /^[A-Za-z_][\w-]*\s*:/m.test(text));
+  if (yaml)
+    throw new UsageError(
+      `${file}: this looks like YAML, not JSON: write the run config as JSON, e.g. ${example}`,
+    );
+  return parseUserJson(file, text);
+}
+
+/** A key of the other method's config, named as such: an SFT config with numGenerations, say. */
+function otherMethodKeys(method: 'sft' | 'grpo', data: unknown): string {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return '';
+  const [own, other] =
+    method === 'grpo' ? [grpoConfigSchema, sftConfigSchema] : [sftConfigSchema, grpoConfigSchema];
+  const keys = Object.keys(data).filter((k) => !(k in own.shape) && k in other.shape);
+  if (!keys.length) return '';
+  const otherMethod = method === 'grpo' ? 'sft' : 'grpo';
+  return ` (${keys.map((k) => `"${k}"`).join(', ')} ${keys.length > 1 ? 'are settings' : 'is a setting'} of ${otherMethod.toUpperCase()}: --method ${otherMethod}?)`;
+}
+
 async function train(values: Values): Promise<number> {
   const dataDir = path.resolve(typeof values.data === 'string' ? values.data : defaultDataDir());
   if (typeof values.resume === 'string') {
@@ -45,8 +73,8 @@ async function train(values: Values): Promise<number> {
   if (typeof values.config !== 'string') throw new UsageError('--config FILE is required (or --resume RUN)');
   const file = values.config;
   let config;
+  const data = readRunConfigJson(file);
   try {
-    const data = parseUserJson(file, readUserFile(file));
     config =
       method === 'grpo'
         ? parseConfig(grpoConfigSchema, data, file)
@@ -56,7 +84,7 @@ async function train(values: Values): Promise<number> {
       checkRewardsFitTask(config.task, config.rewards, file);
     }
   } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(error.message);
+    if (error instanceof ConfigError) throw new UsageError(error.message + otherMethodKeys(method, data));
     if (error instanceof UserError) throw new UsageError(`${file}: ${error.message}`);
     throw error;
   }

@@ -211,13 +211,35 @@ const trainCases: FaultCase[] = [
     group,
     name: 'train: an empty config file',
     make: train('grpo', ''),
-    message: /run\.json: not valid JSON/,
+    message: /run\.json: the file is empty: a run config is a JSON object/,
   },
   {
     group,
     name: 'train: a YAML config',
     make: train('grpo', 'dataset: shapes\nsteps: 2\n', 'run.yaml'),
-    message: /run\.yaml: not valid JSON/,
+    message: /run\.yaml: this looks like YAML, not JSON/,
+  },
+  {
+    group,
+    name: 'train: YAML in a .json file',
+    make: train('sft', '# my run\ndataset: shapes\nsteps: 2\n'),
+    message: /run\.json: this looks like YAML, not JSON/,
+  },
+  {
+    group,
+    name: 'train: an SFT config with GRPO settings',
+    make: train('sft', { ...base, numGenerations: 4 }),
+    message:
+      /run\.json: unknown key "numGenerations" \("numGenerations" is a setting of GRPO: --method grpo\?\)/,
+  },
+  {
+    group,
+    name: 'doctor: an empty run config',
+    make: (ctx) => {
+      writeFileSync(path.join(ctx.dir, 'run.json'), '');
+      return ['doctor', '--config', path.join(ctx.dir, 'run.json')];
+    },
+    message: /run\.json: the file is empty/,
   },
   {
     group,
