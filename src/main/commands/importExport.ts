@@ -13,7 +13,7 @@ import {
 } from '../data/formats';
 import { defaultDataDir } from '../host/paths';
 import { findDatasetByName } from '../store/datasets';
-import { openStore, workspaceDbPath } from '../store/db';
+import { damaged, openStore, workspaceDbPath } from '../store/db';
 import { findSplit } from '../store/splits';
 import { inWorkspace, oneOf, requiredString, UsageError, type Command, type Values } from './command';
 
@@ -137,7 +137,7 @@ async function runImport(values: Values, positionals: string[]): Promise<number>
     }
     // A bad file, a taken name, a missing path: the user's to fix, one line, exit 2.
     if (error instanceof UserError) throw new UsageError(error.message);
-    throw error;
+    throw damaged(workspaceDbPath(dataDir), error) ?? error;
   } finally {
     process.off('SIGINT', onInterrupt);
     db.close();

@@ -25,7 +25,15 @@ export function describeZodError(error: z.ZodError): string {
     .join('; ');
 }
 
-export function createDispatch(handlers: Handlers, log: (line: string) => void = () => {}): Dispatch {
+/**
+ * `explain` turns an exception that is not a bug (the workspace's disk full or read-only, its file
+ * damaged) into the message the user reads; other exceptions are reported as vrft's fault.
+ */
+export function createDispatch(
+  handlers: Handlers,
+  log: (line: string) => void = () => {},
+  explain: (error: unknown) => string | undefined = () => undefined,
+): Dispatch {
   return async (name, input) => {
     if (!isCallName(name)) {
       return fail('unknown_call', `There is no call named "${name}".`);
@@ -46,6 +54,8 @@ export function createDispatch(handlers: Handlers, log: (line: string) => void =
       return { ok: true, value: checked.data };
     } catch (error) {
       if (error instanceof UserError) return fail(error.code, error.message);
+      const explained = explain(error);
+      if (explained) return fail('unavailable', explained);
       log(`${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       const message = error instanceof Error ? error.message : String(error);
       return fail('internal', `${name} failed unexpectedly: ${message}`);

@@ -1,7 +1,7 @@
 /** Starts the engine host: opens the workspace store and serves the contract over HTTP/WebSocket. */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { openStore, workspaceDbPath, type Db } from '../store/db';
+import { damaged, openStore, workspaceDbPath, type Db } from '../store/db';
 import { newToken } from './auth';
 import { createDispatch } from './dispatch';
 import { createHandlers } from './handlers';
@@ -83,7 +83,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       port: options.port,
       token,
       rendererDir: options.rendererDir,
-      dispatch: createDispatch(handlers, log),
+      dispatch: createDispatch(
+        handlers,
+        log,
+        (error) => damaged(workspaceDbPath(options.dataDir), error)?.message,
+      ),
       log,
       limits: options.limits,
     });

@@ -139,7 +139,7 @@ export function damaged(file: string, err: unknown): StoreError | undefined {
   }
   if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM') {
     return new StoreError(
-      `Cannot write the workspace ${file}: it is read-only here (${code}). ${kept} ` +
+      `Cannot write the workspace ${file}: it is read-only here (${code}). Nothing in it was changed. ` +
         'Make the folder writable, or choose another --data folder.',
       { cause: err },
     );

@@ -28,13 +28,19 @@ export function saveCheckpoint(
   const dir = checkpointDir(root, state.step);
   const tmp = `${dir}.partial`;
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  policy.saveCheckpointWeights(tmp);
-  writeSafetensors(path.join(tmp, 'optimizer.safetensors'), optimizer.state());
-  writeFileSync(
-    path.join(tmp, 'state.json'),
-    `${JSON.stringify({ ...state, optimizerStep: optimizer.step })}\n`,
-  );
+  try {
+    mkdirSync(tmp, { recursive: true });
+    policy.saveCheckpointWeights(tmp);
+    writeSafetensors(path.join(tmp, 'optimizer.safetensors'), optimizer.state());
+    writeFileSync(
+      path.join(tmp, 'state.json'),
+      `${JSON.stringify({ ...state, optimizerStep: optimizer.step })}\n`,
+    );
+  } catch (error) {
+    // A full disk mid-write: drop the half checkpoint (its space is what a resume needs).
+    rmSync(tmp, { recursive: true, force: true });
+    throw error;
+  }
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   return dir;

@@ -12,9 +12,24 @@ const lowerMemory =
   'turn on gradientCheckpointing (`vrft doctor --model DIR --config FILE` says what a step needs and what ' +
   'this backend has); and resume the run';
 
-/** An exception the trainer caught. */
-export function describeFailure(error: unknown): string {
+const diskFull = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
+const readOnly = new Set(['EROFS', 'EACCES', 'EPERM', 'SQLITE_READONLY', 'SQLITE_READONLY_DBMOVED']);
+
+/**
+ * An exception the trainer caught. `where` is the workspace folder, named when the disk holding it
+ * is full or read-only: the checkpoint being written is dropped whole, the last one stays.
+ */
+export function describeFailure(error: unknown, where?: string): string {
   const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const folder = where ? ` holding ${where}` : '';
+  const resume = 'then resume the run: it continues from its last complete checkpoint.';
+  if (typeof code === 'string' && diskFull.has(code)) {
+    return `the disk${folder} is full (${code}): nothing half-written was kept; free some space, ${resume}`;
+  }
+  if (typeof code === 'string' && readOnly.has(code)) {
+    return `cannot write the workspace${where ? ` ${where}` : ''}: it is read-only (${code}); make it writable, ${resume}`;
+  }
   if (outOfMemory.test(message)) return `out of memory: ${message.split('\n')[0]} — ${lowerMemory}.`;
   return message;
 }

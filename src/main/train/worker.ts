@@ -77,10 +77,15 @@ async function main(): Promise<number> {
   } catch (error) {
     const expected =
       error instanceof UserError || error instanceof NonFiniteLossError || error instanceof NonFiniteGrpoLoss;
-    const message = expected ? (error as Error).message : describeFailure(error);
-    setRunStatus(db, runId, 'failed', message);
+    const message = expected ? (error as Error).message : describeFailure(error, dataDir);
+    try {
+      setRunStatus(db, runId, 'failed', message);
+    } catch {
+      // A full or read-only disk refuses this write too: the parent is told, and records it.
+    }
     send({ type: 'finished', runId, status: 'failed', error: message });
-    if (!expected) console.error(error instanceof Error ? error.stack : error);
+    if (!expected && !/^(the disk|cannot write the workspace)/.test(message))
+      console.error(error instanceof Error ? error.stack : error);
     return 1;
   } finally {
     db.close();

@@ -13,7 +13,7 @@
  * and the stored width and height are what the boxes are read against.
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { clampBox, isDegenerate, type Box, type Size } from '../../../shared/boxes';
 import { UserError } from '../../../shared/errors';
@@ -450,6 +450,16 @@ async function cacheThumbnails(
     const problems = await Promise.all(batch.map((image) => cacheThumbnail(dir, image)));
     for (const problem of problems) if (problem) warnings.push(problem);
     progress({ phase: 'thumbnails', done: start + batch.length, total: wanted.length });
+    // A full disk fails every thumbnail after it: stop, and say so once.
+    if (problems.some((p) => p?.includes('ENOSPC'))) {
+      const full = warnings.filter((w) => w.includes('ENOSPC')).length;
+      const rest = wanted.length - start - batch.length + full;
+      return [
+        ...warnings.filter((w) => !w.includes('ENOSPC')),
+        `The disk holding ${dataDir} is full (ENOSPC): ${rest} of ${wanted.length} thumbnails were not ` +
+          'written. The images are imported; they show at full size until thumbnails can be made.',
+      ];
+    }
   }
   return warnings;
 }
@@ -469,6 +479,7 @@ async function cacheThumbnail(dir: string, image: PlannedImage): Promise<string 
     await writeFile(temporary, thumbnail);
     await rename(temporary, file);
   } catch (error) {
+    await rm(temporary, { force: true });
     if (error instanceof UserError && error.code === 'unavailable') return undefined;
     return `${image.path}: no thumbnail (${(error as Error).message})`;
   }
