@@ -11,7 +11,7 @@ import { readAdapterFolder } from './adapterFolder';
 import { modelKindOf } from './index';
 import type { PolicyKind } from './policy';
 import { parseQwenConfig } from './qwen2-vl/config';
-import { readSafetensorsHeader } from './safetensors';
+import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors';
 import { readShardIndex } from './shards';
 import { readTokenizerJson } from './tokenizer';
 
@@ -111,14 +111,44 @@ export function inspectModelFolder(folder: string): ModelFolderInfo {
   // The headers (kilobytes) and the tokenizer are read now, so that a damaged download is refused
   // here rather than by the trainer once a run exists.
   for (const file of weights.filter((f) => f.endsWith('.safetensors'))) {
+    let header;
     try {
-      readSafetensorsHeader(file);
+      header = readSafetensorsHeader(file);
     } catch (error) {
       throw new UserError('invalid_input', (error as Error).message);
     }
+    if (kind === 'tiny-vlm' && !adapter) checkTinyVlmWeights(header, file, config);
   }
   if (!adapter) readTokenizerJson(dir);
   return { dir, kind, description, config };
+}
+
+/**
+ * tiny-vlm's weights against its config.json, as far as two tensors tell (the rest is checked as
+ * they load): weights of another model, or a config edited after saving, are refused before a run.
+ */
+function checkTinyVlmWeights(header: SafetensorsHeader, file: string, config: Record<string, unknown>): void {
+  const { dModel: d, maxPositions: positions } = config;
+  if (typeof d !== 'number' || typeof positions !== 'number') return;
+  const shapes = new Map(header.entries.map((e) => [e.name, e.shape]));
+  const expected: [string, number[]][] = [
+    ['decoder.embed_positions.weight', [positions, d]],
+    ['decoder.ln_f.weight', [d]],
+  ];
+  for (const [name, shape] of expected) {
+    const found = shapes.get(name);
+    if (!found)
+      throw new UserError(
+        'invalid_input',
+        `${file} has no ${name}: these are not tiny-vlm's weights (${header.entries.length} tensors)`,
+      );
+    if (found.join() !== shape.join())
+      throw new UserError(
+        'invalid_input',
+        `${file} does not match config.json beside it: ${name} is [${found.join(', ')}], where dModel ${d} ` +
+          `and maxPositions ${positions} make [${shape.join(', ')}]; the weights are of another model, or the config was edited`,
+      );
+  }
 }
 
 /** The safetensors header of a file: its 8-byte length and the JSON after it (names, dtypes, shapes, offsets). */

@@ -121,6 +121,13 @@ const garbage = damaged('tiny', (dir) =>
 const headerPastTheEnd = damaged('tiny', (dir) => setHeaderLength(weights(dir), 1_000_000_000n));
 const f64 = damaged('tiny', (dir) => replaceInHeader(weights(dir), '"F32"', '"F64"'));
 const truncated = damaged('tiny', (dir) => truncateSync(weights(dir), 100_000));
+const noTensors = damaged('tiny', (dir) => {
+  const header = Buffer.from('{}      ');
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(header.length));
+  writeFileSync(weights(dir), Buffer.concat([length, header]));
+});
+const otherWidth = damaged('tiny', (dir) => editJson(path.join(dir, 'config.json'), (c) => (c.dModel = 64)));
 const noTokenizer = damaged('tiny', (dir) => rmSync(path.join(dir, 'tokenizer.json')));
 const tokenizerCut = damaged('tiny', (dir) => {
   const file = path.join(dir, 'tokenizer.json');
@@ -269,6 +276,35 @@ export const modelCases: FaultCase[] = [
     name: 'generate: a dtype vrft does not read (F64)',
     make: generateOn(f64),
     message: /model\.safetensors: \S+ has dtype F64, which vrft cannot read/,
+  },
+  {
+    group,
+    name: 'eval: a weights file with no tensors (it loaded as a random model)',
+    make: evalOn(noTensors),
+    message:
+      /model\.safetensors has no decoder\.embed_positions\.weight: these are not tiny-vlm's weights \(0 tensors\)/,
+  },
+  {
+    group,
+    name: 'generate: a weights file with no tensors',
+    make: generateOn(noTensors),
+    message: /model\.safetensors has no decoder\.embed_positions\.weight: these are not tiny-vlm's weights/,
+  },
+  {
+    group,
+    name: 'eval: config.json edited after saving (dModel)',
+    make: evalOn(otherWidth),
+    message:
+      /model\.safetensors does not match config\.json beside it: decoder\.embed_positions\.weight is \[224, 128\], where dModel 64/,
+  },
+  {
+    group,
+    name: 'generate: config.json edited after saving (nLayers)',
+    make: generateOn(
+      damaged('tiny', (dir) => editJson(path.join(dir, 'config.json'), (c) => (c.nLayers = 4))),
+    ),
+    message:
+      /model\.safetensors does not match .*config\.json: it lacks 16 of the model's \d+ tensors \(decoder\.layers\.3\./,
   },
   {
     group,

@@ -86,7 +86,26 @@ export class TinyVlmPolicy implements Policy {
       policy.model.config.lora = lora;
       policy.model.addAdapters(lora.rank, (options.seed ?? 0) + 1000);
     }
-    policy.loadWeights(readSafetensors(path.join(dir, 'model.safetensors')).tensors);
+    const file = path.join(dir, 'model.safetensors');
+    const tensors = readSafetensors(file).tensors;
+    // A folder's weights are the whole model (adapters too when its config names them): a tensor
+    // left out would stay at its random start and the model would answer as if untrained.
+    const missing = [...policy.model.weights.keys()].filter(
+      (name) => !tensors.has(name) && !(name.includes('.lora_') && !config.lora),
+    );
+    try {
+      if (missing.length)
+        throw new Error(
+          `it lacks ${missing.length} of the model's ${policy.model.weights.size} tensors (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`,
+        );
+      policy.loadWeights(tensors);
+    } catch (error) {
+      policy.dispose();
+      throw new UserError(
+        'invalid_input',
+        `${file} does not match ${path.join(dir, 'config.json')}: ${(error as Error).message}; the weights are of another model, or the config was edited`,
+      );
+    }
     return policy;
   }
 
