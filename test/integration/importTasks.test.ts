@@ -242,7 +242,22 @@ describe('Visual-RFT classification', () => {
     expect(listImages(db, report.datasetId).every((image) => !image.negative)).toBe(true);
 
     const out = path.join(dir, 'out.json');
-    exportDataset(db, { datasetId: report.datasetId, format: 'visualrft', out, task: 'classification' });
+    // An unlabelled image more in the dataset: the export says how many images it holds, not 4.
+    const extra = addImage(db, {
+      datasetId: report.datasetId,
+      path: jpeg(path.join(dir, 'x.jpg'), 8, 8, 3),
+      sha256: 'x',
+      width: 8,
+      height: 8,
+    });
+    expect(extra).toBeGreaterThan(0);
+    const written = exportDataset(db, {
+      datasetId: report.datasetId,
+      format: 'visualrft',
+      out,
+      task: 'classification',
+    });
+    expect(written.images).toBe(3);
     const records = JSON.parse(readFileSync(out, 'utf8')) as { image_path: string; solution: string }[];
     expect(records.map((r) => [path.basename(r.image_path), r.solution])).toEqual([
       ['image_00001.jpg', '<answer>pink primrose</answer>'],

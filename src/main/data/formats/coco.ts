@@ -145,6 +145,6 @@ export const cocoWriter: ExportWriter = {
     });
     const categories = data.categories.map((name, i) => ({ id: i + 1, name }));
     writeFileAtomic(file, `${JSON.stringify({ images, annotations, categories })}\n`);
-    return [file];
+    return { files: [file] };
   },
 };

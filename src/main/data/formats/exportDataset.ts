@@ -59,9 +59,9 @@ export function exportDataset(db: Db, options: ExportOptions): ExportResult {
   }
   const write: WriteOptions = { negatives: options.negatives, task: options.task, force: options.force };
   if (options.frame === 'resized') write.resizedSize = qwenInputSizer(options.model);
-  const files = writers[options.format].write(data, path.resolve(options.out), write);
+  const { files, images } = writers[options.format].write(data, path.resolve(options.out), write);
   return {
-    images: data.images.length,
+    images: images ?? data.images.length,
     annotations: data.images.reduce((n, image) => n + image.boxes.length, 0),
     files,
     crowdLeftOut,

@@ -147,6 +147,7 @@ export const lisaWriter: ExportWriter = {
     const dir = exportFolder(out, options.force);
     const stems = uniqueStems(data.images.map((image) => image.path));
     const files: string[] = [];
+    let images = 0;
     data.images.forEach((image, i) => {
       // One file per place: LISA's questions of one file all name the same target.
       const places = new Map<string, ExportBox[]>();
@@ -178,7 +179,8 @@ export const lisaWriter: ExportWriter = {
         writeFileAtomic(file, `${JSON.stringify(record)}\n`);
         files.push(file);
       });
+      if (places.size > 0) images++;
     });
-    return files;
+    return { files, images };
   },
 };

@@ -145,7 +145,13 @@ export interface WriteOptions {
   force?: boolean;
 }
 
+export interface WriteResult {
+  files: string[];
+  /** Images the export holds, when not every image given (records only for some). */
+  images?: number;
+}
+
 export interface ExportWriter {
   /** Writes the export at `out` (a file or a folder, by format); returns the files written. */
-  write(data: ExportData, out: string, options?: WriteOptions): string[];
+  write(data: ExportData, out: string, options?: WriteOptions): WriteResult;
 }

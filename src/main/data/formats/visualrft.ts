@@ -116,7 +116,7 @@ export const visualRftWriter: ExportWriter = {
         ];
       });
       writeFileAtomic(file, `[\n${records.map((r) => JSON.stringify(r)).join(',\n')}\n]\n`);
-      return [file];
+      return { files: [file], images: records.length };
     }
     // A record per image and category that has boxes. 'No Objects' records only when asked:
     // upstream's grpo.py parses that solution to None and scores every answer 0, so there they
@@ -135,6 +135,6 @@ export const visualRftWriter: ExportWriter = {
       }),
     );
     writeFileAtomic(file, `[\n${records.map((r) => JSON.stringify(r)).join(',\n')}\n]\n`);
-    return [file];
+    return { files: [file], images: new Set(records.map((r) => r.image_path)).size };
   },
 };

@@ -294,7 +294,7 @@ export const vlmR1Writer: ExportWriter = {
       for (const r of records as { id?: unknown }[]) if (typeof r.id === 'number') r.id = String(r.id);
     }
     writeFileAtomic(file, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
-    return [file];
+    return { files: [file] };
   },
 };
 

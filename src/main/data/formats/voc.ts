@@ -187,6 +187,6 @@ export const vocWriter: ExportWriter = {
       writeFileAtomic(file, vocXml(data.datasetName, image, objects));
       return file;
     });
-    return [labels, ...files];
+    return { files: [labels, ...files] };
   },
 };

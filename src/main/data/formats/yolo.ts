@@ -210,6 +210,6 @@ export const yoloWriter: ExportWriter = {
       writeFileAtomic(file, lines.join(''));
       files.push(file);
     });
-    return files;
+    return { files };
   },
 };
