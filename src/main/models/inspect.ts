@@ -10,7 +10,9 @@ import { UserError } from '../../shared/errors';
 import { readAdapterFolder } from './adapterFolder';
 import { modelKindOf } from './index';
 import type { PolicyKind } from './policy';
-import { parseQwenConfig } from './qwen2-vl/config';
+import { parseQwenConfig, type QwenConfig } from './qwen2-vl/config';
+import { checkChatTemplate, hubName } from './qwen2-vl/folder';
+import { qwenWeightShapes } from './qwen2-vl/weightShapes';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors';
 import { readShardIndex } from './shards';
 import { readTokenizerJson } from './tokenizer';
@@ -110,6 +112,7 @@ export function inspectModelFolder(folder: string): ModelFolderInfo {
     );
   // The headers (kilobytes) and the tokenizer are read now, so that a damaged download is refused
   // here rather than by the trainer once a run exists.
+  const shapes = new Map<string, number[]>();
   for (const file of weights.filter((f) => f.endsWith('.safetensors'))) {
     let header;
     try {
@@ -118,9 +121,33 @@ export function inspectModelFolder(folder: string): ModelFolderInfo {
       throw new UserError('invalid_input', (error as Error).message);
     }
     if (kind === 'tiny-vlm' && !adapter) checkTinyVlmWeights(header, file, config);
+    for (const e of header.entries) shapes.set(hubName(e.name), e.shape);
   }
-  if (!adapter) readTokenizerJson(dir);
+  if (adapter) return { dir, kind, description, config };
+  readTokenizerJson(dir);
+  if (kind !== 'tiny-vlm') {
+    checkQwenWeights(dir, parseQwenConfig(config, file), shapes);
+    checkChatTemplate(dir);
+  }
   return { dir, kind, description, config };
+}
+
+/** A Qwen folder's tensors (from their headers) against config.json: each weight there, of its shape. */
+function checkQwenWeights(dir: string, config: QwenConfig, shapes: Map<string, number[]>): void {
+  const problems: string[] = [];
+  for (const [name, shape] of qwenWeightShapes(config)) {
+    const found = shapes.get(name);
+    if (!found) problems.push(`${name} is missing`);
+    else if (found.join() !== shape.join())
+      problems.push(`${name} is [${found.join(', ')}], the config says [${shape.join(', ')}]`);
+  }
+  if (problems.length)
+    throw new UserError(
+      'invalid_input',
+      `${dir}: the weights do not fit config.json (${config.modelType}): ${problems.slice(0, 3).join('; ')}` +
+        (problems.length > 3 ? `; and ${problems.length - 3} more` : '') +
+        ': the weights are of another model, or the config was edited',
+    );
 }
 
 /**

@@ -128,6 +128,9 @@ const noTensors = damaged('tiny', (dir) => {
   writeFileSync(weights(dir), Buffer.concat([length, header]));
 });
 const otherWidth = damaged('tiny', (dir) => editJson(path.join(dir, 'config.json'), (c) => (c.dModel = 64)));
+const qwenMoreLayers = damaged('qwen', (dir) =>
+  editJson(path.join(dir, 'config.json'), (c) => (c.num_hidden_layers = 3)),
+);
 const noTokenizer = damaged('tiny', (dir) => rmSync(path.join(dir, 'tokenizer.json')));
 const tokenizerCut = damaged('tiny', (dir) => {
   const file = path.join(dir, 'tokenizer.json');
@@ -305,6 +308,30 @@ export const modelCases: FaultCase[] = [
     ),
     message:
       /model\.safetensors does not match .*config\.json: it lacks 16 of the model's \d+ tensors \(decoder\.layers\.3\./,
+  },
+  {
+    group,
+    name: 'eval: a Qwen config.json edited after saving (num_hidden_layers)',
+    make: evalOn(qwenMoreLayers),
+    message:
+      /model: the weights do not fit config\.json \(qwen2_vl\): model\.layers\.2\.input_layernorm\.weight is missing/,
+  },
+  {
+    group,
+    name: 'generate: a Qwen config.json edited after saving (num_hidden_layers)',
+    make: generateOn(qwenMoreLayers),
+    message: /model: the weights do not fit config\.json \(qwen2_vl\): model\.layers\.2\./,
+  },
+  {
+    group,
+    name: 'eval: a Qwen folder without a chat template',
+    make: evalOn(
+      damaged('qwen', (dir) => {
+        rmSync(path.join(dir, 'chat_template.json'));
+        editJson(path.join(dir, 'tokenizer_config.json'), (c) => delete c.chat_template);
+      }),
+    ),
+    message: /model is not a complete model folder: it has no chat template/,
   },
   {
     group,

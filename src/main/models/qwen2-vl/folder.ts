@@ -171,6 +171,14 @@ function chatTemplateOf(
   return undefined;
 }
 
+/** Throws what loadQwenFolder would about a folder's chat template: none there, or one that is not a string. */
+export function checkChatTemplate(dir: string): void {
+  const tokenizerConfigFile = path.join(dir, 'tokenizer_config.json');
+  const tokenizerConfig = existsSync(tokenizerConfigFile) ? readJson(tokenizerConfigFile) : {};
+  if (!chatTemplateOf(dir, tokenizerConfig))
+    throw new UserError('invalid_input', missingMessage(dir, ['chat template']));
+}
+
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const triple = (v: unknown, fallback: [number, number, number]): [number, number, number] =>
   Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number')
