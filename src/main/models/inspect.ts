@@ -162,6 +162,26 @@ function checkTinyVlmWeights(header: SafetensorsHeader, file: string, config: Re
     ['decoder.embed_positions.weight', [positions, d]],
     ['decoder.ln_f.weight', [d]],
   ];
+  // Layer i's tensors are named prefix.i.…: the count is the highest i + 1.
+  const layersIn = (prefix: string) =>
+    Math.max(
+      0,
+      ...header.entries
+        .filter((e) => e.name.startsWith(`${prefix}.`))
+        .map((e) => Number(e.name.slice(prefix.length + 1).split('.')[0]) + 1),
+    );
+  for (const [key, prefix] of [
+    ['nLayers', 'decoder.layers'],
+    ['visionLayers', 'vision.blocks'],
+  ] as const) {
+    const held = layersIn(prefix);
+    if (typeof config[key] === 'number' && header.entries.length && held !== config[key])
+      throw new UserError(
+        'invalid_input',
+        `${file} does not match config.json beside it: it holds ${held} ${prefix} where ${key} is ${String(config[key])}; ` +
+          'the weights are of another model, or the config was edited',
+      );
+  }
   for (const [name, shape] of expected) {
     const found = shapes.get(name);
     if (!found)
