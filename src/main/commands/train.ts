@@ -92,6 +92,16 @@ async function train(values: Values): Promise<number> {
   let runId: number;
   try {
     checkTaskMaterial(db, config);
+    // The split `vrft eval --run` evaluates on: missing, it would be found out after training.
+    if (config.evalSplit !== undefined) {
+      describeDataset(db, config.dataset); // a missing dataset is the dataset's problem, not evalSplit's
+      try {
+        describeDataset(db, config.dataset, config.evalSplit);
+      } catch (error) {
+        if (error instanceof UserError) throw new UsageError(`${file}: "evalSplit": ${error.message}`);
+        throw error;
+      }
+    }
     runId = createCheckedRun(db, { kind: method, config, baseDir: path.dirname(file) }, file);
   } catch (error) {
     // What the config names (its dataset, split) is not there: say which file names it.

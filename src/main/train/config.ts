@@ -85,6 +85,9 @@ const training = {
   gradientCheckpointing: z.boolean().default(false),
 };
 
+/** What an SFT thinkTemplate may name (a typo would be trained on as it is). */
+const thinkPlaceholders = ['category', 'objects', 'expression'];
+
 export const sftConfigSchema = z
   .object({
     ...training,
@@ -96,7 +99,21 @@ export const sftConfigSchema = z
      * The thinking text of SFT targets (ALGORITHMS: empty or templated): `{category}` and
      * `{objects}` filled in, and for rec `{expression}`.
      */
-    thinkTemplate: z.string().default(''),
+    thinkTemplate: z
+      .string()
+      .superRefine((template, ctx) => {
+        for (const [, name] of template.matchAll(/\{(\w+)\}/g)) {
+          if (thinkPlaceholders.includes(name!)) continue;
+          const near = nearestName(name!, thinkPlaceholders);
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              `{${name}} is not filled in${near ? ` (did you mean {${near}}?)` : ''}: ` +
+              `the placeholders are ${thinkPlaceholders.map((p) => `{${p}}`).join(', ')}`,
+          });
+        }
+      })
+      .default(''),
     checkpointEvery: z.number().int().min(1).default(50),
   })
   .strict();

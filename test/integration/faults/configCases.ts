@@ -179,6 +179,24 @@ const trainCases: FaultCase[] = [
   },
   {
     group,
+    name: 'train: an evaluation split that does not exist (found out only after training)',
+    make: train('sft', { ...base, evalSplit: 'novell' }),
+    message: /run\.json: "evalSplit": Dataset "shapes" has no split named "novell"/,
+  },
+  {
+    group,
+    name: 'train: a thinkTemplate placeholder with a typo (trained on as it is)',
+    make: train('sft', { ...base, thinkTemplate: 'Find every {categroy}: {objects}' }),
+    message: /run\.json: "thinkTemplate": \{categroy\} is not filled in \(did you mean \{category\}\?\)/,
+  },
+  {
+    group,
+    name: 'train: resuming a run that does not exist',
+    make: (ctx) => ['train', '--resume', '9', '--data', ctx.data],
+    message: /--resume: there is no run 9 in .*data/,
+  },
+  {
+    group,
     name: 'train: a category the dataset lacks',
     make: train('grpo', { ...base, categories: ['unicorn'] }),
     message: /run\.json: dataset "shapes" has no category "unicorn"/,
