@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { Size } from '../../shared/boxes';
 import { UserError } from '../../shared/errors';
+import { notARegularFile } from '../data/formats/files';
 import { damaged, openStore, workspaceDbPath, type Db } from '../store/db';
 
 /** A mistake in how the command was called, or in a file it was given: one line, exit 2. */
@@ -63,6 +64,9 @@ export function sizeFlag(values: Values, flag: string): Size | undefined {
 
 /** Reads a file a user named; a missing or unreadable file is a usage error naming it. */
 export function readUserFile(file: string): string {
+  // A named pipe or a device would block the read (or never end): say what it is instead.
+  const problem = notARegularFile(file);
+  if (problem && problem !== 'no such file') throw new UsageError(`${file} ${problem}: name the file itself`);
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
