@@ -7,7 +7,9 @@
  * `vrft doctor --model`. Each message names the file and what is wrong with it.
  */
 import {
+  closeSync,
   cpSync,
+  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
@@ -15,7 +17,6 @@ import {
   truncateSync,
   writeFileSync,
   writeSync,
-  closeSync,
 } from 'node:fs';
 import path from 'node:path';
 import { builtInModelPath } from '../../../src/main/models/installed';
@@ -137,6 +138,20 @@ const tokenizerCut = damaged('tiny', (dir) => {
   const file = path.join(dir, 'tokenizer.json');
   writeFileSync(file, readFileSync(file).subarray(0, 5000));
 });
+
+/** A LoRA adapter folder over `base`, with `weights` as its adapter_model.safetensors (none: absent). */
+function adapterFolder(base: string, weights?: string, config?: string): Folder {
+  return (ctx) => {
+    const dir = path.join(ctx.dir, 'adapters');
+    mkdirSync(dir);
+    writeFileSync(
+      path.join(dir, 'adapter_config.json'),
+      config ?? JSON.stringify({ base_model_name_or_path: path.resolve(base), r: 8, peft_type: 'LORA' }),
+    );
+    if (weights !== undefined) writeFileSync(path.join(dir, 'adapter_model.safetensors'), weights);
+    return dir;
+  };
+}
 
 export const modelCases: FaultCase[] = [
   {
@@ -403,5 +418,29 @@ export const modelCases: FaultCase[] = [
     name: 'eval: a Qwen folder without tokenizer.json',
     make: evalOn(damaged('qwen', (dir) => rmSync(path.join(dir, 'tokenizer.json')))),
     message: /model has no tokenizer\.json/,
+  },
+  {
+    group,
+    name: 'eval: adapters over a base folder that is not there',
+    make: evalOn(adapterFolder('/nowhere/base', 'x')),
+    message: /adapter_config\.json: base_model_name_or_path "\/nowhere\/base" is not a model folder here/,
+  },
+  {
+    group,
+    name: 'eval: adapter_config.json that is not JSON',
+    make: evalOn(adapterFolder(sources.qwen, 'x', '{"r": 8,')),
+    message: /adapters[/\\]adapter_config\.json: not valid JSON/,
+  },
+  {
+    group,
+    name: 'eval: adapters without adapter_model.safetensors',
+    make: evalOn(adapterFolder(sources.qwen)),
+    message: /adapters has adapter_config\.json but no adapter_model\.safetensors/,
+  },
+  {
+    group,
+    name: 'eval: adapter weights that are garbage',
+    make: evalOn(adapterFolder(sources.qwen, 'garbage\n')),
+    message: /adapter_model\.safetensors: the header \(\d+ bytes\) runs past the end of the file/,
   },
 ];
