@@ -5,7 +5,7 @@
  * harness checks every file in the case's folder is unchanged) and the message names the path.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FaultCase, FaultContext } from '../../support/faults';
 
@@ -41,7 +41,7 @@ const exportTo = (ctx: FaultContext, format: string, out: string, ...flags: stri
 ];
 
 /** A completed one-step SFT run of tiny-vlm in the case's workspace (run 1). */
-function trainedRun(ctx: FaultContext): string {
+export function trainedRun(ctx: FaultContext): string {
   const config = path.join(ctx.dir, 'sft.json');
   writeFileSync(config, JSON.stringify({ dataset: 'shapes', steps: 1, batchSize: 1, checkpointEvery: 1 }));
   const made = spawnSync(
@@ -187,6 +187,18 @@ export const exportCases: FaultCase[] = [
       ctx.data,
     ],
     message: /run 1 has no checkpoint at step 5: its checkpoints are at steps 1/,
+    limit: 60,
+  },
+  {
+    group,
+    name: 'export-model: a completed run whose model folder is gone',
+    make: (ctx) => {
+      const run = trainedRun(ctx);
+      rmSync(path.join(ctx.data, 'runs', run, 'model'), { recursive: true });
+      return ['export-model', run, '--out', path.join(ctx.dir, 'model'), '--data', ctx.data];
+    },
+    message:
+      /run 1 is completed but its model folder .*runs[/\\]1[/\\]model is missing; export a checkpoint instead/,
     limit: 60,
   },
   {

@@ -22,6 +22,7 @@ import path from 'node:path';
 import { builtInModelPath } from '../../../src/main/models/installed';
 import { readSafetensorsHeader } from '../../../src/main/models/safetensors';
 import type { FaultCase, FaultContext } from '../../support/faults';
+import { trainedRun } from './exportCases';
 
 const group = 'model';
 const sources = {
@@ -442,5 +443,28 @@ export const modelCases: FaultCase[] = [
     name: 'eval: adapter weights that are garbage',
     make: evalOn(adapterFolder(sources.qwen, 'garbage\n')),
     message: /adapter_model\.safetensors: the header \(\d+ bytes\) runs past the end of the file/,
+  },
+  {
+    group,
+    name: "eval --run: the run's model folder is gone",
+    make: (ctx) => {
+      const run = trainedRun(ctx);
+      rmSync(path.join(ctx.data, 'runs', run, 'model'), { recursive: true });
+      return ['eval', '--run', run, '--split', 'novel', '--data', ctx.data];
+    },
+    message: /"model" .*runs[/\\]1[/\\]model is not a model folder/,
+    limit: 60,
+  },
+  {
+    group,
+    name: "eval --run: the run's weights cut short",
+    make: (ctx) => {
+      const run = trainedRun(ctx);
+      truncateSync(path.join(ctx.data, 'runs', run, 'model', 'model.safetensors'), 1000);
+      return ['eval', '--run', run, '--split', 'novel', '--data', ctx.data];
+    },
+    message:
+      /runs[/\\]1[/\\]model[/\\]model\.safetensors: the header \(\d+ bytes\) runs past the end of the file/,
+    limit: 60,
   },
 ];
