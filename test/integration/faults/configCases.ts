@@ -266,7 +266,7 @@ const trainCases: FaultCase[] = [
       mkdirSync(path.join(ctx.dir, 'run.json'));
       return ['train', '--method', 'sft', '--config', path.join(ctx.dir, 'run.json'), '--data', ctx.data];
     },
-    message: /run\.json: is a folder, not a file/,
+    message: /run\.json:? is a folder, not a file/,
   },
   {
     group,
