@@ -4,6 +4,7 @@
  * and `vrft eval` with flags of the same kinds. Each must be refused before a run exists, with a
  * message naming the file and key (or the flag) and what is wrong.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FaultCase, FaultContext } from '../../support/faults';
@@ -267,6 +268,17 @@ const trainCases: FaultCase[] = [
       return ['train', '--method', 'sft', '--config', path.join(ctx.dir, 'run.json'), '--data', ctx.data];
     },
     message: /run\.json:? is a folder, not a file/,
+  },
+  {
+    group,
+    name: 'train: a config that is a named pipe (it blocked forever)',
+    make: (ctx) => {
+      const file = path.join(ctx.dir, 'run.json');
+      const made = spawnSync('mkfifo', [file]);
+      if (made.status !== 0) throw new Error(`mkfifo failed: ${String(made.stderr)}`);
+      return ['train', '--method', 'grpo', '--config', file, '--data', ctx.data];
+    },
+    message: /run\.json is a named pipe, not a file/,
   },
   {
     group,
