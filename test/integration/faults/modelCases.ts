@@ -269,6 +269,12 @@ export const modelCases: FaultCase[] = [
   },
   {
     group,
+    name: 'doctor: weights that are garbage',
+    make: doctorOn(garbage),
+    message: /model\.safetensors: the header \(\d+ bytes\) runs past the end of the file/,
+  },
+  {
+    group,
     name: 'eval: a header that is not JSON',
     make: evalOn(
       damaged('tiny', (dir) => {
