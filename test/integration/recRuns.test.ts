@@ -74,6 +74,8 @@ describe('task rec through the CLI', () => {
     const r = vrft('train', '--method', 'sft', '--config', config('none', { steps: 1 }), '--data', data);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/No box of "shapes" has a referring expression: type one .*annotator/);
+    // Refused before a run exists: the next run is run 1.
+    withDb((db) => expect(getRun(db, 1)).toBeUndefined());
   }, 300_000);
 
   it('trains SFT and GRPO on the expressions, storing rollouts scored by rec_iou', () => {
@@ -113,12 +115,12 @@ describe('task rec through the CLI', () => {
     );
     expect(grpo.code, grpo.stderr).toBe(0);
     withDb((db) => {
-      const sftRun = getRun(db, 2)!;
+      const sftRun = getRun(db, 1)!;
       expect(sftRun).toMatchObject({ kind: 'sft', status: 'completed' });
-      expect(listMetrics(db, 2, 'loss').map((m) => m.step)).toEqual([1, 2]);
-      expect(getRun(db, 3)).toMatchObject({ kind: 'grpo', status: 'completed' });
-      expect(countRollouts(db, 3)).toBe(2);
-      const rollouts = listRollouts(db, 3, 1);
+      expect(listMetrics(db, 1, 'loss').map((m) => m.step)).toEqual([1, 2]);
+      expect(getRun(db, 2)).toMatchObject({ kind: 'grpo', status: 'completed' });
+      expect(countRollouts(db, 2)).toBe(2);
+      const rollouts = listRollouts(db, 2, 1);
       expect(Object.keys(rollouts[0]!.rewards).sort()).toEqual(['format', 'rec_iou']);
       expect(rollouts[0]!.prompt).toMatch(/^Locate the \w+ on the (left|right)\.$/);
       expect(rollouts[0]!.promptKey).toMatch(/^image \d+: the \w+ on the (left|right)#\d+$/);
@@ -156,7 +158,7 @@ describe('task rec through the CLI', () => {
     expect(perCategory.reduce((n, c) => n + c.items!, 0)).toBe(expressions);
 
     // The SFT run's model, the task read from its config.
-    const tuned = vrft('eval', '--run', '2', '--max-new-tokens', '80', '--data', data);
+    const tuned = vrft('eval', '--run', '1', '--max-new-tokens', '80', '--data', data);
     expect(tuned.code, tuned.stderr).toBe(0);
     expect(tuned.stdout).toMatch(
       /Acc@0\.5 \d+\.\d%\s+mean IoU \d\.\d{3}\s+valid format .*\(\d+ expressions\)/,
@@ -194,13 +196,13 @@ describe('task rec through the CLI', () => {
     try {
       const listed = async (id: number): Promise<RunSummary> =>
         (await client.call('runs.list', {})).find((r) => r.id === id)!;
-      expect((await listed(2)).task).toBe('rec');
-      const base = await listed(4);
+      expect((await listed(1)).task).toBe('rec');
+      const base = await listed(3);
       expect(base.evaluation).toMatchObject({ figureName: 'Acc@0.5', splitName: '1-shot-eval' });
       const evalSplit = (await client.call('splits.list', { datasetId: 1 })).find(
         (x) => x.name === '1-shot-eval',
       )!;
-      const { runId } = await client.call('runs.evaluate', { id: 3, splitId: evalSplit.id });
+      const { runId } = await client.call('runs.evaluate', { id: 2, splitId: evalSplit.id });
       await expect
         .poll(async () => (await listed(runId)).status, { timeout: 240_000, interval: 500 })
         .toBe('completed');
@@ -209,16 +211,16 @@ describe('task rec through the CLI', () => {
       expect(evaluated.evaluation).toMatchObject({ figureName: 'Acc@0.5' });
 
       // The trace viewer's group: the expression asked and its one box as the truth.
-      const [prompt] = await client.call('traces.prompts', { runId: 3, step: 1 });
-      const group = await client.call('traces.group', { runId: 3, step: 1, promptKey: prompt!.promptKey });
+      const [prompt] = await client.call('traces.prompts', { runId: 2, step: 1 });
+      const group = await client.call('traces.group', { runId: 2, step: 1, promptKey: prompt!.promptKey });
       expect(group.asked).toMatch(/^the \w+ on the (left|right)$/);
       expect(group.truth).toHaveLength(1);
       expect(group.weights).toEqual({ rec_iou: 1, format: 1 });
 
-      const table = await client.call('compare.table', { runIds: [4, runId], resamples: 0 });
+      const table = await client.call('compare.table', { runIds: [3, runId], resamples: 0 });
       expect(table.metric).toBe('rec');
       expect(Object.keys(table.categories).length).toBeGreaterThan(0);
-      const answers = await client.call('compare.answers', { runIds: [4, runId] });
+      const answers = await client.call('compare.answers', { runIds: [3, runId] });
       const withExpressions = answers.items.filter((item) => item.truth.length > 0);
       expect(withExpressions.reduce((n, item) => n + item.truth.length, 0)).toBe(expressions);
       for (const item of withExpressions)
