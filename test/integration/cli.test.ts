@@ -18,9 +18,9 @@ function vrft(...args: string[]) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** Starts `vrft serve`, resolves with its first stdout line and stderr so far. */
-function serve(...args: string[]) {
-  const child = spawn(process.execPath, [bin, 'serve', '--data', path.join(dir, 'data'), ...args]);
+/** Starts `vrft serve` on the workspace `data` (under the test folder), resolves with its first stdout line and stderr so far. */
+function serve(data: string, ...args: string[]) {
+  const child = spawn(process.execPath, [bin, 'serve', '--data', path.join(dir, data), ...args]);
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const line = new Promise<string>((resolve, reject) => {
@@ -50,7 +50,7 @@ describe('vrft command', () => {
     const withJson = names.filter((name) => vrft(name, '--help').stdout.includes('--json'));
     // doctor below; reward, eval-map in cliEval.test.ts; experiment, compare, eval in experiment.test.ts;
     // traces in traces.test.ts; export-model in exportModel.test.ts; generate below; scale-out and
-    // reward-server in scaleOut.test.ts; import-run in importRun.test.ts.
+    // reward-server in scaleOut.test.ts; import-run in importRun.test.ts; import in importTasks.test.ts.
     expect(withJson.sort()).toEqual([
       'compare',
       'doctor',
@@ -59,6 +59,7 @@ describe('vrft command', () => {
       'experiment',
       'export-model',
       'generate',
+      'import',
       'import-run',
       'reward',
       'reward-server',
@@ -124,7 +125,7 @@ describe('vrft command', () => {
   });
 
   it('serve prints one URL with a random token, binds loopback, and stops on SIGTERM', async () => {
-    const first = serve();
+    const first = serve('data');
     const line = await first.line;
     const url = /(http:\/\/\S+)/.exec(line)?.[1] ?? '';
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{20,}$/);
@@ -133,7 +134,14 @@ describe('vrft command', () => {
     expect(ok.status).toBe(200);
     expect((await fetch(url.replace(/\?token=.*/, ''))).status).toBe(401);
 
-    const second = serve();
+    // One host per workspace: a second on the same folder is refused, saying who holds it.
+    const refused = vrft('serve', '--data', path.join(dir, 'data'));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /is already open in another vrft: process \d+ on .* at http:\/\/127\.0\.0\.1:\d+\//,
+    );
+
+    const second = serve('data2');
     const otherUrl = /(http:\/\/\S+)/.exec(await second.line)?.[1] ?? '';
     expect(new URL(otherUrl).searchParams.get('token')).not.toBe(new URL(url).searchParams.get('token'));
 
@@ -145,19 +153,23 @@ describe('vrft command', () => {
   });
 
   it('warns when told to listen beyond loopback', async () => {
-    const s = serve('--host', '0.0.0.0');
+    const s = serve('wide', '--host', '0.0.0.0');
     await s.line;
     await expect.poll(() => s.stderr()).toMatch(/warning: listening on 0\.0\.0\.0/);
+    const exited = new Promise((resolve) => s.child.on('exit', resolve));
     s.child.kill('SIGTERM');
+    await exited;
   });
 });
 
 describe('vrft serve refuses what it cannot serve, with what to do', () => {
   it('a port already in use', async () => {
-    const first = serve();
+    const first = serve('busy');
     const port = new URL(/(http:\/\/\S+)/.exec(await first.line)?.[1] ?? '').port;
     const { code, stderr } = vrft('serve', '--port', port, '--data', path.join(dir, 'other'));
+    const exited = new Promise((resolve) => first.child.on('exit', resolve));
     first.child.kill('SIGTERM');
+    await exited;
     expect(code).toBe(1);
     expect(stderr).toContain(`port ${port} is in use: pick another with --port`);
   });
