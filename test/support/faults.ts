@@ -54,20 +54,30 @@ export function snapshot(dir: string, data: string): Record<string, string | num
   } finally {
     db.close();
   }
-  const walk = (sub: string) => {
-    for (const entry of readdirSync(path.join(dir, sub), { withFileTypes: true })) {
-      const rel = path.join(sub, entry.name);
-      if (/^vrft\.(sqlite|lock)/.test(entry.name) && path.join(dir, sub) === data) continue;
+  // Names as bytes: a case may make a name that is not UTF-8, which a string cannot reopen.
+  const walk = (sub: Buffer) => {
+    const at = Buffer.concat([Buffer.from(`${dir}/`), sub]);
+    for (const entry of readdirSync(at, { withFileTypes: true, encoding: 'buffer' })) {
+      const rel = sub.length ? Buffer.concat([sub, Buffer.from('/'), entry.name]) : entry.name;
+      const full = Buffer.concat([Buffer.from(`${dir}/`), rel]);
+      const key = rel.toString('latin1');
+      if (/^vrft\.(sqlite|lock)/.test(entry.name.toString()) && at.toString() === `${data}`) continue;
       if (entry.isDirectory()) walk(rel);
       else if (entry.isFile())
-        out[`file ${rel}`] = createHash('sha256')
-          .update(readFileSync(path.join(dir, rel)))
-          .digest('hex');
-      else
-        out[`other ${rel}`] = statSync(path.join(dir, rel), { throwIfNoEntry: false }) ? 'node' : 'dangling';
+        out[`file ${key}`] = createHash('sha256').update(readFileSync(full)).digest('hex');
+      else {
+        // A link (maybe looping or dangling), a pipe: what it is, never followed.
+        let kind = 'other';
+        try {
+          kind = statSync(full).isFIFO() ? 'pipe' : 'link';
+        } catch (error) {
+          kind = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+        }
+        out[`other ${key}`] = kind;
+      }
     }
   };
-  walk('');
+  walk(Buffer.alloc(0));
   return out;
 }
 
