@@ -2,7 +2,16 @@
  * What a model folder is without loading it (models/inspect.ts), and the Train form's Qwen settings
  * as run-config keys (renderer lib/qwenSettings.ts) that the run config accepts.
  */
-import { cpSync, mkdtempSync, openSync, rmSync, writeSync, closeSync, statSync } from 'node:fs';
+import {
+  cpSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writeSync,
+  closeSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -33,6 +42,15 @@ describe('inspectModelFolder', () => {
       kind: 'tiny-vlm',
       description: 'tiny-vlm · 3 layers · width 128 · 64 px input',
     });
+  });
+
+  it('reads an unchanged tokenizer once, and a tokenizer damaged since it was read is still refused', () => {
+    const copy = path.join(dir, 'tokenizer-changes');
+    cpSync(qwen, copy, { recursive: true });
+    expect(inspectModelFolder(copy).kind).toBe('qwen2-vl');
+    expect(inspectModelFolder(copy).kind).toBe('qwen2-vl');
+    writeFileSync(path.join(copy, 'tokenizer.json'), '{"model": ');
+    expect(() => inspectModelFolder(copy)).toThrow(/tokenizer\.json: not valid JSON/);
   });
 
   it("describes a PEFT adapter folder by its base's config and its rank", () => {

@@ -124,12 +124,28 @@ export function inspectModelFolder(folder: string): ModelFolderInfo {
     for (const e of header.entries) shapes.set(hubName(e.name), e.shape);
   }
   if (adapter) return { dir, kind, description, config };
-  readTokenizerJson(dir);
+  checkTokenizer(dir);
   if (kind !== 'tiny-vlm') {
     checkQwenWeights(dir, parseQwenConfig(config, file), shapes);
     checkChatTemplate(dir);
   }
   return { dir, kind, description, config };
+}
+
+/** Tokenizers found whole, by file: its size and modification time when it was read. */
+const tokenizersRead = new Map<string, string>();
+
+/**
+ * The folder's tokenizer.json parses and holds a vocabulary. A Qwen tokenizer is ~11 MB of JSON and
+ * the model list inspects every folder each time it is shown, so an unchanged file is read once.
+ */
+function checkTokenizer(dir: string): void {
+  const file = path.join(dir, 'tokenizer.json');
+  const stats = statSync(file, { throwIfNoEntry: false });
+  const key = stats ? `${stats.size}:${stats.mtimeMs}` : undefined;
+  if (key !== undefined && tokenizersRead.get(file) === key) return;
+  readTokenizerJson(dir);
+  if (key !== undefined) tokenizersRead.set(file, key);
 }
 
 /** A Qwen folder's tensors (from their headers) against config.json: each weight there, of its shape. */
