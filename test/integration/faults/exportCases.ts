@@ -148,6 +148,18 @@ export const exportCases: FaultCase[] = [
   },
   {
     group,
+    name: 'export: COCO to a path under a file',
+    make: (ctx) => exportTo(ctx, 'coco', path.join(notes(ctx), 'x.json')),
+    message: /notes\.txt is a file, not a folder: nothing can be written under it/,
+  },
+  {
+    group,
+    name: 'export: YOLO to a folder under a file',
+    make: (ctx) => exportTo(ctx, 'yolo', path.join(notes(ctx), 'deeper', 'yolo')),
+    message: /notes\.txt is a file, not a folder: nothing can be written under it/,
+  },
+  {
+    group,
     name: 'export: an unknown format',
     make: (ctx) => exportTo(ctx, 'csv', path.join(ctx.dir, 'x.csv')),
     message: /--format must be one of coco, .*got "csv"/,

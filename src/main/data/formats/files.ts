@@ -172,11 +172,27 @@ export function writeFileAtomic(file: string, content: string): void {
   renameSync(temporary, file);
 }
 
+/** A folder that cannot be made because a file is in its way (`notes.txt/x.json`): say which. */
+function refuseFileInTheWay(folder: string): void {
+  for (let dir = folder; ; dir = path.dirname(dir)) {
+    if (existsSync(dir)) {
+      if (!statSync(dir).isDirectory())
+        throw new UserError(
+          'invalid_input',
+          `${dir} is a file, not a folder: nothing can be written under it.`,
+        );
+      return;
+    }
+    if (dir === path.dirname(dir)) return;
+  }
+}
+
 /**
  * The folder an export of many files goes to: created if missing; refused if it holds anything
  * unless `force`, so an export never mixes with (or silently replaces) files that are not its own.
  */
 export function exportFolder(out: string, force = false): string {
+  refuseFileInTheWay(path.dirname(out));
   if (existsSync(out)) {
     if (!statSync(out).isDirectory()) {
       throw new UserError(
@@ -201,6 +217,7 @@ export function exportFolder(out: string, force = false): string {
  */
 export function exportFile(out: string, defaultName: string, force = false): string {
   const file = existsSync(out) && statSync(out).isDirectory() ? path.join(out, defaultName) : out;
+  refuseFileInTheWay(path.dirname(file));
   if (!force && existsSync(file)) {
     throw new UserError(
       'conflict',
