@@ -10,6 +10,7 @@ import type { Db } from '../store/db';
 import { describeTrainerExit, stderrTail } from '../train/failures';
 import { trainerScript } from '../train/runFiles';
 import type { TrainerMessage } from '../train/jobs';
+import { spoken, TrainerWatch, type WatchOptions } from '../train/watchdog';
 import { UsageError } from './command';
 import { createCheckedRun as createCheckedRunService, type RunRequest } from '../train/createRun';
 
@@ -21,9 +22,19 @@ function formatDuration(seconds: number | null): string {
     : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-/** Runs the trainer process for a run and shows its progress; resolves with the exit code. */
-export function superviseRun(runId: number, dataDir: string, resume: boolean): Promise<number> {
-  const trainer = trainerScript(import.meta.url);
+/**
+ * Runs the trainer process for a run and shows its progress; resolves with the exit code (130
+ * when a second Ctrl+C ended the trainer). `trainer` and `watch` are for tests.
+ */
+export function superviseRun(
+  runId: number,
+  dataDir: string,
+  resume: boolean,
+  {
+    trainer = trainerScript(import.meta.url),
+    watch: watchOptions,
+  }: { trainer?: string; watch?: WatchOptions } = {},
+): Promise<number> {
   const child = fork(trainer, ['--run', String(runId), '--data', dataDir, ...(resume ? ['--resume'] : [])], {
     stdio: ['inherit', 'pipe', 'pipe', 'ipc'],
   });
@@ -33,12 +44,43 @@ export function superviseRun(runId: number, dataDir: string, resume: boolean): P
   const progress = process.stderr;
   const tty = progress.isTTY;
   let lastLine = 0;
-  const interrupt = () => child.send({ type: 'stop' });
+  let step = 0;
+  const watch = new TrainerWatch(
+    {
+      silent: (ms) =>
+        progress.write(
+          `${tty ? '\n' : ''}warning: the trainer has said nothing for ${spoken(ms)} (step ${step}); ` +
+            'it may be stuck: press Ctrl+C to stop it, then resume\n',
+        ),
+      heard: () => progress.write(`${tty ? '\n' : ''}the trainer answers again\n`),
+      slowToStop: (ms) =>
+        progress.write(
+          `${tty ? '\n' : ''}the trainer has not stopped ${spoken(ms)} after Ctrl+C (it may be writing a checkpoint); ` +
+            'press Ctrl+C again to end it now\n',
+        ),
+    },
+    watchOptions,
+  );
+  // The first Ctrl+C asks for a checkpoint and a clean stop; a second one ends the trainer now.
+  let ended = false;
+  const interrupt = () => {
+    if (watch.stopping) {
+      ended = true;
+      progress.write(`\nending the trainer now; resume with: vrft train --resume ${runId}\n`);
+      child.kill('SIGKILL');
+      return;
+    }
+    progress.write(`\nstopping at the next step (Ctrl+C again to end it now)\n`);
+    child.send({ type: 'stop' });
+    watch.stopAsked();
+  };
   process.on('SIGINT', interrupt);
   return new Promise((resolve) => {
     let outcome = 1;
     let finished = false;
     child.on('message', (m: TrainerMessage) => {
+      watch.heard();
+      if (m.type === 'progress') step = m.step;
       if (m.type === 'started') {
         const from = m.fromStep ? `, resuming at step ${m.fromStep}` : '';
         const what =
@@ -74,7 +116,9 @@ export function superviseRun(runId: number, dataDir: string, resume: boolean): P
       }
     });
     child.on('exit', (code, signal) => {
+      watch.close();
       process.off('SIGINT', interrupt);
+      if (ended && !finished) return resolve(130);
       if (!finished && (signal || code !== 0))
         process.stderr.write(
           `vrft: ${describeTrainerExit(code, signal, stderr())}\nresume with: vrft train --resume ${runId}\n`,

@@ -10,6 +10,7 @@ import { RewardServers } from './scaleOutHandlers';
 import { startServer, type ServerOptions } from './server';
 import { lockWorkspace } from '../store/lock';
 import { trainerScript } from '../train/runFiles';
+import type { WatchOptions } from '../train/watchdog';
 
 export interface HostOptions {
   host: string;
@@ -25,6 +26,8 @@ export interface HostOptions {
   trainerScript?: string;
   /** What one client may cost the host (server.ts `limits`); tests lower them. */
   limits?: ServerOptions['limits'];
+  /** When a silent or slow-to-stop trainer is reported (train/watchdog.ts); tests shorten it. */
+  trainerWatch?: WatchOptions;
 }
 
 export interface RunningHost {
@@ -56,6 +59,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     () => options.trainerScript ?? trainerScript(import.meta.url),
     (event, payload) => broadcast(event, payload),
     log,
+    options.trainerWatch,
   );
   const rewardServers = new RewardServers(
     db,

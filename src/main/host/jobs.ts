@@ -2,22 +2,26 @@
  * The engine host's job supervisor: each training or evaluation run in its own trainer process,
  * started, paused, resumed and cancelled through the contract, its progress and state pushed to
  * every client as events. A trainer that dies without saying so (a kill, a native crash) leaves
- * its run failed with a message that says how to continue; nothing it had saved is lost.
+ * its run failed with a message that says how to continue; nothing it had saved is lost. One that
+ * goes silent, or does not stop when asked, is reported as a run warning (`TrainerWatch`); a
+ * second pause or cancel then ends its process, and the run resumes from its last checkpoint.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { UserError } from '../../shared/errors';
 import type { EventName, EventPayload } from '../../shared/contract';
 import type { Db } from '../store/db';
-import { getRun, setRunStatus } from '../store/runs';
+import { addRunWarning, dropRunWarning, getRun, setRunStatus } from '../store/runs';
 import { describeTrainerExit, stderrTail } from '../train/failures';
 import type { TrainerMessage, TrainerRequest } from '../train/jobs';
+import { spoken, TrainerWatch, type WatchOptions } from '../train/watchdog';
 
 export type Broadcast = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
 
 export class JobSupervisor {
   private readonly running = new Map<number, ChildProcess>();
-  /** Evaluations cancelled by ending their process: their exit is a cancel, not a failure. */
-  private readonly killed = new Set<number>();
+  private readonly watches = new Map<number, TrainerWatch>();
+  /** Runs whose process was ended on purpose, with the state that exit means (not a failure). */
+  private readonly killed = new Map<number, 'paused' | 'cancelled'>();
   /** Who waits for a run to end (an experiment driving its runs), resolved with its last state. */
   private readonly waiting = new Map<number, ((state: string) => void)[]>();
 
@@ -27,6 +31,7 @@ export class JobSupervisor {
     private readonly trainer: () => string,
     private readonly broadcast: Broadcast,
     private readonly log: (line: string) => void = () => {},
+    private readonly watch: WatchOptions = {},
   ) {}
 
   isRunning(runId: number): boolean {
@@ -66,10 +71,45 @@ export class JobSupervisor {
       },
     );
     let finished = false;
+    let step = 0;
     const stderr = stderrTail(child);
     this.running.set(runId, child);
+    const warn = (kind: string, message: string) => {
+      addRunWarning(this.db, runId, { kind, step, message });
+      this.broadcast('job.warning', { runId, kind, message });
+    };
+    const watch = new TrainerWatch(
+      {
+        silent: (ms) => {
+          this.log(`run ${runId}: no word from its trainer for ${spoken(ms)}`);
+          warn(
+            'trainer_silent',
+            `The trainer has said nothing for ${spoken(ms)} (step ${step}). It may be stuck: pause or cancel ` +
+              'the run, then resume it from its last checkpoint.',
+          );
+        },
+        heard: () => {
+          dropRunWarning(this.db, runId, 'trainer_silent');
+          this.broadcast('job.warning', {
+            runId,
+            kind: 'trainer_heard',
+            message: 'The trainer answers again.',
+          });
+        },
+        slowToStop: (ms) =>
+          warn(
+            'trainer_slow_stop',
+            `The trainer has not stopped ${spoken(ms)} after being asked (it may still be writing a checkpoint). ` +
+              'Pause or cancel again to end it now; the run resumes from its last checkpoint.',
+          ),
+      },
+      this.watch,
+    );
+    this.watches.set(runId, watch);
     this.broadcast('job.state', { runId, state: 'queued', error: null });
     child.on('message', (m: TrainerMessage) => {
+      watch.heard();
+      if (m.type === 'progress') step = m.step;
       if (m.type === 'started') this.broadcast('job.state', { runId, state: 'running', error: null });
       else if (m.type === 'progress') {
         this.broadcast('job.progress', {
@@ -84,18 +124,26 @@ export class JobSupervisor {
       } else if (m.type === 'finished') {
         // Done training, though the process may take a moment to exit: no longer "running".
         finished = true;
+        watch.close();
         if (this.running.get(runId) === child) this.running.delete(runId);
         this.broadcast('job.state', { runId, state: m.status, error: m.error });
         this.ended(runId, m.status);
       }
     });
     child.on('exit', (code, signal) => {
+      watch.close();
+      if (this.watches.get(runId) === watch) this.watches.delete(runId);
       if (this.running.get(runId) === child) this.running.delete(runId);
+      // What the watch said was about this process: stale once it is gone.
+      dropRunWarning(this.db, runId, 'trainer_silent');
+      dropRunWarning(this.db, runId, 'trainer_slow_stop');
       if (finished) return;
-      if (this.killed.delete(runId)) {
-        setRunStatus(this.db, runId, 'cancelled');
-        this.broadcast('job.state', { runId, state: 'cancelled', error: null });
-        this.ended(runId, 'cancelled');
+      const meant = this.killed.get(runId);
+      if (meant) {
+        this.killed.delete(runId);
+        setRunStatus(this.db, runId, meant);
+        this.broadcast('job.state', { runId, state: meant, error: null });
+        this.ended(runId, meant);
         return;
       }
       const error = describeTrainerExit(code, signal, stderr());
@@ -112,12 +160,21 @@ export class JobSupervisor {
     // An evaluation answers in one synchronous pass (it never reads the stop message) and has no
     // checkpoint to keep: cancelling it ends its process.
     if (child && reason === 'cancel' && getRun(this.db, runId)?.kind === 'eval') {
-      this.killed.add(runId);
+      this.killed.set(runId, 'cancelled');
+      child.kill('SIGKILL');
+      return;
+    }
+    const watch = this.watches.get(runId);
+    // Asked twice: the trainer did not stop at its next step (stuck, or a step that never ends).
+    // Its process is ended; the run keeps its last checkpoint and resumes from there.
+    if (child && watch?.stopping) {
+      this.killed.set(runId, reason === 'pause' ? 'paused' : 'cancelled');
       child.kill('SIGKILL');
       return;
     }
     if (child?.connected) {
       child.send({ type: 'stop', reason } satisfies TrainerRequest);
+      watch?.stopAsked();
       return;
     }
     const run = getRun(this.db, runId);

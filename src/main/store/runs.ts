@@ -171,6 +171,11 @@ export function addRunWarning(db: Database, runId: number, warning: RunWarning):
   ).run(runId, warning.kind, warning.step, warning.message, Date.now());
 }
 
+/** Takes back a warning of one kind, at whatever step (a trainer heard again after a silence). */
+export function dropRunWarning(db: Database, runId: number, kind: string): void {
+  prepare(db, 'DELETE FROM run_warning WHERE run_id = ? AND kind = ?').run(runId, kind);
+}
+
 export function listRunWarnings(db: Database, runId: number): RunWarning[] {
   return prepare<RunWarning>(
     db,
