@@ -34,7 +34,7 @@ export interface ExportOptions {
   model?: string;
   /** Visual-RFT: detection records (the default), or a classification record per labelled image. */
   task?: 'detection' | 'classification';
-  /** Replace an existing file / write into a folder holding other files (else refused). */
+  /** Replace an existing file, or a folder of an earlier export (else refused). */
   force?: boolean;
 }
 

@@ -27,7 +27,7 @@ import { transaction, type Db } from '../../store/db';
 import { addImage } from '../../store/images';
 import { createSplit } from '../../store/splits';
 import { ImageFileError, makeThumbnail, probeImage, type ImageProbe } from '../imageFiles';
-import { notARegularFile, refuse } from './files';
+import { clearLeftovers, notARegularFile, refuse } from './files';
 import { checkInputKind, detectFormat, readers } from './registry';
 import type { ImportFormat, SourceBox, SourceDataset, SourceImage, SourceLineMeta } from './types';
 
@@ -433,6 +433,8 @@ async function cacheThumbnails(
 ): Promise<string[]> {
   const dir = path.join(dataDir, 'thumbnails');
   mkdirSync(dir, { recursive: true });
+  // What an import killed while writing thumbnails left: <sha256>.png.tmp-<pid>.
+  clearLeftovers(dir, (name) => /^[0-9a-f]{64}\.png$/.test(name));
   const warnings: string[] = [];
   const wanted = images.filter(
     (image) => image.width * image.height <= maxThumbnailPixels && !existsSync(thumbnailFile(dir, image)),

@@ -9,18 +9,10 @@
  * named by the image's stem, the image named by labelme's imagePath (absolute: the images are not
  * copied); boxes of one image with different places go to stem__2.json, … .
  */
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Box } from '../../../shared/boxes';
-import {
-  exportFolder,
-  isFile,
-  isImageFile,
-  listFiles,
-  readJsonFile,
-  refuse,
-  uniqueStems,
-  writeFileAtomic,
-} from './files';
+import { exportFolder, isFile, isImageFile, listFiles, readJsonFile, refuse, uniqueStems } from './files';
 import type { DatasetFormat, ExportBox, ExportWriter, SourceImage } from './types';
 
 /** The category LISA's boxes are filed under (its shapes' own label). */
@@ -144,42 +136,45 @@ function targetBounds(file: string, shapes: Shape[]): Box | undefined {
 
 export const lisaWriter: ExportWriter = {
   write(data, out, options = {}) {
-    const dir = exportFolder(out, options.force);
     const stems = uniqueStems(data.images.map((image) => image.path));
-    const files: string[] = [];
     let images = 0;
-    data.images.forEach((image, i) => {
-      // One file per place: LISA's questions of one file all name the same target.
-      const places = new Map<string, ExportBox[]>();
-      for (const b of image.boxes) {
-        if (!b.expression) continue;
-        const key = [b.box.x1, b.box.y1, b.box.x2, b.box.y2].join(',');
-        places.set(key, [...(places.get(key) ?? []), b]);
-      }
-      [...places.values()].forEach((boxes, k) => {
-        const { box } = boxes[0]!;
-        const file = path.join(dir, `${stems[i]}${k === 0 ? '' : `__${k + 1}`}.json`);
-        const record = {
-          text: boxes.map((b) => b.expression),
-          is_sentence: true,
-          shapes: [
-            {
-              label: lisaCategory,
-              points: [
-                [box.x1, box.y1],
-                [box.x2, box.y2],
-              ],
-              shape_type: 'rectangle',
-            },
-          ],
-          imagePath: image.path,
-          imageWidth: image.width,
-          imageHeight: image.height,
-        };
-        writeFileAtomic(file, `${JSON.stringify(record)}\n`);
-        files.push(file);
+    const ownFile = (name: string) => name.endsWith('.json');
+    const files = exportFolder(out, { force: options.force, ownFile }, (dir) => {
+      const written: string[] = [];
+      data.images.forEach((image, i) => {
+        // One file per place: LISA's questions of one file all name the same target.
+        const places = new Map<string, ExportBox[]>();
+        for (const b of image.boxes) {
+          if (!b.expression) continue;
+          const key = [b.box.x1, b.box.y1, b.box.x2, b.box.y2].join(',');
+          places.set(key, [...(places.get(key) ?? []), b]);
+        }
+        [...places.values()].forEach((boxes, k) => {
+          const { box } = boxes[0]!;
+          const file = path.join(dir, `${stems[i]}${k === 0 ? '' : `__${k + 1}`}.json`);
+          const record = {
+            text: boxes.map((b) => b.expression),
+            is_sentence: true,
+            shapes: [
+              {
+                label: lisaCategory,
+                points: [
+                  [box.x1, box.y1],
+                  [box.x2, box.y2],
+                ],
+                shape_type: 'rectangle',
+              },
+            ],
+            imagePath: image.path,
+            imageWidth: image.width,
+            imageHeight: image.height,
+          };
+          writeFileSync(file, `${JSON.stringify(record)}\n`);
+          written.push(file);
+        });
+        if (places.size > 0) images++;
       });
-      if (places.size > 0) images++;
+      return written;
     });
     return { files, images };
   },

@@ -141,7 +141,7 @@ export interface WriteOptions {
   resizedSize?: (image: Size) => Size;
   /** Visual-RFT: detection records (the default) or one classification record per labelled image. */
   task?: 'detection' | 'classification';
-  /** Write over an existing file, or into a folder that holds other files (else both are refused). */
+  /** Replace an existing file, or a folder of an earlier export (else both are refused). */
   force?: boolean;
 }
 

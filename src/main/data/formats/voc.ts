@@ -7,6 +7,7 @@
  * VOC files carry no category list, so the order comes from labels.txt (one name per line, what
  * the exporter writes) or CVAT's labelmap.txt when present, then from first appearance.
  */
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Box } from '../../../shared/boxes';
@@ -20,7 +21,6 @@ import {
   tidy,
   tidyBox,
   uniqueStems,
-  writeFileAtomic,
 } from './files';
 import type { DatasetFormat, ExportWriter, SourceImage } from './types';
 import { child, children, escapeXml, parseXml, XmlError, type XmlElement } from './xml';
@@ -177,16 +177,20 @@ function vocObject(category: string, box: Box): string {
 
 export const vocWriter: ExportWriter = {
   write(data, out, options = {}) {
-    const dir = exportFolder(out, options.force);
-    const labels = path.join(dir, 'labels.txt');
-    writeFileAtomic(labels, `${data.categories.join('\n')}\n`);
-    const stems = uniqueStems(data.images.map((image) => image.path));
-    const files = data.images.map((image, i) => {
-      const file = path.join(dir, `${stems[i]}.xml`);
-      const objects = image.boxes.map(({ category, box }) => vocObject(category, box));
-      writeFileAtomic(file, vocXml(data.datasetName, image, objects));
-      return file;
+    const ownFile = (name: string) => name.endsWith('.xml') || name === 'labels.txt';
+    const files = exportFolder(out, { force: options.force, ownFile }, (dir) => {
+      // The folder is not in place until it is whole: each file is written straight.
+      const labels = path.join(dir, 'labels.txt');
+      writeFileSync(labels, `${data.categories.join('\n')}\n`);
+      const stems = uniqueStems(data.images.map((image) => image.path));
+      const written = data.images.map((image, i) => {
+        const file = path.join(dir, `${stems[i]}.xml`);
+        const objects = image.boxes.map(({ category, box }) => vocObject(category, box));
+        writeFileSync(file, vocXml(data.datasetName, image, objects));
+        return file;
+      });
+      return [labels, ...written];
     });
-    return { files: [labels, ...files] };
+    return { files };
   },
 };

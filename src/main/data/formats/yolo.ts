@@ -11,6 +11,7 @@
  *   layout, which is also how Darknet pairs an images.txt list with its labels).
  * No label file means the image was not labelled; an empty one means it has nothing to find.
  */
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { boxToYolo } from '../../rewards/frames';
@@ -23,7 +24,6 @@ import {
   readText,
   refuse,
   uniqueStems,
-  writeFileAtomic,
 } from './files';
 import type { DatasetFormat, ExportWriter, SourceBox, SourceImage } from './types';
 
@@ -195,20 +195,24 @@ const decimals = 6;
 
 export const yoloWriter: ExportWriter = {
   write(data, out, options = {}) {
-    const dir = exportFolder(out, options.force);
-    const files = [path.join(dir, 'classes.txt'), path.join(dir, 'images.txt')];
-    writeFileAtomic(files[0]!, `${data.categories.join('\n')}\n`);
-    writeFileAtomic(files[1]!, data.images.map((image) => `${image.path}\n`).join(''));
-    const stems = uniqueStems(data.images.map((image) => image.path));
-    data.images.forEach((image, i) => {
-      // Every image gets a file, empty when it has no box (YOLO's "background image").
-      const lines = image.boxes.map(({ category, box }) => {
-        const values = boxToYolo(box, image).map((v) => v.toFixed(decimals));
-        return `${data.categories.indexOf(category)} ${values.join(' ')}\n`;
+    const ownFile = (name: string) => name.endsWith('.txt');
+    const files = exportFolder(out, { force: options.force, ownFile }, (dir) => {
+      // The folder is not in place until it is whole: each file is written straight.
+      const written = [path.join(dir, 'classes.txt'), path.join(dir, 'images.txt')];
+      writeFileSync(written[0]!, `${data.categories.join('\n')}\n`);
+      writeFileSync(written[1]!, data.images.map((image) => `${image.path}\n`).join(''));
+      const stems = uniqueStems(data.images.map((image) => image.path));
+      data.images.forEach((image, i) => {
+        // Every image gets a file, empty when it has no box (YOLO's "background image").
+        const lines = image.boxes.map(({ category, box }) => {
+          const values = boxToYolo(box, image).map((v) => v.toFixed(decimals));
+          return `${data.categories.indexOf(category)} ${values.join(' ')}\n`;
+        });
+        const file = path.join(dir, `${stems[i]}.txt`);
+        writeFileSync(file, lines.join(''));
+        written.push(file);
       });
-      const file = path.join(dir, `${stems[i]}.txt`);
-      writeFileAtomic(file, lines.join(''));
-      files.push(file);
+      return written;
     });
     return { files };
   },
