@@ -73,15 +73,18 @@ describe('the host watching its trainers', () => {
   });
 
   it('says a silent trainer may be stuck, and takes it back when the trainer speaks again', async () => {
+    // It speaks again once the test has seen the warning (a file appears): no race with its start.
+    const speak = path.join(dir, 'speak');
     const jobs = supervisor(
-      `setTimeout(() => process.send({ type: 'progress', runId, step: 1, totalSteps: 9, metrics: {}, etaSeconds: null }), 900);`,
+      `const poll = setInterval(() => { if (require('node:fs').existsSync(${JSON.stringify(speak)})) { clearInterval(poll); process.send({ type: 'progress', runId, step: 1, totalSteps: 9, metrics: {}, etaSeconds: null }); } }, 20);`,
     );
     const done = jobs.run(runId);
     await warned('trainer_silent');
+    writeFileSync(speak, '');
     expect(listRunWarnings(db, runId)).toEqual([
       expect.objectContaining({
         kind: 'trainer_silent',
-        message: expect.stringMatching(/said nothing for .* pause or cancel/),
+        message: expect.stringMatching(/silent for .*: stuck\? Pause, then resume/),
       }),
     ]);
     await warned('trainer_heard');

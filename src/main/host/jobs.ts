@@ -84,8 +84,7 @@ export class JobSupervisor {
           this.log(`run ${runId}: no word from its trainer for ${spoken(ms)}`);
           warn(
             'trainer_silent',
-            `The trainer has said nothing for ${spoken(ms)} (step ${step}). It may be stuck: pause or cancel ` +
-              'the run, then resume it from its last checkpoint.',
+            `Trainer silent for ${spoken(ms)} (step ${step}): stuck? Pause, then resume the run.`,
           );
         },
         heard: () => {
@@ -99,8 +98,7 @@ export class JobSupervisor {
         slowToStop: (ms) =>
           warn(
             'trainer_slow_stop',
-            `The trainer has not stopped ${spoken(ms)} after being asked (it may still be writing a checkpoint). ` +
-              'Pause or cancel again to end it now; the run resumes from its last checkpoint.',
+            `Not stopped ${spoken(ms)} after being asked (still saving?). Pause or cancel again to end it now.`,
           ),
       },
       this.watch,
