@@ -11,7 +11,7 @@ import { createFewShotSplits } from '../data/splits';
 import { defaultDataDir } from '../host/paths';
 import { findDatasetByName } from '../store/datasets';
 import { findSplit } from '../store/splits';
-import { ConfigError, grpoConfigSchema, parseConfig, sftConfigSchema } from '../train/config';
+import { checkRunRequest } from '../train/createRun';
 import { builtInModel, demoDataset, experimentConfigs, runExperiment } from '../train/experiment';
 import {
   failFile,
@@ -126,14 +126,16 @@ async function experiment(values: Values): Promise<number> {
       seed,
     };
     const configs = experimentConfigs(planned, overrides);
-    // A typo in --recipe is found now, not after the base model's evaluation.
-    try {
-      parseConfig(sftConfigSchema, configs.sft, `${values.recipe ?? 'the recipe'} (sft)`);
-      parseConfig(grpoConfigSchema, configs.grpo, `${values.recipe ?? 'the recipe'} (grpo)`);
-    } catch (error) {
-      if (error instanceof ConfigError) throw new UsageError(error.message);
-      throw error;
-    }
+    // A typo in --recipe (or a reward the task cannot score) is found now, not after the base
+    // model's evaluation: both runs get every check a run gets (a UserError is a usage line).
+    for (const kind of ['sft', 'grpo'] as const)
+      checkRunRequest(
+        db,
+        { kind, config: configs[kind] },
+        typeof values.recipe === 'string'
+          ? `${values.recipe} (${kind})`
+          : `the experiment's ${kind.toUpperCase()} run`,
+      );
     const name = `${dataset} ${trainSplit}, ${steps} steps`;
     const { base, sft, rft } = await runExperiment(
       db,

@@ -1,33 +1,12 @@
 import path from 'node:path';
-import { UserError } from '../../shared/errors';
 import { defaultDataDir } from '../host/paths';
-import { checkRewardWeights } from '../rewards/registry';
 import { openStore, workspaceDbPath } from '../store/db';
 import { getRun } from '../store/runs';
-import {
-  checkRewardsFitTask,
-  ConfigError,
-  grpoConfigSchema,
-  parseConfig,
-  sftConfigSchema,
-} from '../train/config';
-import { describeDataset } from '../train/datasetExamples';
-import { atLeastOneRecItem } from '../train/recExamples';
-import type { RunTask } from '../../shared/contract';
-import type { Db } from '../store/db';
+import { grpoConfigSchema, sftConfigSchema } from '../train/config';
 import { oneOf, parseUserJson, readUserFile, UsageError, type Command, type Values } from './command';
 import { createCheckedRun, superviseRun } from './runs';
 
-/**
- * What the run's task needs of its dataset, checked before the run exists (the trainer would fail
- * it after): REC needs at least one box with an expression.
- */
-export function checkTaskMaterial(db: Db, config: { task?: RunTask; dataset: string; split?: string }): void {
-  if (config.task !== 'rec') return;
-  const { imageRows, byImage } = describeDataset(db, config.dataset, config.split);
-  const items = imageRows.filter((img) => (byImage.get(img.id) ?? []).some((b) => b.expression?.trim()));
-  atLeastOneRecItem(items, config.dataset);
-}
+export { checkTaskMaterial } from '../train/runConfig';
 
 /**
  * A run config file's JSON. An empty file and a YAML file say so: JSON.parse's "Unexpected end of
@@ -72,42 +51,17 @@ async function train(values: Values): Promise<number> {
   const method = oneOf(values, 'method', ['sft', 'grpo'] as const);
   if (typeof values.config !== 'string') throw new UsageError('--config FILE is required (or --resume RUN)');
   const file = values.config;
-  let config;
   const data = readRunConfigJson(file);
-  try {
-    config =
-      method === 'grpo'
-        ? parseConfig(grpoConfigSchema, data, file)
-        : parseConfig(sftConfigSchema, data, file);
-    if ('rewards' in config && config.rewards) {
-      checkRewardWeights(config.rewards);
-      checkRewardsFitTask(config.task, config.rewards, file);
-    }
-  } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(error.message + otherMethodKeys(method, data));
-    if (error instanceof UserError) throw new UsageError(`${file}: ${error.message}`);
-    throw error;
-  }
-  const db = openStore(workspaceDbPath(dataDir));
+  // Every check of the config is createCheckedRun's (the app's Train view makes runs through it too).
   let runId: number;
+  const db = openStore(workspaceDbPath(dataDir));
   try {
-    checkTaskMaterial(db, config);
-    // The split `vrft eval --run` evaluates on: missing, it would be found out after training.
-    if (config.evalSplit !== undefined) {
-      describeDataset(db, config.dataset); // a missing dataset is the dataset's problem, not evalSplit's
-      try {
-        describeDataset(db, config.dataset, config.evalSplit);
-      } catch (error) {
-        if (error instanceof UserError) throw new UsageError(`${file}: "evalSplit": ${error.message}`);
-        throw error;
-      }
-    }
-    runId = createCheckedRun(db, { kind: method, config, baseDir: path.dirname(file) }, file);
+    runId = createCheckedRun(db, { kind: method, config: data, baseDir: path.dirname(file) }, file);
   } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
     // What the config names (its dataset, split) is not there: say which file names it.
-    if ((error instanceof UsageError || error instanceof UserError) && !error.message.startsWith(file))
-      throw new UsageError(`${file}: ${error.message}`);
-    throw error;
+    const message = error.message.startsWith(file) ? error.message : `${file}: ${error.message}`;
+    throw new UsageError(/: unknown key "/.test(message) ? message + otherMethodKeys(method, data) : message);
   } finally {
     db.close();
   }

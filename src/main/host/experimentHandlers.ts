@@ -22,9 +22,10 @@ import {
   startExperiment,
   type ExperimentPlan,
 } from '../train/experiment';
+import { checkRunRequest } from '../train/createRun';
 import type { Handlers } from './dispatch';
 import type { HostContext } from './handlers';
-import { checkedConfig, splitOf } from './runHandlers';
+import { splitOf } from './runHandlers';
 
 type ExperimentCalls =
   'experiments.list' | 'experiments.start' | 'experiments.startDemo' | 'experiments.cancel';
@@ -67,8 +68,13 @@ export function createExperimentHandlers(ctx: HostContext): Pick<Handlers, Exper
   const evalSplitOf = (splitId: number) => splitOf(db, splitId);
 
   function launch(plan: ExperimentPlan): number {
-    for (const method of ['sft', 'grpo'] as const)
-      checkedConfig(method, plan.configs[method], `the experiment's ${method.toUpperCase()} settings`);
+    // Both runs' configs pass every check a run gets before the experiment (and its base evaluation) starts.
+    for (const kind of ['sft', 'grpo'] as const)
+      checkRunRequest(
+        db,
+        { kind, config: plan.configs[kind] },
+        `the experiment's ${kind.toUpperCase()} settings`,
+      );
     const experimentId = startExperiment(db, plan);
     const state = { cancelled: false, current: null as number | null };
     driving.set(experimentId, state);
