@@ -8,9 +8,10 @@
  * folder is vrft's own (--merge folds its adapters in too). An unfinished run exports its latest
  * checkpoint. Nothing is overwritten: --out must be new or empty.
  */
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
+import { stageFolder } from '../data/formats/files';
 import { defaultDataDir } from '../host/paths';
 import type { LoraConfig } from '../models/policy';
 import { getRun, listCheckpoints, type Run } from '../store/runs';
@@ -93,17 +94,15 @@ export function fileInTheWay(out: string): string | undefined {
   }
 }
 
-/** --out must be a new or empty folder; returns whether it already existed. */
-function checkOut(out: string): boolean {
+/** --out must be a new or empty folder. */
+function checkOut(out: string): void {
   const file = fileInTheWay(out);
   if (file === out) throw new UsageError(`--out ${out} is a file: name a new folder`);
   if (file) throw new UsageError(`--out ${out}: ${file} is a file, not a folder: name a new folder`);
-  if (!existsSync(out)) return false;
-  if (readdirSync(out).length)
+  if (existsSync(out) && readdirSync(out).length)
     throw new UsageError(
       `--out ${out} is not empty: name a new or empty folder (export-model overwrites nothing)`,
     );
-  return true;
 }
 
 async function write(source: Source, out: string, merge: boolean, metadata: Record<string, string>) {
@@ -152,16 +151,14 @@ async function exportModel(values: Values, positionals: string[]): Promise<numbe
     );
     return exportSource(run, dataDir, checkpoints, step);
   });
-  const existed = checkOut(out);
-  mkdirSync(out, { recursive: true });
+  // Written beside --out and put in place whole: a failure or a kill leaves nothing half-written.
+  const staged = stageFolder(out, checkOut);
   const metadata = { run: String(runId), ...(source.step === null ? {} : { step: String(source.step) }) };
   try {
-    await write(source, out, merge, metadata);
+    await write(source, staged.dir, merge, metadata);
+    staged.commit();
   } catch (error) {
-    // Leave nothing half-written behind.
-    if (existed)
-      for (const name of readdirSync(out)) rmSync(path.join(out, name), { recursive: true, force: true });
-    else rmSync(out, { recursive: true, force: true });
+    staged.discard();
     if (error instanceof UserError) throw new UsageError(error.message);
     throw error;
   }

@@ -4,13 +4,14 @@
  * stable sample id; the run is created in the workspace (engine TRL, status queued) with its plan,
  * which `vrft reward-server` serves and records against.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
+import { stageFolder } from '../data/formats/files';
 import { newToken } from '../host/auth';
 import { trainingFactsOf } from '../models';
 import { taskRewards, checkRewardWeights } from '../rewards/registry';
-import type { Db } from '../store/db';
+import { transaction, type Db } from '../store/db';
 import { createRun } from '../store/runs';
 import type { GrpoConfig } from '../train/config';
 import { createCheckedRun } from '../train/createRun';
@@ -121,16 +122,16 @@ export async function exportScaleOut(db: Db, request: ExportRequest): Promise<Ex
   };
   const token = newToken();
   const url = `http://${request.host.includes(':') ? `[${request.host}]` : request.host}:${request.port}`;
+  // Written beside `out` and put in place whole: a failure or a kill leaves no half project.
+  const staged = stageFolder(out, checkOut);
   const files: string[] = [];
   const write = (name: string, text: string, mode = 0o644) => {
-    const file = path.join(out, name);
+    const file = path.join(staged.dir, name);
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, text, { mode });
     files.push(name);
   };
 
-  let runId: number | undefined;
-  mkdirSync(out, { recursive: true });
   try {
     // The dataset: one row per prompt, its image copied beside it.
     const copied = new Set<number>();
@@ -138,8 +139,8 @@ export async function exportScaleOut(db: Db, request: ExportRequest): Promise<Ex
       const source = imagePaths.get(p.imageId!)!;
       const image = `images/${p.imageId}${path.extname(source).toLowerCase() || '.png'}`;
       if (!copied.has(p.imageId!)) {
-        mkdirSync(path.join(out, 'data', 'images'), { recursive: true });
-        copyFileSync(source, path.join(out, 'data', image));
+        mkdirSync(path.join(staged.dir, 'data', 'images'), { recursive: true });
+        copyFileSync(source, path.join(staged.dir, 'data', image));
         copied.add(p.imageId!);
       }
       return JSON.stringify({
@@ -150,97 +151,101 @@ export async function exportScaleOut(db: Db, request: ExportRequest): Promise<Ex
     });
     write('data/train.jsonl', `${rows.join('\n')}\n`);
 
-    // A local folder is checked and remembered as every run's model is; a hub id is TRL's to fetch.
-    runId = existsSync(local)
-      ? createCheckedRun(
-          db,
-          { kind: 'grpo', name: request.name, config: runConfig, baseDir: request.baseDir },
-          request.source,
-        )
-      : createRun(db, {
-          kind: 'grpo',
-          name: request.name,
-          datasetId: loaded.dataset.id,
-          splitId: loaded.splitId,
-          config: runConfig,
-          seed: config.seed,
-        });
-    const samples: PlannedSample[] = prompts.map((p) => ({
-      sampleId: p.key,
-      imageId: p.imageId,
-      prompt: p.prompt,
-      solution: p.solution,
-      context: p.context,
-      ...(p.asked !== undefined && { asked: p.asked }),
-    }));
-    const plan: ScaleOutPlan = {
-      version: 1,
-      runId,
-      token,
-      host: request.host,
-      port: request.port,
-      rewards,
-      numGenerations: config.numGenerations,
-      scaleRewards: config.scaleRewards,
-      maxCompletionLength: config.maxCompletionLength,
-      generationBatch: config.promptsPerStep * config.numGenerations,
-      gpus: request.gpus,
-      samples,
-    };
-    writePlan(request.dataDir, plan);
+    // The run exists once its project is in place: the folder is put there as the last step of the
+    // transaction that creates it (a kill between the two leaves a project whose run is not there).
+    return transaction(db, () => {
+      // A local folder is checked and remembered as every run's model is; a hub id is TRL's to fetch.
+      const runId = existsSync(local)
+        ? createCheckedRun(
+            db,
+            { kind: 'grpo', name: request.name, config: runConfig, baseDir: request.baseDir },
+            request.source,
+          )
+        : createRun(db, {
+            kind: 'grpo',
+            name: request.name,
+            datasetId: loaded.dataset.id,
+            splitId: loaded.splitId,
+            config: runConfig,
+            seed: config.seed,
+          });
+      const samples: PlannedSample[] = prompts.map((p) => ({
+        sampleId: p.key,
+        imageId: p.imageId,
+        prompt: p.prompt,
+        solution: p.solution,
+        context: p.context,
+        ...(p.asked !== undefined && { asked: p.asked }),
+      }));
+      const plan: ScaleOutPlan = {
+        version: 1,
+        runId,
+        token,
+        host: request.host,
+        port: request.port,
+        rewards,
+        numGenerations: config.numGenerations,
+        scaleRewards: config.scaleRewards,
+        maxCompletionLength: config.maxCompletionLength,
+        generationBatch: config.promptsPerStep * config.numGenerations,
+        gpus: request.gpus,
+        samples,
+      };
+      writePlan(request.dataDir, plan);
 
-    const serverCommand = `vrft reward-server --run ${runId} --data ${quote(request.dataDir)} --port ${request.port}`;
-    const settings: ProjectSettings = {
-      runId,
-      runName: request.name?.trim() ?? '',
-      model,
-      modelClass: facts.modelClass,
-      config,
-      rewards,
-      minPixels: facts.minPixels,
-      maxPixels: facts.maxPixels,
-      ...(config.lora && { targetModules: facts.peftTargetModules(config.lora) }),
-      gpus: request.gpus,
-      ...shape,
-      deepspeed: request.deepspeed,
-      vllm: request.vllm,
-      samples: prompts.length,
-      serverCommand,
-      port: request.port,
-    };
-    write('train.py', trainPy(settings));
-    write('vrft_trl.py', pythonModule);
-    write('accelerate.yaml', accelerateYaml(request.gpus, request.deepspeed));
-    write('launch.sh', launchSh(), 0o755);
-    write('requirements.txt', requirementsTxt(settings));
-    write('README.md', readme(settings));
-    write(
-      'reward.json',
-      `${JSON.stringify({ url, token, rewards: Object.keys(rewards), max_completion_length: config.maxCompletionLength }, null, 2)}\n`,
-      0o600,
-    );
-    write(
-      'vrft-run.json',
-      `${JSON.stringify({ runId, name: settings.runName, config: runConfig }, null, 2)}\n`,
-    );
-    return {
-      runId,
-      out,
-      url,
-      samples: prompts.length,
-      commands: { server: serverCommand, launch: `cd ${quote(out)} && ./launch.sh` },
-      files,
-      notes: existsSync(local)
-        ? []
-        : [
-            `"${config.model}" is not a folder here: train.py loads it on the training machine (a hub id, or a ` +
-              `path there); its image sizes are Qwen's defaults (${facts.minPixels}–${facts.maxPixels} pixels)`,
-          ],
-    };
+      const serverCommand = `vrft reward-server --run ${runId} --data ${quote(request.dataDir)} --port ${request.port}`;
+      const settings: ProjectSettings = {
+        runId,
+        runName: request.name?.trim() ?? '',
+        model,
+        modelClass: facts.modelClass,
+        config,
+        rewards,
+        minPixels: facts.minPixels,
+        maxPixels: facts.maxPixels,
+        ...(config.lora && { targetModules: facts.peftTargetModules(config.lora) }),
+        gpus: request.gpus,
+        ...shape,
+        deepspeed: request.deepspeed,
+        vllm: request.vllm,
+        samples: prompts.length,
+        serverCommand,
+        port: request.port,
+      };
+      write('train.py', trainPy(settings));
+      write('vrft_trl.py', pythonModule);
+      write('accelerate.yaml', accelerateYaml(request.gpus, request.deepspeed));
+      write('launch.sh', launchSh(), 0o755);
+      write('requirements.txt', requirementsTxt(settings));
+      write('README.md', readme(settings));
+      write(
+        'reward.json',
+        `${JSON.stringify({ url, token, rewards: Object.keys(rewards), max_completion_length: config.maxCompletionLength }, null, 2)}\n`,
+        0o600,
+      );
+      write(
+        'vrft-run.json',
+        `${JSON.stringify({ runId, name: settings.runName, config: runConfig }, null, 2)}\n`,
+      );
+      staged.commit();
+      return {
+        runId,
+        out,
+        url,
+        samples: prompts.length,
+        commands: { server: serverCommand, launch: `cd ${quote(out)} && ./launch.sh` },
+        files,
+        notes: existsSync(local)
+          ? []
+          : [
+              `"${config.model}" is not a folder here: train.py loads it on the training machine (a hub id, or a ` +
+                `path there); its image sizes are Qwen's defaults (${facts.minPixels}–${facts.maxPixels} pixels)`,
+            ],
+      };
+    });
   } catch (error) {
-    // Nothing half-made: the folder's files go, and the run with them.
-    rmSync(out, { recursive: true, force: true });
-    if (runId !== undefined) db.prepare('DELETE FROM run WHERE id = ?').run(runId);
+    // Nothing half-made: the folder's files go (the transaction took the run with it).
+    staged.discard();
     throw error;
   }
 }
