@@ -1,5 +1,6 @@
 /** How the run lists say things: names, durations, times, figures. */
 import type { RunSummary, RunTask } from '../../../shared/contract';
+import type { ScaleOutSummary } from '../../../shared/scaleOutContract';
 import { formatDuration } from './curves';
 
 /** The user's name, or "SFT 7" / "Eval 9". */
@@ -79,3 +80,11 @@ export const figureMeaning: Record<NonNullable<RunSummary['evaluation']>['figure
   accuracy: 'Accuracy: share of images whose label the model named (classification)',
   'Acc@0.5': 'Acc@0.5: share of referring expressions whose box the model found at IoU > 0.5 (REC)',
 };
+
+/** Where a cluster run trains: "8 GPUs · ZeRO-3 · vLLM". */
+export const clusterSetup = (s: ScaleOutSummary): string =>
+  [
+    `${s.gpus} GPU${s.gpus === 1 ? '' : 's'}`,
+    ...(s.deepspeed === 'none' ? [] : [s.deepspeed === 'zero2' ? 'ZeRO-2' : 'ZeRO-3']),
+    ...(s.vllm ? ['vLLM'] : []),
+  ].join(' · ');
