@@ -95,6 +95,25 @@ it('the CLI says the workspace is damaged in one line, exit 1, no stack trace', 
   expect(result.stderr).not.toMatch(/\n\s+at /);
 });
 
+it('a --data that names a file (or a folder under one) is refused naming the file, and the file is kept', async () => {
+  const notes = path.join(dir, 'notes.txt');
+  writeFileSync(notes, 'mine\n');
+  for (const data of [notes, path.join(notes, 'sub')]) {
+    expect(openError(workspaceDbPath(data)).message).toBe(
+      `${notes} is a file, not a folder: the workspace (--data) must be a folder (vrft keeps vrft.sqlite and its runs there). Choose another folder.`,
+    );
+    await expect(
+      startHost({ host: '127.0.0.1', port: 0, dataDir: data, rendererDir: dir, version: 't' }),
+    ).rejects.toThrow(`${notes} is a file, not a folder`);
+  }
+  const cli = spawnSync(process.execPath, ['bin/vrft.js', 'traces', '1', '--data', notes], {
+    encoding: 'utf8',
+  });
+  expect(cli.status).toBe(1);
+  expect(cli.stderr).toMatch(/^vrft: .*notes\.txt is a file, not a folder/);
+  expect(readFileSync(notes, 'utf8')).toBe('mine\n');
+});
+
 it('an upgrade backs the workspace up first; the copy opens in the old schema with its data', () => {
   mkdirSync(path.dirname(file()), { recursive: true });
   const old = new Database(file());

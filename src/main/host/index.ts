@@ -1,7 +1,6 @@
 /** Starts the engine host: opens the workspace store and serves the contract over HTTP/WebSocket. */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { damaged, openStore, workspaceDbPath, type Db } from '../store/db';
+import { damaged, makeWorkspaceFolder, openStore, workspaceDbPath, type Db } from '../store/db';
 import { newToken } from './auth';
 import { createDispatch } from './dispatch';
 import { createHandlers } from './handlers';
@@ -40,7 +39,7 @@ export interface RunningHost {
 
 export async function startHost(options: HostOptions): Promise<RunningHost> {
   const log = options.log ?? ((line: string) => process.stderr.write(`vrft: ${line}\n`));
-  mkdirSync(options.dataDir, { recursive: true });
+  makeWorkspaceFolder(options.dataDir);
   const lock = lockWorkspace(options.dataDir);
   let db: Db;
   try {

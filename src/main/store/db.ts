@@ -30,8 +30,30 @@ export function workspaceDbPath(dataDir: string): string {
  */
 export const busyTimeoutMs = 30_000;
 
+/**
+ * Makes the workspace folder (and those above it) where it is missing. A file where the folder
+ * would be is the user's: said plainly (mkdir's EEXIST / ENOTDIR name no cause).
+ */
+export function makeWorkspaceFolder(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST' && code !== 'ENOTDIR') throw err;
+    let inTheWay = dir;
+    for (let at = dir; at !== dirname(at); at = dirname(at)) {
+      if (existsSync(at) && !statSync(at).isDirectory()) inTheWay = at;
+    }
+    throw new StoreError(
+      `${inTheWay} is a file, not a folder: the workspace (--data) must be a folder (vrft keeps ` +
+        'vrft.sqlite and its runs there). Choose another folder.',
+      { cause: err },
+    );
+  }
+}
+
 export function openStore(file: string): Db {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') makeWorkspaceFolder(dirname(file));
   checkLength(file);
   let db: Db;
   try {
