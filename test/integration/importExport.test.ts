@@ -587,6 +587,51 @@ describe('importing', () => {
     expect(cached).not.toContain(`${probeImage(readFileSync(small)).sha256}.png`);
   });
 
+  it('clears the half-written thumbnails a killed import left (only those), then makes its own', async () => {
+    const { dir, dataDir, db } = workspace();
+    const image = write(path.join(dir, 'big.png'), pngFile(400, 200, 1));
+    const sha = probeImage(readFileSync(image)).sha256;
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!; // a process that has exited
+    const thumbnails = path.join(dataDir, 'thumbnails');
+    const left = [`${sha}.png.tmp-${dead}`, `${'0'.repeat(64)}.png.tmp-${dead}`];
+    const kept = [`${sha}.png.tmp-${process.ppid}`, `notes.txt.tmp-${dead}`, `${sha}.png.bak-${dead}`];
+    for (const name of [...left, ...kept]) write(path.join(thumbnails, name), 'half');
+    await importDataset(db, { path: dir, datasetName: 'thumbs', format: 'folder', dataDir });
+    expect(readdirSync(thumbnails).sort()).toEqual([`${sha}.png`, ...kept].sort());
+  });
+
+  it('replaces the folder of an earlier export as a whole with force, never one holding other files', () => {
+    const { dir, db } = workspace();
+    const dataset = createDataset(db, { name: 'one' });
+    const categoryId = addCategory(db, { datasetId: dataset.id, name: 'cat' }).id;
+    const imageId = addImage(db, {
+      datasetId: dataset.id,
+      path: path.join(dir, 'p.png'),
+      sha256: 'p',
+      width: 10,
+      height: 10,
+    });
+    addAnnotation(db, { imageId, categoryId, box: b(1, 1, 5, 5) });
+    const out = path.join(dir, 'labels');
+    write(path.join(out, 'stale.txt'), 'an earlier export');
+    const exportTo = (format: ExportFormat, force = true) =>
+      exportDataset(db, { datasetId: dataset.id, format, out, force });
+    expect(() => exportTo('yolo', false)).toThrow(/labels is not empty: .*pass --force to replace it/);
+    expect(exportTo('yolo').files).toEqual(
+      ['classes.txt', 'images.txt', 'p.txt'].map((f) => path.join(out, f)),
+    );
+    expect(readdirSync(out).sort()).toEqual(['classes.txt', 'images.txt', 'p.txt']); // stale.txt went
+    // Another format's files are not this export's: VOC writes labels.txt, never classes.txt.
+    expect(() => exportTo('voc')).toThrow(/classes\.txt is not a file this export writes/);
+    // The images beside the labels would go with the folder: refused, and nothing touched.
+    write(path.join(out, 'p.png'), pngFile(10, 10));
+    expect(() => exportTo('yolo')).toThrow(
+      /p\.png is not a file this export writes, and --force replaces the whole folder/,
+    );
+    expect(readdirSync(out).sort()).toEqual(['classes.txt', 'images.txt', 'p.png', 'p.txt']);
+    expect(readdirSync(dir).filter((name) => /\.(tmp|partial|old)-\d+$/.test(name))).toEqual([]);
+  });
+
   it('reads YOLO class names from data.yaml and labels from an images/ + labels/ layout', async () => {
     const { dir, dataDir, db } = workspace();
     const image = write(path.join(dir, 'images', 'train', 'p.png'), pngFile(100, 50));

@@ -1,18 +1,32 @@
 /**
  * kill -9 at 20 seeded random points (issue 26): SFT and GRPO trainers killed mid-run and resumed
  * end with the metrics of a run never killed; an import killed at any moment leaves the workspace
- * as it was (or wholly imported) and imports again; an export killed while it writes over a file
- * leaves the old file or the whole new one, never half.
+ * as it was (or wholly imported) and imports again; an export killed while it writes over a file,
+ * or while it writes a folder (new, or replacing one with --force), leaves the old file or folder
+ * or the whole new one, never half, and the next export clears what the killed one left.
  */
-import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePng } from '../../src/main/data/png';
 import { seeded } from '../../src/shared/random';
 import { openStore, workspaceDbPath } from '../../src/main/store/db';
-import { listDatasets } from '../../src/main/store/datasets';
+import { addAnnotation } from '../../src/main/store/annotations';
+import { addCategory } from '../../src/main/store/categories';
+import { createDataset, listDatasets } from '../../src/main/store/datasets';
+import { addImage } from '../../src/main/store/images';
 import { listMetrics } from '../../src/main/store/runs';
 import { saveTinyModel } from '../support/tinyModel';
 import { shapesWorkspace, vrft } from '../support/workspace';
@@ -200,29 +214,152 @@ describe('kill -9 at seeded random points', () => {
       vrft('export', '--dataset', 'shapes', '--format', 'coco', '--out', reference, '--data', data).code,
     ).toBe(0);
     const whole = readFileSync(reference, 'utf8');
+    // One target for every kill: each export starts from what the last one left.
+    const out = path.join(dir, 'export-coco');
+    mkdirSync(out);
+    const target = path.join(out, 'annotations.json');
+    writeFileSync(target, 'the old file');
+    const exportCoco = ['export', '--dataset', 'shapes', '--format', 'coco', '--out', target, '--force'];
     for (const delay of points(5, 20, 400)) {
-      const out = path.join(dir, `export-${delay}`);
-      mkdirSync(out);
-      const target = path.join(out, 'annotations.json');
-      writeFileSync(target, 'the old file');
-      const child = spawn(process.execPath, [
-        'bin/vrft.js',
-        'export',
-        '--dataset',
-        'shapes',
-        '--format',
-        'coco',
-        '--out',
-        target,
-        '--force',
-        '--data',
-        data,
-      ]);
+      const child = spawn(process.execPath, ['bin/vrft.js', ...exportCoco, '--data', data]);
       const exited = new Promise((resolve) => child.on('exit', resolve));
       await new Promise((resolve) => setTimeout(resolve, delay));
       child.kill('SIGKILL');
       await exited;
       expect(['the old file', whole], `killed after ${delay} ms`).toContain(readFileSync(target, 'utf8'));
     }
+    expect(vrft(...exportCoco, '--data', data).code).toBe(0);
+    expect(readdirSync(out)).toEqual(['annotations.json']); // no annotations.json.tmp-<pid> left
+  }, 300_000);
+
+  it('export: a YOLO folder killed at 5 moments, new or replacing one with --force, is as it was or whole', async () => {
+    const data = workspace();
+    const perDataset = 1000; // enough label files that writing them is under way when the kill lands
+    manyImages(data, ['a', 'b'], perDataset);
+    const exports = path.join(dir, 'yolo');
+    const exportYolo = (dataset: string, out: string) => [
+      'export',
+      '--dataset',
+      dataset,
+      '--format',
+      'yolo',
+      '--out',
+      out,
+      '--force',
+      '--data',
+      data,
+    ];
+    // A new path, then a folder of an earlier export; the datasets alternate so old and new differ.
+    const fresh = path.join(exports, 'new');
+    const earlier = path.join(exports, 'earlier');
+    mkdirSync(earlier, { recursive: true });
+    writeFileSync(path.join(earlier, 'classes.txt'), 'an earlier export\n');
+    const kills: { out: string; dataset: string; when: 'writing' | 'replacing' }[] = [
+      { out: fresh, dataset: 'a', when: 'writing' },
+      { out: fresh, dataset: 'b', when: 'writing' },
+      { out: earlier, dataset: 'a', when: 'writing' },
+      { out: earlier, dataset: 'b', when: 'replacing' },
+      { out: earlier, dataset: 'a', when: 'writing' },
+    ];
+    const seen: { label: string; dataset: string; before: string; after: string }[] = [];
+    const last = new Map([fresh, earlier].map((out) => [out, state(out)]));
+    for (const { out, dataset, when } of kills) {
+      const partial = (pid?: number) => `${out}.partial-${pid}`;
+      const existed = existsSync(out);
+      const at = rng.int(1, perDataset);
+      const child = spawn(process.execPath, ['bin/vrft.js', ...exportYolo(dataset, out)]);
+      // Killed once the folder under way holds `at` files, or once the old one is set aside.
+      await killWhen(child, () =>
+        when === 'writing'
+          ? filesIn(...(existed ? [] : [out]), partial(child.pid)) >= at
+          : existsSync(`${out}.old-${child.pid}`),
+      );
+      const label = `${path.basename(out)}: exporting ${dataset}, killed while ${when} (${at})`;
+      seen.push({ label, dataset, before: last.get(out)!, after: state(out) });
+      last.set(out, seen.at(-1)!.after);
+    }
+    // Uninterrupted, each export is whole: what every kill must have left, or what was there.
+    const whole = new Map<string, string>();
+    for (const [out, dataset] of [
+      [fresh, 'a'],
+      [earlier, 'b'],
+    ] as const) {
+      expect(vrft(...exportYolo(dataset, out)).code).toBe(0);
+      whole.set(dataset, contents(out));
+    }
+    for (const { label, dataset, before, after } of seen)
+      expect([before, whole.get(dataset)], label).toContain(after);
+    // What the killed exports left beside their folders went with the next export.
+    expect(readdirSync(exports).sort()).toEqual(['earlier', 'new']);
   }, 300_000);
 });
+
+/** `n` images per dataset named in `names`, rows only (an export reads no image), one box each. */
+function manyImages(data: string, names: string[], n: number): void {
+  const db = openStore(workspaceDbPath(data));
+  try {
+    db.transaction(() => {
+      names.forEach((name, d) => {
+        const datasetId = createDataset(db, { name }).id;
+        const categoryId = addCategory(db, { datasetId, name: 'shape' }).id;
+        for (let i = 0; i < n; i++) {
+          const imageId = addImage(db, {
+            datasetId,
+            path: path.join(data, name, `${i}.png`),
+            sha256: `${name}-${i}`,
+            width: 64,
+            height: 64,
+          });
+          const x = (i % 50) + d;
+          addAnnotation(db, { imageId, categoryId, box: { x1: x, y1: 2, x2: x + 10, y2: 12 } });
+        }
+      });
+    })();
+  } finally {
+    db.close();
+  }
+}
+
+/** Files in the first of `folders` that exists (0 if none). */
+function filesIn(...folders: string[]): number {
+  for (const folder of folders) {
+    try {
+      return readdirSync(folder).length;
+    } catch {
+      // not there (yet, or any more)
+    }
+  }
+  return 0;
+}
+
+/** A folder's files and their text, as one digest: equal for equal folders. */
+function contents(folder: string): string {
+  const hash = createHash('sha256');
+  const names = readdirSync(folder).sort();
+  for (const name of names) hash.update(`${name}\0${readFileSync(path.join(folder, name), 'utf8')}\0`);
+  return `${names.length} files, ${hash.digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * What a folder export's target holds: absent, or its contents. A kill between the two renames of
+ * a replace leaves the old folder whole beside it (`.old-<pid>`), which the next export puts back.
+ */
+function state(out: string): string {
+  if (existsSync(out)) return contents(out);
+  const aside = readdirSync(path.dirname(out)).find((name) => name.startsWith(`${path.basename(out)}.old-`));
+  return aside ? contents(path.join(path.dirname(out), aside)) : 'absent';
+}
+
+/** Kills `child` (SIGKILL) once `ready()` holds, or not at all if it exits first; waits for its end. */
+async function killWhen(child: ChildProcess, ready: () => boolean): Promise<void> {
+  let exited = false;
+  const done = new Promise((resolve) =>
+    child.on('exit', () => {
+      exited = true;
+      resolve(undefined);
+    }),
+  );
+  while (!exited && !ready()) await new Promise((resolve) => setTimeout(resolve, 1));
+  child.kill('SIGKILL');
+  await done;
+}
