@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Size } from '../../shared/boxes';
 import { UserError } from '../../shared/errors';
 import { readAdapterFolder } from './adapterFolder';
+import { refuseOddFiles } from './folderFiles';
 import type { LoraConfig, Policy, PolicyKind, PolicyReplica } from './policy';
 import { qwenFamilyOf, supportedModelTypes } from './qwen2-vl/config';
 import { defaultImageProcessor, imageProcessorOf } from './qwen2-vl/folder';
@@ -53,6 +54,7 @@ export function isModelFolder(dir: string): boolean {
 
 /** Which policy a model folder holds, from its config.json alone (an adapter folder's: its base's). */
 export function modelKindOf(dir: string): PolicyKind {
+  refuseOddFiles(dir);
   if (!existsSync(path.join(dir, 'config.json'))) {
     const adapter = readAdapterFolder(dir);
     if (adapter) return modelKindOf(adapter.base);
