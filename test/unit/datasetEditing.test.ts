@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/shared/errors';
 import { openStore, type Db } from '../../src/main/store/db';
@@ -251,6 +255,24 @@ describe('the dataset calls', () => {
       ok: false,
       error: { code: 'not_found', message: expect.stringMatching(/\/x\/0\.png is gone: put the file back/) },
     });
+  });
+
+  it('says an image file replaced by a named pipe is one, instead of waiting on it for ever', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vrft-pipe-'));
+    try {
+      const pipe = path.join(dir, 'b.png');
+      execFileSync('mkfifo', [pipe]);
+      const id = addImage(db, { datasetId, path: pipe, sha256: 'hp', width: 10, height: 10 });
+      expect(await dispatcher()('images.file', { id })).toMatchObject({
+        ok: false,
+        error: {
+          code: 'invalid_input',
+          message: `${pipe} is a named pipe, not a file: put the image file back to see this image.`,
+        },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('creates Visual-RFT few-shot splits and lists them with per-category counts', async () => {

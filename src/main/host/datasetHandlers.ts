@@ -9,6 +9,7 @@ import type { Database } from 'better-sqlite3';
 import { UserError } from '../../shared/errors';
 import { createFewShotSplits, drawFewShot, type FewShotDraw } from '../data/splits';
 import { exportDataset, importDataset } from '../data/formats';
+import { notARegularFile } from '../data/formats/files';
 import {
   addAnnotation,
   deleteAnnotation,
@@ -126,6 +127,14 @@ export function createDatasetHandlers(ctx: {
         );
         if (cached) return { mime: 'image/png', base64: cached.toString('base64') };
       }
+      // Replaced by a pipe since the import, the read would hold one of libuv's few file threads
+      // for ever (after four, every file read of the host waits).
+      const odd = notARegularFile(image.path);
+      if (odd && odd !== 'no such file')
+        throw new UserError(
+          'invalid_input',
+          `${image.path} ${odd}: put the image file back to see this image.`,
+        );
       let bytes: Buffer;
       try {
         bytes = await readFile(image.path);
