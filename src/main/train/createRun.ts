@@ -45,7 +45,6 @@ export type RunRequest = {
 export function checkRunRequest(db: Db, request: RunRequest, source: string) {
   const config: RunTarget =
     request.kind === 'eval' ? request.config : checkTrainingConfig(request.kind, request.config, source);
-  const loaded = checkRunMaterial(db, config, source);
   // The config file's folder, the working directory, then vrft's own folder (the shipped models).
   const candidates = [
     path.resolve(request.baseDir ?? '.', config.model),
@@ -60,6 +59,7 @@ export function checkRunRequest(db: Db, request: RunRequest, source: string) {
     );
   // A folder vrft cannot load (an unknown model_type, no weights) is refused before the run exists.
   const model = inspectModelFolder(modelDir);
+  const loaded = checkRunMaterial(db, config, source);
   // The trainer decodes the images; here it is enough that they are still there.
   const gone = loaded.imageRows.find((img) => !existsSync(img.path));
   if (gone)
