@@ -26,6 +26,8 @@ export const appInfo = z.object({
   backendDetail: z.string().optional(),
   dataDir: z.string(),
   schemaVersion: z.number().int(),
+  /** How often the host says 'host.alive' (aliveEveryMs, unless a test shortened it). */
+  aliveEveryMs: z.number().int().positive(),
 });
 export type AppInfo = z.infer<typeof appInfo>;
 
@@ -254,9 +256,17 @@ export const events = {
     phase: z.string(),
     error: z.string().nullable(),
   }),
+  /**
+   * Said every few seconds (`aliveEveryMs`) to every client: a client that hears none for three
+   * times that says the engine is not answering (a blocked or stopped host keeps its socket open).
+   */
+  'host.alive': z.object({}),
   /** The tensor backend the trainer will use, once the host has found it. */
   'engine.ready': z.object({ backend: z.string(), detail: z.string(), notUsed: z.array(z.string()) }),
 } as const;
+
+/** How often the host says 'host.alive'; a client silent thrice as long says the engine is not answering. */
+export const aliveEveryMs = 10_000;
 
 export type Calls = typeof calls;
 export type CallName = keyof Calls;

@@ -120,6 +120,25 @@ describe('browser mode', () => {
     expect(await page.evaluate(() => (globalThis as { injected?: boolean }).injected)).toBeUndefined();
   });
 
+  it('says so when the engine stops answering but keeps its socket open, and when it is back', async () => {
+    const beating = await serveHost(undefined, { VRFT_ALIVE_MS: '200' });
+    try {
+      const datasets = new DatasetsPage(page);
+      await datasets.open(beating.url);
+      // A stopped process (as a blocked event loop or a frozen machine would) keeps the socket open.
+      beating.child.kill('SIGSTOP');
+      const silent = page.locator('[data-testid="connection"][data-state="silent"]');
+      await silent.waitFor();
+      expect(await silent.textContent()).toBe('Engine not answering…');
+      expect(await silent.getAttribute('title')).toMatch(/may be busy .* or stopped/);
+      beating.child.kill('SIGCONT');
+      await page.locator('[data-testid="connection"][data-state="connected"]').waitFor();
+    } finally {
+      beating.child.kill('SIGCONT');
+      await beating.stop();
+    }
+  });
+
   it('shows a lost engine in the status bar, and the next engine has the data', async () => {
     const datasets = new DatasetsPage(page);
     const dataDir = host.dataDir;

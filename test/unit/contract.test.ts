@@ -19,7 +19,13 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
   ) as unknown as Handlers;
   return {
     ...unused,
-    'app.info': () => ({ version: '0', backend: 'unknown', dataDir: '/tmp', schemaVersion: 1 }),
+    'app.info': () => ({
+      version: '0',
+      backend: 'unknown',
+      dataDir: '/tmp',
+      schemaVersion: 1,
+      aliveEveryMs: 10_000,
+    }),
     'datasets.list': () => [dataset],
     'datasets.create': ({ name, description }) => ({ ...dataset, name, description }),
     'datasets.rename': ({ id, name }) => ({ ...dataset, id, name }),

@@ -35,7 +35,9 @@ async function serve(values: Values): Promise<number> {
       `vrft: warning: listening on ${host}, not loopback: anyone on your network who has the URL's token can use this workspace.\n`,
     );
   }
-  const running = await startHost({ host, port, dataDir, rendererDir, version: pkg.version });
+  // VRFT_ALIVE_MS: how often clients hear the host is alive; the end-to-end tests shorten it.
+  const aliveEveryMs = Number(process.env.VRFT_ALIVE_MS) || undefined;
+  const running = await startHost({ host, port, dataDir, rendererDir, version: pkg.version, aliveEveryMs });
   process.stdout.write(`vrft is serving ${dataDir} at ${running.url}\n`);
   if (values.open && !openBrowser(running.url)) {
     process.stdout.write('vrft: no browser found on this machine: open the URL above in one.\n');

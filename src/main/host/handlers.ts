@@ -3,6 +3,7 @@ import type { Database } from 'better-sqlite3';
 import { createDataset, deleteDataset, listDatasets, renameDataset } from '../store/datasets';
 import { schemaVersion } from '../store/db';
 import { listMetrics } from '../store/runs';
+import { aliveEveryMs } from '../../shared/contract';
 import { UserError } from '../../shared/errors';
 import type { Handlers } from './dispatch';
 import { createCompareHandlers } from './compareHandlers';
@@ -28,6 +29,8 @@ export interface HostContext {
   broadcast: Broadcast;
   /** The built compare worker (tests running from source name the build's). */
   compareWorker?: string;
+  /** How often the host says 'host.alive' (the contract's default unless a test shortened it). */
+  aliveEveryMs?: number;
 }
 
 export function createHandlers(ctx: HostContext): Handlers {
@@ -47,6 +50,7 @@ export function createHandlers(ctx: HostContext): Handlers {
       ...(ctx.backendDetail?.() ? { backendDetail: ctx.backendDetail() } : {}),
       dataDir: ctx.dataDir,
       schemaVersion: schemaVersion(db),
+      aliveEveryMs: ctx.aliveEveryMs ?? aliveEveryMs,
     }),
     'datasets.list': () => listDatasets(db),
     'datasets.create': ({ name, description }) => createDataset(db, { name, description }),

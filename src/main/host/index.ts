@@ -1,4 +1,5 @@
 /** Starts the engine host: opens the workspace store and serves the contract over HTTP/WebSocket. */
+import { aliveEveryMs } from '../../shared/contract';
 import path from 'node:path';
 import { damaged, makeWorkspaceFolder, openStore, workspaceDbPath, type Db } from '../store/db';
 import { newToken } from './auth';
@@ -25,6 +26,8 @@ export interface HostOptions {
   trainerScript?: string;
   /** What one client may cost the host (server.ts `limits`); tests lower them. */
   limits?: ServerOptions['limits'];
+  /** How often clients hear 'host.alive' (contract's aliveEveryMs); tests shorten it. */
+  aliveEveryMs?: number;
   /** When a silent or slow-to-stop trainer is reported (train/watchdog.ts); tests shorten it. */
   trainerWatch?: WatchOptions;
 }
@@ -76,6 +79,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     jobs,
     rewardServers,
     broadcast: (event, payload) => broadcast(event, payload),
+    aliveEveryMs: options.aliveEveryMs,
     ...(options.trainerScript && {
       compareWorker: path.join(path.dirname(options.trainerScript), 'compareWorker.js'),
     }),
@@ -95,6 +99,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       limits: options.limits,
     });
     broadcast = server.broadcast;
+    const alive = setInterval(() => server.broadcast('host.alive', {}), options.aliveEveryMs ?? aliveEveryMs);
+    alive.unref();
     // Which backend training will get, found after the host is up so startup never waits for it.
     if (options.probeEngine !== false) {
       import('../engine')
@@ -120,6 +126,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       token,
       broadcast: server.broadcast,
       async close() {
+        clearInterval(alive);
         await Promise.all([jobs.stopAll(), rewardServers.closeAll()]);
         await server.close();
         db.close();

@@ -18,11 +18,13 @@ export interface ServedHost {
   stop(): Promise<void>;
 }
 
-export async function serveHost(dataDir?: string): Promise<ServedHost> {
+/** `env`: more variables for the host (VRFT_ALIVE_MS shortens its 'host.alive' beat). */
+export async function serveHost(dataDir?: string, env: Record<string, string> = {}): Promise<ServedHost> {
   if (!existsSync('out/main/cli.js')) throw new Error('The app is not built: run `npm run build` first.');
   const dir = dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'vrft-e2e-'));
   const child = spawn(process.execPath, ['bin/vrft.js', 'serve', '--data', dir], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
