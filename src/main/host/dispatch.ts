@@ -39,11 +39,12 @@ export function createDispatch(
       return fail('unknown_call', `There is no call named "${name}".`);
     }
     const contract = calls[name];
-    const parsed = contract.input.safeParse(input ?? {});
-    if (!parsed.success) {
-      return fail('invalid_input', `${name}: ${describeZodError(parsed.error)}`);
-    }
     try {
+      // Inside the try: a refinement that throws (or an input too deep to walk) is answered too.
+      const parsed = contract.input.safeParse(input ?? {});
+      if (!parsed.success) {
+        return fail('invalid_input', `${name}: ${describeZodError(parsed.error)}`);
+      }
       const handler = handlers[name] as (input: unknown) => unknown;
       const value = await handler(parsed.data);
       const checked = contract.output.safeParse(value);

@@ -80,7 +80,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+      res.writeHead(405, {
+        Allow: 'GET, HEAD',
+        'Content-Type': 'text/plain; charset=utf-8',
+        ...securityHeaders,
+      });
+      res.end(
+        `${req.method ?? ''} is not served here: the app is read with GET, calls go over the WebSocket at /ws.\n`,
+      );
       return;
     }
     const file = await readStatic(options.rendererDir, url.pathname);
@@ -134,39 +141,54 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   function serveSocket(ws: WebSocket): void {
     // ws closes the socket itself (1009) past maxPayload; the host only notes it and stays up.
     ws.on('error', (error) => log(`websocket: ${error.message}`));
-    ws.on('message', (data: Buffer) => {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const refuse = (message: string, id = -1) =>
+        send(ws, { id, result: { ok: false, error: { code: 'invalid_input', message } } });
       if (data.length > limit.messageBytes) {
         const id = /^\s*\{\s*"id"\s*:\s*(\d+)/.exec(data.subarray(0, 64).toString())?.[1];
         const mib = (n: number) =>
           n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
-        send(ws, {
-          id: id === undefined ? -1 : Number(id),
-          result: {
-            ok: false,
-            error: {
-              code: 'invalid_input',
-              message:
-                `A message of ${mib(data.length)} is over the host's limit of ${mib(limit.messageBytes)}: ` +
-                'send less at once (fewer boxes or images per call).',
-            },
-          },
-        });
+        refuse(
+          `A message of ${mib(data.length)} is over the host's limit of ${mib(limit.messageBytes)}: ` +
+            'send less at once (fewer boxes or images per call).',
+          id === undefined ? -1 : Number(id),
+        );
         return;
       }
-      let request: WireRequest;
+      if (isBinary) {
+        refuse(`A binary frame: the host reads requests as text frames of JSON ${requestShape}.`);
+        return;
+      }
+      let parsed: unknown;
       try {
-        request = JSON.parse(String(data)) as WireRequest;
-        if (typeof request.id !== 'number' || typeof request.call !== 'string') throw new Error();
-      } catch {
-        send(ws, {
-          id: -1,
-          result: { ok: false, error: { code: 'invalid_input', message: 'Malformed message.' } },
-        });
+        parsed = JSON.parse(String(data));
+      } catch (error) {
+        refuse(`The message is not JSON (${(error as Error).message}): send ${requestShape}.`);
         return;
       }
-      void options.dispatch(request.call, request.input).then((result) => {
-        send(ws, { id: request.id, result });
-      });
+      const problem = requestProblem(parsed);
+      if (problem) {
+        refuse(problem.message, problem.id);
+        return;
+      }
+      const request = parsed as WireRequest;
+      options
+        .dispatch(request.call, request.input)
+        // dispatch answers every failure with an envelope; should one escape it anyway, the
+        // client still gets an answer and the host stays up (an unhandled rejection ends Node).
+        .catch((error: unknown) => {
+          log(
+            `${request.call} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+          );
+          return {
+            ok: false as const,
+            error: {
+              code: 'internal' as const,
+              message: `${request.call} failed unexpectedly; this is a bug in vrft.`,
+            },
+          };
+        })
+        .then((result) => send(ws, { id: request.id, result }));
     });
   }
 
@@ -191,6 +213,35 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+const requestShape = '{"id": 1, "call": "datasets.list", "input": {}}';
+
+/** What is wrong with a parsed message as a request, and the id to answer it with; none if nothing. */
+function requestProblem(value: unknown): { message: string; id: number } | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { id: -1, message: `The message is not a request: send an object ${requestShape}.` };
+  }
+  const { id, call } = value as Record<string, unknown>;
+  if (id === undefined) {
+    return {
+      id: -1,
+      message: `The request has no "id" (a whole number the answer repeats): send ${requestShape}.`,
+    };
+  }
+  if (typeof id !== 'number' || !Number.isSafeInteger(id)) {
+    return {
+      id: -1,
+      message: `The request's "id" must be a whole number, not ${typeof id === 'number' ? id : JSON.stringify(id)}.`,
+    };
+  }
+  if (typeof call !== 'string') {
+    return {
+      id,
+      message: `The request has no "call" (the name of a call, as a string): send ${requestShape}.`,
+    };
+  }
+  return undefined;
 }
 
 function listenError(error: NodeJS.ErrnoException, { host, port }: ServerOptions): Error {
