@@ -1,7 +1,8 @@
 /**
  * `vrft doctor`: which tensor backend this machine runs, why each faster one is not used, and how
- * fast a matMul is here; with `--model DIR [--config FILE]`, whether a training step of that model
- * fits what the backend has (doctorModel.ts). The engine is imported on demand so other commands
+ * fast a matMul is here; with `--model DIR [--config FILE]`, whether vrft can train that folder
+ * (exit 1 naming what is wrong when not) and whether a training step fits what the backend has
+ * (doctorModel.ts). The engine is imported on demand so other commands
  * start without it.
  */
 import type { EngineReport } from '../engine';
@@ -72,11 +73,23 @@ async function doctor(values: Values): Promise<number> {
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatDoctor(report));
     return 0;
   }
-  const { formatModelPlan, modelDirOf, planModel, readRunConfig } = await import('./doctorModel');
+  const { formatDamagedModel, formatModelPlan, inspectForDoctor, modelDirOf, planModel, readRunConfig } =
+    await import('./doctorModel');
   let plan;
   try {
     const dir = model ? path.resolve(model) : modelDirOf(readRunConfig(config!).config, config!);
-    plan = await planModel(dir, config ?? null, report, image);
+    // The folder first, as `vrft train` checks it: a damaged one is reported, not planned.
+    const { weights, damaged } = inspectForDoctor(dir);
+    if (damaged) {
+      process.stdout.write(
+        values.json
+          ? `${JSON.stringify({ ...report, model: damaged })}\n`
+          : `${formatDoctor(report)}\n${formatDamagedModel(damaged)}`,
+      );
+      for (const problem of damaged.problems) process.stderr.write(`vrft: ${problem}\n`);
+      return 1;
+    }
+    plan = await planModel(dir, config ?? null, report, image, weights);
   } catch (error) {
     if (error instanceof UserError) throw new UsageError(error.message);
     throw error;

@@ -1,9 +1,12 @@
 /**
- * `vrft doctor --model DIR [--config FILE]`: whether a training step of that model fits this
- * machine, before a user waits for an out-of-memory. Everything comes from config.json and the run
- * config — no weight is read — so it answers at once even for a 7B folder: the parameter counts,
- * the memory a step needs (weights, adapters + optimiser, activations with and without per-layer
- * recomputation), what the chosen backend has, a verdict and what to change.
+ * `vrft doctor --model DIR [--config FILE]`: whether vrft can train that model folder, and whether
+ * a training step fits this machine, before a user waits for a failed run or an out-of-memory. The
+ * folder gets the inspection `vrft train` makes before a run exists (the weights' safetensors
+ * headers, their shapes against config.json, the tokenizer and chat template); the plan comes from
+ * config.json and the run config — no weight is read — so it answers at once even for a 7B folder
+ * (or a folder of config.json alone): the parameter counts, the memory a step needs (weights,
+ * adapters + optimiser, activations with and without per-layer recomputation), what the chosen
+ * backend has, a verdict and what to change.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -26,6 +29,7 @@ import {
   wasmHeapBytes,
   type GrpoMemoryOptions,
 } from '../models/qwen2-vl/memory';
+import { inspectModelFolder, weightsFingerprint } from '../models/inspect';
 import { readSafetensorsHeader } from '../models/safetensors';
 import { readShardIndex } from '../models/shards';
 import {
@@ -45,6 +49,11 @@ export const plannedImage = { width: 640, height: 480 };
 export interface ModelPlan {
   dir: string;
   kind: PolicyKind;
+  /**
+   * checked: the folder passed the inspection `vrft train` makes; absent: it holds no weights yet
+   * (config.json alone), so there was nothing to check beyond config.json.
+   */
+  weights: 'checked' | 'absent';
   /** The base model's folder when `dir` is a LoRA adapter folder. */
   base?: string;
   /** The run config file, and what it trains. */
@@ -112,6 +121,42 @@ export function readRunConfig(file: string): RunConfig {
   }
 }
 
+/** A model folder `vrft train` would refuse: what is wrong with it, in its words. */
+export interface DamagedModel {
+  dir: string;
+  verdict: 'damaged';
+  problems: string[];
+}
+
+/**
+ * The folder as `vrft train` inspects it before a run exists: null when it passes, or what is wrong.
+ * A folder without weights (config.json alone, to plan before downloading) is not inspected: the
+ * plan says so. A folder that is not a model folder at all is the caller's usage error (modelKindOf).
+ */
+export function inspectForDoctor(dir: string): {
+  weights: ModelPlan['weights'];
+  damaged: DamagedModel | null;
+} {
+  modelKindOf(dir);
+  if (weightsFingerprint(dir) === null) return { weights: 'absent', damaged: null };
+  try {
+    inspectModelFolder(dir);
+    return { weights: 'checked', damaged: null };
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    return { weights: 'checked', damaged: { dir, verdict: 'damaged', problems: [error.message] } };
+  }
+}
+
+/** A damaged folder as `vrft doctor` prints it, with what to do about it. */
+export function formatDamagedModel(damaged: DamagedModel): string {
+  return table([
+    ['model', damaged.dir],
+    ...damaged.problems.map((p, i): [string, string] => [i === 0 ? 'problem' : '', p]),
+    ['verdict', 'vrft cannot train or evaluate this folder: download or save it again'],
+  ]);
+}
+
 /** The model folder a run config names: from the config's folder, the working directory, vrft's own. */
 export function modelDirOf(config: { model: string }, file: string): string {
   const candidates = [path.resolve(path.dirname(file), config.model), path.resolve(config.model)];
@@ -148,13 +193,14 @@ export async function planModel(
   file: string | null,
   report: EngineReport,
   image = plannedImage,
+  weights: ModelPlan['weights'] = 'checked',
 ): Promise<ModelPlan> {
   const run: RunConfig = file ? readRunConfig(file) : { method: 'grpo', config: grpoDefaults() };
   const kind = modelKindOf(dir);
   const adapter = existsSync(path.join(dir, 'config.json')) ? null : readAdapterFolder(dir);
   const base = adapter?.base ?? dir;
   const backend = backendMemory(report);
-  const common = { dir, kind, ...(adapter && { base }), config: file, method: run.method, backend };
+  const common = { dir, kind, weights, ...(adapter && { base }), config: file, method: run.method, backend };
   if (kind === 'tiny-vlm')
     return {
       ...common,
@@ -307,6 +353,12 @@ export function formatModelPlan(plan: ModelPlan): string {
   const count = formatCount;
   const rows: [string, string][] = [
     ['model', `${plan.dir} (${plan.kind}${plan.base ? `, adapters over ${plan.base}` : ''})`],
+    [
+      'folder',
+      plan.weights === 'checked'
+        ? 'checked as vrft train checks it: weights, their shapes against config.json, tokenizer'
+        : 'config.json alone: no weights to check yet (vrft train refuses the folder until they are there)',
+    ],
   ];
   const p = plan.parameters;
   if (p.vision !== undefined && p.language !== undefined)
