@@ -4,6 +4,7 @@ import type { ParseArgsConfig } from 'node:util';
 import type { Size } from '../../shared/boxes';
 import { UserError } from '../../shared/errors';
 import { notARegularFile } from '../data/formats/files';
+import { locateJsonError } from '../data/jsonErrors';
 import { damaged, openStore, workspaceDbPath, type Db } from '../store/db';
 
 /** A mistake in how the command was called, or in a file it was given: one line, exit 2. */
@@ -82,19 +83,10 @@ export function parseUserJson(file: string, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    const message = (error as Error).message;
-    const position = /position (\d+)/.exec(message)?.[1];
-    let where = '';
-    if (position !== undefined) {
-      const before = text.slice(0, Number(position));
-      const line = before.split('\n').length;
-      where = ` at line ${line}, column ${Number(position) - before.lastIndexOf('\n')}`;
-    }
+    const at = locateJsonError(text, error);
+    const where = at ? ` at line ${at.line}, column ${at.column}` : '';
     const hint = /\bNaN\b|\bInfinity\b/.test(text) ? ' (NaN and Infinity are not JSON: write a number)' : '';
-    return failFile(
-      file,
-      `not valid JSON${where}: ${message.replace(/ in JSON at position \d+.*$/, '')}${hint}`,
-    );
+    return failFile(file, `not valid JSON${where}: ${at?.problem ?? (error as Error).message}${hint}`);
   }
 }
 
