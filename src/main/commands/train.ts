@@ -2,7 +2,9 @@ import path from 'node:path';
 import { defaultDataDir } from '../host/paths';
 import { openStore, workspaceDbPath } from '../store/db';
 import { getRun } from '../store/runs';
+import { UserError } from '../../shared/errors';
 import { grpoConfigSchema, sftConfigSchema } from '../train/config';
+import { checkTrainingConfig } from '../train/runConfig';
 import { oneOf, parseUserJson, readUserFile, UsageError, type Command, type Values } from './command';
 import { createCheckedRun, superviseRun } from './runs';
 
@@ -52,18 +54,21 @@ async function train(values: Values): Promise<number> {
   if (typeof values.config !== 'string') throw new UsageError('--config FILE is required (or --resume RUN)');
   const file = values.config;
   const data = readRunConfigJson(file);
-  // Every check of the config is createCheckedRun's (the app's Train view makes runs through it too).
+  // Every check of the config is createCheckedRun's (the app's Train view makes runs through it
+  // too); the settings alone are checked first so that a typo does not open (or make) a workspace.
   let runId: number;
-  const db = openStore(workspaceDbPath(dataDir));
+  let db;
   try {
+    checkTrainingConfig(method, data, file);
+    db = openStore(workspaceDbPath(dataDir));
     runId = createCheckedRun(db, { kind: method, config: data, baseDir: path.dirname(file) }, file);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
+    if (!(error instanceof UsageError || error instanceof UserError)) throw error;
     // What the config names (its dataset, split) is not there: say which file names it.
     const message = error.message.startsWith(file) ? error.message : `${file}: ${error.message}`;
     throw new UsageError(/: unknown key "/.test(message) ? message + otherMethodKeys(method, data) : message);
   } finally {
-    db.close();
+    db?.close();
   }
   return superviseRun(runId, dataDir, false);
 }
