@@ -453,10 +453,10 @@ export const modelCases: FaultCase[] = [
   {
     group,
     name: "eval --run: the run's model folder is gone",
-    make: (ctx) => {
-      const run = trainedRun(ctx);
+    make: async (ctx) => {
+      const run = await trainedRun(ctx);
       rmSync(path.join(ctx.data, 'runs', run, 'model'), { recursive: true });
-      return ['eval', '--run', run, '--split', 'novel', '--data', ctx.data];
+      return ['eval', '--run', run, '--split', '1-shot-eval', '--data', ctx.data];
     },
     message: /"model" .*runs[/\\]1[/\\]model is not a model folder/,
     limit: 60,
@@ -464,10 +464,10 @@ export const modelCases: FaultCase[] = [
   {
     group,
     name: "eval --run: the run's weights cut short",
-    make: (ctx) => {
-      const run = trainedRun(ctx);
+    make: async (ctx) => {
+      const run = await trainedRun(ctx);
       truncateSync(path.join(ctx.data, 'runs', run, 'model', 'model.safetensors'), 1000);
-      return ['eval', '--run', run, '--split', 'novel', '--data', ctx.data];
+      return ['eval', '--run', run, '--split', '1-shot-eval', '--data', ctx.data];
     },
     message:
       /runs[/\\]1[/\\]model[/\\]model\.safetensors: the header \(\d+ bytes\) runs past the end of the file/,
