@@ -706,7 +706,7 @@ describe('a malformed annotation file is refused, naming the file and the place,
       'COCO that is not JSON',
       { 'data.json': '{\n  "images": [\n    {"id": 1,}\n  ]\n}' },
       'data.json',
-      /data\.json, line 3, column \d+: not valid JSON/,
+      /data\.json, line 3, column 14: not valid JSON/,
     ],
     [
       'NaN in a YOLO line',
@@ -765,7 +765,8 @@ describe('a malformed annotation file is refused, naming the file and the place,
       'a VLM-R1 line that is not JSON',
       { 'data.jsonl': `${vlmLine}\n${vlmLine}\n{"id": 3, "image": "a.png",\n` },
       'data.jsonl',
-      /data\.jsonl, line 3: not valid JSON/,
+      // Where the line breaks off: just past its 27 characters.
+      /data\.jsonl, line 3, column 28: not valid JSON/,
     ],
     [
       'a VLM-R1 answer without label',

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseUserJson, UsageError } from '../../src/main/commands/command';
-import { locateJsonError } from '../../src/main/data/jsonErrors';
+import { locateJsonError, notValidJson } from '../../src/main/data/jsonErrors';
 
 /** Where JSON.parse's error for `text` is located. */
 function located(text: string) {
@@ -61,5 +61,28 @@ describe('parseUserJson names the file, line and column of every syntax error', 
     ],
   ])('%j', (text, message) => {
     expect(refused(text)).toMatch(message);
+  });
+});
+
+describe('notValidJson: what follows a model file’s name', () => {
+  const fail = (text: string) => {
+    try {
+      JSON.parse(text);
+    } catch (error) {
+      return notValidJson(text, error);
+    }
+    throw new Error('parsed');
+  };
+  it('names the line and column V8 leaves out', () => {
+    expect(fail('{\n  "model_type": "qwen2_vl",\n}')).toMatch(/^not valid JSON at line 3, column 1 \(\w/);
+    expect(fail('{"vocab": {"a": 1')).toMatch(/^not valid JSON at line 1, column 18 \(/);
+  });
+  it('a read that failed is no syntax error', () => {
+    expect(
+      notValidJson(
+        '',
+        Object.assign(new Error('EISDIR: illegal operation on a directory, read'), { code: 'EISDIR' }),
+      ),
+    ).toBe('cannot be read (EISDIR: illegal operation on a directory, read)');
   });
 });

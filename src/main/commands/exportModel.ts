@@ -11,7 +11,7 @@
 import { cpSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
-import { stageFolder } from '../data/formats/files';
+import { refuseWorkspaceFiles, stageFolder } from '../data/formats/files';
 import { defaultDataDir } from '../host/paths';
 import type { LoraConfig } from '../models/policy';
 import { getRun, listCheckpoints, type Run } from '../store/runs';
@@ -142,6 +142,7 @@ async function exportModel(values: Values, positionals: string[]): Promise<numbe
   const dataDir = path.resolve(typeof values.data === 'string' ? values.data : defaultDataDir());
 
   const source = await inWorkspace(dataDir, (db) => {
+    refuseWorkspaceFiles(out, db.name);
     const run = getRun(db, runId);
     if (!run) throw new UsageError(`there is no run ${runId} in ${dataDir}`);
     const checkpoints = new Map(

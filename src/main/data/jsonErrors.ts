@@ -46,3 +46,14 @@ export function locateJsonError(text: string, error: unknown): JsonErrorLocation
   if (offset === undefined) return undefined;
   return { offset, ...lineAndColumnAt(text, offset), problem: jsonProblem(message) };
 }
+
+/**
+ * What follows a file's name in a message about it: "not valid JSON at line 3, column 9
+ * (Unexpected token '}')". An error that is no syntax error (the read failed) says so instead.
+ */
+export function notValidJson(text: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!(error instanceof SyntaxError)) return `cannot be read (${message})`;
+  const at = locateJsonError(text, error);
+  return `not valid JSON${at ? ` at line ${at.line}, column ${at.column}` : ''} (${at?.problem ?? jsonProblem(message)})`;
+}

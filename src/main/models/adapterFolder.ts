@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
+import { notValidJson } from '../data/jsonErrors';
 
 export interface AdapterFolder {
   /** The base model's folder (holds config.json). */
@@ -19,10 +20,12 @@ export function readAdapterFolder(dir: string): AdapterFolder | null {
   const file = path.join(dir, 'adapter_config.json');
   if (!existsSync(file)) return null;
   let json: Record<string, unknown>;
+  let text = '';
   try {
-    json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    text = readFileSync(file, 'utf8');
+    json = JSON.parse(text) as Record<string, unknown>;
   } catch (error) {
-    throw new UserError('invalid_input', `${file}: not valid JSON (${(error as Error).message})`);
+    throw new UserError('invalid_input', `${file}: ${notValidJson(text, error)}`);
   }
   const named = json.base_model_name_or_path;
   const base =

@@ -14,6 +14,7 @@ import { qwenFamilyOf, supportedModelTypes } from './qwen2-vl/config';
 import { defaultImageProcessor, imageProcessorOf } from './qwen2-vl/folder';
 import { inputSizeOf } from './qwen2-vl/processor';
 import { TinyVlmPolicy } from './tiny-vlm/policy';
+import { notValidJson } from '../data/jsonErrors';
 
 export interface LoadPolicyOptions {
   /** LoRA adapters to add. */
@@ -34,10 +35,12 @@ function readConfig(dir: string): Record<string, unknown> {
         '(config.json with its weights), such as a Hugging Face Qwen2-VL / Qwen2.5-VL download or vrft’s tiny-vlm.',
     );
   let json: unknown;
+  let text = '';
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
+    json = JSON.parse(text);
   } catch (error) {
-    throw new UserError('invalid_input', `${file}: not valid JSON (${(error as Error).message})`);
+    throw new UserError('invalid_input', `${file}: ${notValidJson(text, error)}`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json))
     throw new UserError(

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readSafetensorsFile, type ReadOptions, type TensorMap } from './safetensors';
+import { notValidJson } from '../data/jsonErrors';
 
 export interface ShardIndex {
   file: string;
@@ -17,10 +18,12 @@ export interface ShardIndex {
 /** `model.safetensors.index.json`: its weight_map, and every shard it names present. */
 export function readShardIndex(indexFile: string): ShardIndex {
   let json: unknown;
+  let text = '';
   try {
-    json = JSON.parse(readFileSync(indexFile, 'utf8'));
+    text = readFileSync(indexFile, 'utf8');
+    json = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${indexFile}: not valid JSON (${(error as Error).message})`);
+    throw new Error(`${indexFile}: ${notValidJson(text, error)}`);
   }
   const map = (json as { weight_map?: unknown } | null)?.weight_map;
   if (typeof map !== 'object' || map === null || Array.isArray(map))

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { UserError } from '../../shared/errors';
+import { notValidJson } from '../data/jsonErrors';
 
 export const specialTokens = {
   pad: '<|pad|>',
@@ -164,7 +165,7 @@ export function readTokenizerJson(dir: string): { model: { vocab: Record<string,
   } catch (error) {
     throw new UserError(
       'invalid_input',
-      `${file}: not valid JSON (${(error as Error).message}): the tokenizer is damaged; copy it again from where the model came from.`,
+      `${file}: ${notValidJson(text, error)}: the tokenizer is damaged; copy it again from where the model came from.`,
     );
   }
   const vocab = (json as { model?: { vocab?: unknown } } | null)?.model?.vocab;

@@ -7,7 +7,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
-import { stageFolder } from '../data/formats/files';
+import { refuseWorkspaceFiles, stageFolder } from '../data/formats/files';
 import { newToken } from '../host/auth';
 import { trainingFactsOf } from '../models';
 import { taskRewards, checkRewardWeights } from '../rewards/registry';
@@ -89,6 +89,7 @@ const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.rep
 export async function exportScaleOut(db: Db, request: ExportRequest): Promise<ExportResult> {
   const { config } = request;
   const out = path.resolve(request.out);
+  refuseWorkspaceFiles(out, db.name);
   checkOut(out);
   const local = path.resolve(request.baseDir, config.model);
   const model = existsSync(local) ? local : config.model;

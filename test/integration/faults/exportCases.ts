@@ -5,7 +5,7 @@
  * harness checks every file in the case's folder is unchanged) and the message names the path.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { FaultCase, FaultContext } from '../../support/faults';
@@ -187,10 +187,7 @@ export const exportCases: FaultCase[] = [
     group,
     name: 'export: COCO onto the workspace database, with --force',
     make: (ctx) => exportTo(ctx, 'coco', path.join(ctx.data, 'vrft.sqlite'), '--force'),
-    message: /vrft\.sqlite/,
-    knownBug:
-      'the export writes the COCO file over the workspace database and exits 0 (exportDataset in ' +
-      'src/main/data/formats refuses no path inside the workspace); the host’s datasets.export too',
+    message: /vrft\.sqlite is the workspace's own vrft\.sqlite .*Export somewhere else/,
   },
   {
     group,
@@ -296,5 +293,21 @@ export const exportCases: FaultCase[] = [
       ];
     },
     message: /tiny-vlm-base is vrft's own tiny-vlm, which TRL cannot load/,
+  },
+  {
+    group,
+    name: "export: YOLO into a run's folder of the workspace, with --force",
+    make: (ctx) => exportTo(ctx, 'yolo', path.join(ctx.data, 'runs', '1'), '--force'),
+    message: /is the workspace's own runs .*Export somewhere else/,
+  },
+  {
+    group,
+    name: 'export: COCO through a link to the workspace database, with --force',
+    make: (ctx) => {
+      const link = path.join(ctx.dir, 'coco.json');
+      symlinkSync(path.join(ctx.data, 'vrft.sqlite'), link);
+      return exportTo(ctx, 'coco', link, '--force');
+    },
+    message: /coco\.json is the workspace's own vrft\.sqlite/,
   },
 ];

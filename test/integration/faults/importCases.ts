@@ -135,7 +135,7 @@ export const importCases: FaultCase[] = [
     coco({}).slice(0, 60),
     /annotations\.json, line 1, column \d+: not valid JSON/,
   ),
-  cocoCase('an empty file', '', /annotations\.json: not valid JSON/),
+  cocoCase('an empty file', '', /annotations\.json: not valid JSON \(the file is empty\)/),
   cocoCase('images is not a list', coco({ images: { id: 1 } }), /annotations\.json.*images.*(list|array)/i),
   cocoCase(
     'a bbox of strings',
@@ -327,5 +327,52 @@ export const importCases: FaultCase[] = [
       return ['import', dir, '--dataset', 'shapes', '--data', ctx.data];
     },
     message: /shapes.*(already|taken|exists)/i,
+  },
+  {
+    group: 'import',
+    name: 'import-run: trainer_state.json is a named pipe',
+    make: (ctx) => {
+      const dir = path.join(ctx.dir, 'trl-output');
+      mkdirSync(dir);
+      execFileSync('mkfifo', [path.join(dir, 'trainer_state.json')]);
+      return ['import-run', dir, '--data', ctx.data];
+    },
+    message: /trainer_state\.json is a named pipe, not a file/,
+  },
+  {
+    group: 'import',
+    name: 'import-run: trainer_state.json is not JSON',
+    make: (ctx) => {
+      const dir = folder(ctx, 'trl-output', { 'trainer_state.json': '{"log_history": [\n  {"step": 1,\n' });
+      return ['import-run', dir, '--data', ctx.data];
+    },
+    message: /trainer_state\.json: not valid JSON/,
+  },
+  {
+    group: 'import',
+    name: 'generate: an --image that is a named pipe',
+    make: (ctx) => {
+      execFileSync('mkfifo', [path.join(ctx.dir, 'b.png')]);
+      return [
+        'generate',
+        '--model',
+        'resources/models/tiny-vlm-base',
+        '--image',
+        path.join(ctx.dir, 'b.png'),
+        '--prompt',
+        'hi',
+      ];
+    },
+    message: /b\.png is a named pipe, not a file: name the image file/,
+  },
+  {
+    group: 'import',
+    name: 'a --data that is a file',
+    make: (ctx) => {
+      const dir = folder(ctx, 'images', { 'a.png': pngFile(16, 16) });
+      writeFileSync(path.join(ctx.dir, 'notes.txt'), 'mine\n');
+      return ['import', dir, '--dataset', 'x', '--data', path.join(ctx.dir, 'notes.txt')];
+    },
+    message: /notes\.txt is a file, not a folder: the workspace \(--data\) must be a folder/,
   },
 ];

@@ -18,6 +18,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { builtInModelPath } from '../../../src/main/models/installed';
 import { readSafetensorsHeader } from '../../../src/main/models/safetensors';
@@ -65,6 +66,12 @@ const generateOn = (folder: Folder) => (ctx: FaultContext) => [
 const doctorOn = (folder: Folder) => (ctx: FaultContext) => ['doctor', '--model', folder(ctx)];
 
 // ── damage ───────────────────────────────────────────────────────────────────────────────────────
+
+/** `name` in the folder replaced by a named pipe: a read of it would wait for a writer for ever. */
+const pipeFor = (name: string) => (dir: string) => {
+  rmSync(path.join(dir, name), { force: true });
+  execFileSync('mkfifo', [path.join(dir, name)]);
+};
 
 const weights = (dir: string) => path.join(dir, 'model.safetensors');
 
@@ -192,7 +199,7 @@ export const modelCases: FaultCase[] = [
     group,
     name: 'eval: config.json is not JSON',
     make: evalOn(configNotJson),
-    message: /model[/\\]config\.json: not valid JSON/,
+    message: /model[/\\]config\.json: not valid JSON at line \d+, column \d+/,
   },
   {
     group,
@@ -412,7 +419,7 @@ export const modelCases: FaultCase[] = [
     group,
     name: 'eval: tokenizer.json cut short',
     make: evalOn(tokenizerCut),
-    message: /model[/\\]tokenizer\.json: not valid JSON/,
+    message: /model[/\\]tokenizer\.json: not valid JSON at line \d+, column \d+/,
   },
   {
     group,
@@ -472,5 +479,23 @@ export const modelCases: FaultCase[] = [
     message:
       /runs[/\\]1[/\\]model[/\\]model\.safetensors: the header \(\d+ bytes\) runs past the end of the file/,
     limit: 60,
+  },
+  {
+    group,
+    name: 'eval: config.json is a named pipe',
+    make: evalOn(damaged('tiny', pipeFor('config.json'))),
+    message: /model[/\\]config\.json is a named pipe, not a file: a model folder holds files only/,
+  },
+  {
+    group,
+    name: 'generate: tokenizer.json is a named pipe',
+    make: generateOn(damaged('qwen', pipeFor('tokenizer.json'))),
+    message: /model[/\\]tokenizer\.json is a named pipe, not a file/,
+  },
+  {
+    group,
+    name: 'doctor: the weights are a named pipe',
+    make: doctorOn(damaged('qwen', pipeFor('model.safetensors'))),
+    message: /model[/\\]model\.safetensors is a named pipe, not a file/,
   },
 ];

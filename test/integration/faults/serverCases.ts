@@ -307,10 +307,7 @@ export const serverCases: ServerFaultCase[] = [
         out: path.join(ctx.data, 'vrft.sqlite'),
         force: true,
       }),
-    message: /^error \w+ \(id 1\): .*vrft\.sqlite/,
-    knownBug:
-      'datasets.export with force writes the COCO file over the open workspace database (exportDataset in ' +
-      'src/main/data/formats refuses no path inside the workspace); `vrft export --force` too',
+    message: /^error invalid_input \(id 1\): .*vrft\.sqlite is the workspace's own vrft\.sqlite/,
   },
   {
     group,

@@ -16,6 +16,7 @@ import { listDatasetLabels } from '../../store/labels';
 import { listSourceLines } from '../../store/sourceLines';
 import { splitDatasetId } from '../../store/splits';
 import { listSplitImageIds } from '../../store/splits';
+import { refuseWorkspaceFiles } from './files';
 import { writers } from './registry';
 import type { ExportBox, ExportData, ExportFormat, WriteOptions } from './types';
 import { vlmR1LineFormat } from './vlmr1';
@@ -47,6 +48,7 @@ export interface ExportResult {
 }
 
 export function exportDataset(db: Db, options: ExportOptions): ExportResult {
+  refuseWorkspaceFiles(options.out, db.name);
   const data = exportData(db, options.datasetId, options.splitId);
   // A crowd region written where a format cannot say so would become one object to find.
   let crowdLeftOut = 0;

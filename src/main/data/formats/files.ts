@@ -6,6 +6,7 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  realpathSync,
   renameSync,
   rmSync,
   statSync,
@@ -15,6 +16,7 @@ import path from 'node:path';
 import type { Box } from '../../../shared/boxes';
 import { UserError } from '../../../shared/errors';
 import { imageExtensions } from '../imageFiles';
+import { jsonProblem, locateJsonError } from '../jsonErrors';
 import type { SourceImage } from './types';
 
 /**
@@ -135,23 +137,21 @@ export function readJsonFile(file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    const message = (error as Error).message;
-    // NaN and Infinity are Python's json.dump output, not JSON: point at the first one.
-    const bare = /(?<![\w"])(-?Infinity|NaN)(?![\w"])/.exec(text);
-    const position = /position (\d+)/.exec(message)?.[1] ?? bare?.index;
-    const where = position === undefined ? '' : lineAndColumn(text, Number(position));
-    const hint = bare ? `; ${bare[1]} is not JSON: write a number, or null` : '';
-    return refuse(
-      file,
-      where,
-      `not valid JSON (${message.replace(/ in JSON at position \d+.*$/s, '').replace(/, (\.\.\.)?"[\s\S]*$/, '')}${hint})`,
-    );
+    return refuse(file, ...jsonSyntaxError(text, error));
   }
 }
 
-export function lineAndColumn(text: string, index: number): string {
-  const before = text.slice(0, index);
-  return `line ${before.split('\n').length}, column ${index - before.lastIndexOf('\n')}`;
+/**
+ * Where and what a JSON syntax error is, as `refuse` takes them: "line 3, column 9" and
+ * "not valid JSON (…)". NaN and Infinity are what Python's json.dump writes, not JSON: said so.
+ */
+export function jsonSyntaxError(text: string, error: unknown): [where: string, problem: string] {
+  if (text.trim() === '') return ['', 'not valid JSON (the file is empty)'];
+  const at = locateJsonError(text, error);
+  const bare = /(?<![\w"])(-?Infinity|NaN)(?![\w"])/.exec(text);
+  const hint = bare ? `; ${bare[1]} is not JSON: write a number, or null` : '';
+  const problem = at?.problem ?? jsonProblem(error instanceof Error ? error.message : String(error));
+  return [at ? `line ${at.line}, column ${at.column}` : '', `not valid JSON (${problem}${hint})`];
 }
 
 /**
@@ -303,6 +303,39 @@ export function writeFolder(
     throw error;
   }
   return files.map((file) => path.join(out, path.relative(staged.dir, file)));
+}
+
+/** What vrft keeps in a workspace folder: its database (and WAL, backups, lock), runs, thumbnails. */
+const workspaceOwn = /^(vrft\.(sqlite|lock)|runs$|thumbnails$|datasets$)/;
+
+/**
+ * Refuses an export target that is one of the workspace's own files or under its folders (`--out
+ * WS/vrft.sqlite --force` replaced the database; `WS/runs/3` a run's checkpoints). The rest of the
+ * workspace folder is the user's to write in. Links are followed, so another name for the same
+ * file is caught too.
+ */
+export function refuseWorkspaceFiles(out: string, workspaceFile: string): void {
+  if (workspaceFile === '' || workspaceFile === ':memory:') return;
+  // The real path of what exists of it, with the rest as given.
+  const real = (p: string): string => {
+    let at = path.resolve(p);
+    const rest: string[] = [];
+    while (!existsSync(at) && at !== path.dirname(at)) {
+      rest.unshift(path.basename(at));
+      at = path.dirname(at);
+    }
+    return path.join(realpathSync(at), ...rest);
+  };
+  const workspace = real(path.dirname(workspaceFile));
+  const inside = path.relative(workspace, real(out));
+  if (inside === '' || inside.startsWith('..') || path.isAbsolute(inside)) return;
+  const first = inside.split(path.sep)[0]!;
+  if (workspaceOwn.test(first))
+    throw new UserError(
+      'invalid_input',
+      `${out} is the workspace's own ${first} (in ${workspace}): an export there would replace what vrft ` +
+        'keeps. Export somewhere else.',
+    );
 }
 
 /** A folder that cannot be made because a file is in its way (`notes.txt/x.json`): say which. */

@@ -21,7 +21,7 @@
 import path from 'node:path';
 import type { Box } from '../../../shared/boxes';
 import { fromPixelsRounded } from '../../rewards/frames';
-import { exportFile, ImagesByPath, readText, refuse, writeFileAtomic } from './files';
+import { exportFile, ImagesByPath, jsonSyntaxError, readText, refuse, writeFileAtomic } from './files';
 import {
   readRecAnswer,
   readVlmR1Answer,
@@ -159,7 +159,7 @@ function records(file: string): { where: string; value: unknown }[] {
     try {
       list = JSON.parse(text);
     } catch (error) {
-      refuse(file, '', `not valid JSON (${(error as Error).message})`);
+      refuse(file, ...jsonSyntaxError(text, error));
     }
     if (!Array.isArray(list)) refuse(file, '', 'must be JSON lines or one JSON list of records');
     return list.map((value, i) => ({ where: `[${i}]`, value }));
@@ -171,7 +171,9 @@ function records(file: string): { where: string; value: unknown }[] {
     try {
       out.push({ where, value: JSON.parse(line) });
     } catch (error) {
-      refuse(file, where, `not valid JSON (${(error as Error).message})`);
+      // The line is known; the column is where in it.
+      const [column, problem] = jsonSyntaxError(line, error);
+      refuse(file, column ? column.replace(/^line 1/, where) : where, problem);
     }
   });
   return out;

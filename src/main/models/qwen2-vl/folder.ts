@@ -21,6 +21,7 @@ import { readSafetensorsFile, type NamedTensor, type ReadOptions, type TensorMap
 import { readShardedSafetensors, readShardIndex } from '../shards';
 import { parseQwenConfig, type QwenConfig, type QwenImageProcessorConfig } from './config';
 import { QwenChat, QwenTokenizer, type ChatMessage, type RenderOptions } from './chat';
+import { notValidJson } from '../../data/jsonErrors';
 
 /** Where each part of the folder came from. */
 export interface QwenFolderPaths {
@@ -83,10 +84,12 @@ const whatAFolderHolds =
 
 function readJson(file: string): Record<string, unknown> {
   let json: unknown;
+  let text = '';
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
+    json = JSON.parse(text);
   } catch (error) {
-    throw new UserError('invalid_input', `${file}: not valid JSON (${(error as Error).message})`);
+    throw new UserError('invalid_input', `${file}: ${notValidJson(text, error)}`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json))
     throw new UserError('invalid_input', `${file}: not a JSON object`);
