@@ -23,7 +23,7 @@ import {
   isLive,
   stageFolder,
   writeFileAtomic,
-} from '../../src/main/data/formats/files';
+} from '../../src/main/data/safeWrite';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'vrft-staged-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

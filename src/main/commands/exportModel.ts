@@ -11,7 +11,7 @@
 import { cpSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
-import { refuseWorkspaceFiles, stageFolder } from '../data/formats/files';
+import { refuseWorkspaceFiles, stageFolder } from '../data/safeWrite';
 import { defaultDataDir } from '../host/paths';
 import type { LoraConfig } from '../models/policy';
 import { getRun, listCheckpoints, type Run } from '../store/runs';

@@ -7,7 +7,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
-import { refuseWorkspaceFiles, stageFolder } from '../data/formats/files';
+import { refuseWorkspaceFiles, stageFolder } from '../data/safeWrite';
 import { newToken } from '../host/auth';
 import { trainingFactsOf } from '../models';
 import { taskRewards, checkRewardWeights } from '../rewards/registry';

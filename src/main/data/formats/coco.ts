@@ -7,15 +7,8 @@
 import path from 'node:path';
 import { checkCocoGt, CocoFormatError } from '../../eval/cocoFiles';
 import { boxToCoco, cocoToBox } from '../../rewards/frames';
-import {
-  exportFile,
-  firstFile,
-  imageCandidates,
-  readJsonFile,
-  refuse,
-  tidyBox,
-  writeFileAtomic,
-} from './files';
+import { firstFile, imageCandidates, readJsonFile, refuse, tidyBox } from './files';
+import { exportFile, writeFileAtomic } from '../safeWrite';
 import type { DatasetFormat, ExportWriter, SourceImage } from './types';
 
 interface CocoImage {

@@ -16,7 +16,7 @@ import { listDatasetLabels } from '../../store/labels';
 import { listSourceLines } from '../../store/sourceLines';
 import { splitDatasetId } from '../../store/splits';
 import { listSplitImageIds } from '../../store/splits';
-import { refuseWorkspaceFiles } from './files';
+import { refuseWorkspaceFiles } from '../safeWrite';
 import { writers } from './registry';
 import type { ExportBox, ExportData, ExportFormat, WriteOptions } from './types';
 import { vlmR1LineFormat } from './vlmr1';

@@ -27,7 +27,8 @@ import { transaction, type Db } from '../../store/db';
 import { addImage } from '../../store/images';
 import { createSplit } from '../../store/splits';
 import { ImageFileError, makeThumbnail, probeImage, type ImageProbe } from '../imageFiles';
-import { clearLeftovers, notARegularFile, refuse } from './files';
+import { notARegularFile, refuse } from './files';
+import { clearLeftovers } from '../safeWrite';
 import { checkInputKind, detectFormat, readers } from './registry';
 import type { ImportFormat, SourceBox, SourceDataset, SourceImage, SourceLineMeta } from './types';
 

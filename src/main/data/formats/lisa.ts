@@ -12,7 +12,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Box } from '../../../shared/boxes';
-import { exportFolder, isFile, isImageFile, listFiles, readJsonFile, refuse, uniqueStems } from './files';
+import { isFile, isImageFile, listFiles, readJsonFile, refuse, uniqueStems } from './files';
+import { exportFolder } from '../safeWrite';
 import type { DatasetFormat, ExportBox, ExportWriter, SourceImage } from './types';
 
 /** The category LISA's boxes are filed under (its shapes' own label). */

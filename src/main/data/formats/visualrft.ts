@@ -12,7 +12,8 @@
 import path from 'node:path';
 import type { Box } from '../../../shared/boxes';
 import { fromPixelsRounded } from '../../rewards/frames';
-import { exportFile, ImagesByPath, readJsonFile, refuse, writeFileAtomic } from './files';
+import { ImagesByPath, readJsonFile, refuse } from './files';
+import { exportFile, writeFileAtomic } from '../safeWrite';
 import {
   readVisualRftLabel,
   readVisualRftSolution,

@@ -21,7 +21,8 @@
 import path from 'node:path';
 import type { Box } from '../../../shared/boxes';
 import { fromPixelsRounded } from '../../rewards/frames';
-import { exportFile, ImagesByPath, jsonSyntaxError, readText, refuse, writeFileAtomic } from './files';
+import { ImagesByPath, jsonSyntaxError, readText, refuse } from './files';
+import { exportFile, writeFileAtomic } from '../safeWrite';
 import {
   readRecAnswer,
   readVlmR1Answer,

@@ -11,17 +11,8 @@ import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Box } from '../../../shared/boxes';
-import {
-  exportFolder,
-  firstFile,
-  listFiles,
-  notARegularFile,
-  readText,
-  refuse,
-  tidy,
-  tidyBox,
-  uniqueStems,
-} from './files';
+import { firstFile, listFiles, notARegularFile, readText, refuse, tidy, tidyBox, uniqueStems } from './files';
+import { exportFolder } from '../safeWrite';
 import type { DatasetFormat, ExportWriter, SourceImage } from './types';
 import { child, children, escapeXml, parseXml, XmlError, type XmlElement } from './xml';
 

@@ -15,16 +15,8 @@ import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { boxToYolo } from '../../rewards/frames';
-import {
-  exportFolder,
-  firstFile,
-  isFile,
-  isImageFile,
-  listFiles,
-  readText,
-  refuse,
-  uniqueStems,
-} from './files';
+import { firstFile, isFile, isImageFile, listFiles, readText, refuse, uniqueStems } from './files';
+import { exportFolder } from '../safeWrite';
 import type { DatasetFormat, ExportWriter, SourceBox, SourceImage } from './types';
 
 const classFiles = ['classes.txt', 'obj.names', 'data.yaml', 'data.yml', 'labels/classes.txt'];
