@@ -10,6 +10,7 @@ import { UserError } from '../../shared/errors';
 import { createFewShotSplits, drawFewShot, type FewShotDraw } from '../data/splits';
 import { exportDataset, importDataset } from '../data/formats';
 import { notARegularFile } from '../data/formats/files';
+import { thumbnailPath } from '../data/formats/thumbnails';
 import {
   addAnnotation,
   deleteAnnotation,
@@ -122,9 +123,7 @@ export function createDatasetHandlers(ctx: {
     'images.file': async ({ id, thumbnail }) => {
       const image = mustImage(db, id);
       if (thumbnail) {
-        const cached = await readFile(path.join(dataDir, 'thumbnails', `${image.sha256}.png`)).catch(
-          () => null,
-        );
+        const cached = await readFile(thumbnailPath(dataDir, image.sha256)).catch(() => null);
         if (cached) return { mime: 'image/png', base64: cached.toString('base64') };
       }
       // Replaced by a pipe since the import, the read would hold one of libuv's few file threads

@@ -12,8 +12,7 @@
  * image their tools showed (COCO tools, browsers and labelling tools all apply the orientation),
  * and the stored width and height are what the boxes are read against.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { clampBox, isDegenerate, type Box, type Size } from '../../../shared/boxes';
 import { UserError } from '../../../shared/errors';
@@ -26,10 +25,10 @@ import { createDataset, findDatasetByName } from '../../store/datasets';
 import { transaction, type Db } from '../../store/db';
 import { addImage } from '../../store/images';
 import { createSplit } from '../../store/splits';
-import { ImageFileError, makeThumbnail, probeImage, type ImageProbe } from '../imageFiles';
+import { ImageFileError, probeImage, type ImageProbe } from '../imageFiles';
 import { notARegularFile, refuse } from './files';
-import { clearLeftovers } from '../safeWrite';
 import { checkInputKind, detectFormat, readers } from './registry';
+import { cacheThumbnails } from './thumbnails';
 import type { ImportFormat, SourceBox, SourceDataset, SourceImage, SourceLineMeta } from './types';
 
 export interface ImportProgress {
@@ -134,7 +133,9 @@ export async function importDataset(db: Db, options: ImportOptions): Promise<Imp
   progress({ phase: 'writing', done: 0, total: 1 });
   const datasetId = writeDataset(db, name, `Imported from ${input} (${format})`, plan);
   progress({ phase: 'writing', done: 1, total: 1 });
-  const thumbnailWarnings = await cacheThumbnails(plan.images, options.dataDir, signal, progress);
+  const thumbnailWarnings = await cacheThumbnails(plan.images, options.dataDir, signal, (done, total) =>
+    progress({ phase: 'thumbnails', done, total }),
+  );
 
   const boxes = plan.images.flatMap((image) => image.boxes);
   return {
@@ -415,76 +416,4 @@ function writeDataset(db: Db, name: string, description: string, plan: Plan): nu
     }
     return dataset.id;
   });
-}
-
-/** Larger images are left to the viewer: decoding one would take seconds and gigabytes. */
-const maxThumbnailPixels = 40_000_000;
-
-/**
- * Thumbnails of the imported images that have none yet (the cache is keyed by content, so a
- * re-import reuses them). A cancel here stops making them; the import itself has been committed.
- * An image without one is shown from its file: a PNG already within the thumbnail size needs none,
- * and a WebP gets none where its decoder cannot load.
- */
-async function cacheThumbnails(
-  images: PlannedImage[],
-  dataDir: string,
-  signal: AbortSignal | undefined,
-  progress: (p: ImportProgress) => void,
-): Promise<string[]> {
-  const dir = path.join(dataDir, 'thumbnails');
-  mkdirSync(dir, { recursive: true });
-  // What an import killed while writing thumbnails left: <sha256>.png.tmp-<pid>.
-  clearLeftovers(dir, (name) => /^[0-9a-f]{64}\.png$/.test(name));
-  const warnings: string[] = [];
-  const wanted = images.filter(
-    (image) => image.width * image.height <= maxThumbnailPixels && !existsSync(thumbnailFile(dir, image)),
-  );
-  // A batch at a time, its files read and written in parallel: waiting on the disk one image at
-  // a time costs more than making a small thumbnail.
-  for (let start = 0; start < wanted.length; start += batchSize) {
-    if (signal?.aborted) {
-      warnings.push(
-        `Thumbnails stopped after ${start} of ${wanted.length} (cancelled): the rest show at full size.`,
-      );
-      break;
-    }
-    const batch = wanted.slice(start, start + batchSize);
-    const problems = await Promise.all(batch.map((image) => cacheThumbnail(dir, image)));
-    for (const problem of problems) if (problem) warnings.push(problem);
-    progress({ phase: 'thumbnails', done: start + batch.length, total: wanted.length });
-    // A full disk fails every thumbnail after it: stop, and say so once.
-    if (problems.some((p) => p?.includes('ENOSPC'))) {
-      const full = warnings.filter((w) => w.includes('ENOSPC')).length;
-      const rest = wanted.length - start - batch.length + full;
-      return [
-        ...warnings.filter((w) => !w.includes('ENOSPC')),
-        `The disk holding ${dataDir} is full (ENOSPC): ${rest} of ${wanted.length} thumbnails were not ` +
-          'written. The images are imported; they show at full size until thumbnails can be made.',
-      ];
-    }
-  }
-  return warnings;
-}
-
-function thumbnailFile(dir: string, image: PlannedImage): string {
-  return path.join(dir, `${image.sha256}.png`);
-}
-
-/** Makes one thumbnail; a problem is returned as a warning (WebP without its decoder is not one). */
-async function cacheThumbnail(dir: string, image: PlannedImage): Promise<string | undefined> {
-  const file = thumbnailFile(dir, image);
-  const temporary = `${file}.tmp-${process.pid}`;
-  try {
-    const bytes = await readFile(image.path);
-    const thumbnail = makeThumbnail(bytes);
-    if (thumbnail === bytes) return undefined; // a small PNG: the viewer shows the file itself
-    await writeFile(temporary, thumbnail);
-    await rename(temporary, file);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    if (error instanceof UserError && error.code === 'unavailable') return undefined;
-    return `${image.path}: no thumbnail (${(error as Error).message})`;
-  }
-  return undefined;
 }
