@@ -73,8 +73,8 @@ async function doctor(values: Values): Promise<number> {
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatDoctor(report));
     return 0;
   }
-  const { formatDamagedModel, formatModelPlan, inspectForDoctor, modelDirOf, planModel, readRunConfig } =
-    await import('./doctorModel');
+  const { inspectForDoctor, modelDirOf, planModel, readRunConfig } = await import('./doctorModel');
+  const { formatDamagedModel, formatModelPlan } = await import('./doctorReport');
   let plan;
   try {
     const dir = model ? path.resolve(model) : modelDirOf(readRunConfig(config!).config, config!);
