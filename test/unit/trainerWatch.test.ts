@@ -120,6 +120,17 @@ describe('the host watching its trainers', () => {
     expect(getRun(db, runId)?.status).toBe('paused');
     expect(heard.filter((h) => h.event === 'job.state').at(-1)?.payload.state).toBe('paused');
   });
+  it('a trainer ending after the host closed the workspace writes nothing there and throws nothing', async () => {
+    const jobs = supervisor('');
+    void jobs.run(runId);
+    await until(() => heard.find((h) => h.payload.state === 'running'));
+    jobs.stop(runId, 'pause');
+    await warned('trainer_slow_stop');
+    db.close(); // the host shutting down while its trainer is still stopping
+    const gone = until(() => (jobs.isRunning(runId) ? undefined : true));
+    jobs.stop(runId, 'pause'); // ends the process: its exit must not touch the closed store
+    await gone;
+  });
 });
 
 describe('vrft train watching its trainer', () => {

@@ -74,9 +74,17 @@ export class JobSupervisor {
     let step = 0;
     const stderr = stderrTail(child);
     this.running.set(runId, child);
+    /** The watch's warnings on this run, taken back once they no longer hold. */
+    const raised = new Set<string>();
     const warn = (kind: string, message: string) => {
+      raised.add(kind);
       addRunWarning(this.db, runId, { kind, step, message });
       this.broadcast('job.warning', { runId, kind, message });
+    };
+    const takeBack = (kind: string) => {
+      // The host may have closed the workspace already (a trainer that outlived its shutdown).
+      if (!raised.delete(kind) || !this.db.open) return;
+      dropRunWarning(this.db, runId, kind);
     };
     const watch = new TrainerWatch(
       {
@@ -88,7 +96,7 @@ export class JobSupervisor {
           );
         },
         heard: () => {
-          dropRunWarning(this.db, runId, 'trainer_silent');
+          takeBack('trainer_silent');
           this.broadcast('job.warning', {
             runId,
             kind: 'trainer_heard',
@@ -133,9 +141,11 @@ export class JobSupervisor {
       if (this.watches.get(runId) === watch) this.watches.delete(runId);
       if (this.running.get(runId) === child) this.running.delete(runId);
       // What the watch said was about this process: stale once it is gone.
-      dropRunWarning(this.db, runId, 'trainer_silent');
-      dropRunWarning(this.db, runId, 'trainer_slow_stop');
-      if (finished) return;
+      takeBack('trainer_silent');
+      takeBack('trainer_slow_stop');
+      // After the host closed the workspace (a trainer slower to stop than its shutdown) the
+      // trainer has recorded its own state: nothing is left to write here.
+      if (finished || !this.db.open) return;
       const meant = this.killed.get(runId);
       if (meant) {
         this.killed.delete(runId);
