@@ -157,8 +157,11 @@ export function writeFolder(
   return files.map((file) => path.join(out, path.relative(staged.dir, file)));
 }
 
-/** What vrft keeps in a workspace folder: its database (and WAL, backups, lock), runs, thumbnails. */
-const workspaceOwn = /^(vrft\.(sqlite|lock)|runs$|thumbnails$|datasets$)/;
+/**
+ * What vrft keeps in a workspace folder: its database (and WAL, backups, lock), runs, thumbnails,
+ * the images a Hugging Face import wrote out, and the datasets an experiment synthesised.
+ */
+const workspaceOwn = /^(vrft\.(sqlite|lock)|runs$|thumbnails$|imported$|datasets$)/;
 
 /**
  * Refuses an export target that is one of the workspace's own files or under its folders (`--out
