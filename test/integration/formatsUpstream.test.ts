@@ -17,7 +17,7 @@ import { openStore, workspaceDbPath, type Db } from '../../src/main/store/db';
 import { listImages } from '../../src/main/store/images';
 import { listDatasetLabels } from '../../src/main/store/labels';
 import { listSourceLines } from '../../src/main/store/sourceLines';
-import { jpegFile, rgbImage } from '../support/imageFiles';
+import { writeJpeg } from '../support/imageFiles';
 
 const fixtures = path.join(__dirname, '..', 'fixtures');
 const upstream = path.join(fixtures, 'formats-upstream');
@@ -30,18 +30,8 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-function jpeg(name: string, width: number, height: number, shade: number): void {
-  const file = path.join(images, name);
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(
-    file,
-    jpegFile(
-      width,
-      height,
-      rgbImage(width, height, (x, y) => [x % 256, y % 256, shade]),
-    ),
-  );
-}
+const jpeg = (name: string, width: number, height: number, shade: number) =>
+  writeJpeg(path.join(images, name), width, height, shade);
 
 /** Three datasets: REC lines, COCO detection, Visual-RFT classification; their four exports. */
 async function build(): Promise<{ db: Db; ids: Record<string, number>; exports: Record<string, string> }> {

@@ -1,17 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Box } from '../../src/shared/boxes';
 import { UsageError, type Values } from '../../src/main/commands/command';
 import { exportCommand, importCommand, progressPrinter } from '../../src/main/commands/importExport';
@@ -32,23 +22,11 @@ import { createSplit } from '../../src/main/store/splits';
 import { readImage } from '../../src/main/train/datasetExamples';
 import { UserError } from '../../src/shared/errors';
 import { jpegFile, pngFile, rgbImage, webp3x2 } from '../support/imageFiles';
+import { caseWorkspaces } from '../support/workspace';
 
-const root = mkdtempSync(path.join(os.tmpdir(), 'vrft-import-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-afterEach(() => vi.restoreAllMocks());
-
-let counter = 0;
 /** A fresh folder and a workspace in it, closed after the test. */
-function workspace(): { dir: string; dataDir: string; db: Db } {
-  const dir = path.join(root, `case-${++counter}`);
-  mkdirSync(dir, { recursive: true });
-  const dataDir = path.join(dir, 'workspace');
-  const db = openStore(workspaceDbPath(dataDir));
-  opened.push(db);
-  return { dir, dataDir, db };
-}
-const opened: Db[] = [];
-afterEach(() => opened.splice(0).forEach((db) => db.close()));
+const workspace = caseWorkspaces('import');
+afterEach(() => vi.restoreAllMocks());
 
 function write(file: string, bytes: Buffer | string): string {
   mkdirSync(path.dirname(file), { recursive: true });
@@ -1065,7 +1043,10 @@ describe('the vrft command (built)', () => {
     expect(code).toBe(130);
     expect(stderr).toContain('vrft: The import was cancelled: nothing was imported.');
     const db = openStore(workspaceDbPath(dataDir));
-    opened.push(db);
-    expect(listDatasets(db)).toEqual([]);
+    try {
+      expect(listDatasets(db)).toEqual([]);
+    } finally {
+      db.close();
+    }
   }, 60_000);
 });

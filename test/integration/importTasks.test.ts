@@ -3,60 +3,26 @@
  * Visual-RFT classification records, COCO crowd boxes, LISA ReasonSeg folders; each imported,
  * reported and exported back (fixtures: test/fixtures/task-formats).
  */
-import {
-  copyFileSync,
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { exportCommand, importCommand } from '../../src/main/commands/importExport';
 import { exportDataset, importDataset } from '../../src/main/data/formats';
 import { listDatasetAnnotations } from '../../src/main/store/annotations';
 import { addCategory, listCategories } from '../../src/main/store/categories';
 import { createDataset } from '../../src/main/store/datasets';
-import { openStore, workspaceDbPath, type Db } from '../../src/main/store/db';
 import { addImage, listImages } from '../../src/main/store/images';
 import { listDatasetLabels, setImageLabel } from '../../src/main/store/labels';
 import { listSourceLines } from '../../src/main/store/sourceLines';
 import { probeImage } from '../../src/main/data/imageFiles';
-import { jpegFile, rgbImage } from '../support/imageFiles';
+import { writeJpeg } from '../support/imageFiles';
+import { caseWorkspaces } from '../support/workspace';
 
 const fixtures = path.join(__dirname, '..', 'fixtures', 'task-formats');
-const root = mkdtempSync(path.join(os.tmpdir(), 'vrft-tasks-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-const opened: Db[] = [];
-afterEach(() => opened.splice(0).forEach((db) => db.close()));
+const workspace = caseWorkspaces('tasks');
 afterEach(() => vi.restoreAllMocks());
 
-let counter = 0;
-function workspace(): { dir: string; dataDir: string; db: Db } {
-  const dir = path.join(root, `case-${++counter}`);
-  mkdirSync(dir, { recursive: true });
-  const dataDir = path.join(dir, 'workspace');
-  const db = openStore(workspaceDbPath(dataDir));
-  opened.push(db);
-  return { dir, dataDir, db };
-}
-
-function jpeg(file: string, width: number, height: number, shade = 90): string {
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(
-    file,
-    jpegFile(
-      width,
-      height,
-      rgbImage(width, height, (x, y) => [x % 256, y % 256, shade]),
-    ),
-  );
-  return file;
-}
+const jpeg = writeJpeg;
 
 /** The REC fixtures beside the two COCO images they name. */
 function recFolder(dir: string): void {

@@ -1,4 +1,6 @@
 /** Image files for tests, made in memory: PNG (via our encoder), JPEG (jpeg-js) and WebP, with EXIF. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { encodePng } from '../../src/main/data/png';
@@ -102,4 +104,18 @@ export function pngChunk(type: string, data: Buffer): Buffer {
   body.copy(out, 4);
   out.writeUInt32BE(crc32(body), body.length + 4);
   return out;
+}
+
+/** A JPEG file at `file` (folders made) of a gradient tinted by `shade`; returns the path. */
+export function writeJpeg(file: string, width: number, height: number, shade = 90): string {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(
+    file,
+    jpegFile(
+      width,
+      height,
+      rgbImage(width, height, (x, y) => [x % 256, y % 256, shade]),
+    ),
+  );
+  return file;
 }

@@ -1,9 +1,14 @@
-/** Test helpers around the built `vrft` command: run it, and make a workspace with a dataset. */
+/**
+ * Test helpers around the built `vrft` command: run it, and make a workspace with a dataset; and
+ * per-test workspaces for tests that import and export through the store.
+ */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { afterAll, afterEach } from 'vitest';
 import { createFewShotSplits } from '../../src/main/data/splits';
-import { openStore, workspaceDbPath } from '../../src/main/store/db';
+import { openStore, workspaceDbPath, type Db } from '../../src/main/store/db';
 
 export function vrft(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['bin/vrft.js', ...args], { encoding: 'utf8', timeout: 180_000 });
@@ -119,4 +124,24 @@ interface Coco {
   images: CocoImage[];
   annotations: CocoAnnotation[];
   categories: unknown[];
+}
+
+/**
+ * Per-test folders under one temporary root (removed after the file), each with a workspace that
+ * is closed after its test: `const workspace = caseWorkspaces('import')`, then `workspace()` in a test.
+ */
+export function caseWorkspaces(prefix: string): () => { dir: string; dataDir: string; db: Db } {
+  const root = mkdtempSync(path.join(os.tmpdir(), `vrft-${prefix}-`));
+  const opened: Db[] = [];
+  afterEach(() => opened.splice(0).forEach((db) => db.close()));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  let counter = 0;
+  return () => {
+    const dir = path.join(root, `case-${++counter}`);
+    mkdirSync(dir, { recursive: true });
+    const dataDir = path.join(dir, 'workspace');
+    const db = openStore(workspaceDbPath(dataDir));
+    opened.push(db);
+    return { dir, dataDir, db };
+  };
 }
