@@ -89,7 +89,7 @@ describe('compare two evaluated runs in the browser', () => {
       const c = table.mean[label]!;
       return `${(100 * c.primary).toFixed(1)} (${(100 * c.secondary!).toFixed(1)})`;
     };
-    const shown = await compare.row('all');
+    const shown = await compare.row('all', 2);
     expect(shown).toEqual({ shifted: cell('eval 1'), exact: cell('eval 2') });
     expect(shown).toEqual({ shifted: '25.0 (12.5)', exact: '100.0 (50.0)' });
 

@@ -67,7 +67,7 @@ describe('train, evaluate, compare and replay in the app alone', () => {
     const compare = new ComparePage(page);
     await compare.open();
     await compare.pick('sft', 'rft');
-    const shown = await compare.row('all');
+    const shown = await compare.row('all', 2);
     // The same figures `vrft compare` prints for the two runs.
     const cli = vrft('compare', '2', '1', '--resamples', '0', '--json', '--data', data);
     expect(cli.code).toBe(0);

@@ -1,4 +1,5 @@
 import type { Locator, Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { AppShell } from './AppShell';
 
 /** The Compare view: runs or an experiment side by side, their table, curves and answers. */
@@ -37,10 +38,15 @@ export class ComparePage {
     await select.selectOption({ label: option });
   }
 
-  /** The table's cells of one row ("all" for the mean), by column label. */
-  async row(category: string): Promise<Record<string, string>> {
+  /**
+   * The table's cells of one row ("all" for the mean), by column label, once it has a column for
+   * each of `columns` runs: the table is redrawn as each run is ticked, and a row read between two
+   * ticks has fewer columns.
+   */
+  async row(category: string, columns?: number): Promise<Record<string, string>> {
     const row = this.table.locator(`[data-testid="compare-row"][data-category="${category}"]`);
     await row.waitFor();
+    if (columns !== undefined) await expect.poll(() => row.locator('td[data-column]').count()).toBe(columns);
     const cells = await row
       .locator('td[data-column]')
       .evaluateAll((tds) => tds.map((td) => [td.getAttribute('data-column')!, td.textContent!.trim()]));
