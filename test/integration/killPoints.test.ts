@@ -103,10 +103,23 @@ async function killAndResume(
     '--data',
     data,
   ]);
-  const exited = new Promise((resolve) => cli.on('exit', resolve));
+  // Its output is read as it comes: a pipe nobody reads fills, and the CLI would block on it.
+  let output = '';
+  cli.stdout.on('data', (d: Buffer) => (output += String(d)));
+  cli.stderr.on('data', (d: Buffer) => (output += String(d)));
+  let code: number | null | undefined;
+  const exited = new Promise((resolve) =>
+    cli.on('exit', (c) => {
+      code = c;
+      resolve(c);
+    }),
+  );
+  // Until the kill point, or the CLI's end (a run that failed says why, instead of a timeout).
   await expect
-    .poll(() => metric(data, key).length, { timeout: 120_000, interval: 10 })
-    .toBeGreaterThanOrEqual(at);
+    .poll(() => code !== undefined || metric(data, key).length >= at, { timeout: 120_000, interval: 10 })
+    .toBe(true);
+  if (metric(data, key).length < at)
+    expect.fail(`vrft train ended (exit ${code}) before step ${at}: ${output}`);
   const pid = trainerOf(data);
   if (pid !== undefined) process.kill(pid, 'SIGKILL');
   await exited;
@@ -209,7 +222,10 @@ describe('kill -9 at seeded random points', () => {
 
   it('export: killed at 5 moments while writing over a file, it is the old file or the whole new one', async () => {
     const data = workspace();
-    const reference = path.join(dir, 'reference.json');
+    // Beside the target, at its depth: COCO names images relative to the file's folder when they
+    // are under it (the workspace is under `dir`), so a reference in `dir` itself differs.
+    mkdirSync(path.join(dir, 'reference-coco'));
+    const reference = path.join(dir, 'reference-coco', 'annotations.json');
     expect(
       vrft('export', '--dataset', 'shapes', '--format', 'coco', '--out', reference, '--data', data).code,
     ).toBe(0);

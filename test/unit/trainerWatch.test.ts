@@ -21,6 +21,8 @@ function fakeTrainer(dir: string, script: string): string {
     `const runId = Number(process.argv[process.argv.indexOf('--run') + 1]);
 process.send({ type: 'started', runId, kind: 'grpo', backend: 'fake', totalSteps: 9, fromStep: 0 });
 process.on('message', () => {});
+// Gone with the test that started it, however that test ended.
+process.on('disconnect', () => process.exit(0));
 setInterval(() => {}, 1000);
 ${script}
 `,
