@@ -1,4 +1,6 @@
 // Data-parallel SFT with the built gradient worker (out/main/gradientWorker.js; `npm test` builds it).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -171,13 +173,28 @@ describe('data-parallel SFT', () => {
   });
 
   it('a worker that dies mid-step fails the step with a message saying the checkpoint is kept', async () => {
+    // A stand-in worker that is ready, then dies on its first step without answering: what a crash
+    // of the thread looks like from here. (Terminating the real worker from outside raced with its
+    // answer: on a loaded machine the worker's half could finish before the terminate landed.)
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vrft-dies-'));
+    const dies = path.join(dir, 'dies.mjs');
+    writeFileSync(
+      dies,
+      "import { parentPort } from 'node:worker_threads';\n" +
+        "parentPort.on('message', (m) => (m.type === 'init' ? parentPort.postMessage({ type: 'ready' }) : process.exit(3)));\n",
+    );
     const policy = TinyVlmPolicy.create(config, tokenizer, 5);
-    const peer = await startPeer(policy);
-    const named = trainable(policy);
-    const step = dataParallelGradients(policy, named, [...examples], lossOptions, peer);
-    // What a crash of the thread looks like from here: it exits without answering.
-    void (peer as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-    await expect(step).rejects.toThrow(/gradient worker: it stopped .*last checkpoint is kept/);
+    const peer = await GradientWorker.start(policy, 'wasm', dies);
+    peers.push(peer);
+    const step = dataParallelGradients(policy, trainable(policy), [...examples], lossOptions, peer);
+    await expect(step).rejects.toThrow(
+      /gradient worker: it stopped \(exit code 3\).*last checkpoint is kept/,
+    );
+    // Later steps fail at once with the same reason instead of waiting on a dead thread.
+    await expect(
+      dataParallelGradients(policy, trainable(policy), [...examples], lossOptions, peer),
+    ).rejects.toThrow(/it stopped \(exit code 3\)/);
     policy.dispose();
+    rmSync(dir, { recursive: true, force: true });
   });
 });
