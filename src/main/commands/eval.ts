@@ -9,7 +9,7 @@ import { runTaskOf } from '../train/config';
 import { importedModelDir, runModelDir } from '../train/runFiles';
 import { oneOf, requiredString, UsageError, wholeNumber, type Command, type Values } from './command';
 import { createCheckedRun, superviseRun } from './runs';
-import { checkTaskMaterial } from './train';
+import { checkTaskMaterial } from '../train/runConfig';
 import { UserError } from '../../shared/errors';
 
 export function formatEvaluation(e: Evaluation): string {

@@ -8,8 +8,6 @@ import { checkTrainingConfig } from '../train/runConfig';
 import { oneOf, parseUserJson, readUserFile, UsageError, type Command, type Values } from './command';
 import { createCheckedRun, superviseRun } from './runs';
 
-export { checkTaskMaterial } from '../train/runConfig';
-
 /**
  * A run config file's JSON. An empty file and a YAML file say so: JSON.parse's "Unexpected end of
  * JSON input" / "Unexpected token 'd'" do not tell a user what to write instead.
