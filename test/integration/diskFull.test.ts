@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { tallyFault } from '../fault-reporter';
 import { saveTinyModel } from '../support/tinyModel';
 import { encodePng } from '../../src/main/data/png';
 
@@ -53,6 +54,8 @@ const rows = (table: string) =>
   `node -e "const D=require('better-sqlite3');const d=new D(process.argv[1],{readonly:true});console.log('${table}', d.prepare('SELECT count(*) n FROM ${table}').get().n, d.pragma('integrity_check',{simple:true}))" $W/ws/vrft.sqlite`;
 
 describe.skipIf(!namespaces)('a full or read-only disk', () => {
+  beforeEach(({ task }) => tallyFault(task, { group: 'disk full or read-only', cases: 1 }));
+
   it('a checkpoint that meets ENOSPC stops the run with a clear message; the last checkpoint and the database survive; it resumes to the end', () => {
     const config = path.join(dir, 'sft.json');
     writeFileSync(

@@ -4,8 +4,8 @@
  * clean error — a non-zero exit and a message naming what and where, no stack trace; for the host
  * an error envelope, close code or status saying what is wrong, the host still serving — with the
  * workspace's rows and every file in its folder unchanged, inside its time limit, leaving no
- * process behind. The totals are printed at the end (cases / clean errors / crashes / hangs /
- * data lost).
+ * process behind. Each case is tallied for the totals that test/fault-reporter.ts prints at the end
+ * of the run (cases / clean / crashes / hangs / data lost …), with the other fault tests'.
  *
  * A case marked `knownBug` found a bug not fixed yet: it is expected not to be clean, counted in
  * the totals and listed with the bug, and fails once the bug is fixed (then drop the mark).
@@ -18,7 +18,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runFault, totals, type FaultContext, type FaultResult } from '../support/faults';
+import { tallyFault } from '../fault-reporter';
+import { runFault, type FaultContext, type FaultResult } from '../support/faults';
 import { runServerFault } from '../support/serverFaults';
 import { shapesWorkspace, shapesWorkspaceWithSplit } from '../support/workspace';
 import { configCases } from './faults/configCases';
@@ -45,16 +46,9 @@ const suites: Record<string, Runnable[]> = {
   server: serverCases.map((c) => ({ ...c, run: (ctx) => runServerFault(c, ctx) })),
 };
 
-const knownBugs = new Map(
-  Object.entries(suites).flatMap(([group, cases]) =>
-    cases.filter((c) => c.knownBug).map((c) => [`${group} · ${c.name}`, c.knownBug!] as const),
-  ),
-);
-
 let root: string;
 let baseline: string;
 let trained: Promise<string>;
-const results: FaultResult[] = [];
 
 /** Waits for the workspace with a trained run (trained in the background from the start). */
 const trainedWorkspace = () => trained;
@@ -70,12 +64,6 @@ beforeAll(() => {
 }, 120_000);
 
 afterAll(() => {
-  process.stdout.write(`\n${totals(results)}\n`);
-  for (const r of results.filter((x) => x.outcome !== 'clean')) {
-    process.stdout.write(`  ${r.outcome}: ${r.group} · ${r.name}: ${r.detail}\n`);
-    const bug = knownBugs.get(`${r.group} · ${r.name}`);
-    if (bug) process.stdout.write(`    (a known bug, not fixed yet: ${bug})\n`);
-  }
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -84,13 +72,14 @@ describe.concurrent('fault suite', () => {
     cases.forEach((c, i) => {
       it(
         `${group} · ${c.name}`,
-        async () => {
+        async ({ task }) => {
           const dir = path.join(root, `${group}-${i}`);
           mkdirSync(dir);
           const data = path.join(dir, 'data');
           cpSync(baseline, data, { recursive: true });
           const result = await c.run({ dir, data, trainedWorkspace });
-          results.push(result);
+          const { outcome, detail } = result;
+          tallyFault(task, { group, cases: 1, outcome, detail, knownBug: c.knownBug });
           if (c.knownBug) {
             // Fixed? Then drop `knownBug` from the case.
             expect(result.outcome, `known bug: ${c.knownBug}`).not.toBe('clean');

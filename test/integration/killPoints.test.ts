@@ -28,6 +28,7 @@ import { addCategory } from '../../src/main/store/categories';
 import { createDataset, listDatasets } from '../../src/main/store/datasets';
 import { addImage } from '../../src/main/store/images';
 import { listMetrics } from '../../src/main/store/runs';
+import { tallyFault } from '../fault-reporter';
 import { saveTinyModel } from '../support/tinyModel';
 import { shapesWorkspace, vrft } from '../support/workspace';
 
@@ -144,7 +145,8 @@ describe('kill -9 at seeded random points', () => {
   const sft = () => config('sft', { batchSize: 2, learningRate: 0.003, steps: sftSteps, checkpointEvery: 3 });
   let straightSft: number[];
 
-  it('SFT: killed at 6 points and resumed, the losses equal a run never killed', async () => {
+  it('SFT: killed at 6 points and resumed, the losses equal a run never killed', async ({ task }) => {
+    tallyFault(task, { group: 'kill -9', cases: 6 });
     const data = workspace();
     expect(vrft('train', '--method', 'sft', '--config', sft(), '--data', data).code).toBe(0);
     straightSft = metric(data, 'loss');
@@ -157,7 +159,10 @@ describe('kill -9 at seeded random points', () => {
     }
   }, 600_000);
 
-  it('GRPO: killed at 4 points and resumed, the rewards and losses equal a run never killed', async () => {
+  it('GRPO: killed at 4 points and resumed, the rewards and losses equal a run never killed', async ({
+    task,
+  }) => {
+    tallyFault(task, { group: 'kill -9', cases: 4 });
     const steps = 10;
     const grpo = () =>
       config('grpo', {
@@ -182,7 +187,10 @@ describe('kill -9 at seeded random points', () => {
     }
   }, 900_000);
 
-  it('import: killed at 5 moments, the workspace is as it was or wholly imported, and imports again', async () => {
+  it('import: killed at 5 moments, the workspace is as it was or wholly imported, and imports again', async ({
+    task,
+  }) => {
+    tallyFault(task, { group: 'kill -9', cases: 5 });
     const many = path.join(dir, 'many');
     mkdirSync(many, { recursive: true });
     for (let i = 0; i < 400; i++) {
@@ -220,7 +228,10 @@ describe('kill -9 at seeded random points', () => {
     }
   }, 600_000);
 
-  it('export: killed at 5 moments while writing over a file, it is the old file or the whole new one', async () => {
+  it('export: killed at 5 moments while writing over a file, it is the old file or the whole new one', async ({
+    task,
+  }) => {
+    tallyFault(task, { group: 'kill -9', cases: 5 });
     const data = workspace();
     // Beside the target, at its depth: COCO names images relative to the file's folder when they
     // are under it (the workspace is under `dir`), so a reference in `dir` itself differs.
@@ -248,7 +259,10 @@ describe('kill -9 at seeded random points', () => {
     expect(readdirSync(out)).toEqual(['annotations.json']); // no annotations.json.tmp-<pid> left
   }, 300_000);
 
-  it('export: a YOLO folder killed at 5 moments, new or replacing one with --force, is as it was or whole', async () => {
+  it('export: a YOLO folder killed at 5 moments, new or replacing one with --force, is as it was or whole', async ({
+    task,
+  }) => {
+    tallyFault(task, { group: 'kill -9', cases: 5 });
     const data = workspace();
     const perDataset = 1000; // enough label files that writing them is under way when the kill lands
     manyImages(data, ['a', 'b'], perDataset);

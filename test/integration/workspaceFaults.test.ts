@@ -33,10 +33,12 @@ import {
 import { createDataset, listDatasets } from '../../src/main/store/datasets';
 import { lockPath } from '../../src/main/store/lock';
 import { migrations } from '../../src/main/store/migrations';
+import { tallyFault } from '../fault-reporter';
 
 let dir: string;
 const hosts: RunningHost[] = [];
-beforeEach(() => {
+beforeEach(({ task }) => {
+  tallyFault(task, { group: 'damaged or shared workspace', cases: 1 });
   dir = mkdtempSync(path.join(os.tmpdir(), 'vrft-wsfaults-'));
 });
 afterEach(async () => {

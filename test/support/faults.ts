@@ -162,13 +162,3 @@ export async function runFault(c: FaultCase, ctx: FaultContext): Promise<FaultRe
   if (!c.message.test(stderr)) return result('unclear', `exit ${code}: ${message || stderr.slice(0, 500)}`);
   return result('clean', message);
 }
-
-/** The totals line the suite prints at the end. */
-export function totals(results: readonly FaultResult[]): string {
-  const n = (o: Outcome) => results.filter((r) => r.outcome === o).length;
-  return (
-    `fault suite: ${results.length} cases · ${n('clean')} clean errors · ${n('crash')} crashes · ` +
-    `${n('hang')} hangs · ${n('lost')} data lost · ${n('leftover')} processes left · ` +
-    `${n('accepted')} accepted · ${n('unclear')} unclear messages`
-  );
-}
