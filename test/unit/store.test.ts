@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { UserError, type ErrorCode } from '../../src/shared/errors';
 import {
   applyMigrations,
@@ -515,18 +515,24 @@ describe('run warnings, metric series and experiments', () => {
   it('aligns metrics on their steps, null where a key was not logged or was NaN, with when each was logged', () => {
     const db = open();
     const runId = createRun(db, { kind: 'grpo', config: {} });
-    const before = Date.now();
-    insertMetrics(db, runId, [
-      { step: 1, key: 'loss', value: 2 },
-      { step: 1, key: 'kl', value: 0.1 },
-      { step: 2, key: 'loss', value: NaN },
-      { step: 3, key: 'loss', value: 1 },
-      { step: 3, key: 'kl', value: 0.3 },
-    ]);
+    // A fixed clock: each value's time is the instant it was logged.
+    const loggedAt = Date.UTC(2026, 0, 2, 3, 4, 5);
+    vi.useFakeTimers({ toFake: ['Date'], now: loggedAt });
+    try {
+      insertMetrics(db, runId, [
+        { step: 1, key: 'loss', value: 2 },
+        { step: 1, key: 'kl', value: 0.1 },
+        { step: 2, key: 'loss', value: NaN },
+        { step: 3, key: 'loss', value: 1 },
+        { step: 3, key: 'kl', value: 0.3 },
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
     const series = metricSeries(db, runId);
     expect(series.steps).toEqual([1, 2, 3]);
     expect(series.values).toEqual({ loss: [2, null, 1], kl: [0.1, null, 0.3] });
-    expect(series.times.every((t) => t !== null && t >= before)).toBe(true);
+    expect(series.times).toEqual([loggedAt, loggedAt, loggedAt]);
     expect(metricSeries(db, runId, ['kl']).values).toEqual({ kl: [0.1, null, 0.3] });
     // Every key at every step: the same figures by the shorter way.
     const full = createRun(db, { kind: 'sft', config: {} });
