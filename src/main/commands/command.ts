@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { Size } from '../../shared/boxes';
 import { UserError } from '../../shared/errors';
-import { notARegularFile } from '../data/formats/files';
+import { oddFile } from '../data/formats/files';
 import { locateJsonError } from '../data/jsonErrors';
 import { damaged, openStore, workspaceDbPath, type Db } from '../store/db';
 
@@ -66,8 +66,8 @@ export function sizeFlag(values: Values, flag: string): Size | undefined {
 /** Reads a file a user named; a missing or unreadable file is a usage error naming it. */
 export function readUserFile(file: string): string {
   // A named pipe or a device would block the read (or never end): say what it is instead.
-  const problem = notARegularFile(file);
-  if (problem && problem !== 'no such file') throw new UsageError(`${file} ${problem}: name the file itself`);
+  const problem = oddFile(file);
+  if (problem) throw new UsageError(`${file} ${problem}: name the file itself`);
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {

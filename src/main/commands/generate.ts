@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
-import { notARegularFile } from '../data/formats/files';
+import { oddFile } from '../data/formats/files';
 import { backendNames } from '../engine/names';
 import { oneOf, requiredString, UsageError, wholeNumber, type Command, type Values } from './command';
 
@@ -33,9 +33,8 @@ async function generate(values: Values): Promise<number> {
   const backend = values.backend === undefined ? undefined : oneOf(values, 'backend', backendNames);
 
   // A pipe or a folder would block or fail the read: said as what it is.
-  const problem = notARegularFile(imageFile);
-  if (problem && problem !== 'no such file')
-    throw new UsageError(`${imageFile} ${problem}: name the image file`);
+  const problem = oddFile(imageFile);
+  if (problem) throw new UsageError(`${imageFile} ${problem}: name the image file`);
   let bytes: Buffer;
   try {
     bytes = readFileSync(imageFile);

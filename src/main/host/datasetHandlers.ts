@@ -9,7 +9,7 @@ import type { Database } from 'better-sqlite3';
 import { UserError } from '../../shared/errors';
 import { createFewShotSplits, drawFewShot, type FewShotDraw } from '../data/splits';
 import { exportDataset, importDataset } from '../data/formats';
-import { notARegularFile } from '../data/formats/files';
+import { oddFile } from '../data/formats/files';
 import { thumbnailPath } from '../data/formats/thumbnails';
 import {
   addAnnotation,
@@ -128,8 +128,8 @@ export function createDatasetHandlers(ctx: {
       }
       // Replaced by a pipe since the import, the read would hold one of libuv's few file threads
       // for ever (after four, every file read of the host waits).
-      const odd = notARegularFile(image.path);
-      if (odd && odd !== 'no such file')
+      const odd = oddFile(image.path);
+      if (odd)
         throw new UserError(
           'invalid_input',
           `${image.path} ${odd}: put the image file back to see this image.`,

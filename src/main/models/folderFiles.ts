@@ -7,7 +7,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
-import { notARegularFile } from '../data/formats/files';
+import { oddFile } from '../data/formats/files';
 
 export function refuseOddFiles(dir: string): void {
   let entries;
@@ -20,9 +20,8 @@ export function refuseOddFiles(dir: string): void {
     if (entry.isFile() || entry.isDirectory()) continue;
     const file = path.join(dir, entry.name);
     // A link is followed: to a file or folder it is fine; to a pipe, or looping, it is not.
-    const problem = notARegularFile(file);
-    if (problem === undefined || problem === 'is a folder, not a file' || problem === 'no such file')
-      continue;
+    const problem = oddFile(file);
+    if (problem === undefined || problem === 'is a folder, not a file') continue;
     throw new UserError(
       'invalid_input',
       `${file} ${problem}: a model folder holds files only (config.json, weights, tokenizer). ` +

@@ -13,7 +13,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
-import { notARegularFile } from '../data/formats/files';
+import { oddFile } from '../data/formats/files';
 import { findDatasetByName } from '../store/datasets';
 import { transaction, type Db } from '../store/db';
 import { countRollouts, insertRollouts, type RolloutInput } from '../store/rollouts';
@@ -200,8 +200,8 @@ export function parsePythonJson(text: string): unknown {
 
 function readJsonFile(file: string): unknown {
   // A pipe would block the read: say what is there instead.
-  const problem = notARegularFile(file);
-  if (problem && problem !== 'no such file') throw invalid(`${file} ${problem}: copy the file itself`);
+  const problem = oddFile(file);
+  if (problem) throw invalid(`${file} ${problem}: copy the file itself`);
   try {
     return parsePythonJson(readFileSync(file, 'utf8'));
   } catch (error) {

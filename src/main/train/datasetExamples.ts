@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Box } from '../../shared/boxes';
 import { UserError } from '../../shared/errors';
 import { seeded } from '../../shared/random';
-import { notARegularFile } from '../data/formats/files';
+import { oddFile } from '../data/formats/files';
 import { decodeImage } from '../data/imageFiles';
 import { positionPhrase } from '../data/shapeworld';
 import type { Policy, RgbImage } from '../models/policy';
@@ -55,8 +55,8 @@ export interface LoadedDataset {
 
 export function readImage(path: string): RgbImage {
   // Replaced by a pipe since it was imported: the read would never end.
-  const problem = notARegularFile(path);
-  if (problem && problem !== 'no such file')
+  const problem = oddFile(path);
+  if (problem)
     throw new UserError(
       'invalid_input',
       `${path} ${problem}: restore the image file, or re-import the dataset.`,

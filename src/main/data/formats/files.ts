@@ -106,11 +106,18 @@ export function notARegularFile(file: string): string | undefined {
   return `is ${kind}, not a file`;
 }
 
-export function readText(file: string): string {
+/**
+ * Why reading `file` would block or fail though something is there (a pipe, a socket, a device, a
+ * folder, a looping link); undefined for a regular file, and for a missing one (the read says so).
+ */
+export function oddFile(file: string): string | undefined {
   const problem = notARegularFile(file);
-  if (problem && problem !== 'no such file') {
-    throw new UserError('invalid_input', `${file} ${problem}: name the annotation file itself.`);
-  }
+  return problem === 'no such file' ? undefined : problem;
+}
+
+export function readText(file: string): string {
+  const problem = oddFile(file);
+  if (problem) throw new UserError('invalid_input', `${file} ${problem}: name the annotation file itself.`);
   try {
     return readFileSync(file, 'utf8').replace(/^\uFEFF/, ''); // a byte-order mark is not content
   } catch (error) {
