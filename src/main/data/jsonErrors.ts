@@ -5,7 +5,9 @@
  * (Microsoft's, VS Code's own) reports an offset for every error; it is asked, in strict JSON mode,
  * only after JSON.parse has failed, so a good file costs nothing extra.
  */
+import { readFileSync } from 'node:fs';
 import { parse, type ParseError } from 'jsonc-parser';
+import { UserError } from '../../shared/errors';
 
 export interface JsonErrorLocation {
   /** Index into the text (UTF-16 code units, as JavaScript strings count). */
@@ -56,4 +58,18 @@ export function notValidJson(text: string, error: unknown): string {
   if (!(error instanceof SyntaxError)) return `cannot be read (${message})`;
   const at = locateJsonError(text, error);
   return `not valid JSON${at ? ` at line ${at.line}, column ${at.column}` : ''} (${at?.problem ?? jsonProblem(message)})`;
+}
+
+/**
+ * A JSON file that came with a model (config.json, a shard index, adapter_config.json), parsed. A
+ * read that fails, or text that is not JSON, is the user's to fix: said naming the file and where.
+ */
+export function parseJsonFile(file: string): unknown {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UserError('invalid_input', `${file}: ${notValidJson(text, error)}`);
+  }
 }

@@ -3,10 +3,10 @@
  * trained on in `base_model_name_or_path`. PEFT reads a relative path from the working directory;
  * vrft tries the adapter's own folder first, so a folder moved with its base still loads.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
-import { notValidJson } from '../data/jsonErrors';
+import { parseJsonFile } from '../data/jsonErrors';
 
 export interface AdapterFolder {
   /** The base model's folder (holds config.json). */
@@ -19,14 +19,7 @@ export interface AdapterFolder {
 export function readAdapterFolder(dir: string): AdapterFolder | null {
   const file = path.join(dir, 'adapter_config.json');
   if (!existsSync(file)) return null;
-  let json: Record<string, unknown>;
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch (error) {
-    throw new UserError('invalid_input', `${file}: ${notValidJson(text, error)}`);
-  }
+  const json = parseJsonFile(file) as Record<string, unknown>;
   const named = json.base_model_name_or_path;
   const base =
     typeof named !== 'string'

@@ -3,7 +3,7 @@
  * (`model_type` qwen2_vl / qwen2_5_vl for Qwen; vrft's own tiny-vlm config otherwise). Training,
  * evaluation and the commands load models only through here.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Size } from '../../shared/boxes';
 import { UserError } from '../../shared/errors';
@@ -14,7 +14,7 @@ import { qwenFamilyOf, supportedModelTypes } from './qwen2-vl/config';
 import { defaultImageProcessor, imageProcessorOf } from './qwen2-vl/folder';
 import { inputSizeOf } from './qwen2-vl/processor';
 import { TinyVlmPolicy } from './tiny-vlm/policy';
-import { notValidJson } from '../data/jsonErrors';
+import { parseJsonFile } from '../data/jsonErrors';
 
 export interface LoadPolicyOptions {
   /** LoRA adapters to add. */
@@ -34,14 +34,7 @@ function readConfig(dir: string): Record<string, unknown> {
       `${dir} is not a model folder: it has no config.json. Name a folder holding a model ` +
         '(config.json with its weights), such as a Hugging Face Qwen2-VL / Qwen2.5-VL download or vrft’s tiny-vlm.',
     );
-  let json: unknown;
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new UserError('invalid_input', `${file}: ${notValidJson(text, error)}`);
-  }
+  const json = parseJsonFile(file);
   if (typeof json !== 'object' || json === null || Array.isArray(json))
     throw new UserError(
       'invalid_input',

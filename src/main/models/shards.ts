@@ -2,10 +2,10 @@
  * Sharded safetensors checkpoints: `model.safetensors.index.json` (a weight_map naming each
  * tensor's shard) and the shards it names, read one after the other.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { readSafetensorsFile, type ReadOptions, type TensorMap } from './safetensors';
-import { notValidJson } from '../data/jsonErrors';
+import { parseJsonFile } from '../data/jsonErrors';
 
 export interface ShardIndex {
   file: string;
@@ -17,14 +17,7 @@ export interface ShardIndex {
 
 /** `model.safetensors.index.json`: its weight_map, and every shard it names present. */
 export function readShardIndex(indexFile: string): ShardIndex {
-  let json: unknown;
-  let text = '';
-  try {
-    text = readFileSync(indexFile, 'utf8');
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${indexFile}: ${notValidJson(text, error)}`);
-  }
+  const json = parseJsonFile(indexFile);
   const map = (json as { weight_map?: unknown } | null)?.weight_map;
   if (typeof map !== 'object' || map === null || Array.isArray(map))
     throw new Error(`${indexFile}: has no weight_map (tensor name → shard file)`);

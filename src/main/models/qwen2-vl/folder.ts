@@ -21,7 +21,7 @@ import { readSafetensorsFile, type NamedTensor, type ReadOptions, type TensorMap
 import { readShardedSafetensors, readShardIndex } from '../shards';
 import { parseQwenConfig, type QwenConfig, type QwenImageProcessorConfig } from './config';
 import { QwenChat, QwenTokenizer, type ChatMessage, type RenderOptions } from './chat';
-import { notValidJson } from '../../data/jsonErrors';
+import { parseJsonFile } from '../../data/jsonErrors';
 
 /** Where each part of the folder came from. */
 export interface QwenFolderPaths {
@@ -83,14 +83,7 @@ const whatAFolderHolds =
   'hub or save_pretrained writes them';
 
 function readJson(file: string): Record<string, unknown> {
-  let json: unknown;
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new UserError('invalid_input', `${file}: ${notValidJson(text, error)}`);
-  }
+  const json = parseJsonFile(file);
   if (typeof json !== 'object' || json === null || Array.isArray(json))
     throw new UserError('invalid_input', `${file}: not a JSON object`);
   return json as Record<string, unknown>;
