@@ -28,7 +28,7 @@ import {
   wasmHeapBytes,
   type GrpoMemoryOptions,
 } from '../models/qwen2-vl/memory';
-import { inspectModelFolder, weightsFingerprint } from '../models/inspect';
+import { inspectModelFolder, weightFiles } from '../models/inspect';
 import { readSafetensorsHeader } from '../models/safetensors';
 import { readShardIndex } from '../models/shards';
 import {
@@ -137,7 +137,7 @@ export function inspectForDoctor(dir: string): {
   damaged: DamagedModel | null;
 } {
   modelKindOf(dir);
-  if (weightsFingerprint(dir) === null) return { weights: 'absent', damaged: null };
+  if (weightFiles(path.resolve(dir)).length === 0) return { weights: 'absent', damaged: null };
   try {
     inspectModelFolder(dir);
     return { weights: 'checked', damaged: null };

@@ -36,7 +36,7 @@ const familyNames: Record<PolicyKind, string> = {
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** The weight files a folder holds, in the order they are fingerprinted; empty when there are none. */
-function weightFiles(dir: string): string[] {
+export function weightFiles(dir: string): string[] {
   const adapter = path.join(dir, 'adapter_model.safetensors');
   // A LoRA folder (vrft's or PEFT's) holds the adapters; its base is another folder.
   if (existsSync(path.join(dir, 'adapter_config.json'))) return existsSync(adapter) ? [adapter] : [];
